@@ -1,0 +1,628 @@
+// Package cluster runs scratch PostgreSQL clusters for pgpull's end-to-end
+// tests and benchmarks: it creates a source cluster to back up, adopts a
+// restored backup as a second cluster next to it, and checks the restored
+// data the way a user would (TPC-B invariants, amcheck, checksums).
+//
+// PostgreSQL refuses to run as root. When the process is root (as in CI),
+// the server-side programs (initdb, pg_ctl, pg_checksums) run as the
+// "postgres" OS user through runuser, and every directory this package makes
+// for the server is chowned to that user. Client programs (pgbench,
+// pg_amcheck) and pgx connections run as the calling user and log in as the
+// database role "postgres" with trust authentication.
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// installHint is what to do when the server binaries are missing; tests fail
+// with it rather than skip, so a CI without PostgreSQL cannot pass silently.
+const installHint = "PostgreSQL server binaries not found: install them with `apt-get install postgresql-15` or put pg_config on PATH"
+
+// pgOSUser is the OS account the server runs as when we are root.
+const pgOSUser = "postgres"
+
+// logTailBytes bounds how much of the server log goes into error messages.
+const logTailBytes = 8 << 10
+
+// startAttempts bounds retries when the picked TCP port was taken between
+// choosing it and the server binding it.
+const startAttempts = 3
+
+// Bindir returns the PostgreSQL server binaries' directory, or an error telling
+// how to install them. It asks pg_config on PATH first, then falls back to the
+// newest Debian-style /usr/lib/postgresql/*/bin, because Debian does not put
+// initdb or pg_ctl on PATH.
+func Bindir() (string, error) {
+	if pgc, err := exec.LookPath("pg_config"); err == nil {
+		out, err := exec.Command(pgc, "--bindir").Output()
+		if err == nil {
+			dir := strings.TrimSpace(string(out))
+			if hasServerBinaries(dir) {
+				return dir, nil
+			}
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return pgMajor(dirs[i]) > pgMajor(dirs[j]) })
+	for _, dir := range dirs {
+		if hasServerBinaries(dir) {
+			return dir, nil
+		}
+	}
+	return "", errors.New(installHint)
+}
+
+func hasServerBinaries(dir string) bool {
+	for _, name := range []string{"initdb", "pg_ctl", "postgres"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// pgMajor extracts the version from /usr/lib/postgresql/<major>/bin so that 15
+// sorts above 9.6.
+func pgMajor(dir string) float64 {
+	v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(dir)), 64)
+	return v
+}
+
+// Options shape a new cluster made by Init.
+type Options struct {
+	Checksums    bool     // initdb --data-checksums
+	Conf         []string // extra postgresql.conf lines, e.g. "wal_keep_size = 0"
+	WALSegSizeMB int      // initdb --wal-segsize; 0 = default (16)
+}
+
+// Cluster is one scratch PostgreSQL cluster. Its fields are plain data so a
+// test can print or reuse them; methods derive everything from them.
+type Cluster struct {
+	DataDir   string // absolute data directory
+	SocketDir string // short unix socket directory, also holds LogFile
+	Port      int    // TCP port on 127.0.0.1 and the socket's port number
+	Bindir    string // PostgreSQL binaries
+	LogFile   string // server log written by pg_ctl -l
+
+	// ServerOpts are extra postgres command-line options passed through
+	// pg_ctl -o at Start, e.g. "-c log_min_messages=debug1". They override
+	// postgresql.conf and postgresql.auto.conf.
+	ServerOpts []string
+
+	// owner is the OS account the server runs as, when we are root.
+	owner *osUser
+}
+
+// osUser is the account server programs run as when the process is root.
+type osUser struct {
+	name     string
+	uid, gid int
+}
+
+// serverUser returns the account to run server programs as, or nil when the
+// current user can run them directly.
+func serverUser() (*osUser, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup(pgOSUser)
+	if err != nil {
+		return nil, fmt.Errorf("running as root needs an OS user %q to run PostgreSQL: %w", pgOSUser, err)
+	}
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return nil, fmt.Errorf("user %s: uid %q: %w", pgOSUser, u.Uid, err)
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	if err != nil {
+		return nil, fmt.Errorf("user %s: gid %q: %w", pgOSUser, u.Gid, err)
+	}
+	return &osUser{name: u.Username, uid: uid, gid: gid}, nil
+}
+
+// Init runs initdb into dataDir (created if missing; it must be empty) and
+// writes postgresql.conf settings for a private, fast test server: a fresh
+// free port, a fresh short socket directory, TCP on 127.0.0.1 only (so fault
+// tests can put a proxy in front), and fsync off, which is safe for a source
+// cluster that never has to survive a crash. It does not start the server.
+func Init(ctx context.Context, dataDir string, opts Options) (*Cluster, error) {
+	c, err := newCluster(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(c.SocketDir)
+		}
+	}()
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(c.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := c.chown(c.DataDir); err != nil {
+		return nil, err
+	}
+	args := []string{"-D", c.DataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"}
+	if opts.Checksums {
+		args = append(args, "--data-checksums")
+	}
+	if opts.WALSegSizeMB != 0 {
+		args = append(args, "--wal-segsize="+strconv.Itoa(opts.WALSegSizeMB))
+	}
+	if out, err := c.serverCmd(ctx, "initdb", args...).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("initdb %s: %w\n%s", c.DataDir, err, out)
+	}
+	conf := []string{
+		"",
+		"# added by pgpull bench/cluster",
+		"port = " + strconv.Itoa(c.Port),
+		"unix_socket_directories = '" + c.SocketDir + "'",
+		"listen_addresses = '127.0.0.1'",
+		"fsync = off",
+		"max_connections = 100",
+		"max_wal_senders = 10",
+		"wal_level = replica",
+	}
+	conf = append(conf, opts.Conf...)
+	if err := appendFile(filepath.Join(c.DataDir, "postgresql.conf"), strings.Join(conf, "\n")+"\n"); err != nil {
+		return nil, err
+	}
+	ok = true
+	return c, nil
+}
+
+// newCluster resolves the binaries and the run-as user and picks a fresh
+// port and socket directory for a cluster at dataDir.
+func newCluster(dataDir string) (*Cluster, error) {
+	bindir, err := Bindir()
+	if err != nil {
+		return nil, err
+	}
+	owner, err := serverUser()
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{DataDir: abs, Bindir: bindir, owner: owner}
+	if c.Port, err = FreePort(); err != nil {
+		return nil, err
+	}
+	// Unix socket paths are limited to ~107 bytes, so never derive the
+	// socket directory from a (possibly long) test temp dir.
+	if c.SocketDir, err = os.MkdirTemp("/tmp", "pgs"); err != nil {
+		return nil, err
+	}
+	c.LogFile = filepath.Join(c.SocketDir, "server.log")
+	if err := os.Chmod(c.SocketDir, 0o700); err == nil {
+		err = c.chown(c.SocketDir)
+	}
+	if err == nil {
+		err = c.makeReachable(filepath.Dir(c.DataDir))
+	}
+	if err != nil {
+		os.RemoveAll(c.SocketDir)
+		return nil, err
+	}
+	return c, nil
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. Start
+// retries with a new one if it is taken by the time the server binds.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Adopt takes a restored data directory (a backup pgpull wrote, extracted)
+// and makes it startable next to its still-running source: it drops any
+// stale postmaster.pid/postmaster.opts (a live source postmaster with the
+// same PID would make the server refuse to start), fixes modes (0700 dirs,
+// 0600 files) and ownership (the postgres user when root, including
+// tablespace targets linked from pg_tblspc), and gives it a new free port and
+// a new short socket directory. The backup's postgresql.conf still names the
+// source's port and socket directory; Start overrides them on the postgres
+// command line, so the restored files stay as pgpull wrote them apart from
+// ownership and modes. It does not start the server.
+func Adopt(ctx context.Context, dataDir string) (*Cluster, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "PG_VERSION")); err != nil {
+		return nil, fmt.Errorf("adopt %s: not a PostgreSQL data directory: %w", dataDir, err)
+	}
+	c, err := newCluster(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Cluster, error) {
+		os.RemoveAll(c.SocketDir)
+		return nil, fmt.Errorf("adopt %s: %w", c.DataDir, err)
+	}
+	for _, name := range []string{"postmaster.pid", "postmaster.opts"} {
+		if err := os.Remove(filepath.Join(c.DataDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fail(err)
+		}
+	}
+	if err := c.fixTree(c.DataDir); err != nil {
+		return fail(err)
+	}
+	links, err := os.ReadDir(filepath.Join(c.DataDir, "pg_tblspc"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fail(err)
+	}
+	for _, l := range links {
+		target, err := filepath.EvalSymlinks(filepath.Join(c.DataDir, "pg_tblspc", l.Name()))
+		if err != nil {
+			return fail(fmt.Errorf("tablespace %s: %w", l.Name(), err))
+		}
+		if err := c.fixTree(target); err != nil {
+			return fail(err)
+		}
+		if err := c.makeReachable(filepath.Dir(target)); err != nil {
+			return fail(err)
+		}
+	}
+	return c, nil
+}
+
+// fixTree sets the modes PostgreSQL demands (it refuses a data directory
+// that is group/world accessible) and hands the tree to the server user.
+func (c *Cluster) fixTree(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			// Leave links alone: chmod would follow them.
+		case d.IsDir():
+			if err := os.Chmod(path, 0o700); err != nil {
+				return err
+			}
+		default:
+			if err := os.Chmod(path, 0o600); err != nil {
+				return err
+			}
+		}
+		if c.owner != nil {
+			return os.Lchown(path, c.owner.uid, c.owner.gid)
+		}
+		return nil
+	})
+}
+
+// chown hands path to the server user when we are root.
+func (c *Cluster) chown(path string) error {
+	if c.owner == nil {
+		return nil
+	}
+	return os.Chown(path, c.owner.uid, c.owner.gid)
+}
+
+// makeReachable lets the server user traverse every ancestor of dir. Test
+// temp dirs are 0700 and root-owned, which the postgres user cannot pass
+// through; adding only the search (x) bit for others lets it reach its own
+// directories without letting it list anything.
+func (c *Cluster) makeReachable(dir string) error {
+	if c.owner == nil {
+		return nil
+	}
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if !reachableBy(fi, c.owner) {
+			if err := os.Chmod(d, fi.Mode().Perm()|0o001); err != nil {
+				return fmt.Errorf("make %s reachable by %s: %w", d, c.owner.name, err)
+			}
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
+// reachableBy approximates the kernel's search-permission check; supplementary
+// groups are ignored, which at worst adds an unneeded o+x bit.
+func reachableBy(fi fs.FileInfo, u *osUser) bool {
+	perm := fi.Mode().Perm()
+	if perm&0o001 != 0 {
+		return true
+	}
+	uid, gid, ok := fileOwner(fi)
+	if !ok {
+		return false
+	}
+	return (uid == u.uid && perm&0o100 != 0) || (gid == u.gid && perm&0o010 != 0)
+}
+
+// serverCmd runs a server-side PostgreSQL program, as the postgres user when
+// we are root (PostgreSQL refuses root). Dir is "/" so the program never
+// trips over a working directory the postgres user cannot enter.
+func (c *Cluster) serverCmd(ctx context.Context, prog string, args ...string) *exec.Cmd {
+	path := filepath.Join(c.Bindir, prog)
+	var cmd *exec.Cmd
+	if c.owner != nil {
+		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", c.owner.name, "--", path}, args...)...)
+	} else {
+		cmd = exec.CommandContext(ctx, path, args...)
+	}
+	cmd.Dir = "/"
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	return cmd
+}
+
+// clientCmd runs a client program against this cluster over its unix socket.
+// Connection settings go in the environment so callers' args can be appended
+// in any order.
+func (c *Cluster) clientCmd(ctx context.Context, prog string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(c.Bindir, prog), args...)
+	cmd.Env = append(os.Environ(),
+		"PGHOST="+c.SocketDir,
+		"PGPORT="+strconv.Itoa(c.Port),
+		"PGUSER=postgres",
+		"PGDATABASE=postgres",
+		"PGSSLMODE=disable",
+		"PGPASSWORD=",
+	)
+	return cmd
+}
+
+// Start starts the server and waits until it accepts connections. Port and
+// socket directory are passed on the command line so they win over whatever
+// the data directory's config says (a restored backup names its source's).
+// If the TCP port was grabbed meanwhile it retries on a fresh port. On
+// failure the error carries the server log's tail.
+func (c *Cluster) Start(ctx context.Context) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = c.startOnce(ctx)
+		if err == nil || attempt == startAttempts || !strings.Contains(c.Log(), "could not bind") {
+			break
+		}
+		if c.Port, err = FreePort(); err != nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("start cluster %s: %w\nserver log tail:\n%s", c.DataDir, err, c.Log())
+	}
+	return nil
+}
+
+func (c *Cluster) startOnce(ctx context.Context) error {
+	// Truncate so Log() and bind-failure detection see only this start.
+	if err := os.WriteFile(c.LogFile, nil, 0o600); err != nil {
+		return err
+	}
+	if err := c.chown(c.LogFile); err != nil {
+		return err
+	}
+	opts := []string{
+		"-p " + strconv.Itoa(c.Port),
+		"-k '" + c.SocketDir + "'",
+		"-c listen_addresses=127.0.0.1",
+	}
+	opts = append(opts, c.ServerOpts...)
+	out, err := c.serverCmd(ctx, "pg_ctl", "start", "-w", "-t", "120",
+		"-D", c.DataDir, "-l", c.LogFile, "-o", strings.Join(opts, " ")).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_ctl start: %w: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// Stop shuts the server down with a fast shutdown (clients disconnected,
+// clean checkpoint), waiting for it to finish.
+func (c *Cluster) Stop(ctx context.Context) error {
+	out, err := c.serverCmd(ctx, "pg_ctl", "stop", "-m", "fast", "-w", "-t", "120", "-D", c.DataDir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_ctl stop %s: %w: %s\nserver log tail:\n%s", c.DataDir, err, bytes.TrimSpace(out), c.Log())
+	}
+	return nil
+}
+
+// Running reports whether a server is running on DataDir.
+func (c *Cluster) Running(ctx context.Context) bool {
+	return c.serverCmd(ctx, "pg_ctl", "status", "-D", c.DataDir).Run() == nil
+}
+
+// Remove stops the server if it runs (immediate shutdown: the data is about
+// to go) and removes the data and socket directories.
+func (c *Cluster) Remove() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var errs []error
+	if c.Running(ctx) {
+		if out, err := c.serverCmd(ctx, "pg_ctl", "stop", "-m", "immediate", "-w", "-D", c.DataDir).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("pg_ctl stop %s: %w: %s", c.DataDir, err, bytes.TrimSpace(out)))
+		}
+	}
+	errs = append(errs, os.RemoveAll(c.DataDir), os.RemoveAll(c.SocketDir))
+	return errors.Join(errs...)
+}
+
+// DSN is a libpq/pgx connection string over the unix socket.
+func (c *Cluster) DSN() string {
+	return fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres sslmode=disable", c.SocketDir, c.Port)
+}
+
+// TCPDSN is DSN over 127.0.0.1, for code that needs a TCP path (proxies).
+func (c *Cluster) TCPDSN() string {
+	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable", c.Port)
+}
+
+// Connect opens a new connection to the postgres database; the caller closes it.
+func (c *Cluster) Connect(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, c.DSN())
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", c.DSN(), err)
+	}
+	return conn, nil
+}
+
+// withConn runs f on a fresh connection. A connection per call keeps the
+// Cluster free of pools to close and safe to use from many goroutines.
+func (c *Cluster) withConn(ctx context.Context, f func(*pgx.Conn) error) error {
+	conn, err := c.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return f(conn)
+}
+
+// Exec runs sql. Without args it uses the simple protocol, so sql may hold
+// several statements.
+func (c *Cluster) Exec(ctx context.Context, sql string, args ...any) error {
+	return c.withConn(ctx, func(conn *pgx.Conn) error {
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			return fmt.Errorf("exec %q: %w", sql, err)
+		}
+		return nil
+	})
+}
+
+// QueryRow scans the first row of sql into dest.
+func (c *Cluster) QueryRow(ctx context.Context, sql string, args []any, dest ...any) error {
+	return c.withConn(ctx, func(conn *pgx.Conn) error {
+		if err := conn.QueryRow(ctx, sql, args...).Scan(dest...); err != nil {
+			return fmt.Errorf("query %q: %w", sql, err)
+		}
+		return nil
+	})
+}
+
+// QueryInt returns the single integer sql yields (integer or integral numeric).
+func (c *Cluster) QueryInt(ctx context.Context, sql string, args ...any) (int64, error) {
+	var v int64
+	err := c.QueryRow(ctx, sql, args, &v)
+	return v, err
+}
+
+// QueryString returns the single text value sql yields; cast non-text
+// columns with ::text.
+func (c *Cluster) QueryString(ctx context.Context, sql string, args ...any) (string, error) {
+	var v string
+	err := c.QueryRow(ctx, sql, args, &v)
+	return v, err
+}
+
+// Pgbench returns a pgbench command against this cluster with args appended,
+// e.g. "-i", "-s", "10" or "-c", "4", "-T", "30". Connection settings are in
+// its environment.
+func (c *Cluster) Pgbench(ctx context.Context, args ...string) *exec.Cmd {
+	return c.clientCmd(ctx, "pgbench", args...)
+}
+
+// Psql returns a psql command against this cluster with args appended.
+func (c *Cluster) Psql(ctx context.Context, args ...string) *exec.Cmd {
+	return c.clientCmd(ctx, "psql", append([]string{"-X", "-v", "ON_ERROR_STOP=1"}, args...)...)
+}
+
+// CheckTPCB checks the invariant pgbench's TPC-B transactions keep: each one
+// adds the same delta to one account, teller and branch and logs it in
+// history, so in any consistent snapshot the four sums agree. A restored
+// backup that mixes pages from different moments breaks it.
+func (c *Cluster) CheckTPCB(ctx context.Context) error {
+	var a, b, t, h int64
+	err := c.QueryRow(ctx, `SELECT
+		(SELECT coalesce(sum(abalance), 0) FROM pgbench_accounts)::bigint,
+		(SELECT coalesce(sum(bbalance), 0) FROM pgbench_branches)::bigint,
+		(SELECT coalesce(sum(tbalance), 0) FROM pgbench_tellers)::bigint,
+		(SELECT coalesce(sum(delta), 0) FROM pgbench_history)::bigint`, nil, &a, &b, &t, &h)
+	if err != nil {
+		return fmt.Errorf("TPC-B check: %w", err)
+	}
+	if a != b || b != t || t != h {
+		return fmt.Errorf("TPC-B invariant broken: sum(pgbench_accounts.abalance)=%d sum(pgbench_branches.bbalance)=%d sum(pgbench_tellers.tbalance)=%d sum(pgbench_history.delta)=%d", a, b, t, h)
+	}
+	return nil
+}
+
+// Amcheck verifies every table and index in every database with pg_amcheck
+// (heap and btree structure, every heap tuple found in its indexes),
+// installing the amcheck extension where missing. The server must be
+// running. Reading every page also surfaces checksum failures.
+func (c *Cluster) Amcheck(ctx context.Context) error {
+	cmd := c.clientCmd(ctx, "pg_amcheck", "-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", "postgres",
+		"--all", "--heapallindexed", "--install-missing", "--no-password")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_amcheck: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// VerifyChecksums runs pg_checksums --check over the data directory. The
+// server must be stopped cleanly first, and the cluster must have been made
+// with data checksums.
+func (c *Cluster) VerifyChecksums(ctx context.Context) error {
+	out, err := c.serverCmd(ctx, "pg_checksums", "--check", "-D", c.DataDir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_checksums: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// Log returns the tail of the server log, for failure messages.
+func (c *Cluster) Log() string {
+	f, err := os.Open(c.LogFile)
+	if err != nil {
+		return fmt.Sprintf("(no server log: %v)", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Sprintf("(server log: %v)", err)
+	}
+	off := max(fi.Size()-logTailBytes, 0)
+	buf := make([]byte, fi.Size()-off)
+	n, _ := f.ReadAt(buf, off)
+	buf = buf[:n]
+	if off > 0 {
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			buf = buf[i+1:]
+		}
+	}
+	return string(buf)
+}
+
+func appendFile(path, s string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(s); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/peterbourgon/ff/v3"
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/pgpull/pgpull/pipeline/backup"
+	"github.com/pgpull/pgpull/sinks"
+	"github.com/pgpull/pgpull/stages/compress"
+	"github.com/pgpull/pgpull/stages/verify"
+)
+
+// defaultJobs is the -j default; bench/RESULTS.md has the measurement behind it.
+const defaultJobs = 4
+
+// backupFlags are the backup command's settings, as parsed.
+type backupFlags struct {
+	jobs          int
+	checkpoint    string
+	label         string
+	force         bool
+	rangeSize     string
+	mapping       tablespaceMapping
+	noSync        bool
+	verbose       bool
+	debug         bool
+	walInterval   time.Duration
+	maxRate       string
+	format        string
+	compress      string
+	manifestSums  string
+	noManifest    bool
+	noVerifyPages bool
+}
+
+func backupCommand(stdout, stderr io.Writer) *ffcli.Command {
+	f := backupFlags{mapping: tablespaceMapping{}}
+	fs := quietFlagSet("pgpull backup", stderr)
+	intVar(fs, &f.jobs, defaultJobs, "number of parallel fetch connections", "j", "jobs")
+	stringVar(fs, &f.checkpoint, "spread", "checkpoint at start: fast or spread", "c", "checkpoint")
+	stringVar(fs, &f.label, "pgpull base backup", "backup label", "l", "label")
+	boolVar(fs, &f.force, "write into a non-empty destination directory", "f", "force")
+	stringVar(fs, &f.rangeSize, "8MB", "bytes fetched per request", "", "range-size")
+	fs.Var(f.mapping, "T", "relocate the tablespace in OLDDIR to NEWDIR (plain format): OLDDIR=NEWDIR")
+	fs.Var(f.mapping, "tablespace-mapping", "same as -T")
+	boolVar(fs, &f.noSync, "do not fsync what was written", "N", "no-sync")
+	boolVar(fs, &f.verbose, "report progress on stderr", "v", "verbose")
+	boolVar(fs, &f.debug, "show every SQL statement on stderr", "d", "debug")
+	fs.DurationVar(&f.walInterval, "wal-interval", 2*time.Second, "how often the WAL scanner looks at pg_wal")
+	stringVar(fs, &f.maxRate, "", "cap on the transfer rate of all jobs together, as 150M or 20k (kB/s when bare)", "r", "max-rate")
+	stringVar(fs, &f.format, "", "output format for a directory DEST: plain (p) or tar (t)", "F", "format")
+	stringVar(fs, &f.compress, "none", "compression of tar output: none, gzip[:LEVEL], zstd[:LEVEL]", "z", "compress")
+	stringVar(fs, &f.manifestSums, "CRC32C", "file checksums in backup_manifest: CRC32C, SHA224, SHA256, SHA384, SHA512 or NONE", "", "manifest-checksums")
+	boolVar(fs, &f.noManifest, "write no backup_manifest", "", "no-manifest")
+	boolVar(fs, &f.noVerifyPages, "do not verify data page checksums", "", "no-verify-checksums")
+	return &ffcli.Command{
+		Name:       "backup",
+		ShortUsage: "pgpull backup [flags] DSN DEST",
+		ShortHelp:  "take a base backup; DEST is - for a tar stream on stdout, or a directory",
+		LongHelp: "DSN is a libpq connection string or URI; PG* variables, ~/.pgpass and service files apply.\n" +
+			"Every flag can also be set as PGPULL_<FLAG>, e.g. PGPULL_JOBS=8.",
+		FlagSet: fs,
+		Options: []ff.Option{ff.WithEnvVarPrefix("PGPULL")},
+		Exec: func(ctx context.Context, args []string) error {
+			return runBackup(ctx, f, args, stdout, stderr)
+		},
+	}
+}
+
+func runBackup(ctx context.Context, f backupFlags, args []string, stdout, stderr io.Writer) error {
+	if len(args) != 2 {
+		return fmt.Errorf("backup needs DSN and DEST, got %d arguments; see pgpull backup -h", len(args))
+	}
+	dsn, dest := args[0], args[1]
+	opts, spec, err := f.options(stderr)
+	if err != nil {
+		return err
+	}
+	format, err := f.outputFormat(dest, spec)
+	if err != nil {
+		return err
+	}
+	opts.TablespaceMap = format == "tar"
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return fmt.Errorf("invalid DSN: %s", strings.TrimPrefix(err.Error(), "cannot parse `"))
+	}
+	b, err := backup.Connect(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	sink, finish, err := openSink(f, b, dest, format, spec, stdout)
+	if err != nil {
+		return err
+	}
+	res, err := b.Run(ctx, sink)
+	if err != nil {
+		return err
+	}
+	if err := finish(); err != nil {
+		return err
+	}
+	opts.Log("backup complete: %s in %d files, WAL %s to %s, %.1fs (%.0f MB/s)", humanSize(res.Bytes), res.Files,
+		res.Start, res.Stop, res.Duration.Seconds(), float64(res.Bytes)/res.Duration.Seconds()/1e6)
+	if n := len(res.PageFailures); n > 0 {
+		for i, pf := range res.PageFailures {
+			if i == 20 {
+				fmt.Fprintf(stderr, "pgpull: ... and %d more\n", n-20)
+				break
+			}
+			fmt.Fprintf(stderr, "pgpull: checksum verification failed in file %q, block %d: calculated %X but expected %X\n",
+				pf.Path, pf.Block, pf.Computed, pf.Stored)
+		}
+		return exitError{1, fmt.Errorf("%d page checksum verification failures; the backup is complete, but the cluster holds corrupt pages", n)}
+	}
+	return nil
+}
+
+// options turns flags into the backup's options and checks them.
+func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, error) {
+	opts := backup.Options{Jobs: f.jobs, Label: f.label, WALInterval: f.walInterval, Manifest: !f.noManifest, VerifyPages: !f.noVerifyPages}
+	if f.jobs < 1 {
+		return opts, compress.Spec{}, fmt.Errorf("-j/--jobs must be at least 1, got %d", f.jobs)
+	}
+	switch f.checkpoint {
+	case "fast":
+		opts.Fast = true
+	case "spread":
+	default:
+		return opts, compress.Spec{}, fmt.Errorf("invalid checkpoint %q: use -c fast or -c spread", f.checkpoint)
+	}
+	var err error
+	if opts.RangeSize, err = parseSize(f.rangeSize, 1); err != nil {
+		return opts, compress.Spec{}, fmt.Errorf("--range-size: %w", err)
+	}
+	if opts.RangeSize < 64<<10 || opts.RangeSize > 1<<30 {
+		return opts, compress.Spec{}, fmt.Errorf("--range-size %s is out of range: use 64kB to 1GB", f.rangeSize)
+	}
+	if f.maxRate != "" {
+		if opts.MaxRate, err = parseSize(f.maxRate, 1024); err != nil {
+			return opts, compress.Spec{}, fmt.Errorf("--max-rate: %w", err)
+		}
+		if opts.MaxRate < 32<<10 {
+			return opts, compress.Spec{}, fmt.Errorf("--max-rate %s is too low: use at least 32kB", f.maxRate)
+		}
+	}
+	if f.walInterval <= 0 {
+		return opts, compress.Spec{}, fmt.Errorf("--wal-interval must be positive, got %s", f.walInterval)
+	}
+	if opts.Checksums, err = verify.ParseAlgorithm(f.manifestSums); err != nil {
+		return opts, compress.Spec{}, err
+	}
+	spec, err := compress.ParseSpec(f.compress)
+	if err != nil {
+		return opts, spec, err
+	}
+	opts.Log = func(string, ...any) {}
+	if f.verbose {
+		opts.Log = func(format string, args ...any) { fmt.Fprintf(stderr, "pgpull: "+format+"\n", args...) }
+	}
+	opts.LogSQL = func(string) {}
+	if f.debug {
+		opts.LogSQL = func(sql string) { fmt.Fprintf(stderr, "pgpull: SQL: %s\n", oneLine(sql)) }
+	}
+	return opts, spec, nil
+}
+
+// outputFormat settles plain or tar: a stream is always tar, a directory plain unless -F tar.
+func (f backupFlags) outputFormat(dest string, spec compress.Spec) (string, error) {
+	format := map[string]string{"": "", "p": "plain", "plain": "plain", "t": "tar", "tar": "tar"}[f.format]
+	if format == "" && f.format != "" {
+		return "", fmt.Errorf("invalid format %q: use -F plain or -F tar", f.format)
+	}
+	if dest == "-" {
+		if format == "plain" {
+			return "", fmt.Errorf("a plain backup cannot go to stdout: give a directory as DEST, or drop -F plain")
+		}
+		return "stream", nil
+	}
+	if format == "" {
+		format = "plain"
+	}
+	if format == "plain" && spec.Algorithm != compress.None {
+		return "", fmt.Errorf("-z applies to tar output only: add -F tar, or write to stdout with DEST -")
+	}
+	if format == "plain" || len(f.mapping) == 0 {
+		return format, nil
+	}
+	return "", fmt.Errorf("-T/--tablespace-mapping applies to the plain format only")
+}
+
+// openSink makes the sink for DEST and the function that completes the output after the run.
+func openSink(f backupFlags, b *backup.Backup, dest, format string, spec compress.Spec, stdout io.Writer) (sinks.Sink, func() error, error) {
+	procs := runtime.GOMAXPROCS(0)
+	switch format {
+	case "stream":
+		if file, ok := stdout.(*os.File); ok && isTerminal(file) {
+			return nil, nil, fmt.Errorf("refusing to write a tar stream to a terminal: redirect stdout, or give a directory as DEST")
+		}
+		buf := bufio.NewWriterSize(stdout, 1<<20)
+		zw, err := compress.NewWriter(buf, spec, procs)
+		if err != nil {
+			return nil, nil, err
+		}
+		return sinks.NewTar(zw), func() error {
+			if err := zw.Close(); err != nil {
+				return fmt.Errorf("writing stdout: %w", err)
+			}
+			return buf.Flush()
+		}, nil
+	case "tar":
+		ts, err := sinks.NewTarFiles(dest, sinks.TarFilesOptions{Force: f.force, NoSync: f.noSync, Ext: spec.Ext(),
+			Wrap: func(w io.Writer) (io.WriteCloser, error) { return compress.NewWriter(w, spec, procs) }})
+		return ts, func() error { return nil }, err
+	}
+	spaces := map[string]string{}
+	for _, t := range b.Tablespaces {
+		if !filepath.IsAbs(t.Location) {
+			continue // in place, inside the data directory
+		}
+		target := t.Location
+		if m, ok := f.mapping[t.Location]; ok {
+			target = m
+		}
+		spaces[t.OID] = target
+	}
+	for old := range f.mapping {
+		found := false
+		for _, t := range b.Tablespaces {
+			found = found || t.Location == old
+		}
+		if !found {
+			return nil, nil, fmt.Errorf("-T %s names no tablespace of the server", old)
+		}
+	}
+	d, err := sinks.NewDir(dest, sinks.DirOptions{Force: f.force, NoSync: f.noSync, Tablespaces: spaces,
+		DirMode: b.Server.DirMode, FileMode: b.Server.FileMode()})
+	return d, func() error { return nil }, err
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func humanSize(n int64) string {
+	if n >= 1<<30 {
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
+
+// The flag package has no short aliases: these register a flag under each of its names.
+func intVar(fs *flag.FlagSet, p *int, def int, usage string, names ...string) {
+	for _, n := range names {
+		if n != "" {
+			fs.IntVar(p, n, def, usage)
+		}
+	}
+}
+
+func stringVar(fs *flag.FlagSet, p *string, def, usage string, names ...string) {
+	for _, n := range names {
+		if n != "" {
+			fs.StringVar(p, n, def, usage)
+		}
+	}
+}
+
+func boolVar(fs *flag.FlagSet, p *bool, usage string, names ...string) {
+	for _, n := range names {
+		if n != "" {
+			fs.BoolVar(p, n, false, usage)
+		}
+	}
+}

@@ -1,0 +1,93 @@
+// Command pgpull takes a base backup of a running PostgreSQL cluster over ordinary SQL
+// connections, several at once, and writes it as a tar stream, a plain data directory or
+// pg_basebackup -Ft's tar files.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// exitError carries an exit status other than 1 with its message.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	// A closed stdout must fail a write with EPIPE, not kill the process before it can end the
+	// backup on the server and clean up.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root := &ffcli.Command{
+		Name:       "pgpull",
+		ShortUsage: "pgpull <backup|verify|grants> [flags] ...",
+		ShortHelp:  "parallel PostgreSQL base backups over SQL connections",
+		FlagSet:    quietFlagSet("pgpull", stderr),
+		Subcommands: []*ffcli.Command{
+			backupCommand(stdout, stderr),
+			verifyCommand(stdout, stderr),
+			grantsCommand(stdout, stderr),
+		},
+		Exec: func(context.Context, []string) error { return flag.ErrHelp },
+	}
+	err := root.ParseAndRun(ctx, args)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(stderr, root, args)
+		return 2
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "pgpull: interrupted; the backup was ended on the server and the partial output removed")
+		return 130
+	}
+	fmt.Fprintf(stderr, "pgpull: %s\n", oneLine(err.Error()))
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+// quietFlagSet keeps the flag package from printing usage on every bad flag: the user gets one
+// line naming the problem, and -h for the rest.
+func quietFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func printUsage(w io.Writer, root *ffcli.Command, args []string) {
+	cmd := root
+	for _, a := range args {
+		for _, sub := range cmd.Subcommands {
+			if sub.Name == a {
+				cmd = sub
+			}
+		}
+	}
+	fmt.Fprintln(w, ffcli.DefaultUsageFunc(cmd))
+}
+
+// oneLine keeps an error on one line: server messages can carry newlines (DETAIL, HINT).
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}

@@ -1,0 +1,266 @@
+package backup
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/sourcegraph/conc/pool"
+	"golang.org/x/time/rate"
+
+	"github.com/pgpull/pgpull/pipeline"
+	"github.com/pgpull/pgpull/sinks"
+	"github.com/pgpull/pgpull/stages/control"
+	"github.com/pgpull/pgpull/stages/fetch"
+	"github.com/pgpull/pgpull/stages/list"
+	"github.com/pgpull/pgpull/stages/reorder"
+	"github.com/pgpull/pgpull/stages/split"
+	"github.com/pgpull/pgpull/stages/verify"
+	"github.com/pgpull/pgpull/stages/wal"
+)
+
+// Result is what a finished run reports.
+type Result struct {
+	Start, Stop  pipeline.LSN
+	Timeline     uint32
+	Bytes        int64
+	Files        int64
+	Duration     time.Duration
+	PageFailures []verify.PageFailure
+}
+
+// pgControlSize is the size PostgreSQL gives global/pg_control whatever its version.
+const pgControlSize = 8192
+
+// Run takes the backup into sink. On failure the sink is aborted and the server's backup ends
+// with the control session; on success the sink is closed with the manifest.
+func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err error) {
+	began := time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	ctl, err := control.Open(ctx, b.conn, b.Server, b.opts.LogSQL)
+	if err != nil {
+		return res, err
+	}
+	b.conn = nil
+	defer ctl.Close(context.Background())
+	defer func() {
+		if err != nil {
+			if aerr := sink.Abort(); aerr != nil {
+				b.opts.Log("cleaning up the destination: %v", aerr)
+			}
+		}
+	}()
+
+	listConn, err := b.connect(ctx, "pgpull list")
+	if err != nil {
+		return res, err
+	}
+	defer listConn.Close(context.Background())
+	walConn, err := b.connect(ctx, "pgpull wal")
+	if err != nil {
+		return res, err
+	}
+	defer walConn.Close(context.Background())
+
+	b.opts.Log("starting the backup (%s checkpoint)", map[bool]string{true: "fast", false: "spread"}[b.opts.Fast])
+	start, err := ctl.Begin(ctx, b.opts.Label, b.opts.Fast)
+	if err != nil {
+		return res, err
+	}
+	res.Start, res.Timeline = start.LSN, start.Timeline
+	if start.Slot != "" {
+		b.opts.Log("backup started at %s on timeline %d; temporary slot %s holds WAL", start.LSN, start.Timeline, start.Slot)
+	} else {
+		b.opts.Log("backup started at %s on timeline %d; no slot holds WAL (the role lacks REPLICATION)", start.LSN, start.Timeline)
+	}
+
+	manifestVersion := 1
+	if b.Server.Major() >= 17 {
+		manifestVersion = 2
+	}
+	manifest := verify.NewManifest(manifestVersion, b.Server.SystemID, b.opts.Checksums)
+	budget := pipeline.NewBudget(b.budgetBytes(), int(b.opts.RangeSize))
+	var pages *verify.PageVerifier
+	if b.opts.VerifyPages && b.Server.DataChecksums {
+		pages = verify.NewPageVerifier(uint64(start.LSN), b.Server.BlocksPerSegment)
+	}
+	var limiter *rate.Limiter
+	if b.opts.MaxRate > 0 {
+		limiter = rate.NewLimiter(rate.Limit(b.opts.MaxRate), max(fetch.RowSize, int(b.opts.MaxRate/10)))
+	}
+
+	stopped := make(chan pipeline.LSN, 1)
+	var stop control.Stop
+	items := make(chan pipeline.Item, 256)
+	requests := make(chan *pipeline.Request, b.opts.Jobs)
+	fetched := make(chan *pipeline.Request, b.opts.Jobs)
+	ordered := make(chan *pipeline.Piece, 64)
+	checked := make(chan *pipeline.Piece, 64)
+
+	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
+	pipeline.GoAll(g, items, 2, func(ctx context.Context, i int) error {
+		if i == 1 {
+			s := &wal.Scanner{Conn: walConn, SegmentSize: b.Server.WALSegmentSize, Start: start.LSN,
+				InRecovery: b.Server.InRecovery, Interval: b.opts.WALInterval, Stop: stopped,
+				LogSQL: b.opts.LogSQL, Log: b.opts.Log}
+			return s.Run(ctx, items)
+		}
+		lister := &list.Lister{Conn: listConn, Server: b.Server, CheckPages: pages != nil, LogSQL: b.opts.LogSQL}
+		if err := lister.Run(ctx, items); err != nil {
+			return err
+		}
+		_ = listConn.Close(ctx)
+		var err error
+		stop, err = b.finishData(ctx, ctl, items)
+		if err != nil {
+			return err
+		}
+		stopped <- stop.LSN
+		return nil
+	})
+	splitter := &split.Splitter{RangeSize: b.opts.RangeSize, SmallFile: b.opts.RangeSize / 8, BatchFiles: 1000, Budget: budget}
+	pipeline.Go(g, requests, func(ctx context.Context) error { return splitter.Run(ctx, items, requests) })
+	pipeline.GoAll(g, fetched, b.opts.Jobs, func(ctx context.Context, _ int) error {
+		w := &fetch.Worker{Connect: b.connectRaw, Budget: budget, Limiter: limiter, Timeout: 5 * time.Minute,
+			Retries: 5, Backoff: 500 * time.Millisecond, Log: b.opts.Log}
+		if pages != nil {
+			w.Pages = pages
+		}
+		return w.Run(ctx, requests, fetched)
+	})
+	pipeline.Go(g, ordered, func(ctx context.Context) error { return reorder.Run(ctx, fetched, ordered) })
+	summer := verify.NewChecksummer(b.opts.Checksums, manifest)
+	pipeline.Go(g, checked, func(ctx context.Context) error { return summer.Run(ctx, ordered, checked) })
+	var written, files atomic.Int64
+	g.Go(func(ctx context.Context) error {
+		return write(ctx, checked, sink, &written, &files)
+	})
+	g.Go(func(ctx context.Context) error {
+		return b.progress(ctx, &written, &files)
+	})
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	res.Stop = stop.LSN
+	if tli, ok := control.LabelStartTimeline(stop.Label); ok {
+		res.Timeline = tli
+	}
+	var manifestBytes []byte
+	if b.opts.Manifest {
+		manifest.AddWALRange(res.Timeline, uint64(res.Start), uint64(res.Stop))
+		manifestBytes = manifest.Bytes()
+	}
+	if err := sink.Close(manifestBytes); err != nil {
+		return res, err
+	}
+	res.Bytes, res.Files, res.Duration = written.Load(), files.Load(), time.Since(began)
+	if pages != nil {
+		res.PageFailures = pages.Failures()
+	}
+	return res, nil
+}
+
+// budgetBytes is how many bytes may be in flight: enough for every job to hold two ranges, so
+// that a slow range does not stall the others behind the reorder window.
+func (b *Backup) budgetBytes() int64 {
+	return max(int64(b.opts.Jobs)*2+2, 8) * b.opts.RangeSize
+}
+
+// finishData copies global/pg_control once every other data file has been read, as pg_basebackup
+// does (a backup from a standby depends on it), stops the backup, and sends backup_label and,
+// when asked for, tablespace_map.
+func (b *Backup) finishData(ctx context.Context, ctl *control.Session, items chan<- pipeline.Item) (control.Stop, error) {
+	var stop control.Stop
+	now := time.Now()
+	control := &pipeline.File{Path: "global/pg_control", Source: "global/pg_control", Size: pgControlSize, ModTime: now, Required: true, Segment: -1}
+	for _, it := range []pipeline.Item{{Barrier: make(chan struct{})}, {File: control}, {Barrier: make(chan struct{})}} {
+		if err := send(ctx, items, it); err != nil {
+			return stop, err
+		}
+		if it.Barrier != nil {
+			select {
+			case <-it.Barrier:
+			case <-ctx.Done():
+				return stop, ctx.Err()
+			}
+		}
+	}
+	stop, err := ctl.End(ctx)
+	if err != nil {
+		return stop, err
+	}
+	b.opts.Log("backup stopped at %s", stop.LSN)
+	closing := []*pipeline.File{{Path: "backup_label", Content: []byte(stop.Label), Size: int64(len(stop.Label)), ModTime: now, Segment: -1}}
+	if b.opts.TablespaceMap && stop.TablespaceMap != "" {
+		closing = append(closing, &pipeline.File{Path: "tablespace_map", Content: []byte(stop.TablespaceMap),
+			Size: int64(len(stop.TablespaceMap)), ModTime: now, Segment: -1})
+	}
+	for _, f := range closing {
+		if err := send(ctx, items, pipeline.Item{File: f}); err != nil {
+			return stop, err
+		}
+	}
+	return stop, nil
+}
+
+func send(ctx context.Context, out chan<- pipeline.Item, it pipeline.Item) error {
+	select {
+	case out <- it:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// write is the last stage: it hands each Piece to the sink and gives its bytes back.
+func write(ctx context.Context, in <-chan *pipeline.Piece, sink sinks.Sink, written, files *atomic.Int64) error {
+	for {
+		select {
+		case p, ok := <-in:
+			if !ok {
+				return nil
+			}
+			n, last := p.Length, p.Last() && !p.File.Dir
+			err := sink.Put(p)
+			p.Done()
+			if err != nil {
+				return err
+			}
+			written.Add(n)
+			if last {
+				files.Add(1)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// progress reports throughput every few seconds in verbose mode, until the run ends.
+func (b *Backup) progress(ctx context.Context, written, files *atomic.Int64) error {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	began := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s := time.Since(began).Seconds()
+			b.opts.Log("%s copied in %d files, %.0f MB/s", humanBytes(written.Load()), files.Load(), float64(written.Load())/s/1e6)
+		}
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 2, 64) + " GiB"
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+	}
+	return strconv.FormatInt(n, 10) + " B"
+}

@@ -1,0 +1,89 @@
+// Package pipeline holds what flows between pgpull's stages and the byte budget that bounds it.
+//
+// The stream is: sources (the data directory listing and the WAL scanner) produce Items; the
+// splitter turns Files into Requests of Pieces; fetch workers fill the Pieces; the reorder window
+// puts Pieces back in stream order; the verifier checksums them; a sink writes them.
+package pipeline
+
+import "time"
+
+// File is one entry of the backup: a directory, a regular file read from the server, or a file
+// pgpull makes itself (backup_label, archive_status markers).
+type File struct {
+	// Path is the entry's name in the backup, slash-separated and relative to the backup root,
+	// as backup_manifest names it: "base/1/1259", "pg_tblspc/16384/PG_15_202209061/5/16390".
+	Path string
+	// Source is where the server reads the file, relative to its data directory. Empty for
+	// directories and for files whose Content pgpull already holds.
+	Source string
+	// Tablespace is the OID of the tablespace the entry belongs to, "" for the main data directory.
+	Tablespace string
+	Size       int64
+	ModTime    time.Time
+	Dir        bool
+	// Content is the whole body of a file pgpull makes itself; nil for files read from the server.
+	Content []byte
+	// Required files fail the backup when they are gone from the server (WAL segments); any
+	// other file may vanish during the copy, as relations do when dropped.
+	Required bool
+	// Segment is the relation segment number (the ".N" suffix) of a relation data file whose pages
+	// carry checksums, or -1 when the file's pages are not checked.
+	Segment int
+}
+
+// Fetched reports whether the file's bytes must be read from the server.
+func (f *File) Fetched() bool { return !f.Dir && f.Content == nil && f.Size > 0 }
+
+// Item is what a source sends to the splitter: a File, or a Barrier.
+type Item struct {
+	File *File
+	// Barrier, when set, asks the splitter to wait until every Piece sent before it has been
+	// written, and then to close the channel. The listing uses it to read global/pg_control after
+	// every other file, as pg_basebackup does.
+	Barrier chan struct{}
+}
+
+// Piece is a byte range of one File: the unit that is fetched, reordered, checksummed and written.
+// A File that is a directory or has no bytes to fetch travels as one Piece of length zero.
+type Piece struct {
+	File   *File
+	Offset int64
+	Length int64
+	// Seq is the Piece's place in the stream; the reorder window releases Pieces in Seq order.
+	Seq uint64
+	// Data holds Length bytes once fetched. A file that shrank on the server is padded with zeros.
+	Data []byte
+	// Missing is set when the file was gone when this Piece was read.
+	Missing bool
+
+	release func()
+}
+
+// First reports whether the Piece opens its File.
+func (p *Piece) First() bool { return p.Offset == 0 }
+
+// Last reports whether the Piece closes its File.
+func (p *Piece) Last() bool { return p.Offset+p.Length >= p.File.Size }
+
+// Done returns the Piece's bytes to the budget. A sink calls it once the Piece is written.
+func (p *Piece) Done() {
+	if p.release != nil {
+		p.release()
+		p.release = nil
+	}
+	p.Data = nil
+}
+
+// Request is one round trip to the server: a range of one large file, or several small files whole.
+type Request struct {
+	Pieces []*Piece
+}
+
+// Bytes is the number of bytes the Request reads.
+func (r *Request) Bytes() int64 {
+	var n int64
+	for _, p := range r.Pieces {
+		n += p.Length
+	}
+	return n
+}

@@ -1,0 +1,28 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/sourcegraph/conc/pool"
+)
+
+// Go runs one stage in g and closes the stage's output when it returns, which is how the next
+// stage learns that the stream has ended. The first stage to fail cancels g's context, and every
+// stage returns when that context is done.
+func Go[T any](g *pool.ContextPool, out chan<- T, stage func(ctx context.Context) error) {
+	g.Go(func(ctx context.Context) error {
+		defer close(out)
+		return stage(ctx)
+	})
+}
+
+// GoAll runs n copies of a stage sharing one output, closed when the last copy returns.
+func GoAll[T any](g *pool.ContextPool, out chan<- T, n int, stage func(ctx context.Context, i int) error) {
+	Go(g, out, func(ctx context.Context) error {
+		inner := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
+		for i := range n {
+			inner.Go(func(ctx context.Context) error { return stage(ctx, i) })
+		}
+		return inner.Wait()
+	})
+}

@@ -1,0 +1,134 @@
+package sinks
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pgpull/pgpull/pipeline"
+)
+
+// Tar writes the backup as one tar stream, as pg_basebackup -Ft -D - does: every entry, the
+// tablespaces' under pg_tblspc/<oid>/, and backup_manifest as the last member.
+type Tar struct {
+	tw    *tar.Writer
+	order fileOrder
+	// strip is cut from the front of every member name; TarFiles uses it so that a tablespace's
+	// archive names its files relative to pg_tblspc/<oid>/.
+	strip    string
+	uid, gid int
+	// started stands in for a missing ModTime and dates backup_manifest.
+	started time.Time
+	aborted bool
+}
+
+// NewTar returns a Tar sink writing to w. It never closes w; a caller wanting buffering or
+// compression wraps w itself.
+func NewTar(w io.Writer) *Tar {
+	// Owned by whoever runs pgpull, so that extracting as that user (or as root with
+	// --same-owner) gives the files to the account that will run the server.
+	uid, gid := os.Getuid(), os.Getgid()
+	if uid < 0 || gid < 0 { // not a Unix system
+		uid, gid = 0, 0
+	}
+	return &Tar{tw: tar.NewWriter(w), uid: uid, gid: gid, started: time.Now()}
+}
+
+// Put writes p: the member's header on the File's first Piece, then the Piece's bytes straight
+// to the stream.
+func (t *Tar) Put(p *pipeline.Piece) error {
+	defer p.Done()
+	if t.aborted {
+		return errors.New("tar sink: put after abort")
+	}
+	action, err := t.order.classify(p)
+	if err != nil {
+		return fmt.Errorf("tar sink: %w", err)
+	}
+	switch action {
+	case dropPiece:
+		return nil
+	case openFile:
+		f := p.File
+		if err := t.writeHeader(f); err != nil {
+			return err
+		}
+		if f.Content != nil {
+			if _, err := t.tw.Write(f.Content); err != nil {
+				return fmt.Errorf("tar sink: %s: %w", f.Path, err)
+			}
+			t.order.completed(f)
+			return nil
+		}
+	}
+	if err := writePiece(t.tw, p); err != nil {
+		return fmt.Errorf("tar sink: %s at offset %d: %w", p.File.Path, p.Offset, err)
+	}
+	t.order.written(p)
+	return nil
+}
+
+func (t *Tar) writeHeader(f *pipeline.File) error {
+	if err := checkPath(f.Path); err != nil {
+		return fmt.Errorf("tar sink: %w", err)
+	}
+	name, ok := strings.CutPrefix(f.Path, t.strip)
+	if !ok || name == "" {
+		return fmt.Errorf("tar sink: %q does not belong under %q", f.Path, t.strip)
+	}
+	mtime := f.ModTime
+	if mtime.IsZero() {
+		mtime = t.started
+	}
+	// Format is left unset: archive/tar then writes plain USTAR and adds PAX records only for
+	// what USTAR cannot hold (long names, sizes of 8 GiB and more), and rounds ModTime to seconds.
+	h := &tar.Header{Name: name, ModTime: mtime, Uid: t.uid, Gid: t.gid}
+	switch {
+	case f.Dir:
+		h.Typeflag, h.Name, h.Mode = tar.TypeDir, name+"/", 0o700
+	case f.Content != nil:
+		h.Typeflag, h.Mode, h.Size = tar.TypeReg, 0o600, int64(len(f.Content))
+	default:
+		h.Typeflag, h.Mode, h.Size = tar.TypeReg, 0o600, f.Size
+	}
+	if err := t.tw.WriteHeader(h); err != nil {
+		return fmt.Errorf("tar sink: %s: %w", f.Path, err)
+	}
+	return nil
+}
+
+// Close writes manifest, when not nil, as backup_manifest, then the two zero blocks that end
+// the archive. It does not close the underlying writer.
+func (t *Tar) Close(manifest []byte) error {
+	if t.aborted {
+		return errors.New("tar sink: close after abort")
+	}
+	if err := t.order.unfinished(); err != nil {
+		return fmt.Errorf("tar sink: %w", err)
+	}
+	if manifest != nil {
+		h := &tar.Header{Typeflag: tar.TypeReg, Name: "backup_manifest", Mode: 0o600,
+			Size: int64(len(manifest)), ModTime: time.Now(), Uid: t.uid, Gid: t.gid}
+		if err := t.tw.WriteHeader(h); err != nil {
+			return fmt.Errorf("tar sink: backup_manifest: %w", err)
+		}
+		if _, err := t.tw.Write(manifest); err != nil {
+			return fmt.Errorf("tar sink: backup_manifest: %w", err)
+		}
+	}
+	if err := t.tw.Close(); err != nil {
+		return fmt.Errorf("tar sink: %w", err)
+	}
+	return nil
+}
+
+// Abort leaves the stream cut where it is. It writes no end blocks, so tar readers report the
+// archive as truncated instead of taking it for a complete backup.
+func (t *Tar) Abort() error {
+	t.aborted = true
+	return nil
+}

@@ -1,0 +1,279 @@
+// Package fetch is the fetch stage: -j workers, each on its own connection, read the Requests'
+// bytes with pg_read_binary_file.
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/time/rate"
+
+	"github.com/pgpull/pgpull/pipeline"
+)
+
+// RowSize is how much one result row carries. A range read as several rows of one query streams
+// through the connection; one large row would be built whole in server memory first, which
+// measured three times slower here.
+const RowSize = 1 << 20
+
+const (
+	rangeSQL = `SELECT pg_read_binary_file($1::text, o, least($3::int8, $4::int8 - o), true)
+		FROM generate_series($2::int8, $4::int8 - 1, $3::int8) AS o`
+	batchSQL = `SELECT pg_read_binary_file(t.p, 0, t.l, true) FROM unnest($1::text[], $2::int8[]) AS t(p, l)`
+)
+
+// binary asks for bytea in binary form, half the bytes of its hex text form.
+var binary = []int16{1}
+
+// Verifier checks the page checksums of a fetched Piece. reread reads one block again, for the
+// second look PostgreSQL gives a page that fails.
+type Verifier interface {
+	Verify(p *pipeline.Piece, reread func(offset, length int64) ([]byte, error)) error
+}
+
+// Worker reads Requests on one connection. When the connection breaks or stalls past Timeout, it
+// reconnects and reads the Request again, up to Retries times, waiting longer each time.
+type Worker struct {
+	Connect func(ctx context.Context) (*pgconn.PgConn, error)
+	Budget  *pipeline.Budget
+	Limiter *rate.Limiter // shared by all workers; nil for no limit
+	Pages   Verifier      // nil when page checksums are not checked
+	Timeout time.Duration // for one Request; 0 for none
+	Retries int
+	Backoff time.Duration
+	Log     func(format string, args ...any)
+
+	conn *pgconn.PgConn
+}
+
+// Run reads Requests from in, fills them and sends them to out, until in closes.
+func (w *Worker) Run(ctx context.Context, in <-chan *pipeline.Request, out chan<- *pipeline.Request) error {
+	defer w.close()
+	for {
+		var r *pipeline.Request
+		var ok bool
+		select {
+		case r, ok = <-in:
+			if !ok {
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := w.fetchWithRetry(ctx, r); err != nil {
+			return err
+		}
+		select {
+		case out <- r:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (w *Worker) close() {
+	if w.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = w.conn.Close(ctx)
+		w.conn = nil
+	}
+}
+
+func (w *Worker) fetchWithRetry(ctx context.Context, r *pipeline.Request) error {
+	backoff := w.Backoff
+	for attempt := 0; ; attempt++ {
+		err := w.fetch(ctx, r)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		var fatal fatalError
+		if errors.As(err, &fatal) || attempt >= w.Retries {
+			return err
+		}
+		w.Log("fetch failed, reconnecting (attempt %d of %d): %v", attempt+1, w.Retries, err)
+		w.close()
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff *= 2
+	}
+}
+
+// fatalError is a failure that reading again cannot mend.
+type fatalError struct{ error }
+
+func (w *Worker) fetch(ctx context.Context, r *pipeline.Request) error {
+	if r.Bytes() == 0 {
+		return nil
+	}
+	if w.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, w.Timeout)
+		defer cancel()
+	}
+	if w.conn == nil {
+		conn, err := w.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		w.conn = conn
+	}
+	var err error
+	if len(r.Pieces) == 1 && r.Pieces[0].Length > RowSize {
+		err = w.readRange(ctx, r.Pieces[0])
+	} else {
+		err = w.readBatch(ctx, r.Pieces)
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range r.Pieces {
+		if p.Missing && p.File.Required {
+			return fatalError{fmt.Errorf("%s was removed from the server before pgpull could copy it; "+
+				"give the role REPLICATION so pgpull holds WAL with a temporary slot, or raise wal_keep_size", p.File.Path)}
+		}
+		if w.Pages != nil && p.File.Segment >= 0 && !p.Missing {
+			if err := w.Pages.Verify(p, func(off, n int64) ([]byte, error) { return w.reread(ctx, p.File, off, n) }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readRange reads one Piece of a large file as rows of RowSize.
+func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece) error {
+	if p.File.Source == "" || p.Length == 0 {
+		return nil
+	}
+	p.Data = w.Budget.Buffer(p.Length)[:0]
+	p.Missing = false
+	params := [][]byte{[]byte(p.File.Source), itoa(p.Offset), itoa(RowSize), itoa(p.Offset + p.Length)}
+	rr := w.conn.ExecParams(ctx, rangeSQL, params, nil, nil, binary)
+	first := true
+	for rr.NextRow() {
+		v := rr.Values()[0]
+		if v == nil && first {
+			p.Missing = true
+		}
+		first = false
+		p.Data = append(p.Data, v...)
+		if err := w.wait(ctx, len(v)); err != nil {
+			rr.Close()
+			return err
+		}
+	}
+	if _, err := rr.Close(); err != nil {
+		return fmt.Errorf("reading %s at %d: %w", p.File.Path, p.Offset, err)
+	}
+	pad(p)
+	return nil
+}
+
+// readBatch reads several small files whole in one query.
+func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece) error {
+	var paths, sizes strings.Builder
+	var todo []*pipeline.Piece
+	for _, p := range pieces {
+		if p.File.Source == "" || p.Length == 0 {
+			continue
+		}
+		if len(todo) > 0 {
+			paths.WriteByte(',')
+			sizes.WriteByte(',')
+		}
+		paths.WriteString(arrayElement(p.File.Source))
+		sizes.WriteString(strconv.FormatInt(p.Length, 10))
+		todo = append(todo, p)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	params := [][]byte{[]byte("{" + paths.String() + "}"), []byte("{" + sizes.String() + "}")}
+	rr := w.conn.ExecParams(ctx, batchSQL, params, nil, nil, binary)
+	i := 0
+	for rr.NextRow() {
+		if i >= len(todo) {
+			break
+		}
+		p := todo[i]
+		v := rr.Values()[0]
+		p.Missing = v == nil
+		p.Data = append(w.Budget.Buffer(p.Length)[:0], v...)
+		pad(p)
+		i++
+		if err := w.wait(ctx, len(v)); err != nil {
+			rr.Close()
+			return err
+		}
+	}
+	if _, err := rr.Close(); err != nil {
+		return fmt.Errorf("reading %d files from %s: %w", len(todo), todo[0].File.Path, err)
+	}
+	if i != len(todo) {
+		return fmt.Errorf("server returned %d of %d files", i, len(todo))
+	}
+	return nil
+}
+
+// reread reads one stretch of a file again, for page verification.
+func (w *Worker) reread(ctx context.Context, f *pipeline.File, off, n int64) ([]byte, error) {
+	params := [][]byte{[]byte(f.Source), itoa(off), itoa(n), itoa(off + n)}
+	res := w.conn.ExecParams(ctx, rangeSQL, params, nil, nil, binary).Read()
+	if res.Err != nil {
+		return nil, fmt.Errorf("reading %s at %d again: %w", f.Path, off, res.Err)
+	}
+	if len(res.Rows) == 0 {
+		return nil, nil
+	}
+	return res.Rows[0][0], nil
+}
+
+func (w *Worker) wait(ctx context.Context, n int) error {
+	if w.Limiter == nil || n == 0 {
+		return nil
+	}
+	return w.Limiter.WaitN(ctx, n)
+}
+
+// pad brings a Piece to its listed length. A file that shrank during the copy is filled with
+// zeros to the size its tar header already declared, as pg_basebackup does; WAL replay rewrites
+// those blocks.
+func pad(p *pipeline.Piece) {
+	n := len(p.Data)
+	if int64(n) >= p.Length {
+		p.Data = p.Data[:p.Length]
+		return
+	}
+	if int64(cap(p.Data)) >= p.Length {
+		p.Data = p.Data[:p.Length]
+		clear(p.Data[n:])
+		return
+	}
+	p.Data = append(p.Data, make([]byte, p.Length-int64(n))...)
+}
+
+func itoa(n int64) []byte { return strconv.AppendInt(nil, n, 10) }
+
+// arrayElement quotes s as an element of a PostgreSQL array literal. File names come from the
+// server and may hold any byte, so every element is quoted.
+func arrayElement(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+	return b.String()
+}

@@ -1,0 +1,128 @@
+package verify
+
+import (
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// relationFileName matches <relfilenode>[_fork][.segment], the files whose pages carry checksums.
+var relationFileName = regexp.MustCompile(`^[0-9]+(?:_(?:fsm|vm|init))?(?:\.([0-9]+))?$`)
+
+// pageFixture is a real heap page saved from a cluster by TestPageChecksumsMatchPostgres -update,
+// so the table tests can check PageChecksum against PostgreSQL without a server.
+const (
+	pageFixture      = "testdata/heap_block1.page"
+	pageFixtureBlock = 1
+)
+
+// TestPageChecksumsMatchPostgres checks every page of a fresh PostgreSQL cluster made with
+// --data-checksums, then corrupts one page and compares the report with pg_checksums.
+func TestPageChecksumsMatchPostgres(t *testing.T) {
+	c := newTestCluster(t)
+	c.start(t)
+	c.psql(t, `CREATE TABLE pages(id int, pad text);
+		INSERT INTO pages SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g;
+		CREATE INDEX ON pages(id)`)
+	c.psql(t, "VACUUM pages") // writes the visibility map and free space map forks
+	c.psql(t, "CHECKPOINT")
+	rel := c.psql(t, "SELECT pg_relation_filepath('pages')")
+	c.stop(t)
+
+	var checked, files int
+	for _, dir := range []string{"global", "base"} {
+		err := filepath.WalkDir(filepath.Join(c.data, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			m := relationFileName.FindStringSubmatch(d.Name())
+			if m == nil {
+				return nil
+			}
+			segment := 0
+			if m[1] != "" {
+				segment, _ = strconv.Atoi(m[1])
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			files++
+			for i := 0; i+BlockSize <= len(data); i += BlockSize {
+				blkno := uint32(i/BlockSize) + uint32(segment)*DefaultBlocksPerSegment
+				ok, wasChecked, computed, stored := CheckPage(data[i:], blkno, math.MaxUint64)
+				if !ok {
+					t.Errorf("%s block %d: computed %04X, stored %04X", path, blkno, computed, stored)
+				}
+				if wasChecked {
+					checked++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d pages of %d relation files verified", checked, files)
+	if checked < 500 {
+		t.Fatalf("only %d pages checked; the cluster walk found too little", checked)
+	}
+
+	path := filepath.Join(c.data, rel)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		page := data[pageFixtureBlock*BlockSize : (pageFixtureBlock+1)*BlockSize]
+		if err := os.WriteFile(pageFixture, page, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	const badBlock = 3
+	data[badBlock*BlockSize+5000] ^= 0xFF
+	if got := CheckPages(data, 0, 0, 0, math.MaxUint64); !slices.Equal(got, []uint32{badBlock}) {
+		t.Fatalf("CheckPages after corrupting block %d = %v", badBlock, got)
+	}
+	// The same file seen as segment 2 of a larger relation mixes other block numbers in, so every
+	// page fails.
+	if got := CheckPages(data, 0, 2, 0, math.MaxUint64); len(got) != len(data)/BlockSize {
+		t.Errorf("as segment 2: %d of %d pages fail", len(got), len(data)/BlockSize)
+	}
+	// A page changed since the backup started is not checked.
+	if got := CheckPages(data, 0, 0, 0, PageLSN(data[badBlock*BlockSize:])); slices.Contains(got, badBlock) {
+		t.Errorf("block with pd_lsn >= startLSN was checked: %v", got)
+	}
+	failures := AppendPageFailures(nil, rel, data, 0, 0, 0, math.MaxUint64)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := pgCommand(filepath.Join(c.bin, "pg_checksums"), "--check", "-D", c.data).CombinedOutput()
+	if err == nil {
+		t.Fatalf("pg_checksums --check passed a corrupted cluster:\n%s", out)
+	}
+	reported := regexp.MustCompile(`checksum verification failed in file "([^"]+)", block ([0-9]+): calculated checksum ([0-9A-F]+) but block contains ([0-9A-F]+)`).
+		FindAllStringSubmatch(string(out), -1)
+	if len(reported) != 1 || len(failures) != 1 {
+		t.Fatalf("pg_checksums reported %d failures, we found %v:\n%s", len(reported), failures, out)
+	}
+	r, f := reported[0], failures[0]
+	// pg_checksums prints the block within the segment file, which is the relation block here.
+	got := r[1:5]
+	want := []string{filepath.Join(c.data, rel), strconv.Itoa(int(f.Block)),
+		strconv.FormatUint(uint64(f.Computed), 16), strconv.FormatUint(uint64(f.Stored), 16)}
+	if got[0] != want[0] || got[1] != want[1] || !strings.EqualFold(got[2], want[2]) || !strings.EqualFold(got[3], want[3]) {
+		t.Errorf("pg_checksums says %q, we say %q", got, want)
+	}
+}

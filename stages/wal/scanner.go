@@ -1,0 +1,172 @@
+package wal
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgpull/pgpull/pipeline"
+)
+
+// Scanner is the WAL source stage. Every Interval it lists pg_wal and sends each segment from the
+// backup's start that the server has finished writing, once; when the backup's stop LSN arrives on
+// Stop it sends the rest through the stop segment, the timeline history files, and an
+// archive_status .done marker for each, as pg_basebackup -X fetch writes them, and returns.
+//
+// Only finished segments are sent, so each one appears in a tar stream exactly once and whole;
+// copying them while the backup runs, rather than at its end, is what keeps a long backup from
+// losing WAL to a checkpoint when no replication slot holds it.
+type Scanner struct {
+	Conn        *pgx.Conn // the scanner's own connection
+	SegmentSize int64
+	Start       pipeline.LSN
+	InRecovery  bool
+	Interval    time.Duration
+	Stop        <-chan pipeline.LSN
+	LogSQL      func(string)
+	Log         func(format string, args ...any)
+}
+
+// Run scans until the stop LSN is known and its segment sent. It does not close out.
+func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
+	next := SegmentOf(s.Start, s.SegmentSize)
+	tick := time.NewTicker(s.Interval)
+	defer tick.Stop()
+	stop := s.Stop
+	for {
+		var limit Segment // first segment not to send yet
+		final := false
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			written, err := s.writtenLSN(ctx)
+			if err != nil {
+				return err
+			}
+			limit = SegmentOf(written, s.SegmentSize)
+		case end := <-stop:
+			if err := s.waitWritten(ctx, end); err != nil {
+				return err
+			}
+			limit = LastSegmentBefore(end, s.SegmentSize) + 1
+			final = true
+		}
+		if limit > next || final {
+			names, err := s.list(ctx)
+			if err != nil {
+				return err
+			}
+			for ; next < limit; next++ {
+				name, ok := names.segments[next]
+				if !ok {
+					return fmt.Errorf("WAL segment %s was removed from the server before pgpull could copy it; "+
+						"give the role REPLICATION so pgpull holds WAL with a temporary slot, or raise wal_keep_size",
+						next.Name(0, s.SegmentSize)[8:])
+				}
+				if err := s.send(ctx, out, "pg_wal/"+name, s.SegmentSize); err != nil {
+					return err
+				}
+			}
+			if final {
+				for _, h := range names.histories {
+					if err := s.send(ctx, out, "pg_wal/"+h, -1); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}
+	}
+}
+
+// walNames is one scan of pg_wal.
+type walNames struct {
+	segments  map[Segment]string // the file for each segment, of the highest timeline
+	histories []string
+}
+
+func (s *Scanner) list(ctx context.Context) (walNames, error) {
+	const q = `SELECT n FROM pg_ls_dir('pg_wal', true, false) AS n
+		WHERE n ~ '^[0-9A-F]{24}$' OR n ~ '^[0-9A-F]{8}\.history$'`
+	s.LogSQL(q)
+	rows, err := s.Conn.Query(ctx, q)
+	if err != nil {
+		return walNames{}, fmt.Errorf("listing pg_wal: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return walNames{}, fmt.Errorf("listing pg_wal: %w", err)
+	}
+	w := walNames{segments: map[Segment]string{}}
+	for _, n := range names {
+		if _, seg, ok := ParseName(n, s.SegmentSize); ok {
+			// Names of one segment differ only in their leading timeline: keep the newest.
+			if old, dup := w.segments[seg]; !dup || n > old {
+				w.segments[seg] = n
+			}
+			continue
+		}
+		w.histories = append(w.histories, n)
+	}
+	sort.Strings(w.histories)
+	return w, nil
+}
+
+// send emits one WAL file and its .done marker. size -1 means "as large as the server says".
+func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path string, size int64) error {
+	now := time.Now()
+	if size < 0 {
+		q := `SELECT size FROM pg_stat_file($1)`
+		s.LogSQL(q)
+		if err := s.Conn.QueryRow(ctx, q, path).Scan(&size); err != nil {
+			return fmt.Errorf("reading %s: %w", path, err)
+		}
+	}
+	s.Log("WAL %s", path)
+	files := []*pipeline.File{
+		{Path: path, Source: path, Size: size, ModTime: now, Required: true, Segment: -1},
+		{Path: "pg_wal/archive_status/" + path[len("pg_wal/"):] + ".done", Content: []byte{}, ModTime: now, Segment: -1},
+	}
+	for _, f := range files {
+		select {
+		case out <- pipeline.Item{File: f}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// writtenLSN is how far the server has written WAL; segments before it are finished.
+func (s *Scanner) writtenLSN(ctx context.Context) (pipeline.LSN, error) {
+	q := `SELECT pg_current_wal_lsn()::text`
+	if s.InRecovery {
+		q = `SELECT coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text`
+	}
+	s.LogSQL(q)
+	var txt string
+	if err := s.Conn.QueryRow(ctx, q).Scan(&txt); err != nil {
+		return 0, fmt.Errorf("reading the WAL position: %w", err)
+	}
+	return pipeline.ParseLSN(txt)
+}
+
+// waitWritten waits until WAL up to end is on the server's disk. On a primary pg_backup_stop has
+// already switched and flushed the last segment; a standby may still be receiving it.
+func (s *Scanner) waitWritten(ctx context.Context, end pipeline.LSN) error {
+	for {
+		w, err := s.writtenLSN(ctx)
+		if err != nil || w >= end {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
