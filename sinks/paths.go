@@ -21,3 +21,12 @@ func checkPath(name string) error {
 	}
 	return nil
 }
+
+// checkOID refuses a tablespace OID that is not a plain number, since it becomes part of file
+// names (pg_tblspc/<oid>, <oid>.tar).
+func checkOID(oid string) error {
+	if oid == "" || strings.Trim(oid, "0123456789") != "" {
+		return fmt.Errorf("refusing tablespace OID %q from the server: not a number", oid)
+	}
+	return nil
+}

@@ -21,8 +21,8 @@ type Tar struct {
 	// archive names its files relative to pg_tblspc/<oid>/.
 	strip    string
 	uid, gid int
-	// started stands in for a missing ModTime and dates backup_manifest.
-	started time.Time
+	// now dates backup_manifest and entries without a ModTime; tests fix it.
+	now     func() time.Time
 	aborted bool
 }
 
@@ -35,7 +35,7 @@ func NewTar(w io.Writer) *Tar {
 	if uid < 0 || gid < 0 { // not a Unix system
 		uid, gid = 0, 0
 	}
-	return &Tar{tw: tar.NewWriter(w), uid: uid, gid: gid, started: time.Now()}
+	return &Tar{tw: tar.NewWriter(w), uid: uid, gid: gid, now: time.Now}
 }
 
 // Put writes p: the member's header on the File's first Piece, then the Piece's bytes straight
@@ -82,7 +82,7 @@ func (t *Tar) writeHeader(f *pipeline.File) error {
 	}
 	mtime := f.ModTime
 	if mtime.IsZero() {
-		mtime = t.started
+		mtime = t.now()
 	}
 	// Format is left unset: archive/tar then writes plain USTAR and adds PAX records only for
 	// what USTAR cannot hold (long names, sizes of 8 GiB and more), and rounds ModTime to seconds.
@@ -112,7 +112,7 @@ func (t *Tar) Close(manifest []byte) error {
 	}
 	if manifest != nil {
 		h := &tar.Header{Typeflag: tar.TypeReg, Name: "backup_manifest", Mode: 0o600,
-			Size: int64(len(manifest)), ModTime: time.Now(), Uid: t.uid, Gid: t.gid}
+			Size: int64(len(manifest)), ModTime: t.now(), Uid: t.uid, Gid: t.gid}
 		if err := t.tw.WriteHeader(h); err != nil {
 			return fmt.Errorf("tar sink: backup_manifest: %w", err)
 		}

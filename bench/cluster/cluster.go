@@ -626,3 +626,14 @@ func appendFile(path, s string) error {
 	}
 	return f.Close()
 }
+
+// MkdirForServer makes a directory the server can own, such as a tablespace location.
+func (c *Cluster) MkdirForServer(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := c.makeReachable(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	return c.chown(dir)
+}

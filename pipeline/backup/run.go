@@ -138,10 +138,11 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	g.Go(func(ctx context.Context) error {
 		return write(ctx, checked, sink, &written, &files)
 	})
-	g.Go(func(ctx context.Context) error {
-		return b.progress(ctx, &written, &files)
-	})
-	if err := g.Wait(); err != nil {
+	progressCtx, endProgress := context.WithCancel(ctx)
+	go b.progress(progressCtx, &written, &files)
+	err = g.Wait()
+	endProgress()
+	if err != nil {
 		return res, err
 	}
 	res.Stop = stop.LSN
@@ -240,14 +241,14 @@ func write(ctx context.Context, in <-chan *pipeline.Piece, sink sinks.Sink, writ
 }
 
 // progress reports throughput every few seconds in verbose mode, until the run ends.
-func (b *Backup) progress(ctx context.Context, written, files *atomic.Int64) error {
+func (b *Backup) progress(ctx context.Context, written, files *atomic.Int64) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	began := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 			s := time.Since(began).Seconds()
 			b.opts.Log("%s copied in %d files, %.0f MB/s", humanBytes(written.Load()), files.Load(), float64(written.Load())/s/1e6)

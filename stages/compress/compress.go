@@ -1,8 +1,8 @@
 // Package compress is the compress stage for tar output: it wraps the tar stream in gzip or zstd
 // using every core, and opens a stream again by its content for `pgpull verify`.
 //
-// pg_basebackup compresses on one core, which caps a backup at roughly 50-100 MB/s of gzip.
-// Here the stream is cut into independent blocks that a bounded set of goroutines compress at
+// pg_basebackup compresses on one core, so a fast network and disk wait on that core. Here the
+// stream is cut into independent blocks that a bounded set of goroutines compress at
 // once and that are written back in order, so the stage scales with the cores while holding at
 // most a fixed number of blocks in memory, however long the stream is.
 package compress
@@ -61,7 +61,9 @@ const acceptedForms = "none, gzip, gzip:1..9, zstd or zstd:1..22"
 
 // ParseSpec parses a -z/--compress value: "none", "gzip", "gzip:N" (1-9, default 6), "zstd" or
 // "zstd:N" (1-22, default 3). pg_basebackup's longer spelling of the level, "gzip:level=N", is
-// accepted too. Algorithm names are case-insensitive.
+// accepted too. Algorithm names are case-insensitive. klauspost's zstd has four encoders; zstd
+// levels map onto them by ratio, as zstd.EncoderLevelFromZstd does: 1-2 fastest, 3-5 default,
+// 6-9 better, 10-22 best.
 func ParseSpec(s string) (Spec, error) {
 	bad := func() (Spec, error) {
 		return Spec{}, fmt.Errorf("invalid compression %q: want %s", s, acceptedForms)
@@ -131,17 +133,21 @@ func (s Spec) Ext() string {
 	return ""
 }
 
-// Block sizes, chosen by BenchmarkBlockSizes on 2 cores with the mixed input of the tests
-// (half random, half repetitive text, in 64 KiB runs):
+// Block sizes, chosen with BenchmarkBlockSizes (2 cores, AMD EPYC, the tests' mixed input of
+// half random bytes and half repetitive text in 64 KiB runs). The machine was shared, so
+// settings were compared by MB per CPU second, which other load does not skew; output/input
+// ratio in brackets:
 //
-//	gzip:1 pgzip, 2 blocks in flight per worker:  256K 540 MB/s, 1M 600 MB/s, 4M 610 MB/s
-//	zstd:1 own frames, 2 blocks in flight/worker: 256K 1300 MB/s, 1M 1500 MB/s, 4M 1500 MB/s
+//	gzip:1  128K 620  256K 625  1M 520  4M 340   (ratio 0.591 at every size)
+//	gzip:6  128K 335  256K 360  1M 260  4M 225   (ratio 0.584 at every size)
+//	zstd:1  256K 680  1M 630 (0.579)  4M 510 (0.580)
+//	zstd:3  256K 350 (0.628)  1M 300 (0.609)  4M 245 (0.601)
 //
-// Larger blocks gain nothing past 1 MiB and cost memory per block in flight; smaller ones lose
-// to per-block overhead (goroutine hand-off, flate dictionary priming, zstd frame headers).
-// These numbers are filled in from the measurement recorded in bench_test.go.
+// pgzip primes each block with the previous block's last 16 KiB, so gzip loses no ratio to small
+// blocks and runs fastest at 256 KiB, where a block and its output stay in the core's cache.
+// zstd frames are independent, so small blocks cost ratio: 1 MiB is the compromise.
 const (
-	gzipBlockSize = 1 << 20
+	gzipBlockSize = 256 << 10
 	zstdBlockSize = 1 << 20
 	// blocksPerWorker blocks are in flight per worker: one being compressed while the next is
 	// filled or its output written, so no core waits on the writer.
@@ -150,8 +156,10 @@ const (
 
 // NewWriter returns a writer that compresses what is written to it into w with concurrency
 // goroutines (GOMAXPROCS when concurrency < 1). Memory stays within about
-// 2 × concurrency × (block size + its compressed size) plus the encoders' own tables, whatever
-// the length of the stream. Close flushes and finishes the stream but does not close w.
+// (2 × concurrency + 1) × (block size + its compressed size) plus the encoders' own tables
+// (concurrency of them), whatever the length of the stream: about 20 MiB for gzip:1 or zstd:3 at
+// concurrency 2, up to about 100 MiB for zstd:19. Close flushes and finishes the stream but does
+// not close w. Write and Close must not be called concurrently.
 func NewWriter(w io.Writer, s Spec, concurrency int) (io.WriteCloser, error) {
 	if concurrency < 1 {
 		concurrency = runtime.GOMAXPROCS(0)
@@ -177,7 +185,8 @@ func newGzipWriter(w io.Writer, level, concurrency, blockSize int) (io.WriteClos
 		return nil, err
 	}
 	// pgzip starts one goroutine per full block and holds at most blocks of them, so blocks
-	// bounds both the parallelism and the memory.
+	// bounds the memory. It also bounds the parallelism, loosely: up to blocksPerWorker ×
+	// concurrency blocks may compress at once (GOMAXPROCS still caps the cores used).
 	if err := zw.SetConcurrency(blockSize, blocksPerWorker*concurrency); err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ const RowSize = 1 << 20
 const (
 	rangeSQL = `SELECT pg_read_binary_file($1::text, o, least($3::int8, $4::int8 - o), true)
 		FROM generate_series($2::int8, $4::int8 - 1, $3::int8) AS o`
-	batchSQL = `SELECT pg_read_binary_file(t.p, 0, t.l, true) FROM unnest($1::text[], $2::int8[]) AS t(p, l)`
+	batchSQL = `SELECT pg_read_binary_file(t.p, t.o, t.l, true) FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(p, o, l)`
 )
 
 // binary asks for bytea in binary form, half the bytes of its hex text form.
@@ -178,9 +178,9 @@ func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece) error {
 	return nil
 }
 
-// readBatch reads several small files whole in one query.
+// readBatch reads several small Pieces in one query, one row each.
 func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece) error {
-	var paths, sizes strings.Builder
+	var paths, offsets, sizes strings.Builder
 	var todo []*pipeline.Piece
 	for _, p := range pieces {
 		if p.File.Source == "" || p.Length == 0 {
@@ -188,16 +188,18 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece) error 
 		}
 		if len(todo) > 0 {
 			paths.WriteByte(',')
+			offsets.WriteByte(',')
 			sizes.WriteByte(',')
 		}
 		paths.WriteString(arrayElement(p.File.Source))
+		offsets.WriteString(strconv.FormatInt(p.Offset, 10))
 		sizes.WriteString(strconv.FormatInt(p.Length, 10))
 		todo = append(todo, p)
 	}
 	if len(todo) == 0 {
 		return nil
 	}
-	params := [][]byte{[]byte("{" + paths.String() + "}"), []byte("{" + sizes.String() + "}")}
+	params := [][]byte{[]byte("{" + paths.String() + "}"), []byte("{" + offsets.String() + "}"), []byte("{" + sizes.String() + "}")}
 	rr := w.conn.ExecParams(ctx, batchSQL, params, nil, nil, binary)
 	i := 0
 	for rr.NextRow() {

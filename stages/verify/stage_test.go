@@ -159,7 +159,9 @@ func TestChecksummerStopsOnCancel(t *testing.T) {
 	f := &pipeline.File{Path: "a", Size: 1, Segment: -1}
 	in <- &pipeline.Piece{File: f, Length: 1, Data: []byte{1}}
 	done := make(chan error)
-	go func() { done <- NewChecksummer(CRC32C, NewManifest(1, 0, CRC32C)).Run(ctx, in, make(chan *pipeline.Piece)) }()
+	go func() {
+		done <- NewChecksummer(CRC32C, NewManifest(1, 0, CRC32C)).Run(ctx, in, make(chan *pipeline.Piece))
+	}()
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run = %v, want context.Canceled", err)

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgpull/pgpull/bench/cluster"
+)
+
+// pgpull runs the command in-process, as a user would run the binary, and returns its exit
+// status and stderr.
+func pgpull(t *testing.T, stdout *os.File, args ...string) (int, string) {
+	t.Helper()
+	var stderr bytes.Buffer
+	var out = stdout
+	if out == nil {
+		out = os.Stdout
+	}
+	code := run(args, out, &stderr)
+	t.Logf("pgpull %s -> %d\n%s", strings.Join(args, " "), code, stderr.String())
+	return code, stderr.String()
+}
+
+// loadPgbench fills c with pgbench tables and starts 4 clients writing to them until the test
+// ends or stop is called.
+func loadPgbench(t *testing.T, c *cluster.Cluster, scale string) (stop func()) {
+	t.Helper()
+	ctx := context.Background()
+	if out, err := c.Pgbench(ctx, "-i", "-q", "-s", scale).CombinedOutput(); err != nil {
+		t.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	cmd := c.Pgbench(runCtx, "-c", "4", "-j", "2", "-T", "600", "-n")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("pgbench: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	stop = func() {
+		cancel()
+		<-done
+	}
+	t.Cleanup(stop)
+	time.Sleep(time.Second) // let the clients get going before the backup starts
+	return stop
+}
+
+// addUnlogged makes an unlogged table with rows: a restored copy must have it empty.
+func addUnlogged(t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	if err := c.Exec(context.Background(), `CREATE UNLOGGED TABLE scratch AS SELECT g, md5(g::text) FROM generate_series(1, 50000) g`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkRestored runs the checks a user relies on against a started restored copy.
+func checkRestored(t *testing.T, r *cluster.Cluster) {
+	t.Helper()
+	ctx := context.Background()
+	if err := r.CheckTPCB(ctx); err != nil {
+		t.Error(err)
+	}
+	if err := r.Amcheck(ctx); err != nil {
+		t.Error(err)
+	}
+	n, err := r.QueryInt(ctx, `SELECT count(*) FROM scratch`)
+	if err != nil || n != 0 {
+		t.Errorf("unlogged table in the restored copy: %d rows, %v; want 0 rows", n, err)
+	}
+}
+
+func TestBackupStreamUnderLoad(t *testing.T) {
+	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	addUnlogged(t, src)
+	stop := loadPgbench(t, src, "10")
+
+	tarPath := filepath.Join(t.TempDir(), "base.tar")
+	out, err := os.Create(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := pgpull(t, out, "backup", "-j", "4", "-c", "fast", "-v", src.DSN(), "-")
+	out.Close()
+	stop()
+	if code != 0 {
+		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
+	}
+	f, err := os.Open(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dir := filepath.Join(t.TempDir(), "restored")
+	if err := cluster.ExtractTar(f, dir); err != nil {
+		t.Fatal(err)
+	}
+	checkRestored(t, cluster.AdoptForTest(t, dir))
+}
+
+func TestBackupPlainWithTablespace(t *testing.T) {
+	ctx := context.Background()
+	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	base := t.TempDir()
+	live := filepath.Join(base, "ts-live")
+	if err := src.MkdirForServer(live); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Exec(ctx, `CREATE TABLESPACE ts1 LOCATION '`+live+`'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Exec(ctx, `CREATE TABLE spaced TABLESPACE ts1 AS SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 100000) g`); err != nil {
+		t.Fatal(err)
+	}
+	addUnlogged(t, src)
+	stop := loadPgbench(t, src, "5")
+
+	dest := filepath.Join(base, "copy")
+	// Without -T the tablespace would go to its original path, which is the live one: refused.
+	code, stderr := pgpull(t, nil, "backup", "-j", "4", "-c", "fast", src.DSN(), dest)
+	if code == 0 || !strings.Contains(stderr, live) {
+		t.Fatalf("backup into the live tablespace: exit %d, %q; want a refusal naming %s", code, stderr, live)
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Fatalf("refused backup left %s behind (%v)", dest, err)
+	}
+	moved := filepath.Join(base, "ts-copy")
+	code, stderr = pgpull(t, nil, "backup", "-j", "4", "-c", "fast", "-T", live+"="+moved, src.DSN(), dest)
+	stop()
+	if code != 0 {
+		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
+	}
+	link, err := os.Readlink(filepath.Join(dest, "pg_tblspc", tablespaceOID(t, src, "ts1")))
+	if err != nil || link != moved {
+		t.Fatalf("pg_tblspc link: %q, %v; want %s", link, err, moved)
+	}
+	for _, p := range []string{dest, filepath.Join(dest, "base"), moved} {
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o700 {
+			t.Errorf("%s: mode %v, %v; want 0700", p, st.Mode().Perm(), err)
+		}
+	}
+	r := cluster.AdoptForTest(t, dest)
+	checkRestored(t, r)
+	n, err := r.QueryInt(ctx, `SELECT count(*) FROM spaced`)
+	if err != nil || n != 100000 {
+		t.Errorf("table in the tablespace: %d rows, %v; want 100000", n, err)
+	}
+}
+
+func tablespaceOID(t *testing.T, c *cluster.Cluster, name string) string {
+	t.Helper()
+	oid, err := c.QueryString(context.Background(), `SELECT oid::text FROM pg_tablespace WHERE spcname = $1`, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return oid
+}
+
+// TestBackupMatchesPgBasebackup compares the paths of a plain backup of a quiet cluster with
+// pg_basebackup's, with a temp table open, an unlogged table and a pgsql_tmp file present.
+func TestBackupMatchesPgBasebackup(t *testing.T) {
+	ctx := context.Background()
+	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	addUnlogged(t, src)
+	conn, err := src.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TEMP TABLE held AS SELECT g FROM generate_series(1, 1000) g`); err != nil {
+		t.Fatal(err)
+	}
+	tmpDir := filepath.Join(src.DataDir, "base", "pgsql_tmp")
+	if err := src.MkdirForServer(tmpDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmpDir, "pgsql_tmp1234.0"), []byte("spill"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	base := t.TempDir()
+	ours := filepath.Join(base, "pgpull")
+	if code, stderr := pgpull(t, nil, "backup", "-c", "fast", src.DSN(), ours); code != 0 {
+		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
+	}
+	theirs := filepath.Join(base, "pg_basebackup")
+	bindir, _ := cluster.Bindir()
+	cmd := exec.Command(filepath.Join(bindir, "pg_basebackup"), "-d", src.DSN(), "-D", theirs, "-Fp", "-X", "fetch", "-c", "fast")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pg_basebackup: %v\n%s", err, out)
+	}
+	a, b := backupPaths(t, ours), backupPaths(t, theirs)
+	for p := range a {
+		if !b[p] {
+			t.Errorf("pgpull has %s, pg_basebackup does not", p)
+		}
+	}
+	for p := range b {
+		if !a[p] {
+			t.Errorf("pg_basebackup has %s, pgpull does not", p)
+		}
+	}
+}
+
+// backupPaths lists a backup's paths, leaving out what differs by design between two backups:
+// WAL segments, archive_status entries and the manifest.
+func backupPaths(t *testing.T, root string) map[string]bool {
+	t.Helper()
+	paths := map[string]bool{}
+	err := filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		switch {
+		case rel == "." || rel == "backup_manifest":
+		case strings.HasPrefix(rel, "pg_wal/") && rel != "pg_wal/archive_status":
+		default:
+			paths[rel] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return paths
+}

@@ -1,0 +1,321 @@
+package sinks
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// tree lists everything under root as "path mode [-> link]", for comparing directory trees.
+func tree(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		line := filepath.ToSlash(rel) + " " + fi.Mode().String()
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			target, _ := os.Readlink(p)
+			line += " -> " + target
+		}
+		out = append(out, line)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDirWritesDataDirectory(t *testing.T) {
+	tmp := t.TempDir()
+	root := filepath.Join(tmp, "new", "pgdata") // parents are made too
+	space := filepath.Join(tmp, "ts16384")
+
+	var s testStream
+	label := []byte("START WAL LOCATION: 0/2000028\n")
+	s.content("backup_label", label)
+	s.content("tablespace_map", []byte("16384 /srv/old/ts\n"))
+	s.dir("base", "")
+	s.dir("base/1", "")
+	big := pattern(1, 3*8192+100)
+	s.file("base/1/1259", "", big, 8192)
+	s.file("base/1/empty", "", nil, 8192)
+	s.missing("base/1/gone", 20000, 8192)
+	shrunk := s.shrunk("base/1/shrunk", pattern(2, 5000), 20000, 8192)
+	s.dir("pg_tblspc", "")
+	s.dir("pg_tblspc/16384", "16384")
+	s.dir("pg_tblspc/16384/PG_15_202209061", "16384")
+	ts := pattern(3, 9000)
+	s.file("pg_tblspc/16384/PG_15_202209061/5/16390", "16384", ts, 4096)
+	control := pattern(4, 8192)
+	s.file("global/pg_control", "", control, 4096)
+
+	d, err := NewDir(root, DirOptions{Tablespaces: map[string]string{"16384": space}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := putAll(t, d, s.pieces); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "global", "pg_control")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("pg_control exists before Close (err %v); a directory cut short could start", err)
+	}
+	manifest := []byte("{}\n")
+	if err := d.Close(manifest); err != nil {
+		t.Fatal(err)
+	}
+
+	wantRoot := []string{
+		". drwx------",
+		"backup_label -rw-------",
+		"backup_manifest -rw-------",
+		"base drwx------",
+		"base/1 drwx------",
+		"base/1/1259 -rw-------",
+		"base/1/empty -rw-------",
+		"base/1/shrunk -rw-------",
+		"global drwx------",
+		"global/pg_control -rw-------",
+		"pg_tblspc drwx------",
+		"pg_tblspc/16384 Lrwxrwxrwx -> " + space,
+	}
+	if got := tree(t, root); !slices.Equal(got, wantRoot) {
+		t.Errorf("data directory:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantRoot, "\n"))
+	}
+	wantSpace := []string{
+		". drwx------",
+		"PG_15_202209061 drwx------",
+		"PG_15_202209061/5 drwx------",
+		"PG_15_202209061/5/16390 -rw-------",
+	}
+	if got := tree(t, space); !slices.Equal(got, wantSpace) {
+		t.Errorf("tablespace:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantSpace, "\n"))
+	}
+	for path, want := range map[string][]byte{
+		"backup_label": label, "backup_manifest": manifest, "base/1/1259": big, "base/1/empty": {},
+		"base/1/shrunk": shrunk, "global/pg_control": control,
+	} {
+		if got := readFile(t, filepath.Join(root, path)); !bytes.Equal(got, want) {
+			t.Errorf("%s: %d bytes differ from the %d expected", path, len(got), len(want))
+		}
+	}
+	if got := readFile(t, filepath.Join(root, "pg_tblspc/16384/PG_15_202209061/5/16390")); !bytes.Equal(got, ts) {
+		t.Errorf("tablespace file differs when read through the link")
+	}
+	fi, err := os.Stat(filepath.Join(root, "base/1/1259"))
+	if err != nil || !fi.ModTime().Equal(testTime) {
+		t.Errorf("base/1/1259 mtime %v (err %v), want %v", fi.ModTime(), err, testTime)
+	}
+}
+
+func TestDirRefusesUnsafePaths(t *testing.T) {
+	tests := []struct {
+		name, path, tablespace string
+	}{
+		{"parent", "../x", ""},
+		{"absolute", "/etc/x", ""},
+		{"escape in the middle", "base/../../x", ""},
+		{"dot", "./x", ""},
+		{"empty element", "base//x", ""},
+		{"tablespace escape", "pg_tblspc/16384/../../x", "16384"},
+		{"tablespace mislabelled", "base/x", "16384"},
+		{"through our link unlabelled", "pg_tblspc/16384/x", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			root := filepath.Join(tmp, "data")
+			var s testStream
+			s.file(tt.path, tt.tablespace, []byte("pwned"), 8)
+			d, err := NewDir(root, DirOptions{NoSync: true, Tablespaces: map[string]string{"16384": filepath.Join(tmp, "ts")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = putAll(t, d, s.pieces)
+			if err == nil || !strings.Contains(err.Error(), tt.path) {
+				t.Fatalf("err = %v, want one naming %q", err, tt.path)
+			}
+			if err := d.Abort(); err != nil {
+				t.Fatal(err)
+			}
+			if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+				t.Errorf("left behind after Abort: %v", entries)
+			}
+		})
+	}
+}
+
+// TestDirNeverFollowsLinksOut: a link inside a forced destination does not let a path out.
+func TestDirNeverFollowsLinksOut(t *testing.T) {
+	tmp := t.TempDir()
+	root, outside := filepath.Join(tmp, "data"), filepath.Join(tmp, "outside")
+	for _, dir := range []string{root, outside} {
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "base")); err != nil {
+		t.Fatal(err)
+	}
+	var s testStream
+	s.file("base/x", "", []byte("pwned"), 8)
+	d, err := NewDir(root, DirOptions{Force: true, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := putAll(t, d, s.pieces); err == nil {
+		t.Fatal("wrote through a link leading out of the destination")
+	}
+	d.Abort()
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("written outside the destination: %v", entries)
+	}
+}
+
+func TestDirNonEmptyDestination(t *testing.T) {
+	root := t.TempDir()
+	keep := filepath.Join(root, "keep.txt")
+	if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "base", "old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, root)
+
+	_, err := NewDir(root, DirOptions{})
+	if err == nil || !strings.Contains(err.Error(), "exists and is not empty; use -f/--force or choose another") {
+		t.Fatalf("err = %v, want the not-empty error", err)
+	}
+	if after := tree(t, root); !slices.Equal(after, before) {
+		t.Fatalf("refused destination changed:\n%v\nwas:\n%v", after, before)
+	}
+
+	// With Force the backup goes in beside what is there, and Abort takes back only the backup.
+	d, err := NewDir(root, DirOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s testStream
+	s.content("backup_label", []byte("label"))
+	s.dir("base", "")
+	s.dir("base/1", "")
+	s.file("base/1/1259", "", pattern(1, 100), 64)
+	s.file("keep2", "", pattern(2, 10), 64)
+	if err := putAll(t, d, s.pieces); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "base/1/1259")); err != nil {
+		t.Fatalf("forced write: %v", err)
+	}
+	if err := d.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if after := tree(t, root); !slices.Equal(after, before) {
+		t.Errorf("after Abort:\n%v\nwant what was there before:\n%v", after, before)
+	}
+	if got := readFile(t, keep); string(got) != "mine" {
+		t.Errorf("keep.txt now holds %q", got)
+	}
+}
+
+func TestDirAbortRemovesWhatItMade(t *testing.T) {
+	tmp := t.TempDir()
+	root := filepath.Join(tmp, "a", "b", "data")
+	made := filepath.Join(tmp, "ts-made")
+	empty := filepath.Join(tmp, "ts-empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want := tree(t, tmp)
+	var s testStream
+	s.dir("base", "")
+	s.file("base/x", "", pattern(1, 100), 30)
+	s.dir("pg_tblspc/1", "1")
+	s.file("pg_tblspc/1/PG_15_1/5/1", "1", pattern(2, 100), 30)
+	s.file("pg_tblspc/2/PG_15_1/5/1", "2", pattern(3, 100), 30) // no link entry: made on first use
+	s.file("base/y", "", pattern(1, 100), 30)
+	d, err := NewDir(root, DirOptions{Tablespaces: map[string]string{"1": made, "2": empty}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := putAll(t, d, s.pieces[:len(s.pieces)-2]); err != nil { // cut inside base/y
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Join(root, "pg_tblspc/2")); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Fatalf("tablespace 2's link: %v %v", fi, err)
+	}
+	if err := d.Close(nil); err == nil {
+		t.Fatal("Close inside a file succeeded")
+	}
+	if err := d.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if got := tree(t, tmp); !slices.Equal(got, want) {
+		t.Errorf("after Abort:\n%v\nwant:\n%v", got, want)
+	}
+}
+
+func TestDirTablespaceChecks(t *testing.T) {
+	tmp := t.TempDir()
+	full := filepath.Join(tmp, "full")
+	if err := os.MkdirAll(filepath.Join(full, "PG_15_1"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(tmp, "data")
+	tests := []struct {
+		name   string
+		spaces map[string]string
+		want   []string
+	}{
+		{"not empty", map[string]string{"16384": full}, []string{"tablespace 16384", full, "-T OLD=NEW"}},
+		{"inside the data directory", map[string]string{"16384": filepath.Join(root, "ts")}, []string{"tablespace 16384", "overlaps"}},
+		{"two on one directory", map[string]string{"1": filepath.Join(tmp, "x"), "2": filepath.Join(tmp, "x", "y")}, []string{"overlaps"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewDir(root, DirOptions{Force: true, Tablespaces: tt.spaces})
+			for _, w := range tt.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Fatalf("err = %v, want one containing %q", err, w)
+				}
+			}
+			if _, err := os.Stat(root); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("refused NewDir made the destination (err %v)", err)
+			}
+		})
+	}
+
+	// A tablespace the options do not map is refused when it shows up.
+	d, err := NewDir(root, DirOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s testStream
+	s.dir("pg_tblspc/777", "777")
+	if err := putAll(t, d, s.pieces); err == nil || !strings.Contains(err.Error(), "tablespace 777") {
+		t.Fatalf("err = %v, want one naming tablespace 777", err)
+	}
+	d.Abort()
+}

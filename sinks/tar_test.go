@@ -1,0 +1,305 @@
+package sinks
+
+import (
+	"archive/tar"
+	"bytes"
+	"flag"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgpull/pgpull/pipeline"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// tarMember is what a test expects of one member of an archive.
+type tarMember struct {
+	name string
+	dir  bool
+	body []byte
+}
+
+// readTar reads every member of archive and checks the framing: 512-byte headers, bodies padded
+// to 512, two zero blocks at the end and nothing after.
+func readTar(t *testing.T, archive []byte) ([]tarMember, []*tar.Header) {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(archive))
+	var members []tarMember
+	var headers []*tar.Header
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading the archive back: %v", err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatalf("reading %s: %v", h.Name, err)
+		}
+		members = append(members, tarMember{name: h.Name, dir: h.Typeflag == tar.TypeDir, body: body})
+		headers = append(headers, h)
+	}
+	if len(archive)%512 != 0 {
+		t.Errorf("archive is %d bytes, not a multiple of 512", len(archive))
+	}
+	if len(archive) < 1024 || !bytes.Equal(archive[len(archive)-1024:], make([]byte, 1024)) {
+		t.Errorf("archive does not end with two zero blocks")
+	}
+	return members, headers
+}
+
+func checkMembers(t *testing.T, got, want []tarMember) {
+	t.Helper()
+	if len(got) != len(want) {
+		var names []string
+		for _, m := range got {
+			names = append(names, m.name)
+		}
+		t.Fatalf("got members %q, want %d members", names, len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.name != w.name || g.dir != w.dir {
+			t.Errorf("member %d is %q (dir %v), want %q (dir %v)", i, g.name, g.dir, w.name, w.dir)
+		}
+		if !bytes.Equal(g.body, w.body) {
+			t.Errorf("member %q: %d bytes differ from the %d expected", g.name, len(g.body), len(w.body))
+		}
+	}
+}
+
+// testTar is a Tar with a fixed owner, so that its output is the same on every machine.
+func testTar(w io.Writer) *Tar {
+	s := NewTar(w)
+	s.uid, s.gid = 0, 0
+	s.now = func() time.Time { return testTime }
+	return s
+}
+
+func TestTarStream(t *testing.T) {
+	var s testStream
+	label := []byte("START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n")
+	s.content("backup_label", label)
+	s.dir("base", "")
+	s.dir("base/1", "")
+	sizes := map[string]int{"base/1/empty": 0, "base/1/one": 1, "base/1/511": 511, "base/1/512": 512,
+		"base/1/513": 513, "base/1/1259": 3*8192 + 5}
+	var want []tarMember
+	want = append(want, tarMember{"backup_label", false, label}, tarMember{"base/", true, nil},
+		tarMember{"base/1/", true, nil})
+	for i, name := range []string{"base/1/empty", "base/1/one", "base/1/511", "base/1/512", "base/1/513", "base/1/1259"} {
+		data := pattern(byte(i), sizes[name])
+		s.file(name, "", data, 8192)
+		want = append(want, tarMember{name: name, body: data})
+	}
+	s.missing("base/1/gone", 20000, 8192)
+	shrunk := s.shrunk("base/1/shrunk", pattern(9, 5000), 20000, 8192)
+	want = append(want, tarMember{name: "base/1/shrunk", body: shrunk})
+	s.dir("pg_tblspc", "")
+	s.dir("pg_tblspc/16384", "16384")
+	s.dir("pg_tblspc/16384/PG_15_202209061", "16384")
+	ts := pattern(3, 9000)
+	s.file("pg_tblspc/16384/PG_15_202209061/5/16390", "16384", ts, 4096)
+	want = append(want, tarMember{"pg_tblspc/", true, nil}, tarMember{"pg_tblspc/16384/", true, nil},
+		tarMember{"pg_tblspc/16384/PG_15_202209061/", true, nil},
+		tarMember{name: "pg_tblspc/16384/PG_15_202209061/5/16390", body: ts})
+	control := pattern(7, 8192)
+	s.file("global/pg_control", "", control, 8192)
+	manifest := []byte(`{"PostgreSQL-Backup-Manifest-Version": 1}` + "\n")
+	want = append(want, tarMember{name: "global/pg_control", body: control},
+		tarMember{name: "backup_manifest", body: manifest})
+
+	var out bytes.Buffer
+	sink := testTar(&out)
+	if err := putAll(t, sink, s.pieces); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(manifest); err != nil {
+		t.Fatal(err)
+	}
+	got, headers := readTar(t, out.Bytes())
+	checkMembers(t, got, want)
+
+	for _, h := range headers {
+		wantMode := int64(0o600)
+		if h.Typeflag == tar.TypeDir {
+			wantMode = 0o700
+		}
+		if h.Mode != wantMode {
+			t.Errorf("%s: mode %o, want %o", h.Name, h.Mode, wantMode)
+		}
+		if !h.ModTime.Equal(testTime) {
+			t.Errorf("%s: mtime %v, want %v", h.Name, h.ModTime, testTime)
+		}
+		if h.Name == "base/1/shrunk" && h.Size != 20000 {
+			t.Errorf("shrunk file's header size is %d, want the listed 20000", h.Size)
+		}
+	}
+	// Every byte is accounted for: a header per member, bodies padded to 512, two end blocks.
+	wantLen := 1024
+	for _, m := range want {
+		wantLen += 512 + (len(m.body)+511)/512*512
+	}
+	if out.Len() != wantLen {
+		t.Errorf("archive is %d bytes, want %d", out.Len(), wantLen)
+	}
+
+	golden := filepath.Join("testdata", "stream.tar")
+	if *update {
+		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if wantBytes, err := os.ReadFile(golden); err != nil {
+		t.Errorf("golden file: %v (run go test -update)", err)
+	} else if !bytes.Equal(out.Bytes(), wantBytes) {
+		t.Errorf("archive differs from %s (go test -update rewrites it)", golden)
+	}
+}
+
+func TestTarLongNames(t *testing.T) {
+	// 150 bytes fits USTAR's prefix and name fields; 300 bytes and a 120-byte last element do not.
+	names := []string{
+		"base/" + strings.Repeat("d", 100) + "/" + strings.Repeat("f", 44),
+		"base/" + strings.Repeat("a/", 140) + "16390",
+		"base/1/" + strings.Repeat("x", 120),
+	}
+	var s testStream
+	s.dir("base", "")
+	for i, name := range names {
+		s.file(name, "", pattern(byte(i), 1000+i), 512)
+	}
+	var out bytes.Buffer
+	sink := testTar(&out)
+	if err := putAll(t, sink, s.pieces); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	got, headers := readTar(t, out.Bytes())
+	want := []tarMember{{"base/", true, nil}}
+	for i, name := range names {
+		want = append(want, tarMember{name: name, body: pattern(byte(i), 1000+i)})
+	}
+	checkMembers(t, got, want)
+	for _, h := range headers[2:] {
+		if h.Format&tar.FormatPAX == 0 {
+			t.Errorf("%d-byte name written as %v, want PAX", len(h.Name), h.Format)
+		}
+	}
+
+	// GNU tar must read the same names and sizes back.
+	path := filepath.Join(t.TempDir(), "long.tar")
+	if err := os.WriteFile(path, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	listing, err := exec.Command("tar", "-tvf", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tar -tvf: %v\n%s", err, listing)
+	}
+	lines := strings.Split(strings.TrimSpace(string(listing)), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("tar -tvf lists %d members, want %d:\n%s", len(lines), len(want), listing)
+	}
+	for i, name := range names {
+		fields := strings.Fields(lines[i+1])
+		if fields[len(fields)-1] != name || fields[2] != strconv.Itoa(1000+i) || fields[0] != "-rw-------" {
+			t.Errorf("tar -tvf line %q, want mode -rw-------, size %d, name %s", lines[i+1], 1000+i, name)
+		}
+	}
+}
+
+func TestTarRefuses(t *testing.T) {
+	tests := []struct {
+		name  string
+		build func(s *testStream)
+		want  string
+	}{
+		{"parent element", func(s *testStream) { s.file("../x", "", []byte("x"), 8) }, "unsafe path"},
+		{"absolute", func(s *testStream) { s.file("/etc/x", "", []byte("x"), 8) }, "unsafe path"},
+		{"escape in the middle", func(s *testStream) { s.file("base/../../x", "", []byte("x"), 8) }, "unsafe path"},
+		{"piece out of order", func(s *testStream) {
+			s.file("base/1/1", "", pattern(0, 100), 40)
+			s.pieces[1], s.pieces[2] = s.pieces[2], s.pieces[1]
+		}, "out of order"},
+		{"file cut short", func(s *testStream) {
+			s.file("base/1/1", "", pattern(0, 100), 40)
+			s.file("base/1/2", "", pattern(1, 10), 40)
+			s.pieces = append(s.pieces[:2], s.pieces[3:]...)
+		}, "before \"base/1/1\" is complete"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s testStream
+			tt.build(&s)
+			sink := testTar(io.Discard)
+			err := putAll(t, sink, s.pieces)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestTarCloseInsideFile(t *testing.T) {
+	var s testStream
+	s.file("base/1/1", "", pattern(0, 100), 40)
+	sink := testTar(io.Discard)
+	if err := putAll(t, sink, s.pieces[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(nil); err == nil || !strings.Contains(err.Error(), "stream ended inside") {
+		t.Fatalf("err = %v, want a stream ended inside error", err)
+	}
+}
+
+func TestTarAbortWritesNoEnd(t *testing.T) {
+	var s testStream
+	s.file("base/1/1", "", pattern(0, 1000), 1000)
+	var out bytes.Buffer
+	sink := testTar(&out)
+	if err := putAll(t, sink, s.pieces); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 512+1000 {
+		t.Errorf("after Abort the stream is %d bytes, want the %d written before it", out.Len(), 512+1000)
+	}
+	if err := sink.Close(nil); err == nil {
+		t.Error("Close after Abort succeeded")
+	}
+	if out.Len() != 512+1000 {
+		t.Errorf("Close after Abort wrote to the stream")
+	}
+}
+
+// BenchmarkTar writes one large file in 8 MB pieces to io.Discard.
+func BenchmarkTar(b *testing.B) {
+	const pieceSize = 8 << 20
+	data := pattern(1, pieceSize)
+	f := &pipeline.File{Path: "base/16384/16390", Size: int64(b.N) * pieceSize, ModTime: testTime, Segment: -1}
+	sink := NewTar(io.Discard)
+	b.SetBytes(pieceSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		p := &pipeline.Piece{File: f, Offset: int64(i) * pieceSize, Length: pieceSize, Seq: uint64(i), Data: data}
+		if err := sink.Put(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := sink.Close(nil); err != nil {
+		b.Fatal(err)
+	}
+}
