@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"golang.org/x/term"
 
 	"github.com/pgpull/pgpull/pipeline/backup"
 	"github.com/pgpull/pgpull/sinks"
@@ -251,10 +252,8 @@ func openSink(f backupFlags, b *backup.Backup, dest, format string, spec compres
 	return d, func() error { return nil }, err
 }
 
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal tells a terminal from other character devices such as /dev/null.
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 func humanSize(n int64) string {
 	if n >= 1<<30 {

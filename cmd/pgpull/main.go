@@ -43,7 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		FlagSet:    quietFlagSet("pgpull", stderr),
 		Subcommands: []*ffcli.Command{
 			backupCommand(stdout, stderr),
-			verifyCommand(stdout, stderr),
+			verifyCommand(os.Stdin, stdout, stderr),
 			grantsCommand(stdout, stderr),
 		},
 		Exec: func(context.Context, []string) error { return flag.ErrHelp },

@@ -89,7 +89,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	}
 	var limiter *rate.Limiter
 	if b.opts.MaxRate > 0 {
-		limiter = rate.NewLimiter(rate.Limit(b.opts.MaxRate), max(fetch.RowSize, int(b.opts.MaxRate/10)))
+		limiter = rate.NewLimiter(rate.Limit(b.opts.MaxRate), int(max(fetch.RowSize, b.opts.MaxRate/10)))
 	}
 
 	stopped := make(chan pipeline.LSN, 1)
@@ -167,7 +167,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 // budgetBytes is how many bytes may be in flight: enough for every job to hold two ranges, so
 // that a slow range does not stall the others behind the reorder window.
 func (b *Backup) budgetBytes() int64 {
-	return max(int64(b.opts.Jobs)*2+2, 8) * b.opts.RangeSize
+	return max(int64(b.opts.Jobs)*2, 4) * b.opts.RangeSize
 }
 
 // finishData copies global/pg_control once every other data file has been read, as pg_basebackup

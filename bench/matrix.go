@@ -1,0 +1,170 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Tools the matrix can hold.
+const (
+	toolPgpull     = "pgpull"
+	toolBasebackup = "pg_basebackup"
+	toolPgbackrest = "pgbackrest"
+	toolTar        = "tar"
+)
+
+// compression is one --compress value: none, gzip:LEVEL or zstd:LEVEL.
+type compression struct {
+	algo  string // "none", "gzip" or "zstd"
+	level int
+}
+
+func parseCompression(s string) (compression, error) {
+	algo, lvl, hasLevel := strings.Cut(strings.TrimSpace(s), ":")
+	switch algo {
+	case "none":
+		if hasLevel {
+			return compression{}, fmt.Errorf("compression %q: none takes no level", s)
+		}
+		return compression{algo: "none"}, nil
+	case "gzip", "zstd":
+		level := 1
+		if hasLevel {
+			n, err := strconv.Atoi(lvl)
+			if err != nil || n < 1 || n > 19 || (algo == "gzip" && n > 9) {
+				return compression{}, fmt.Errorf("compression %q: bad level", s)
+			}
+			level = n
+		}
+		return compression{algo: algo, level: level}, nil
+	}
+	return compression{}, fmt.Errorf("compression %q: use none, gzip:N or zstd:N", s)
+}
+
+func (c compression) String() string {
+	if c.algo == "none" {
+		return "none"
+	}
+	return fmt.Sprintf("%s:%d", c.algo, c.level)
+}
+
+// basebackupArgs are pg_basebackup's flags for the same compression, done on
+// the client as pgpull does it.
+func (c compression) basebackupArgs() []string {
+	if c.algo == "none" {
+		return nil
+	}
+	return []string{"--compress=client-" + c.String()}
+}
+
+// pgbackrestArgs are pgBackRest's flags for the same compression.
+func (c compression) pgbackrestArgs() []string {
+	switch c.algo {
+	case "gzip":
+		return []string{"--compress-type=gz", "--compress-level=" + strconv.Itoa(c.level)}
+	case "zstd":
+		return []string{"--compress-type=zst", "--compress-level=" + strconv.Itoa(c.level)}
+	}
+	return []string{"--compress-type=none"}
+}
+
+// config is one cell of the matrix: a tool and its settings.
+type config struct {
+	tool      string
+	jobs      int    // pgpull -j, pgBackRest process-max; 1 for the others
+	rangeSize string // pgpull --range-size
+	comp      compression
+}
+
+// name is the config's label in tables and files.
+func (c config) name() string {
+	switch c.tool {
+	case toolPgpull:
+		return fmt.Sprintf("pgpull -j%d r=%s %s", c.jobs, c.rangeSize, c.comp)
+	case toolPgbackrest:
+		return fmt.Sprintf("pgbackrest p=%d %s", c.jobs, c.comp)
+	case toolTar:
+		return "tar -c (ceiling)"
+	}
+	return fmt.Sprintf("%s %s", c.tool, c.comp)
+}
+
+// matrixSpec says which configs to run.
+type matrixSpec struct {
+	jobs           []int
+	rangeSizes     []string
+	comps          []compression
+	basebackup     bool
+	pgbackrest     bool
+	pgbackrestJobs []int
+	tar            bool
+}
+
+// configs lists the cells grouped by compression: pgpull's grid, then the
+// peers with the same compression, then the tar ceiling once.
+func (m matrixSpec) configs() []config {
+	var out []config
+	for _, comp := range m.comps {
+		for _, j := range m.jobs {
+			for _, r := range m.rangeSizes {
+				out = append(out, config{tool: toolPgpull, jobs: j, rangeSize: r, comp: comp})
+			}
+		}
+		if m.basebackup {
+			out = append(out, config{tool: toolBasebackup, jobs: 1, comp: comp})
+		}
+		if m.pgbackrest {
+			for _, j := range m.pgbackrestJobs {
+				out = append(out, config{tool: toolPgbackrest, jobs: j, comp: comp})
+			}
+		}
+	}
+	if m.tar {
+		out = append(out, config{tool: toolTar, jobs: 1, comp: compression{algo: "none"}})
+	}
+	return out
+}
+
+// trial is one scheduled run: which config and which repetition.
+type trial struct {
+	config int // index into the config list
+	run    int // 1-based repetition
+}
+
+// interleave orders runs of n configs round-robin (A B C A B C ...), so slow
+// drift on a shared machine (other tenants, page cache, thermal) spreads
+// over every config instead of landing on whichever ran last.
+func interleave(n, runs int) []trial {
+	out := make([]trial, 0, n*runs)
+	for r := 1; r <= runs; r++ {
+		for c := range n {
+			out = append(out, trial{config: c, run: r})
+		}
+	}
+	return out
+}
+
+// parseIntList reads "1,2,4,8".
+func parseIntList(s string) ([]int, error) {
+	var out []int
+	for _, f := range splitList(s) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q: want positive integers separated by commas", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/pgpull/pgpull/bench/cluster"
+)
+
+// workDir is a private temporary directory for one bench command: scratch
+// clusters, backups and restored copies all live under it, so one RemoveAll
+// cleans up everything.
+type workDir struct {
+	path     string
+	clusters []*cluster.Cluster
+}
+
+// newWorkDir makes the directory. It is 0755 rather than MkdirTemp's 0700
+// because the postgres OS user (when we are root) must pass through it.
+func newWorkDir() (*workDir, error) {
+	dir, err := os.MkdirTemp("", "pgpull-bench-*")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &workDir{path: dir}, nil
+}
+
+// join names a path inside the work directory.
+func (w *workDir) join(name ...string) string {
+	return filepath.Join(append([]string{w.path}, name...)...)
+}
+
+// startCluster initdbs and starts a scratch cluster at name; Close removes it.
+func (w *workDir) startCluster(ctx context.Context, name string, opts cluster.Options) (*cluster.Cluster, error) {
+	c, err := cluster.Init(ctx, w.join(name), opts)
+	if err != nil {
+		return nil, err
+	}
+	w.clusters = append(w.clusters, c)
+	if err := c.Start(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// adoptCluster starts a restored data directory as a cluster; Close removes it.
+func (w *workDir) adoptCluster(ctx context.Context, dataDir string) (*cluster.Cluster, error) {
+	c, err := cluster.Adopt(ctx, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	w.clusters = append(w.clusters, c)
+	if err := c.Start(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close stops and removes every cluster it started, then the directory.
+func (w *workDir) Close() error {
+	var errs []error
+	for i := len(w.clusters) - 1; i >= 0; i-- {
+		if err := w.clusters[i].Remove(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.RemoveAll(w.path); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cleanup of %s: %w", w.path, err)
+	}
+	return nil
+}
