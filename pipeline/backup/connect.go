@@ -70,6 +70,9 @@ func (b *Backup) inspect(ctx context.Context) error {
 	if b.Server, err = control.Describe(ctx, b.conn); err != nil {
 		return err
 	}
+	if err := b.preflight(ctx); err != nil {
+		return err
+	}
 	q := `SELECT oid::text, pg_tablespace_location(oid) FROM pg_tablespace
 		WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid`
 	b.opts.LogSQL(q)

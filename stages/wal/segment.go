@@ -43,5 +43,8 @@ func ParseName(name string, size int64) (tli uint32, seg Segment, ok bool) {
 	log, _ := strconv.ParseUint(name[8:16], 16, 32)
 	off, _ := strconv.ParseUint(name[16:], 16, 32)
 	perID := uint64(0x100000000) / uint64(size)
+	if off >= perID {
+		return 0, 0, false // no segment of this size has that name
+	}
 	return uint32(t), Segment(log*perID + off), true
 }

@@ -1,0 +1,33 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/pgpull/pgpull/stages/control"
+)
+
+// preflight checks, before anything starts on the server or in DEST, that the role may call
+// every function the run will, so a missing grant fails in one line here rather than halfway
+// through the copy. Superusers pass every check.
+func (b *Backup) preflight(ctx context.Context) error {
+	const q = `SELECT current_user::text,
+		coalesce((SELECT f FROM unnest($1::text[]) WITH ORDINALITY AS t(f, i)
+			WHERE NOT has_function_privilege('pg_catalog.' || f, 'EXECUTE') ORDER BY i LIMIT 1), ''),
+		pg_has_role($2, 'USAGE')`
+	b.opts.LogSQL(q)
+	var role, missing string
+	var stats bool
+	if err := b.conn.QueryRow(ctx, q, control.Functions(b.Server.Major()), control.StatsRole).Scan(&role, &missing, &stats); err != nil {
+		return fmt.Errorf("checking the role's privileges: %w", err)
+	}
+	switch {
+	case missing != "":
+		return fmt.Errorf("role %q may not execute %s, which pgpull calls; as a superuser, run the SQL that `pgpull grants DSN %s` prints",
+			role, missing, role)
+	case !stats:
+		return fmt.Errorf("role %q is not a member of %s, which pgpull needs to count the server's free connections; as a superuser, run the SQL that `pgpull grants DSN %s` prints",
+			role, control.StatsRole, role)
+	}
+	return nil
+}
