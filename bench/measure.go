@@ -57,14 +57,24 @@ func runChild(ctx context.Context, cmd *exec.Cmd) (childUsage, error) {
 	}
 	cmd.Stderr = &stderr
 	t0 := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return childUsage{}, err
+	}
+	stop := make(chan struct{})
+	peak := pollPeakRSS(cmd.Process.Pid, stop)
+	err := cmd.Wait()
 	u := childUsage{wall: time.Since(t0), stdout: out.n}
+	close(stop)
+	polled := <-peak
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			u.user = time.Duration(ru.Utime.Nano())
 			u.sys = time.Duration(ru.Stime.Nano())
 			u.peakRSSKiB = ru.Maxrss // kilobytes on Linux
 		}
+	}
+	if polled > 0 {
+		u.peakRSSKiB = polled // see pollPeakRSS for why rusage is only the fallback
 	}
 	if err != nil {
 		if ctx.Err() != nil {

@@ -1,11 +1,354 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pgpull/pgpull/bench/cluster"
 )
 
+// runSettings are the run command's flags, as given.
+type runSettings struct {
+	dsn, pgdata   string
+	dataset       string
+	jobs          string
+	rangeSizes    string
+	compress      string
+	tools         string
+	pgbackrestJob string
+	runs          int
+	latency       time.Duration
+	bandwidth     string
+	out           string
+	results       string
+	runTimeout    time.Duration
+}
+
 func runCommand(stdout, stderr io.Writer) *ffcli.Command {
-	return &ffcli.Command{Name: "run"}
+	var s runSettings
+	fs := flag.NewFlagSet("bench run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&s.dsn, "dsn", "", "back up this existing cluster instead of a scratch one (its data set is left as is)")
+	fs.StringVar(&s.pgdata, "pgdata", "", "with --dsn: the cluster's local data directory, for pgBackRest and the tar ceiling")
+	fs.StringVar(&s.dataset, "dataset", "mixed:256MB", "scratch data set: pgbench:SCALE, mixed:SIZE or incompressible:SIZE")
+	fs.StringVar(&s.jobs, "jobs", "1,2,4,8", "pgpull -j values")
+	fs.StringVar(&s.rangeSizes, "range-sizes", "8MB", "pgpull --range-size values")
+	fs.StringVar(&s.compress, "compress", "none,gzip:1,zstd:1", "compressions, each run by every tool: none, gzip:N, zstd:N")
+	fs.StringVar(&s.tools, "tools", "pgpull,pg_basebackup,pgbackrest,tar", "tools to run; missing ones are skipped with a note")
+	fs.StringVar(&s.pgbackrestJob, "pgbackrest-jobs", "", "pgBackRest process-max values (default: --jobs)")
+	fs.IntVar(&s.runs, "runs", 3, "runs of every config, interleaved; medians are reported")
+	fs.DurationVar(&s.latency, "latency", 0, "delay added each way between clients and server, e.g. 20ms")
+	fs.StringVar(&s.bandwidth, "bandwidth", "", "cap on each client connection's throughput each way, e.g. 200Mbit")
+	fs.StringVar(&s.out, "out", "", "directory for CSV, JSON and PNG output (default: bench/out in the module)")
+	fs.StringVar(&s.results, "results", "", "regenerate this scenario's section of a results file, e.g. bench/RESULTS.md")
+	fs.DurationVar(&s.runTimeout, "run-timeout", 30*time.Minute, "limit on one run of one tool")
+	return &ffcli.Command{
+		Name:       "run",
+		ShortUsage: "go run ./bench run [flags]",
+		ShortHelp:  "time pgpull against pg_basebackup, pgBackRest and tar -c",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, _ []string) error {
+			return runBench(ctx, s, stdout, stderr)
+		},
+	}
+}
+
+// benchPlan is the validated form of runSettings.
+type benchPlan struct {
+	dataset   datasetSpec
+	matrix    matrixSpec
+	runs      int
+	latency   time.Duration
+	bandwidth int64
+	notes     []string // skipped tools and why, for the report
+}
+
+func (s runSettings) plan() (benchPlan, error) {
+	var p benchPlan
+	var err error
+	if s.dsn == "" {
+		if p.dataset, err = parseDataset(s.dataset); err != nil {
+			return p, err
+		}
+	}
+	if p.matrix.jobs, err = parseIntList(s.jobs); err != nil {
+		return p, fmt.Errorf("--jobs %w", err)
+	}
+	p.matrix.pgbackrestJobs = p.matrix.jobs
+	if s.pgbackrestJob != "" {
+		if p.matrix.pgbackrestJobs, err = parseIntList(s.pgbackrestJob); err != nil {
+			return p, fmt.Errorf("--pgbackrest-jobs %w", err)
+		}
+	}
+	for _, r := range splitList(s.rangeSizes) {
+		if _, err := parseByteSize(r); err != nil {
+			return p, fmt.Errorf("--range-sizes: %w", err)
+		}
+		p.matrix.rangeSizes = append(p.matrix.rangeSizes, r)
+	}
+	for _, c := range splitList(s.compress) {
+		comp, err := parseCompression(c)
+		if err != nil {
+			return p, err
+		}
+		p.matrix.comps = append(p.matrix.comps, comp)
+	}
+	if len(p.matrix.jobs) == 0 || len(p.matrix.rangeSizes) == 0 || len(p.matrix.comps) == 0 {
+		return p, errors.New("--jobs, --range-sizes and --compress need at least one value each")
+	}
+	if s.runs < 1 {
+		return p, errors.New("--runs must be at least 1")
+	}
+	p.runs, p.latency = s.runs, s.latency
+	if p.bandwidth, err = parseBandwidth(s.bandwidth); err != nil {
+		return p, err
+	}
+	wantPgpull := false
+	for _, t := range splitList(s.tools) {
+		switch t {
+		case toolPgpull:
+			wantPgpull = true
+		case toolBasebackup:
+			p.matrix.basebackup = true
+		case toolPgbackrest:
+			p.matrix.pgbackrest = true
+		case toolTar:
+			p.matrix.tar = true
+		default:
+			return p, fmt.Errorf("--tools: unknown tool %q", t)
+		}
+	}
+	if !wantPgpull {
+		p.matrix.jobs = nil
+	}
+	shaped := p.latency > 0 || p.bandwidth > 0
+	if shaped && (p.matrix.pgbackrest || p.matrix.tar) {
+		p.matrix.pgbackrest, p.matrix.tar = false, false
+		p.notes = append(p.notes, "pgBackRest and tar -c skipped: they read the data directory on the host, so a network between client and server does not apply to them")
+	}
+	if p.matrix.pgbackrest {
+		if _, err := exec.LookPath("pgbackrest"); err != nil {
+			p.matrix.pgbackrest = false
+			p.notes = append(p.notes, "pgBackRest skipped: not installed (apt-get install -y pgbackrest)")
+		}
+	}
+	if s.dsn != "" && s.pgdata == "" && (p.matrix.pgbackrest || p.matrix.tar) {
+		p.matrix.pgbackrest, p.matrix.tar = false, false
+		p.notes = append(p.notes, "pgBackRest and tar -c skipped: --dsn without --pgdata")
+	}
+	return p, nil
+}
+
+func (p benchPlan) scenario() string {
+	if p.latency == 0 && p.bandwidth == 0 {
+		return "local"
+	}
+	var parts []string
+	if p.latency > 0 {
+		parts = append(parts, "latency "+p.latency.String()+" each way")
+	}
+	if p.bandwidth > 0 {
+		parts = append(parts, fmt.Sprintf("bandwidth %gMbit per connection", float64(p.bandwidth)/1e6))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// benchReport is everything one run command measured, for every output.
+type benchReport struct {
+	Scenario  string    `json:"scenario"`
+	Machine   machine   `json:"machine"`
+	Dataset   string    `json:"dataset"`
+	DataBytes int64     `json:"data_bytes"`
+	Command   string    `json:"command"`
+	Commands  []string  `json:"tool_commands"`
+	Notes     []string  `json:"notes"`
+	Started   time.Time `json:"started"`
+	Elapsed   float64   `json:"elapsed_s"`
+	Summaries []summary `json:"summaries"`
+	Samples   []sample  `json:"samples"`
+}
+
+func runBench(ctx context.Context, s runSettings, stdout, stderr io.Writer) (err error) {
+	p, err := s.plan()
+	if err != nil {
+		return err
+	}
+	rep := benchReport{Scenario: p.scenario(), Machine: describeMachine(), Started: time.Now(), Notes: p.notes,
+		Command: "go run ./bench run " + strings.Join(os.Args[2:], " ")}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(stderr, "[%6.1fs] %s\n", time.Since(rep.Started).Seconds(), fmt.Sprintf(format, args...))
+	}
+	work, err := newWorkDir()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := work.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	bindir, err := cluster.Bindir()
+	if err != nil {
+		return err
+	}
+	t := &target{bindir: bindir, work: work, dsn: s.dsn, dataDir: s.pgdata}
+	t.pgbackrest, _ = exec.LookPath("pgbackrest")
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		t.pgpull, err = buildPgpull(gctx, work.path)
+		return err
+	})
+	if s.dsn == "" {
+		rep.Dataset = p.dataset.String()
+		logf("scratch cluster with data checksums, loading %s", p.dataset)
+		src, err := work.startCluster(ctx, "source", cluster.Options{Checksums: true,
+			Conf: []string{"max_wal_size = 4GB", "checkpoint_timeout = 30min"}})
+		if err != nil {
+			return err
+		}
+		t.dsn, t.dataDir, t.socketDir, t.port = src.DSN(), src.DataDir, src.SocketDir, src.Port
+		g.Go(func() error { return p.dataset.load(gctx, src) })
+	} else {
+		rep.Dataset = "existing cluster at --dsn"
+		if err := t.fillFromDSN(); err != nil {
+			return err
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if rep.DataBytes, err = databaseBytes(ctx, t.dsn); err != nil {
+		return err
+	}
+	logf("data set ready: %.0f MB in databases", float64(rep.DataBytes)/1e6)
+
+	if p.latency > 0 || p.bandwidth > 0 {
+		cfg, err := pgx.ParseConfig(t.dsn)
+		if err != nil {
+			return err
+		}
+		host := cfg.Host
+		if strings.HasPrefix(host, "/") {
+			host = "127.0.0.1" // the scratch cluster listens there too
+		}
+		shaper, err := startNetShaper(net.JoinHostPort(host, strconv.Itoa(int(cfg.Port))), p.latency, p.bandwidth)
+		if err != nil {
+			return err
+		}
+		defer shaper.Close()
+		h, port, _ := net.SplitHostPort(shaper.Addr)
+		t.dsn = fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable", h, port, cfg.User, cfg.Database)
+		logf("clients go through a proxy at %s: %s", shaper.Addr, p.scenario())
+	}
+
+	configs := p.matrix.configs()
+	rep.Commands = toolCommands(configs, t)
+	trials := interleave(len(configs), p.runs)
+	byConfig := make([][]sample, len(configs))
+	for i, tr := range trials {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cfg := configs[tr.config]
+		runCtx, cancel := context.WithTimeout(ctx, s.runTimeout)
+		smp := t.runConfig(runCtx, cfg, tr.run)
+		cancel()
+		byConfig[tr.config] = append(byConfig[tr.config], smp)
+		rep.Samples = append(rep.Samples, smp)
+		status := fmt.Sprintf("%.2fs, %.0f MB/s, cpu %.1fs, out %.0f MB, rss %.0f MiB", smp.WallSec,
+			float64(rep.DataBytes)/1e6/smp.WallSec, smp.CPUSec(), float64(smp.BytesOut)/1e6, float64(smp.PeakRSSKiB)/1024)
+		if smp.Error != "" {
+			status = "FAILED: " + smp.Error
+		}
+		logf("[%d/%d] %s (run %d): %s", i+1, len(trials), cfg.name(), tr.run, status)
+	}
+	for i, cfg := range configs {
+		rep.Summaries = append(rep.Summaries, summarize(cfg, byConfig[i], rep.DataBytes))
+	}
+	addBaselineRatios(rep.Summaries)
+	rep.Elapsed = time.Since(rep.Started).Seconds()
+	return writeOutputs(rep, p, s, stdout, logf)
+}
+
+// fillFromDSN learns the socket directory and port of an existing cluster,
+// which pgBackRest needs.
+func (t *target) fillFromDSN() error {
+	cfg, err := pgx.ParseConfig(t.dsn)
+	if err != nil {
+		return fmt.Errorf("--dsn: %w", err)
+	}
+	t.port = int(cfg.Port)
+	if strings.HasPrefix(cfg.Host, "/") {
+		t.socketDir = cfg.Host
+	} else {
+		t.socketDir = "/var/run/postgresql"
+	}
+	return nil
+}
+
+// databaseBytes is the size of all databases: the common numerator of every
+// MB/s figure, so compressed and uncompressed runs compare by time.
+func databaseBytes(ctx context.Context, dsn string) (int64, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var n int64
+	err = conn.QueryRow(ctx, `SELECT sum(pg_database_size(oid))::bigint FROM pg_database`).Scan(&n)
+	return n, err
+}
+
+// toolCommands shows one command line per tool and compression as run, with
+// paths shortened, for the report.
+func toolCommands(configs []config, t *target) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range configs {
+		var line string
+		switch c.tool {
+		case toolPgpull:
+			line = fmt.Sprintf("pgpull backup -j %s -c fast --range-size %s -z %s DSN - | count", "J", c.rangeSize, c.comp)
+		case toolBasebackup:
+			line = strings.Join(append([]string{"pg_basebackup -d DSN -D - -Ft -X fetch -c fast"}, c.comp.basebackupArgs()...), " ") + " | count"
+		case toolPgbackrest:
+			line = "pgbackrest --stanza=bench --process-max=P " + strings.Join(c.comp.pgbackrestArgs(), " ") +
+				" backup --type=full  (fresh repo, start-fast=y, archive-check=n, as the data directory's owner)"
+		case toolTar:
+			line = "tar -c -f - --exclude=./pg_wal/* -C PGDATA . | count"
+		}
+		if !seen[line] {
+			seen[line] = true
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// outDir resolves --out, defaulting to bench/out in the module.
+func outDir(s runSettings) (string, error) {
+	if s.out != "" {
+		return s.out, nil
+	}
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(strings.TrimSpace(string(out))), "bench", "out"), nil
 }

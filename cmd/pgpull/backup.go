@@ -9,10 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"golang.org/x/term"
@@ -38,6 +36,7 @@ type backupFlags struct {
 	verbose       bool
 	debug         bool
 	walInterval   time.Duration
+	ioTimeout     time.Duration
 	maxRate       string
 	format        string
 	compress      string
@@ -60,6 +59,7 @@ func backupCommand(stdout, stderr io.Writer) *ffcli.Command {
 	boolVar(fs, &f.verbose, "report progress on stderr", "v", "verbose")
 	boolVar(fs, &f.debug, "show every SQL statement on stderr", "d", "debug")
 	fs.DurationVar(&f.walInterval, "wal-interval", 2*time.Second, "how often the WAL scanner looks at pg_wal")
+	fs.DurationVar(&f.ioTimeout, "io-timeout", 5*time.Minute, "how long a fetch connection may get no data before it reconnects")
 	stringVar(fs, &f.maxRate, "", "cap on the transfer rate of all jobs together, as 150M or 20k (kB/s when bare)", "r", "max-rate")
 	stringVar(fs, &f.format, "", "output format for a directory DEST: plain (p) or tar (t)", "F", "format")
 	stringVar(fs, &f.compress, "none", "compression of tar output: none, gzip[:LEVEL], zstd[:LEVEL]", "z", "compress")
@@ -94,9 +94,9 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdout, stderr
 		return err
 	}
 	opts.TablespaceMap = format == "tar"
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := parseDSN(dsn)
 	if err != nil {
-		return fmt.Errorf("invalid DSN: %s", strings.TrimPrefix(err.Error(), "cannot parse `"))
+		return err
 	}
 	b, err := backup.Connect(ctx, cfg, opts)
 	if err != nil {
@@ -132,7 +132,7 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdout, stderr
 
 // options turns flags into the backup's options and checks them.
 func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, error) {
-	opts := backup.Options{Jobs: f.jobs, Label: f.label, WALInterval: f.walInterval, Manifest: !f.noManifest, VerifyPages: !f.noVerifyPages}
+	opts := backup.Options{Jobs: f.jobs, Label: f.label, WALInterval: f.walInterval, IOTimeout: f.ioTimeout, Manifest: !f.noManifest, VerifyPages: !f.noVerifyPages}
 	if f.jobs < 1 {
 		return opts, compress.Spec{}, fmt.Errorf("-j/--jobs must be at least 1, got %d", f.jobs)
 	}
@@ -157,6 +157,9 @@ func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, e
 		if opts.MaxRate < 32<<10 {
 			return opts, compress.Spec{}, fmt.Errorf("--max-rate %s is too low: use at least 32kB", f.maxRate)
 		}
+	}
+	if f.ioTimeout <= 0 {
+		return opts, compress.Spec{}, fmt.Errorf("--io-timeout must be positive, got %s", f.ioTimeout)
 	}
 	if f.walInterval <= 0 {
 		return opts, compress.Spec{}, fmt.Errorf("--wal-interval must be positive, got %s", f.walInterval)

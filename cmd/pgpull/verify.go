@@ -4,19 +4,83 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/pgpull/pgpull/stages/verify"
 )
 
-func verifyCommand(stdout, stderr io.Writer) *ffcli.Command {
+// verifyCommand is `pgpull verify`; stdin is where `-` reads a stream from (os.Stdin, or a test's
+// reader).
+func verifyCommand(stdin io.Reader, stdout, stderr io.Writer) *ffcli.Command {
 	fs := quietFlagSet("pgpull verify", stderr)
 	return &ffcli.Command{
 		Name:       "verify",
 		ShortUsage: "pgpull verify PATH|-",
 		ShortHelp:  "check a backup against its backup_manifest",
-		FlagSet:    fs,
+		LongHelp: "PATH is a plain backup directory, a directory of -F tar output, or a file holding a tar stream\n" +
+			"(plain, gzip or zstd, told by content); - reads such a stream from stdin.\n" +
+			"Every file's size and checksum, missing and extra files, the manifest's own checksum and the\n" +
+			"WAL segments the backup needs are checked. Problems are printed one a line on stdout; the exit\n" +
+			"status is 0 only when there are none.\n" +
+			"A stream is hashed with CRC32C and SHA256 as it passes; a manifest with other checksums makes a\n" +
+			"file be read twice, and leaves a stream on a pipe unchecked.",
+		FlagSet: fs,
 		Exec: func(ctx context.Context, args []string) error {
-			return fmt.Errorf("verify is not built yet")
+			return runVerify(ctx, args, stdin, stdout)
 		},
 	}
+}
+
+func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) != 1 {
+		return fmt.Errorf("verify needs one PATH, or - for a stream on stdin, got %d arguments; see pgpull verify -h", len(args))
+	}
+	target := args[0]
+	var rep *verify.Report
+	var err error
+	if target == "-" {
+		if f, ok := stdin.(*os.File); ok && isTerminal(f) {
+			return fmt.Errorf("refusing to read a tar stream from a terminal: pipe a backup in, or give its PATH")
+		}
+		target = "stdin"
+		rep, err = verify.VerifyStream(ctx, stdin, target)
+	} else {
+		rep, err = verify.VerifyPath(ctx, target)
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintln(stdout, p)
+	}
+	if !rep.Whole() {
+		return fmt.Errorf("%s (%s) failed verification: %d %s", target, rep.Form, len(rep.Problems),
+			plural(len(rep.Problems), "problem", "problems"))
+	}
+	fmt.Fprintf(stdout, "%s (%s) verified: %d files, %s, match backup_manifest; %s\n",
+		target, rep.Form, rep.Files, humanSize(rep.Bytes), walSummary(rep))
+	return nil
+}
+
+// walSummary says which WAL the backup was found to hold.
+func walSummary(rep *verify.Report) string {
+	if len(rep.WALRanges) == 0 {
+		return "the manifest names no WAL"
+	}
+	spans := make([]string, len(rep.WALRanges))
+	for i, r := range rep.WALRanges {
+		spans[i] = fmt.Sprintf("timeline %d from %X/%X to %X/%X", r.Timeline, r.Start>>32, uint32(r.Start), r.End>>32, uint32(r.End))
+	}
+	return fmt.Sprintf("%d WAL %s present for %s", rep.WALSegments, plural(rep.WALSegments, "segment", "segments"),
+		strings.Join(spans, ", "))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgpull/pgpull/stages/control"
+	"github.com/pgpull/pgpull/stages/list"
 	"github.com/pgpull/pgpull/stages/verify"
 )
 
@@ -23,7 +24,8 @@ type Options struct {
 	Label       string
 	RangeSize   int64
 	WALInterval time.Duration
-	MaxRate     int64 // bytes per second for all jobs together; 0 for no limit
+	MaxRate     int64         // bytes per second for all jobs together; 0 for no limit
+	IOTimeout   time.Duration // silence from the server after which a fetch reconnects; 0 for none
 	Manifest    bool
 	Checksums   verify.Algorithm
 	VerifyPages bool
@@ -35,10 +37,7 @@ type Options struct {
 }
 
 // Tablespace is one user tablespace of the server.
-type Tablespace struct {
-	OID      string
-	Location string // as pg_tablespace_location gives it
-}
+type Tablespace = list.Tablespace
 
 // Backup is a connected backup run: the server is known, nothing has started yet.
 type Backup struct {

@@ -2,6 +2,8 @@ package backup
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -30,8 +32,9 @@ type Result struct {
 	PageFailures []verify.PageFailure
 }
 
-// pgControlSize is the size PostgreSQL gives global/pg_control whatever its version.
-const pgControlSize = 8192
+// controlPingInterval is how often the idle control session is checked: losing it loses the
+// backup, and a ping is one round trip.
+const controlPingInterval = 2 * time.Second
 
 // Run takes the backup into sink. On failure the sink is aborted and the server's backup ends
 // with the control session; on success the sink is closed with the manifest.
@@ -101,6 +104,16 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	checked := make(chan *pipeline.Piece, 64)
 
 	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
+	watchStop, watchDone := make(chan struct{}), make(chan struct{})
+	g.Go(func(ctx context.Context) error {
+		defer close(watchDone)
+		return ctl.Watch(ctx, controlPingInterval, watchStop)
+	})
+	// quietControl stops the watch, which must not share the session with pg_backup_stop.
+	quietControl := func() {
+		close(watchStop)
+		<-watchDone
+	}
 	pipeline.GoAll(g, items, 2, func(ctx context.Context, i int) error {
 		if i == 1 {
 			s := &wal.Scanner{Conn: walConn, SegmentSize: b.Server.WALSegmentSize, Start: start.LSN,
@@ -108,13 +121,12 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 				LogSQL: b.opts.LogSQL, Log: b.opts.Log}
 			return s.Run(ctx, items)
 		}
-		lister := &list.Lister{Conn: listConn, Server: b.Server, CheckPages: pages != nil, LogSQL: b.opts.LogSQL}
+		lister := &list.Lister{Conn: listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: pages != nil, LogSQL: b.opts.LogSQL}
 		if err := lister.Run(ctx, items); err != nil {
 			return err
 		}
-		_ = listConn.Close(ctx)
 		var err error
-		stop, err = b.finishData(ctx, ctl, items)
+		stop, err = b.finishData(ctx, ctl, quietControl, listConn, items)
 		if err != nil {
 			return err
 		}
@@ -124,7 +136,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	splitter := &split.Splitter{RangeSize: b.opts.RangeSize, SmallFile: b.opts.RangeSize / 8, BatchFiles: 1000, Budget: budget}
 	pipeline.Go(g, requests, func(ctx context.Context) error { return splitter.Run(ctx, items, requests) })
 	pipeline.GoAll(g, fetched, b.opts.Jobs, func(ctx context.Context, _ int) error {
-		w := &fetch.Worker{Connect: b.connectRaw, Budget: budget, Limiter: limiter, Timeout: 5 * time.Minute,
+		w := &fetch.Worker{Connect: b.connectRaw, Budget: budget, Limiter: limiter, Timeout: b.opts.IOTimeout,
 			Retries: 5, Backoff: 500 * time.Millisecond, Log: b.opts.Log}
 		if pages != nil {
 			w.Pages = pages
@@ -173,28 +185,32 @@ func (b *Backup) budgetBytes() int64 {
 // finishData copies global/pg_control once every other data file has been read, as pg_basebackup
 // does (a backup from a standby depends on it), stops the backup, and sends backup_label and,
 // when asked for, tablespace_map.
-func (b *Backup) finishData(ctx context.Context, ctl *control.Session, items chan<- pipeline.Item) (control.Stop, error) {
+func (b *Backup) finishData(ctx context.Context, ctl *control.Session, quietControl func(), conn *pgx.Conn, items chan<- pipeline.Item) (control.Stop, error) {
 	var stop control.Stop
-	now := time.Now()
-	control := &pipeline.File{Path: "global/pg_control", Source: "global/pg_control", Size: pgControlSize, ModTime: now, Required: true, Segment: -1}
-	for _, it := range []pipeline.Item{{Barrier: make(chan struct{})}, {File: control}, {Barrier: make(chan struct{})}} {
-		if err := send(ctx, items, it); err != nil {
-			return stop, err
-		}
-		if it.Barrier != nil {
-			select {
-			case <-it.Barrier:
-			case <-ctx.Done():
-				return stop, ctx.Err()
-			}
-		}
+	barrier := make(chan struct{})
+	if err := send(ctx, items, pipeline.Item{Barrier: barrier}); err != nil {
+		return stop, err
 	}
-	stop, err := ctl.End(ctx)
+	select {
+	case <-barrier:
+	case <-ctx.Done():
+		return stop, ctx.Err()
+	}
+	control, err := readPgControl(ctx, conn, b.opts.LogSQL)
 	if err != nil {
 		return stop, err
 	}
+	_ = conn.Close(ctx)
+	quietControl()
+	if stop, err = ctl.End(ctx); err != nil {
+		return stop, err
+	}
 	b.opts.Log("backup stopped at %s", stop.LSN)
-	closing := []*pipeline.File{{Path: "backup_label", Content: []byte(stop.Label), Size: int64(len(stop.Label)), ModTime: now, Segment: -1}}
+	now := time.Now()
+	closing := []*pipeline.File{
+		{Path: "global/pg_control", Content: control, Size: pgControlSize, ModTime: now, Segment: -1},
+		{Path: "backup_label", Content: []byte(stop.Label), Size: int64(len(stop.Label)), ModTime: now, Segment: -1},
+	}
 	if b.opts.TablespaceMap && stop.TablespaceMap != "" {
 		closing = append(closing, &pipeline.File{Path: "tablespace_map", Content: []byte(stop.TablespaceMap),
 			Size: int64(len(stop.TablespaceMap)), ModTime: now, Segment: -1})

@@ -62,12 +62,8 @@ func Describe(ctx context.Context, conn *pgx.Conn) (Server, error) {
 	if err != nil {
 		return s, fmt.Errorf("reading server settings: %w", err)
 	}
-	if s.VersionNum < 130000 {
-		return s, fmt.Errorf("server version %d.%d is older than 13, which pgpull does not support; use pg_basebackup for it",
-			s.VersionNum/10000, s.VersionNum%10000)
-	}
-	if walLevel == "minimal" {
-		return s, fmt.Errorf("wal_level is minimal on the server, which allows no online backup; set wal_level = replica and restart it")
+	if err := CheckSupported(s.VersionNum, walLevel); err != nil {
+		return s, err
 	}
 	s.SystemID = uint64(sysID)
 	s.DataChecksums = checksums == "on"

@@ -37,14 +37,15 @@ type Verifier interface {
 	Verify(p *pipeline.Piece, reread func(offset, length int64) ([]byte, error)) error
 }
 
-// Worker reads Requests on one connection. When the connection breaks or stalls past Timeout, it
+// Worker reads Requests on one connection. When the connection breaks or the server sends nothing
+// for Timeout, it
 // reconnects and reads the Request again, up to Retries times, waiting longer each time.
 type Worker struct {
 	Connect func(ctx context.Context) (*pgconn.PgConn, error)
 	Budget  *pipeline.Budget
 	Limiter *rate.Limiter // shared by all workers; nil for no limit
 	Pages   Verifier      // nil when page checksums are not checked
-	Timeout time.Duration // for one Request; 0 for none
+	Timeout time.Duration // of silence from the server during a Request; 0 for none
 	Retries int
 	Backoff time.Duration
 	Log     func(format string, args ...any)
@@ -115,11 +116,17 @@ func (w *Worker) fetch(ctx context.Context, r *pipeline.Request) error {
 	if r.Bytes() == 0 {
 		return nil
 	}
-	if w.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, w.Timeout)
-		defer cancel()
+	parent := ctx
+	ctx, stall, stop := startStallTimer(ctx, w.Timeout)
+	defer stop()
+	err := w.fetchStalling(ctx, r, stall)
+	if err != nil && parent.Err() == nil && context.Cause(ctx) != nil {
+		return fmt.Errorf("%v: %w", context.Cause(ctx), err)
 	}
+	return err
+}
+
+func (w *Worker) fetchStalling(ctx context.Context, r *pipeline.Request, stall *stallTimer) error {
 	if w.conn == nil {
 		conn, err := w.Connect(ctx)
 		if err != nil {
@@ -129,9 +136,9 @@ func (w *Worker) fetch(ctx context.Context, r *pipeline.Request) error {
 	}
 	var err error
 	if len(r.Pieces) == 1 && r.Pieces[0].Length > RowSize {
-		err = w.readRange(ctx, r.Pieces[0])
+		err = w.readRange(ctx, r.Pieces[0], stall)
 	} else {
-		err = w.readBatch(ctx, r.Pieces)
+		err = w.readBatch(ctx, r.Pieces, stall)
 	}
 	if err != nil {
 		return err
@@ -151,7 +158,7 @@ func (w *Worker) fetch(ctx context.Context, r *pipeline.Request) error {
 }
 
 // readRange reads one Piece of a large file as rows of RowSize.
-func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece) error {
+func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece, stall *stallTimer) error {
 	if p.File.Source == "" || p.Length == 0 {
 		return nil
 	}
@@ -167,7 +174,7 @@ func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece) error {
 		}
 		first = false
 		p.Data = append(p.Data, v...)
-		if err := w.wait(ctx, len(v)); err != nil {
+		if err := w.wait(ctx, len(v), stall); err != nil {
 			rr.Close()
 			return err
 		}
@@ -180,7 +187,7 @@ func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece) error {
 }
 
 // readBatch reads several small Pieces in one query, one row each.
-func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece) error {
+func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall *stallTimer) error {
 	var paths, offsets, sizes strings.Builder
 	var todo []*pipeline.Piece
 	for _, p := range pieces {
@@ -213,7 +220,7 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece) error 
 		p.Data = append(w.Budget.Buffer(p.Length)[:0], v...)
 		pad(p)
 		i++
-		if err := w.wait(ctx, len(v)); err != nil {
+		if err := w.wait(ctx, len(v), stall); err != nil {
 			rr.Close()
 			return err
 		}
@@ -240,10 +247,13 @@ func (w *Worker) reread(ctx context.Context, f *pipeline.File, off, n int64) ([]
 	return res.Rows[0][0], nil
 }
 
-func (w *Worker) wait(ctx context.Context, n int) error {
+func (w *Worker) wait(ctx context.Context, n int, stall *stallTimer) error {
 	if w.Limiter == nil || n == 0 {
+		stall.progress()
 		return nil
 	}
+	stall.pause()
+	defer stall.progress()
 	return w.Limiter.WaitN(ctx, n)
 }
 

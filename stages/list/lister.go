@@ -18,8 +18,9 @@ import (
 // Lister walks the server's files. It leaves out global/pg_control, which the caller copies after
 // everything else, and the contents of pg_wal, which the WAL scanner sends.
 type Lister struct {
-	Conn   *pgx.Conn // the lister's own connection
-	Server control.Server
+	Conn        *pgx.Conn // the lister's own connection
+	Server      control.Server
+	Tablespaces []Tablespace
 	// CheckPages marks relation files for page checksum verification.
 	CheckPages bool
 	LogSQL     func(string)
@@ -59,22 +60,27 @@ func (l *Lister) Run(ctx context.Context, out chan<- pipeline.Item) error {
 	return l.tablespaces(ctx, out)
 }
 
+// Tablespace is one user tablespace: its Location as pg_tablespace_location gives it, which is
+// relative (pg_tblspc/<oid>) for one kept inside the data directory.
+type Tablespace struct {
+	OID      string
+	Location string
+}
+
+// InPlace reports a tablespace kept inside the data directory: it is copied as an ordinary
+// directory, with nowhere else to go.
+func (t Tablespace) InPlace() bool { return !strings.HasPrefix(t.Location, "/") }
+
 func (l *Lister) tablespaces(ctx context.Context, out chan<- pipeline.Item) error {
-	q := `SELECT oid::text FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid`
-	l.LogSQL(q)
-	rows, err := l.Conn.Query(ctx, q)
-	if err != nil {
-		return fmt.Errorf("listing tablespaces: %w", err)
-	}
-	oids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fmt.Errorf("listing tablespaces: %w", err)
-	}
-	for _, oid := range oids {
+	for _, t := range l.Tablespaces {
 		// Reading through pg_tblspc/<oid> follows the server's own symlink, so the role needs no
 		// right to read the tablespace's absolute path.
-		root := "pg_tblspc/" + oid
+		root := "pg_tblspc/" + t.OID
 		version := root + "/" + l.Server.TablespaceDir()
+		oid := t.OID
+		if t.InPlace() {
+			oid = ""
+		}
 		now := time.Now()
 		for _, dir := range []string{root, version} {
 			if err := l.send(ctx, out, &pipeline.File{Path: dir, Dir: true, Tablespace: oid, ModTime: now, Segment: -1}); err != nil {

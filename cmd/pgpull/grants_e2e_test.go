@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pgpull/pgpull/bench/cluster"
+)
+
+// TestGrantsLetARoleBackUp gives a plain role exactly what `pgpull grants` prints and takes a
+// backup with it that restores; with one grant taken back, the backup fails before DEST exists,
+// naming the function.
+func TestGrantsLetARoleBackUp(t *testing.T) {
+	ctx := context.Background()
+	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	if out, err := src.Pgbench(ctx, "-i", "-q", "-s", "1").CombinedOutput(); err != nil {
+		t.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+	if err := src.Exec(ctx, `CREATE ROLE "bk user" LOGIN`); err != nil {
+		t.Fatal(err)
+	}
+	var grants bytes.Buffer
+	if code, stderr := runCLI(t, &grants, "grants", src.DSN(), "bk user"); code != 0 {
+		t.Fatalf("pgpull grants failed (%d): %s", code, stderr)
+	}
+	t.Logf("grants:\n%s", grants.String())
+	for _, want := range []string{`TO "bk user";`, "pg_backup_start(text, boolean)", `ALTER ROLE "bk user" REPLICATION;`} {
+		if !strings.Contains(grants.String(), want) {
+			t.Errorf("grants lack %q", want)
+		}
+	}
+	if err := src.Exec(ctx, grants.String()); err != nil {
+		t.Fatal(err)
+	}
+	dsn := roleDSN(src, `'bk user'`)
+	base := t.TempDir()
+
+	t.Run("one grant missing", func(t *testing.T) {
+		if err := src.Exec(ctx, `REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text) FROM "bk user"`); err != nil {
+			t.Fatal(err)
+		}
+		defer src.Exec(ctx, `GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text) TO "bk user"`)
+		dest := filepath.Join(base, "refused")
+		code, stderr := runCLI(t, nil, "backup", "-c", "fast", dsn, dest)
+		if code == 0 || !strings.Contains(stderr, "pg_stat_file(text),") || !strings.Contains(stderr, "pgpull grants") {
+			t.Errorf("exit %d, %q; want a failure naming pg_stat_file(text) and pgpull grants", code, stderr)
+		}
+		checkOneLine(t, stderr)
+		if _, err := os.Stat(dest); !os.IsNotExist(err) {
+			t.Errorf("refused backup made %s (%v)", dest, err)
+		}
+		checkServerClean(t, src)
+	})
+
+	t.Run("all grants", func(t *testing.T) {
+		dest := filepath.Join(base, "copy")
+		code, stderr := runCLI(t, nil, "backup", "-c", "fast", "-v", dsn, dest)
+		if code != 0 {
+			t.Fatalf("backup as the granted role failed (%d): %s", code, stderr)
+		}
+		if !strings.Contains(stderr, "temporary slot") {
+			t.Errorf("no temporary slot held WAL though the role has REPLICATION:\n%s", stderr)
+		}
+		checkServerClean(t, src)
+		checkModes(t, dest)
+		r := cluster.AdoptForTest(t, dest)
+		if err := r.CheckTPCB(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+}

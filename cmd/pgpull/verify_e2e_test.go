@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pgpull/pgpull/bench/cluster"
+)
+
+// verifyRun is one run of `pgpull verify`.
+type verifyRun struct {
+	code           int
+	stdout, stderr string
+}
+
+// pgpullVerify runs `pgpull verify target` in-process. With stdin set the target is "-" and the
+// command is built with that stdin, since run() always reads os.Stdin; its error is printed as
+// run() prints it.
+func pgpullVerify(t *testing.T, stdin io.Reader, target string) verifyRun {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	var code int
+	if stdin == nil {
+		code = run([]string{"verify", target}, &stdout, &stderr)
+	} else {
+		target = "-"
+		if err := verifyCommand(stdin, &stdout, &stderr).ParseAndRun(context.Background(), []string{target}); err != nil {
+			stderr.WriteString("pgpull: " + err.Error() + "\n")
+			code = 1
+		}
+	}
+	t.Logf("pgpull verify %s -> %d\nstdout:\n%sstderr:\n%s", target, code, stdout.String(), stderr.String())
+	return verifyRun{code, stdout.String(), stderr.String()}
+}
+
+// verifyFixture is a small cluster with a tablespace and a backup of it in each form.
+type verifyFixture struct {
+	src                *cluster.Cluster
+	gzip, zstd         string // tar stream files
+	plain, tarDir      string
+	accounts, branches string // relation file paths of two pgbench tables
+}
+
+func newVerifyFixture(t *testing.T) *verifyFixture {
+	t.Helper()
+	ctx := context.Background()
+	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	if out, err := src.Pgbench(ctx, "-i", "-q", "-s", "1").CombinedOutput(); err != nil {
+		t.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+	base := t.TempDir()
+	live := filepath.Join(base, "ts-live")
+	if err := src.MkdirForServer(live); err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		`CREATE TABLESPACE ts1 LOCATION '` + live + `'`,
+		`CREATE TABLE spaced TABLESPACE ts1 AS SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 10000) g`,
+	} {
+		if err := src.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &verifyFixture{src: src, plain: filepath.Join(base, "plain"), tarDir: filepath.Join(base, "tar")}
+	f.accounts = relationPath(t, src, "pgbench_accounts")
+	f.branches = relationPath(t, src, "pgbench_branches")
+	f.gzip = backupToFile(t, src, filepath.Join(base, "stream.gz"), "-z", "gzip")
+	f.zstd = backupToFile(t, src, filepath.Join(base, "stream.zst"), "-z", "zstd:1")
+	backupOK(t, "backup", "-c", "fast", "-T", live+"="+filepath.Join(base, "ts-copy"), src.DSN(), f.plain)
+	backupOK(t, "backup", "-c", "fast", "-F", "tar", "-z", "zstd", src.DSN(), f.tarDir)
+	return f
+}
+
+func relationPath(t *testing.T, c *cluster.Cluster, table string) string {
+	t.Helper()
+	p, err := c.QueryString(context.Background(), `SELECT pg_relation_filepath($1::regclass)`, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func backupOK(t *testing.T, args ...string) {
+	t.Helper()
+	if code, stderr := pgpull(t, nil, args...); code != 0 {
+		t.Fatalf("pgpull %s failed (%d): %s", strings.Join(args, " "), code, stderr)
+	}
+}
+
+// backupToFile writes a tar stream backup, as `pgpull backup ... DSN - > p` does.
+func backupToFile(t *testing.T, c *cluster.Cluster, p string, flags ...string) string {
+	t.Helper()
+	out, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	args := append(append([]string{"backup", "-c", "fast"}, flags...), c.DSN(), "-")
+	if code, stderr := pgpull(t, out, args...); code != 0 {
+		t.Fatalf("pgpull %s failed (%d): %s", strings.Join(args, " "), code, stderr)
+	}
+	return p
+}
+
+// pipeFrom is a pipe carrying the file at p, as `cat p | pgpull verify -` gives it: no seeking.
+func pipeFrom(t *testing.T, p string) io.Reader {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.Copy(w, f) // fails with EPIPE when verify stops early; that is fine
+		w.Close()
+		f.Close()
+	}()
+	t.Cleanup(func() { r.Close(); <-done })
+	return r
+}
+
+func openFile(t *testing.T, p string) *os.File {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// copyTree copies a plain backup so a test can spoil it; symlinks (pg_tblspc/<oid>) are copied
+// as links, so the tablespace itself is shared and must not be spoiled.
+func copyTree(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "copy")
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o700)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func TestVerifyBackups(t *testing.T) {
+	f := newVerifyFixture(t)
+
+	accepted := []struct {
+		name   string
+		target string
+		stdin  func(t *testing.T) io.Reader
+	}{
+		{name: "gzip stream file", target: f.gzip},
+		{name: "zstd stream file", target: f.zstd},
+		{name: "gzip stream on a pipe", stdin: func(t *testing.T) io.Reader { return pipeFrom(t, f.gzip) }},
+		{name: "zstd stream on a pipe", stdin: func(t *testing.T) io.Reader { return pipeFrom(t, f.zstd) }},
+		{name: "zstd stream redirected from a file", stdin: func(t *testing.T) io.Reader { return openFile(t, f.zstd) }},
+		{name: "plain directory", target: f.plain},
+		{name: "tar files", target: f.tarDir},
+	}
+	for _, tt := range accepted {
+		t.Run("accepts "+tt.name, func(t *testing.T) {
+			var stdin io.Reader
+			if tt.stdin != nil {
+				stdin = tt.stdin(t)
+			}
+			r := pgpullVerify(t, stdin, tt.target)
+			if r.code != 0 || !strings.Contains(r.stdout, " verified: ") || !strings.Contains(r.stdout, " WAL segment") {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 0 and a verified summary", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+
+	refused := []struct {
+		name  string
+		spoil func(t *testing.T) string // returns the path to verify
+		want  string                    // a line of stdout starts with it, or stderr holds it
+	}{
+		{"flipped byte in a data file", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			flipByte(t, filepath.Join(dir, f.accounts), 100_000)
+			return dir
+		}, f.accounts + ": checksum mismatch"},
+		{"missing file", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			if err := os.Remove(filepath.Join(dir, f.branches)); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, "missing: " + f.branches},
+		{"extra file", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			if err := os.WriteFile(filepath.Join(dir, "base", "1", "999999"), []byte("stray"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, "extra: base/1/999999"},
+		{"truncated stream", func(t *testing.T) string {
+			b, err := os.ReadFile(f.gzip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(t.TempDir(), "cut.gz")
+			if err := os.WriteFile(p, b[:len(b)/2], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, "truncated stream: "},
+		{"edited manifest", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			p := filepath.Join(dir, "backup_manifest")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Claim a different size for a file, as someone hiding a change would.
+			edited := bytes.Replace(b, []byte(`"Size": 8192,`), []byte(`"Size": 8193,`), 1)
+			if bytes.Equal(edited, b) {
+				t.Fatal("no 8192-byte file in the manifest to edit")
+			}
+			if err := os.WriteFile(p, edited, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, "backup_manifest: manifest checksum mismatch"},
+		{"missing WAL segment", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			segs, _ := filepath.Glob(filepath.Join(dir, "pg_wal", strings.Repeat("[0-9A-F]", 24)))
+			if len(segs) == 0 {
+				t.Fatal("no WAL segment in the plain backup")
+			}
+			if err := os.Remove(segs[0]); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, "missing: pg_wal/"},
+		{"not a backup", func(t *testing.T) string { return f.src.DataDir },
+			"is not a pgpull backup: no backup_manifest found"},
+	}
+	for _, tt := range refused {
+		t.Run("refuses "+tt.name, func(t *testing.T) {
+			r := pgpullVerify(t, nil, tt.spoil(t))
+			if r.code == 0 {
+				t.Fatalf("exit 0, want non-zero")
+			}
+			if !strings.Contains("\n"+r.stdout, "\n"+tt.want) && !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("output does not name the problem %q", tt.want)
+			}
+		})
+	}
+
+	t.Run("pg_verifybackup accepts the plain backup", func(t *testing.T) {
+		bindir, err := cluster.Bindir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(filepath.Join(bindir, "pg_verifybackup"), f.plain).CombinedOutput()
+		if err != nil {
+			t.Fatalf("pg_verifybackup %s: %v\n%s", f.plain, err, out)
+		}
+		t.Logf("pg_verifybackup: %s", out)
+	})
+}
+
+// flipByte inverts one byte of a file.
+func flipByte(t *testing.T, p string, off int64) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off >= int64(len(b)) {
+		t.Fatalf("%s has %d bytes, cannot flip byte %d", p, len(b), off)
+	}
+	b[off] ^= 0xFF
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
