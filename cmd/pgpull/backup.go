@@ -125,7 +125,11 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdout, stderr
 			fmt.Fprintf(stderr, "pgpull: checksum verification failed in file %q, block %d: calculated %X but expected %X\n",
 				pf.Path, pf.Block, pf.Computed, pf.Stored)
 		}
-		return exitError{1, fmt.Errorf("%d page checksum verification failures; the backup is complete, but the cluster holds corrupt pages", n)}
+		what := "page checksum verification failures"
+		if n == 1 {
+			what = "page checksum verification failure"
+		}
+		return exitError{1, fmt.Errorf("%d %s; the backup is complete, but the cluster holds corrupt pages", n, what)}
 	}
 	return nil
 }

@@ -56,7 +56,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printUsage(stderr, root, args)
 		return 2
 	case ctx.Err() != nil:
-		fmt.Fprintln(stderr, "pgpull: interrupted; the backup was ended on the server and the partial output removed")
+		// Every command cleans up before it returns: a backup has ended its backup on the server
+		// and removed the output it created by now.
+		fmt.Fprintf(stderr, "pgpull: interrupted (%s); stopped and cleaned up\n", context.Cause(ctx))
 		return 130
 	}
 	fmt.Fprintf(stderr, "pgpull: %s\n", oneLine(err.Error()))
