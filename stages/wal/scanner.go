@@ -18,7 +18,10 @@ import (
 //
 // Only finished segments are sent, so each one appears in a tar stream exactly once and whole;
 // copying them while the backup runs, rather than at its end, is what keeps a long backup from
-// losing WAL to a checkpoint when no replication slot holds it.
+// losing WAL to a checkpoint when no replication slot holds it. pg_basebackup.py, where this
+// loop comes from, fetched a segment again whenever its ctime changed; in a stream that would put
+// the same member in twice, so the scan asks the server how far it has written instead: a segment
+// wholly behind that position will not change again.
 type Scanner struct {
 	Conn        *pgx.Conn // the scanner's own connection
 	SegmentSize int64
