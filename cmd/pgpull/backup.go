@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/peterbourgon/ff/v3"
@@ -94,6 +95,11 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdout, stderr
 		return err
 	}
 	opts.TablespaceMap = format == "tar"
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The stream's bytes are bounded by the budget; a soft limit just above it keeps the
+		// garbage collector from letting the heap grow to twice that between collections.
+		debug.SetMemoryLimit(opts.InFlightBytes() + 48<<20)
+	}
 	cfg, err := parseDSN(dsn)
 	if err != nil {
 		return err

@@ -85,7 +85,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 		manifestVersion = 2
 	}
 	manifest := verify.NewManifest(manifestVersion, b.Server.SystemID, b.opts.Checksums)
-	budget := pipeline.NewBudget(b.budgetBytes(), int(b.opts.RangeSize))
+	budget := pipeline.NewBudget(b.opts.InFlightBytes(), int(b.opts.RangeSize))
 	var pages *verify.PageVerifier
 	if b.opts.VerifyPages && b.Server.DataChecksums {
 		pages = verify.NewPageVerifier(uint64(start.LSN), b.Server.BlocksPerSegment)
@@ -176,10 +176,10 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	return res, nil
 }
 
-// budgetBytes is how many bytes may be in flight: enough for every job to hold two ranges, so
-// that a slow range does not stall the others behind the reorder window.
-func (b *Backup) budgetBytes() int64 {
-	return max(int64(b.opts.Jobs)*2, 4) * b.opts.RangeSize
+// InFlightBytes is how many bytes may be between the splitter and the sink: enough for every job
+// to hold two ranges, so that a slow range does not stall the others behind the reorder window.
+func (o Options) InFlightBytes() int64 {
+	return max(int64(o.Jobs)*2, 4) * o.RangeSize
 }
 
 // finishData copies global/pg_control once every other data file has been read, as pg_basebackup
