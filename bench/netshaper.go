@@ -63,7 +63,10 @@ func parseBandwidth(s string) (int64, error) {
 	if t == "" || t == "0" {
 		return 0, nil
 	}
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "ps")
+	t = strings.TrimSuffix(t, "/s")
+	if strings.HasSuffix(t, "bps") {
+		t = strings.TrimSuffix(t, "ps") + "it"
+	}
 	mult := 0.0
 	for _, u := range []struct {
 		suffix string

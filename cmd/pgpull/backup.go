@@ -181,6 +181,7 @@ func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, e
 	if err != nil {
 		return opts, spec, err
 	}
+	stderr = &lineWriter{w: stderr} // the stages log from many goroutines
 	opts.Log = func(string, ...any) {}
 	if f.verbose {
 		opts.Log = func(format string, args ...any) { fmt.Fprintf(stderr, "pgpull: "+format+"\n", args...) }

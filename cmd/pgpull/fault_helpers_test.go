@@ -13,10 +13,13 @@ import (
 	"github.com/pgpull/pgpull/bench/cluster"
 )
 
-// runCLI runs the command in-process with stdout going to w, and returns its exit status and
-// stderr.
+// runCLI runs the command in-process with stdout going to w (nil to discard it), and returns its
+// exit status and stderr.
 func runCLI(t *testing.T, w io.Writer, args ...string) (int, string) {
 	t.Helper()
+	if w == nil {
+		w = io.Discard
+	}
 	var stderr bytes.Buffer
 	code := run(args, w, &stderr)
 	t.Logf("pgpull %s -> %d\n%s", strings.Join(args, " "), code, stderr.String())

@@ -151,9 +151,14 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 		return write(ctx, checked, sink, &written, &files)
 	})
 	progressCtx, endProgress := context.WithCancel(ctx)
-	go b.progress(progressCtx, &written, &files)
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		b.progress(progressCtx, &written, &files)
+	}()
 	err = g.Wait()
 	endProgress()
+	<-progressDone // so that no progress line follows the run's own last words
 	if err != nil {
 		return res, err
 	}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestInterleaveIsRoundRobin(t *testing.T) {
+	got := interleave(3, 2)
+	want := []trial{{0, 1}, {1, 1}, {2, 1}, {0, 2}, {1, 2}, {2, 2}}
+	if !slices.Equal(got, want) {
+		t.Errorf("interleave(3, 2) = %v, want %v", got, want)
+	}
+	if len(interleave(0, 3)) != 0 {
+		t.Error("no configs should mean no trials")
+	}
+}
+
+func TestMatrixConfigs(t *testing.T) {
+	m := matrixSpec{
+		jobs: []int{1, 4}, rangeSizes: []string{"8MB"},
+		comps:      []compression{{algo: "none"}, {algo: "gzip", level: 1}},
+		basebackup: true, pgbackrest: true, pgbackrestJobs: []int{2}, tar: true,
+	}
+	var names []string
+	for _, c := range m.configs() {
+		names = append(names, c.name())
+	}
+	want := []string{
+		"pgpull -j1 r=8MB none", "pgpull -j4 r=8MB none", "pg_basebackup none", "pgbackrest p=2 none",
+		"pgpull -j1 r=8MB gzip:1", "pgpull -j4 r=8MB gzip:1", "pg_basebackup gzip:1", "pgbackrest p=2 gzip:1",
+		"tar -c (ceiling)",
+	}
+	if !slices.Equal(names, want) {
+		t.Errorf("configs:\n%q\nwant\n%q", names, want)
+	}
+}
+
+func TestParseCompression(t *testing.T) {
+	for in, want := range map[string]string{"none": "none", "gzip": "gzip:1", "gzip:6": "gzip:6", "zstd:3": "zstd:3"} {
+		c, err := parseCompression(in)
+		if err != nil || c.String() != want {
+			t.Errorf("parseCompression(%q) = %v, %v; want %s", in, c, err, want)
+		}
+	}
+	for _, bad := range []string{"", "lz4", "gzip:0", "gzip:10", "zstd:x", "none:1"} {
+		if _, err := parseCompression(bad); err == nil {
+			t.Errorf("parseCompression(%q) accepted", bad)
+		}
+	}
+	z := compression{algo: "zstd", level: 1}
+	if got := z.basebackupArgs(); !slices.Equal(got, []string{"--compress=client-zstd:1"}) {
+		t.Errorf("pg_basebackup args %q", got)
+	}
+	if got := z.pgbackrestArgs(); !slices.Equal(got, []string{"--compress-type=zst", "--compress-level=1"}) {
+		t.Errorf("pgbackrest args %q", got)
+	}
+}
+
+func TestParseIntList(t *testing.T) {
+	got, err := parseIntList(" 1,2, 4,8 ")
+	if err != nil || !slices.Equal(got, []int{1, 2, 4, 8}) {
+		t.Errorf("got %v, %v", got, err)
+	}
+	for _, bad := range []string{"1,x", "0", "-2"} {
+		if _, err := parseIntList(bad); err == nil {
+			t.Errorf("parseIntList(%q) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestUpdateResultsReplacesOnlyItsSection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "RESULTS.md")
+	rep := func(scenario, dataset string) benchReport {
+		return benchReport{Scenario: scenario, Dataset: dataset, DataBytes: 1e9,
+			Summaries: []summary{{Config: "pgpull -j4 r=8MB none", Tool: toolPgpull, Jobs: 4, RangeSize: "8MB", Compress: "none", Runs: 1, WallSec: 2, MBPerSec: 500}}}
+	}
+	for _, r := range []benchReport{rep("local", "first"), rep("latency 20ms each way", "wan"), rep("local", "second")} {
+		if err := updateResults(path, r, evaluateGoals(r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	if strings.Contains(doc, "data set: first") || !strings.Contains(doc, "data set: second") || !strings.Contains(doc, "data set: wan") {
+		t.Errorf("sections not replaced in place:\n%s", doc)
+	}
+	if strings.Count(doc, "# pgpull benchmark results") != 1 || strings.Count(doc, "## Scenario: local") != 1 {
+		t.Errorf("header or section duplicated:\n%s", doc)
+	}
+	if i, j := strings.Index(doc, "Scenario: local"), strings.Index(doc, "Scenario: latency"); i > j {
+		t.Error("regenerating a section moved it")
+	}
+}
+
+func TestScenarioSlug(t *testing.T) {
+	if got := scenarioSlug("latency 20ms each way, bandwidth 200Mbit per connection"); got != "latency-20ms-each-way-bandwidth-200mbit-per-connection" {
+		t.Errorf("slug %q", got)
+	}
+}

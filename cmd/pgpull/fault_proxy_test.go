@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// stallProxy forwards TCP connections to a PostgreSQL server. The first connection whose startup
+// message names application stops carrying data to the client once it has carried after bytes,
+// as a connection does whose network path silently died; the server backend stays.
+type stallProxy struct {
+	ln          net.Listener
+	upstream    string
+	application []byte
+	after       int64
+
+	stalled atomic.Bool // a connection has been stalled
+	mu      sync.Mutex
+	conns   []net.Conn
+	wg      sync.WaitGroup
+}
+
+func startStallProxy(t *testing.T, upstream, application string, after int64) *stallProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallProxy{ln: ln, upstream: upstream, application: []byte("application_name\x00" + application + "\x00"), after: after}
+	p.wg.Add(1)
+	go p.serve()
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Port is where clients connect.
+func (p *stallProxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
+
+// Close ends every connection, stalled ones included, so their backends exit.
+func (p *stallProxy) Close() {
+	p.ln.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+func (p *stallProxy) track(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conns = append(p.conns, c)
+}
+
+func (p *stallProxy) serve() {
+	defer p.wg.Done()
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.handle(client)
+		}()
+	}
+}
+
+func (p *stallProxy) handle(client net.Conn) {
+	p.track(client)
+	defer client.Close()
+	server, err := net.Dial("tcp", p.upstream)
+	if err != nil {
+		return
+	}
+	p.track(server)
+	defer server.Close()
+	// The startup message: an int32 length that counts itself, then the protocol version and
+	// name/value pairs, application_name among them.
+	var head [4]byte
+	if _, err := io.ReadFull(client, head[:]); err != nil {
+		return
+	}
+	startup := make([]byte, binary.BigEndian.Uint32(head[:])-4)
+	if _, err := io.ReadFull(client, startup); err != nil {
+		return
+	}
+	if _, err := server.Write(append(head[:], startup...)); err != nil {
+		return
+	}
+	stall := bytes.Contains(startup, p.application) && p.stalled.CompareAndSwap(false, true)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(server, client)
+		server.Close()
+		client.Close()
+	}()
+	limit := int64(-1)
+	if stall {
+		limit = p.after
+	}
+	copyToClient(client, server, limit)
+	<-done
+}
+
+// copyToClient copies until either side ends, or, with limit >= 0, stops reading after limit
+// bytes and leaves the connection hanging until it is closed.
+func copyToClient(client, server net.Conn, limit int64) {
+	if limit < 0 {
+		_, _ = io.Copy(client, server)
+		client.Close()
+		return
+	}
+	_, _ = io.CopyN(client, server, limit)
+}
