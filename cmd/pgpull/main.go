@@ -61,7 +61,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pgpull: interrupted (%s); stopped and cleaned up\n", context.Cause(ctx))
 		return 130
 	}
-	fmt.Fprintf(stderr, "pgpull: %s\n", oneLine(err.Error()))
+	msg := oneLine(err.Error())
+	if bad, ok := strings.CutPrefix(msg, "error parsing commandline arguments: "); ok {
+		msg = bad + "; see " + commandName(root, args) + " -h"
+	}
+	fmt.Fprintf(stderr, "pgpull: %s\n", msg)
 	var ee exitError
 	if errors.As(err, &ee) {
 		return ee.code
@@ -77,16 +81,28 @@ func quietFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-func printUsage(w io.Writer, root *ffcli.Command, args []string) {
-	cmd := root
+// subcommand finds the command the arguments name, or root.
+func subcommand(root *ffcli.Command, args []string) *ffcli.Command {
 	for _, a := range args {
-		for _, sub := range cmd.Subcommands {
+		for _, sub := range root.Subcommands {
 			if sub.Name == a {
-				cmd = sub
+				return sub
 			}
 		}
 	}
-	fmt.Fprintln(w, ffcli.DefaultUsageFunc(cmd))
+	return root
+}
+
+// commandName is the command as a user would type it: "pgpull backup".
+func commandName(root *ffcli.Command, args []string) string {
+	if cmd := subcommand(root, args); cmd != root {
+		return root.Name + " " + cmd.Name
+	}
+	return root.Name
+}
+
+func printUsage(w io.Writer, root *ffcli.Command, args []string) {
+	fmt.Fprintln(w, ffcli.DefaultUsageFunc(subcommand(root, args)))
 }
 
 // oneLine keeps an error on one line: server messages can carry newlines (DETAIL, HINT).
