@@ -17,11 +17,20 @@ func Go[T any](g *pool.ContextPool, out chan<- T, stage func(ctx context.Context
 }
 
 // GoAll runs n copies of a stage sharing one output, closed when the last copy returns.
-func GoAll[T any](g *pool.ContextPool, out chan<- T, n int, stage func(ctx context.Context, i int) error) {
+func GoAll[T any](g *pool.ContextPool, out chan<- T, n int, stage func(ctx context.Context) error) {
+	stages := make([]func(context.Context) error, n)
+	for i := range stages {
+		stages[i] = stage
+	}
+	GoEach(g, out, stages...)
+}
+
+// GoEach runs several stages that merge into one output, closed when the last of them returns.
+func GoEach[T any](g *pool.ContextPool, out chan<- T, stages ...func(ctx context.Context) error) {
 	Go(g, out, func(ctx context.Context) error {
 		inner := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
-		for i := range n {
-			inner.Go(func(ctx context.Context) error { return stage(ctx, i) })
+		for _, stage := range stages {
+			inner.Go(stage)
 		}
 		return inner.Wait()
 	})

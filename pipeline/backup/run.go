@@ -2,12 +2,11 @@ package backup
 
 import (
 	"context"
-
-	"github.com/jackc/pgx/v5"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/sourcegraph/conc/pool"
 	"golang.org/x/time/rate"
 
@@ -114,28 +113,28 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 		close(watchStop)
 		<-watchDone
 	}
-	pipeline.GoAll(g, items, 2, func(ctx context.Context, i int) error {
-		if i == 1 {
-			s := &wal.Scanner{Conn: walConn, SegmentSize: b.Server.WALSegmentSize, Start: start.LSN,
-				InRecovery: b.Server.InRecovery, Interval: b.opts.WALInterval, Stop: stopped,
-				LogSQL: b.opts.LogSQL, Log: b.opts.Log}
-			return s.Run(ctx, items)
-		}
-		lister := &list.Lister{Conn: listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: pages != nil, LogSQL: b.opts.LogSQL}
-		if err := lister.Run(ctx, items); err != nil {
-			return err
-		}
-		var err error
-		stop, err = b.finishData(ctx, ctl, quietControl, listConn, items)
-		if err != nil {
-			return err
-		}
-		stopped <- stop.LSN
-		return nil
-	})
+	// Two sources merge into the stream: the data directory, whose end stops the backup, and
+	// the WAL scanner, which ends once it has sent the WAL through the stop point.
+	scanner := &wal.Scanner{Conn: walConn, SegmentSize: b.Server.WALSegmentSize, Start: start.LSN,
+		InRecovery: b.Server.InRecovery, Interval: b.opts.WALInterval, Stop: stopped,
+		LogSQL: b.opts.LogSQL, Log: b.opts.Log}
+	lister := &list.Lister{Conn: listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: pages != nil, LogSQL: b.opts.LogSQL}
+	pipeline.GoEach(g, items,
+		func(ctx context.Context) error {
+			if err := lister.Run(ctx, items); err != nil {
+				return err
+			}
+			var err error
+			if stop, err = b.finishData(ctx, ctl, quietControl, listConn, items); err != nil {
+				return err
+			}
+			stopped <- stop.LSN
+			return nil
+		},
+		func(ctx context.Context) error { return scanner.Run(ctx, items) })
 	splitter := &split.Splitter{RangeSize: b.opts.RangeSize, SmallFile: b.opts.RangeSize / 8, BatchFiles: 1000, Budget: budget}
 	pipeline.Go(g, requests, func(ctx context.Context) error { return splitter.Run(ctx, items, requests) })
-	pipeline.GoAll(g, fetched, b.opts.Jobs, func(ctx context.Context, _ int) error {
+	pipeline.GoAll(g, fetched, b.opts.Jobs, func(ctx context.Context) error {
 		w := &fetch.Worker{Connect: b.connectRaw, Budget: budget, Limiter: limiter, Timeout: b.opts.IOTimeout,
 			Retries: 5, Backoff: 500 * time.Millisecond, Log: b.opts.Log}
 		if pages != nil {
