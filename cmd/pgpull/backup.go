@@ -113,6 +113,14 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdout, stderr
 	if err != nil {
 		return err
 	}
+	if format == "stream" {
+		for _, t := range b.Tablespaces {
+			if !t.InPlace() {
+				fmt.Fprintf(stderr, "pgpull: tablespace %s (%s) travels as directory pg_tblspc/%s/ in the stream; "+
+					"after extracting, move it out and put a symlink in its place before the first start\n", t.OID, t.Location, t.OID)
+			}
+		}
+	}
 	res, err := b.Run(ctx, sink)
 	if err != nil {
 		return err

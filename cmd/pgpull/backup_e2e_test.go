@@ -232,3 +232,63 @@ func backupPaths(t *testing.T, root string) map[string]bool {
 	}
 	return paths
 }
+
+// TestBackupStreamWithTablespace checks the one-stream layout of tablespaces and the restore the
+// README gives for it: each tablespace arrives as a directory under pg_tblspc, with no
+// tablespace_map; moved out and linked back before the first start, the copy starts.
+func TestBackupStreamWithTablespace(t *testing.T) {
+	ctx := context.Background()
+	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	live := filepath.Join(t.TempDir(), "ts")
+	if err := src.MkdirForServer(live); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Exec(ctx, `CREATE TABLESPACE ts1 LOCATION '`+live+`'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Exec(ctx, `CREATE TABLE spaced TABLESPACE ts1 AS SELECT g FROM generate_series(1, 50000) g`); err != nil {
+		t.Fatal(err)
+	}
+	tarPath := filepath.Join(t.TempDir(), "base.tar")
+	out, err := os.Create(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := pgpull(t, out, "backup", "-c", "fast", src.DSN(), "-")
+	out.Close()
+	if code != 0 {
+		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
+	}
+	f, err := os.Open(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dir := filepath.Join(t.TempDir(), "restored")
+	if err := cluster.ExtractTar(f, dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tablespace_map")); !os.IsNotExist(err) {
+		t.Fatalf("the stream carries a tablespace_map (%v)", err)
+	}
+	oid := tablespaceOID(t, src, "ts1")
+	inStream := filepath.Join(dir, "pg_tblspc", oid)
+	if st, err := os.Lstat(inStream); err != nil || !st.IsDir() {
+		t.Fatalf("pg_tblspc/%s in the stream: %v, %v; want a directory", oid, st, err)
+	}
+	if !strings.Contains(stderr, "pg_tblspc/"+oid) {
+		t.Errorf("no word on stderr of how to restore tablespace %s: %q", oid, stderr)
+	}
+	moved := filepath.Join(t.TempDir(), "ts-restored")
+	if err := os.Rename(inStream, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(moved, inStream); err != nil {
+		t.Fatal(err)
+	}
+	r := cluster.AdoptForTest(t, dir)
+	n, err := r.QueryInt(ctx, `SELECT count(*) FROM spaced`)
+	if err != nil || n != 50000 {
+		t.Errorf("table in the tablespace: %d rows, %v; want 50000", n, err)
+	}
+}

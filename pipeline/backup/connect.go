@@ -102,11 +102,19 @@ func (b *Backup) inspect(ctx context.Context) error {
 	return nil
 }
 
-// connect opens a pgx connection named for what it does, so that pg_stat_activity tells them apart.
-func (b *Backup) connect(ctx context.Context, name string) (*pgx.Conn, error) {
+// sessionConfig names a connection for what it does, so that pg_stat_activity tells them apart,
+// and turns JIT off: the planner cannot count the rows of pg_ls_dir, judges the listing query
+// costly, and JIT-compiled it in 150 ms of a backup that then read 38 MB in 50 ms.
+func (b *Backup) sessionConfig(name string) *pgx.ConnConfig {
 	cfg := b.cfg.Copy()
 	cfg.RuntimeParams["application_name"] = name
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	cfg.RuntimeParams["jit"] = "off"
+	return cfg
+}
+
+// connect opens a pgx connection for one of the run's sessions.
+func (b *Backup) connect(ctx context.Context, name string) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, b.sessionConfig(name))
 	if err != nil {
 		return nil, ConnectError(err)
 	}
@@ -116,9 +124,7 @@ func (b *Backup) connect(ctx context.Context, name string) (*pgx.Conn, error) {
 // connectRaw opens a connection for a fetch worker, which speaks pgconn directly to read bytea
 // rows without copying them through pgx's row scanning.
 func (b *Backup) connectRaw(ctx context.Context) (*pgconn.PgConn, error) {
-	cfg := b.cfg.Copy()
-	cfg.RuntimeParams["application_name"] = "pgpull fetch"
-	conn, err := pgconn.ConnectConfig(ctx, &cfg.Config)
+	conn, err := pgconn.ConnectConfig(ctx, &b.sessionConfig("pgpull fetch").Config)
 	if err != nil {
 		return nil, ConnectError(err)
 	}

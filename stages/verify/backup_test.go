@@ -34,7 +34,7 @@ type testBackup struct {
 	manifest []byte
 }
 
-func newTestBackup(t *testing.T, alg Algorithm) *testBackup {
+func newTestBackup(t testing.TB, alg Algorithm) *testBackup {
 	t.Helper()
 	files := map[string][]byte{
 		"PG_VERSION":           []byte("15\n"),
@@ -137,7 +137,7 @@ func writeStreamFile(t *testing.T, b *testBackup, spec compress.Spec) string {
 
 // tarBytes makes a tar archive of files, with a directory entry for each directory, sorted,
 // then manifest (when not nil) as the last member, compressed as spec says.
-func tarBytes(t *testing.T, files map[string][]byte, manifest []byte, spec compress.Spec) []byte {
+func tarBytes(t testing.TB, files map[string][]byte, manifest []byte, spec compress.Spec) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	zw, err := compress.NewWriter(&out, spec, 1)
@@ -173,7 +173,7 @@ func mustWrite(t *testing.T, p string, b []byte) {
 	must(t, os.WriteFile(p, b, 0o600))
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
