@@ -69,11 +69,8 @@ func checksumBlock(p *[BlockSize]byte) uint32 {
 	var first [rowBytes]byte
 	copy(first[:], p[:rowBytes])
 	first[offChecksum], first[offChecksum+1] = 0, 0
-	mixRow(&sums, &first)
-
-	for off := rowBytes; off < BlockSize; off += rowBytes {
-		mixRow(&sums, (*[rowBytes]byte)(p[off:off+rowBytes]))
-	}
+	mixRows(&sums, first[:])
+	mixRows(&sums, p[rowBytes:])
 	for range 2 {
 		for k := range sums {
 			t := sums[k]
@@ -85,6 +82,13 @@ func checksumBlock(p *[BlockSize]byte) uint32 {
 		r ^= s
 	}
 	return r
+}
+
+// mixRowsGeneric folds whole rows into the lanes, one at a time.
+func mixRowsGeneric(sums *[checksumLanes]uint32, rows []byte) {
+	for off := 0; off+rowBytes <= len(rows); off += rowBytes {
+		mixRow(sums, (*[rowBytes]byte)(rows[off:off+rowBytes]))
+	}
 }
 
 // mixRow folds one row into the lanes. The fixed-size array types let the compiler drop every
