@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -26,8 +25,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // installHint is what to do when the server binaries are missing; tests fail
@@ -239,162 +236,6 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// Adopt takes a restored data directory (a backup pgpull wrote, extracted)
-// and makes it startable next to its still-running source: it drops any
-// stale postmaster.pid/postmaster.opts (a live source postmaster with the
-// same PID would make the server refuse to start), fixes modes (0700 dirs,
-// 0600 files) and ownership (the postgres user when root, including
-// tablespace targets linked from pg_tblspc), and gives it a new free port and
-// a new short socket directory. The backup's postgresql.conf still names the
-// source's port and socket directory; Start overrides them on the postgres
-// command line, so the restored files stay as pgpull wrote them apart from
-// ownership and modes. It does not start the server.
-func Adopt(ctx context.Context, dataDir string) (*Cluster, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(filepath.Join(dataDir, "PG_VERSION")); err != nil {
-		return nil, fmt.Errorf("adopt %s: not a PostgreSQL data directory: %w", dataDir, err)
-	}
-	c, err := newCluster(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	fail := func(err error) (*Cluster, error) {
-		os.RemoveAll(c.SocketDir)
-		return nil, fmt.Errorf("adopt %s: %w", c.DataDir, err)
-	}
-	for _, name := range []string{"postmaster.pid", "postmaster.opts"} {
-		if err := os.Remove(filepath.Join(c.DataDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fail(err)
-		}
-	}
-	if err := c.fixTree(c.DataDir); err != nil {
-		return fail(err)
-	}
-	links, err := os.ReadDir(filepath.Join(c.DataDir, "pg_tblspc"))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fail(err)
-	}
-	for _, l := range links {
-		target, err := filepath.EvalSymlinks(filepath.Join(c.DataDir, "pg_tblspc", l.Name()))
-		if err != nil {
-			return fail(fmt.Errorf("tablespace %s: %w", l.Name(), err))
-		}
-		if err := c.fixTree(target); err != nil {
-			return fail(err)
-		}
-		if err := c.makeReachable(filepath.Dir(target)); err != nil {
-			return fail(err)
-		}
-	}
-	return c, nil
-}
-
-// fixTree sets the modes PostgreSQL demands (it refuses a data directory
-// that is group/world accessible) and hands the tree to the server user.
-func (c *Cluster) fixTree(dir string) error {
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			// Leave links alone: chmod would follow them.
-		case d.IsDir():
-			if err := os.Chmod(path, 0o700); err != nil {
-				return err
-			}
-		default:
-			if err := os.Chmod(path, 0o600); err != nil {
-				return err
-			}
-		}
-		if c.owner != nil {
-			return os.Lchown(path, c.owner.uid, c.owner.gid)
-		}
-		return nil
-	})
-}
-
-// chown hands path to the server user when we are root.
-func (c *Cluster) chown(path string) error {
-	if c.owner == nil {
-		return nil
-	}
-	return os.Chown(path, c.owner.uid, c.owner.gid)
-}
-
-// makeReachable lets the server user traverse every ancestor of dir. Test
-// temp dirs are 0700 and root-owned, which the postgres user cannot pass
-// through; adding only the search (x) bit for others lets it reach its own
-// directories without letting it list anything.
-func (c *Cluster) makeReachable(dir string) error {
-	if c.owner == nil {
-		return nil
-	}
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		if !reachableBy(fi, c.owner) {
-			if err := os.Chmod(d, fi.Mode().Perm()|0o001); err != nil {
-				return fmt.Errorf("make %s reachable by %s: %w", d, c.owner.name, err)
-			}
-		}
-		if d == filepath.Dir(d) {
-			return nil
-		}
-	}
-}
-
-// reachableBy approximates the kernel's search-permission check; supplementary
-// groups are ignored, which at worst adds an unneeded o+x bit.
-func reachableBy(fi fs.FileInfo, u *osUser) bool {
-	perm := fi.Mode().Perm()
-	if perm&0o001 != 0 {
-		return true
-	}
-	uid, gid, ok := fileOwner(fi)
-	if !ok {
-		return false
-	}
-	return (uid == u.uid && perm&0o100 != 0) || (gid == u.gid && perm&0o010 != 0)
-}
-
-// serverCmd runs a server-side PostgreSQL program, as the postgres user when
-// we are root (PostgreSQL refuses root). Dir is "/" so the program never
-// trips over a working directory the postgres user cannot enter.
-func (c *Cluster) serverCmd(ctx context.Context, prog string, args ...string) *exec.Cmd {
-	path := filepath.Join(c.Bindir, prog)
-	var cmd *exec.Cmd
-	if c.owner != nil {
-		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", c.owner.name, "--", path}, args...)...)
-	} else {
-		cmd = exec.CommandContext(ctx, path, args...)
-	}
-	cmd.Dir = "/"
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	return cmd
-}
-
-// clientCmd runs a client program against this cluster over its unix socket.
-// Connection settings go in the environment so callers' args can be appended
-// in any order.
-func (c *Cluster) clientCmd(ctx context.Context, prog string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, filepath.Join(c.Bindir, prog), args...)
-	cmd.Env = append(os.Environ(),
-		"PGHOST="+c.SocketDir,
-		"PGPORT="+strconv.Itoa(c.Port),
-		"PGUSER=postgres",
-		"PGDATABASE=postgres",
-		"PGSSLMODE=disable",
-		"PGPASSWORD=",
-	)
-	return cmd
-}
-
 // Start starts the server and waits until it accepts connections. Port and
 // socket directory are passed on the command line so they win over whatever
 // the data directory's config says (a restored backup names its source's).
@@ -479,119 +320,6 @@ func (c *Cluster) TCPDSN() string {
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable", c.Port)
 }
 
-// Connect opens a new connection to the postgres database; the caller closes it.
-func (c *Cluster) Connect(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.Connect(ctx, c.DSN())
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", c.DSN(), err)
-	}
-	return conn, nil
-}
-
-// withConn runs f on a fresh connection. A connection per call keeps the
-// Cluster free of pools to close and safe to use from many goroutines.
-func (c *Cluster) withConn(ctx context.Context, f func(*pgx.Conn) error) error {
-	conn, err := c.Connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	return f(conn)
-}
-
-// Exec runs sql. Without args it uses the simple protocol, so sql may hold
-// several statements.
-func (c *Cluster) Exec(ctx context.Context, sql string, args ...any) error {
-	return c.withConn(ctx, func(conn *pgx.Conn) error {
-		if _, err := conn.Exec(ctx, sql, args...); err != nil {
-			return fmt.Errorf("exec %q: %w", sql, err)
-		}
-		return nil
-	})
-}
-
-// QueryRow scans the first row of sql into dest.
-func (c *Cluster) QueryRow(ctx context.Context, sql string, args []any, dest ...any) error {
-	return c.withConn(ctx, func(conn *pgx.Conn) error {
-		if err := conn.QueryRow(ctx, sql, args...).Scan(dest...); err != nil {
-			return fmt.Errorf("query %q: %w", sql, err)
-		}
-		return nil
-	})
-}
-
-// QueryInt returns the single integer sql yields (integer or integral numeric).
-func (c *Cluster) QueryInt(ctx context.Context, sql string, args ...any) (int64, error) {
-	var v int64
-	err := c.QueryRow(ctx, sql, args, &v)
-	return v, err
-}
-
-// QueryString returns the single text value sql yields; cast non-text
-// columns with ::text.
-func (c *Cluster) QueryString(ctx context.Context, sql string, args ...any) (string, error) {
-	var v string
-	err := c.QueryRow(ctx, sql, args, &v)
-	return v, err
-}
-
-// Pgbench returns a pgbench command against this cluster with args appended,
-// e.g. "-i", "-s", "10" or "-c", "4", "-T", "30". Connection settings are in
-// its environment.
-func (c *Cluster) Pgbench(ctx context.Context, args ...string) *exec.Cmd {
-	return c.clientCmd(ctx, "pgbench", args...)
-}
-
-// Psql returns a psql command against this cluster with args appended.
-func (c *Cluster) Psql(ctx context.Context, args ...string) *exec.Cmd {
-	return c.clientCmd(ctx, "psql", append([]string{"-X", "-v", "ON_ERROR_STOP=1"}, args...)...)
-}
-
-// CheckTPCB checks the invariant pgbench's TPC-B transactions keep: each one
-// adds the same delta to one account, teller and branch and logs it in
-// history, so in any consistent snapshot the four sums agree. A restored
-// backup that mixes pages from different moments breaks it.
-func (c *Cluster) CheckTPCB(ctx context.Context) error {
-	var a, b, t, h int64
-	err := c.QueryRow(ctx, `SELECT
-		(SELECT coalesce(sum(abalance), 0) FROM pgbench_accounts)::bigint,
-		(SELECT coalesce(sum(bbalance), 0) FROM pgbench_branches)::bigint,
-		(SELECT coalesce(sum(tbalance), 0) FROM pgbench_tellers)::bigint,
-		(SELECT coalesce(sum(delta), 0) FROM pgbench_history)::bigint`, nil, &a, &b, &t, &h)
-	if err != nil {
-		return fmt.Errorf("TPC-B check: %w", err)
-	}
-	if a != b || b != t || t != h {
-		return fmt.Errorf("TPC-B invariant broken: sum(pgbench_accounts.abalance)=%d sum(pgbench_branches.bbalance)=%d sum(pgbench_tellers.tbalance)=%d sum(pgbench_history.delta)=%d", a, b, t, h)
-	}
-	return nil
-}
-
-// Amcheck verifies every table and index in every database with pg_amcheck
-// (heap and btree structure, every heap tuple found in its indexes),
-// installing the amcheck extension where missing. The server must be
-// running. Reading every page also surfaces checksum failures.
-func (c *Cluster) Amcheck(ctx context.Context) error {
-	cmd := c.clientCmd(ctx, "pg_amcheck", "-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", "postgres",
-		"--all", "--heapallindexed", "--install-missing", "--no-password")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("pg_amcheck: %w\n%s", err, out)
-	}
-	return nil
-}
-
-// VerifyChecksums runs pg_checksums --check over the data directory. The
-// server must be stopped cleanly first, and the cluster must have been made
-// with data checksums.
-func (c *Cluster) VerifyChecksums(ctx context.Context) error {
-	out, err := c.serverCmd(ctx, "pg_checksums", "--check", "-D", c.DataDir).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("pg_checksums: %w\n%s", err, out)
-	}
-	return nil
-}
-
 // Log returns the tail of the server log, for failure messages.
 func (c *Cluster) Log() string {
 	f, err := os.Open(c.LogFile)
@@ -625,15 +353,4 @@ func appendFile(path, s string) error {
 		return err
 	}
 	return f.Close()
-}
-
-// MkdirForServer makes a directory the server can own, such as a tablespace location.
-func (c *Cluster) MkdirForServer(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	if err := c.makeReachable(filepath.Dir(dir)); err != nil {
-		return err
-	}
-	return c.chown(dir)
 }
