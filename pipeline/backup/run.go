@@ -76,7 +76,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	if start.Slot != "" {
 		b.opts.Log("backup started at %s on timeline %d; temporary slot %s holds WAL", start.LSN, start.Timeline, start.Slot)
 	} else {
-		b.opts.Log("backup started at %s on timeline %d; no slot holds WAL (the role lacks REPLICATION)", start.LSN, start.Timeline)
+		b.opts.Log("backup started at %s on timeline %d; no slot holds WAL: %s", start.LSN, start.Timeline, start.NoSlot)
 	}
 
 	manifestVersion := 1

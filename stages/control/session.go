@@ -24,7 +24,8 @@ type Session struct {
 type Start struct {
 	LSN      pipeline.LSN
 	Timeline uint32
-	Slot     string // the temporary slot holding WAL, "" when the role may not create one
+	Slot     string // the temporary slot holding WAL, or ""
+	NoSlot   string // why no slot holds WAL, when Slot is ""
 }
 
 // Stop is what pg_backup_stop returned: the label and tablespace map go into the backup verbatim.
@@ -69,21 +70,28 @@ func (s *Session) Begin(ctx context.Context, label string, fast bool) (Start, er
 	if err != nil {
 		return st, fmt.Errorf("reading the role's attributes: %w", err)
 	}
-	if maySlot && !s.server.InRecovery {
+	switch {
+	case s.server.InRecovery:
+		st.NoSlot = "the server is a standby (pgpull makes slots on primaries only)"
+	case !maySlot:
+		st.NoSlot = "the role lacks REPLICATION, or max_replication_slots is 0"
+	default:
 		var free bool
 		err := s.queryRow(ctx, `SELECT count(*) < current_setting('max_replication_slots')::int FROM pg_replication_slots`).Scan(&free)
-		if err == nil && free {
-			var pid int
-			if err := s.queryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
-				return st, err
-			}
-			name := "pgpull_" + strconv.Itoa(pid)
-			if err := s.exec(ctx, `SELECT pg_create_physical_replication_slot($1, true, true)`, name); err != nil {
-				return st, fmt.Errorf("creating temporary replication slot %s: %w", name, err)
-			}
-			s.slot = name
-			st.Slot = name
+		if err != nil || !free {
+			st.NoSlot = "every replication slot the server allows is taken"
+			break
 		}
+		var pid int
+		if err := s.queryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+			return st, err
+		}
+		name := "pgpull_" + strconv.Itoa(pid)
+		if err := s.exec(ctx, `SELECT pg_create_physical_replication_slot($1, true, true)`, name); err != nil {
+			return st, fmt.Errorf("creating temporary replication slot %s: %w", name, err)
+		}
+		s.slot = name
+		st.Slot = name
 	}
 	start := `SELECT pg_backup_start($1, $2)::text`
 	if s.server.Major() < 15 {

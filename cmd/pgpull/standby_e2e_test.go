@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/pgpull/pgpull/bench/cluster"
+)
+
+// TestBackupFromStandby takes the backup from a streaming replica while the primary is under
+// pgbench load. A standby's backup ends at the minimum recovery point recorded in the
+// global/pg_control it copied, which is why that file must be read after every other.
+func TestBackupFromStandby(t *testing.T) {
+	ctx := context.Background()
+	primary := cluster.ForTest(t, cluster.Options{Checksums: true})
+	addUnlogged(t, primary)
+	stop := loadPgbench(t, primary, "5")
+
+	replicaDir := filepath.Join(t.TempDir(), "replica")
+	bindir, _ := cluster.Bindir()
+	cmd := exec.Command(filepath.Join(bindir, "pg_basebackup"), "-d", primary.DSN(), "-D", replicaDir, "-R", "-X", "stream", "-c", "fast")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("making the replica with pg_basebackup: %v\n%s", err, out)
+	}
+	replica := cluster.AdoptForTest(t, replicaDir)
+	if in, err := replica.QueryString(ctx, `SELECT pg_is_in_recovery()::text`); err != nil || in != "true" {
+		t.Fatalf("replica in recovery: %q, %v", in, err)
+	}
+
+	dest := filepath.Join(t.TempDir(), "copy")
+	code, stderr := pgpull(t, nil, "backup", "-j", "4", "-c", "fast", "-v", replica.DSN(), dest)
+	stop()
+	if code != 0 {
+		t.Fatalf("pgpull backup of the standby failed (%d): %s", code, stderr)
+	}
+	// Come up on its own rather than follow the primary: recovery replays what the backup holds.
+	if err := os.Remove(filepath.Join(dest, "standby.signal")); err != nil {
+		t.Fatalf("the standby's backup has no standby.signal: %v", err)
+	}
+	checkRestored(t, cluster.AdoptForTest(t, dest))
+}
