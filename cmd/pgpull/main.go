@@ -38,13 +38,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	root := &ffcli.Command{
 		Name:       "pgpull",
-		ShortUsage: "pgpull <backup|verify|grants> [flags] ...",
+		ShortUsage: "pgpull <backup|verify|grants|wal> [flags] ...",
 		ShortHelp:  "parallel PostgreSQL base backups over SQL connections",
 		FlagSet:    quietFlagSet("pgpull", stderr),
 		Subcommands: []*ffcli.Command{
 			backupCommand(stdout, stderr),
 			verifyCommand(os.Stdin, stdout, stderr),
 			grantsCommand(stdout, stderr),
+			walCommand(stderr),
 		},
 		Exec: func(context.Context, []string) error { return flag.ErrHelp },
 	}

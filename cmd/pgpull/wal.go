@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/peterbourgon/ff/v3"
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/pgpull/pgpull/pipeline/backup"
+	"github.com/pgpull/pgpull/stages/control"
+	"github.com/pgpull/pgpull/stages/wal"
+)
+
+func walCommand(stderr io.Writer) *ffcli.Command {
+	fs := quietFlagSet("pgpull wal", stderr)
+	var interval time.Duration
+	var verbose, debug bool
+	fs.DurationVar(&interval, "D", 2*time.Second, "delay between two looks at pg_wal")
+	fs.DurationVar(&interval, "interval", 2*time.Second, "same as -D")
+	boolVar(fs, &verbose, "report each file copied on stderr", "v", "verbose")
+	boolVar(fs, &debug, "show every SQL statement on stderr", "d", "debug")
+	return &ffcli.Command{
+		Name:       "wal",
+		ShortUsage: "pgpull wal [flags] DSN DIR",
+		ShortHelp:  "keep DIR fed with the server's WAL, for a warm standby, until interrupted",
+		LongHelp: "Copies each WAL segment of the server into DIR, again whenever its change time moves,\n" +
+			"so that a standby with restore_command = 'cp DIR/%f %p' follows the primary over a plain\n" +
+			"connection. Starts after the newest segment in DIR, or at the latest checkpoint.",
+		FlagSet: fs,
+		Options: []ff.Option{ff.WithEnvVarPrefix("PGPULL")},
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) != 2 {
+				return fmt.Errorf("wal needs DSN and DIR, got %d arguments; see pgpull wal -h", len(args))
+			}
+			if interval <= 0 {
+				return fmt.Errorf("-D/--interval must be positive, got %s", interval)
+			}
+			return runWAL(ctx, args[0], args[1], interval, verbose, debug, &lineWriter{w: stderr})
+		},
+	}
+}
+
+func runWAL(ctx context.Context, dsn, dir string, interval time.Duration, verbose, debug bool, stderr io.Writer) error {
+	cfg, err := parseDSN(dsn)
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("%s is not a directory: create it first (mkdir -m 0700 %s)", dir, dir)
+	}
+	cfg.RuntimeParams["application_name"] = "pgpull wal"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return backup.ConnectError(err)
+	}
+	defer conn.Close(context.Background())
+	server, err := control.Describe(ctx, conn)
+	if err != nil {
+		return err
+	}
+	feed := &wal.Feed{Conn: conn, Dir: dir, SegmentSize: server.WALSegmentSize, Interval: interval,
+		LogSQL: func(string) {}, Log: func(string, ...any) {}}
+	if verbose {
+		feed.Log = func(format string, args ...any) { fmt.Fprintf(stderr, "pgpull: "+format+"\n", args...) }
+	}
+	if debug {
+		feed.LogSQL = func(sql string) { fmt.Fprintf(stderr, "pgpull: SQL: %s\n", oneLine(sql)) }
+	}
+	return feed.Run(ctx)
+}
