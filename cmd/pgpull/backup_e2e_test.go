@@ -93,15 +93,8 @@ func TestBackupStreamUnderLoad(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
 	}
-	f, err := os.Open(tarPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	dir := filepath.Join(t.TempDir(), "restored")
-	if err := cluster.ExtractTar(f, dir); err != nil {
-		t.Fatal(err)
-	}
+	extract(t, tarPath, dir)
 	checkRestored(t, cluster.AdoptForTest(t, dir))
 }
 
@@ -152,6 +145,23 @@ func TestBackupPlainWithTablespace(t *testing.T) {
 	if err != nil || n != 100000 {
 		t.Errorf("table in the tablespace: %d rows, %v; want 100000", n, err)
 	}
+}
+
+// addTablespace makes tablespace ts1 in a new directory and a table "spaced" of 50000 rows in it.
+func addTablespace(t *testing.T, c *cluster.Cluster) (location, oid string) {
+	t.Helper()
+	ctx := context.Background()
+	location = filepath.Join(t.TempDir(), "ts")
+	if err := c.MkdirForServer(location); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, `CREATE TABLESPACE ts1 LOCATION '`+location+`'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, `CREATE TABLE spaced TABLESPACE ts1 AS SELECT g FROM generate_series(1, 50000) g`); err != nil {
+		t.Fatal(err)
+	}
+	return location, tablespaceOID(t, c, "ts1")
 }
 
 func tablespaceOID(t *testing.T, c *cluster.Cluster, name string) string {
@@ -239,16 +249,7 @@ func backupPaths(t *testing.T, root string) map[string]bool {
 func TestBackupStreamWithTablespace(t *testing.T) {
 	ctx := context.Background()
 	src := cluster.ForTest(t, cluster.Options{Checksums: true})
-	live := filepath.Join(t.TempDir(), "ts")
-	if err := src.MkdirForServer(live); err != nil {
-		t.Fatal(err)
-	}
-	if err := src.Exec(ctx, `CREATE TABLESPACE ts1 LOCATION '`+live+`'`); err != nil {
-		t.Fatal(err)
-	}
-	if err := src.Exec(ctx, `CREATE TABLE spaced TABLESPACE ts1 AS SELECT g FROM generate_series(1, 50000) g`); err != nil {
-		t.Fatal(err)
-	}
+	_, oid := addTablespace(t, src)
 	tarPath := filepath.Join(t.TempDir(), "base.tar")
 	out, err := os.Create(tarPath)
 	if err != nil {
@@ -259,19 +260,11 @@ func TestBackupStreamWithTablespace(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
 	}
-	f, err := os.Open(tarPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	dir := filepath.Join(t.TempDir(), "restored")
-	if err := cluster.ExtractTar(f, dir); err != nil {
-		t.Fatal(err)
-	}
+	extract(t, tarPath, dir)
 	if _, err := os.Stat(filepath.Join(dir, "tablespace_map")); !os.IsNotExist(err) {
 		t.Fatalf("the stream carries a tablespace_map (%v)", err)
 	}
-	oid := tablespaceOID(t, src, "ts1")
 	inStream := filepath.Join(dir, "pg_tblspc", oid)
 	if st, err := os.Lstat(inStream); err != nil || !st.IsDir() {
 		t.Fatalf("pg_tblspc/%s in the stream: %v, %v; want a directory", oid, st, err)
@@ -299,17 +292,7 @@ func TestBackupStreamWithTablespace(t *testing.T) {
 func TestBackupTarFilesWithTablespace(t *testing.T) {
 	ctx := context.Background()
 	src := cluster.ForTest(t, cluster.Options{Checksums: true})
-	live := filepath.Join(t.TempDir(), "ts")
-	if err := src.MkdirForServer(live); err != nil {
-		t.Fatal(err)
-	}
-	if err := src.Exec(ctx, `CREATE TABLESPACE ts1 LOCATION '`+live+`'`); err != nil {
-		t.Fatal(err)
-	}
-	if err := src.Exec(ctx, `CREATE TABLE spaced TABLESPACE ts1 AS SELECT g FROM generate_series(1, 50000) g`); err != nil {
-		t.Fatal(err)
-	}
-	oid := tablespaceOID(t, src, "ts1")
+	live, oid := addTablespace(t, src)
 	dest := filepath.Join(t.TempDir(), "tars")
 	if code, stderr := pgpull(t, nil, "backup", "-F", "tar", "-c", "fast", src.DSN(), dest); code != 0 {
 		t.Fatalf("pgpull backup -F tar failed (%d): %s", code, stderr)
