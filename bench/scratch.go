@@ -39,28 +39,26 @@ func (w *workDir) join(name ...string) string {
 
 // startCluster initdbs and starts a scratch cluster at name; Close removes it.
 func (w *workDir) startCluster(ctx context.Context, name string, opts cluster.Options) (*cluster.Cluster, error) {
-	c, err := cluster.Init(ctx, w.join(name), opts)
-	if err != nil {
-		return nil, err
-	}
-	w.clusters = append(w.clusters, c)
-	if err := c.Start(ctx); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return w.start(ctx)(cluster.Init(ctx, w.join(name), opts))
 }
 
 // adoptCluster starts a restored data directory as a cluster; Close removes it.
 func (w *workDir) adoptCluster(ctx context.Context, dataDir string) (*cluster.Cluster, error) {
-	c, err := cluster.Adopt(ctx, dataDir)
-	if err != nil {
-		return nil, err
+	return w.start(ctx)(cluster.Adopt(ctx, dataDir))
+}
+
+// start returns what records a new cluster for Close and starts it.
+func (w *workDir) start(ctx context.Context) func(*cluster.Cluster, error) (*cluster.Cluster, error) {
+	return func(c *cluster.Cluster, err error) (*cluster.Cluster, error) {
+		if err != nil {
+			return nil, err
+		}
+		w.clusters = append(w.clusters, c)
+		if err := c.Start(ctx); err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
-	w.clusters = append(w.clusters, c)
-	if err := c.Start(ctx); err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 // Close stops and removes every cluster it started, then the directory.

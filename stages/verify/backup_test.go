@@ -259,16 +259,8 @@ func TestVerifyStreamDamage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := problemLines(rep)
-			t.Log(strings.Join(got, "\n"))
-			if len(got) != len(tt.want) {
-				t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
-			}
-			for i := range got {
-				if !strings.HasPrefix(got[i], tt.want[i]) {
-					t.Errorf("problem %d: %q, want it to start with %q", i, got[i], tt.want[i])
-				}
-			}
+			t.Log(strings.Join(problemLines(rep), "\n"))
+			wantProblems(t, rep, tt.want)
 		})
 	}
 }
@@ -337,15 +329,7 @@ func TestVerifyStreamStrongChecksums(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := problemLines(rep)
-			if len(got) != len(tt.want) {
-				t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
-			}
-			for i := range got {
-				if !strings.HasPrefix(got[i], tt.want[i]) {
-					t.Errorf("problem %d: %q, want it to start with %q", i, got[i], tt.want[i])
-				}
-			}
+			wantProblems(t, rep, tt.want)
 		})
 	}
 }
@@ -389,6 +373,20 @@ func TestVerifyWALFileName(t *testing.T) {
 	for _, tt := range tests {
 		if got := walFileName(tt.tli, tt.seg, tt.segSize); got != tt.want {
 			t.Errorf("walFileName(%d, %#x, %d) = %s, want %s", tt.tli, tt.seg, tt.segSize, got, tt.want)
+		}
+	}
+}
+
+// wantProblems checks the report's problem lines, in order, against the prefixes in want.
+func wantProblems(t *testing.T, rep *Report, want []string) {
+	t.Helper()
+	got := problemLines(rep)
+	if len(got) != len(want) {
+		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for i := range got {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("problem %d: %q, want it to start with %q", i, got[i], want[i])
 		}
 	}
 }
