@@ -9,6 +9,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/stages/verify"
 )
 
@@ -72,7 +73,7 @@ func walSummary(rep *verify.Report) string {
 	}
 	spans := make([]string, len(rep.WALRanges))
 	for i, r := range rep.WALRanges {
-		spans[i] = fmt.Sprintf("timeline %d from %X/%X to %X/%X", r.Timeline, r.Start>>32, uint32(r.Start), r.End>>32, uint32(r.End))
+		spans[i] = fmt.Sprintf("timeline %d from %s to %s", r.Timeline, pgformat.LSN(r.Start), pgformat.LSN(r.End))
 	}
 	return fmt.Sprintf("%d WAL %s present for %s", rep.WALSegments, plural(rep.WALSegments, "segment", "segments"),
 		strings.Join(spans, ", "))

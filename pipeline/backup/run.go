@@ -10,6 +10,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 	"golang.org/x/time/rate"
 
+	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/pipeline"
 	"github.com/pgpull/pgpull/sinks"
 	"github.com/pgpull/pgpull/stages/control"
@@ -23,7 +24,7 @@ import (
 
 // Result is what a finished run reports.
 type Result struct {
-	Start, Stop  pipeline.LSN
+	Start, Stop  pgformat.LSN
 	Timeline     uint32
 	Bytes        int64
 	Files        int64
@@ -94,7 +95,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 		limiter = rate.NewLimiter(rate.Limit(b.opts.MaxRate), int(max(fetch.RowSize, b.opts.MaxRate/10)))
 	}
 
-	stopped := make(chan pipeline.LSN, 1)
+	stopped := make(chan pgformat.LSN, 1)
 	var stop control.Stop
 	items := make(chan pipeline.Item, 256)
 	requests := make(chan *pipeline.Request, b.opts.Jobs)

@@ -7,8 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/pgpull/pgpull/pipeline"
+	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
 // Session is the control connection. It runs only statements that cannot fail in normal
@@ -22,7 +21,7 @@ type Session struct {
 
 // Start is what pg_backup_start returned.
 type Start struct {
-	LSN      pipeline.LSN
+	LSN      pgformat.LSN
 	Timeline uint32
 	Slot     string // the temporary slot holding WAL, or ""
 	NoSlot   string // why no slot holds WAL, when Slot is ""
@@ -30,7 +29,7 @@ type Start struct {
 
 // Stop is what pg_backup_stop returned: the label and tablespace map go into the backup verbatim.
 type Stop struct {
-	LSN           pipeline.LSN
+	LSN           pgformat.LSN
 	Label         string
 	TablespaceMap string
 }
@@ -102,7 +101,7 @@ func (s *Session) Begin(ctx context.Context, label string, fast bool) (Start, er
 		return st, fmt.Errorf("starting the backup: %w", err)
 	}
 	var err2 error
-	if st.LSN, err2 = pipeline.ParseLSN(lsn); err2 != nil {
+	if st.LSN, err2 = pgformat.ParseLSN(lsn); err2 != nil {
 		return st, err2
 	}
 	if err := s.queryRow(ctx, `SELECT timeline_id FROM pg_control_checkpoint()`).Scan(&st.Timeline); err != nil {
@@ -123,7 +122,7 @@ func (s *Session) End(ctx context.Context) (Stop, error) {
 		return st, fmt.Errorf("stopping the backup: %w", err)
 	}
 	var err error
-	st.LSN, err = pipeline.ParseLSN(lsn)
+	st.LSN, err = pgformat.ParseLSN(lsn)
 	return st, err
 }
 

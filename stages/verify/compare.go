@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
 // fileAlgorithms returns the algorithm the manifest checksums each path with, as the list
@@ -80,7 +82,7 @@ func checkWAL(ranges []WALRange, files map[string]entry, rep *Report) {
 		if r.End > r.Start {
 			last = (r.End - 1) / segSize
 		}
-		span := fmt.Sprintf("WAL of timeline %d from %s to %s", r.Timeline, appendLSN(nil, r.Start), appendLSN(nil, r.End))
+		span := fmt.Sprintf("WAL of timeline %d from %s to %s", r.Timeline, pgformat.LSN(r.Start), pgformat.LSN(r.End))
 		if r.End < r.Start || last-first >= maxRangeSegments {
 			rep.add(BadManifest, manifestName, "%s is not a range this tool can check", span)
 			continue

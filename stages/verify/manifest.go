@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
 // FileEntry is one file of a backup_manifest.
@@ -121,9 +123,9 @@ func encodeManifest(version int, systemID uint64, files []FileEntry, ranges []WA
 		b = append(b, `{ "Timeline": `...)
 		b = strconv.AppendUint(b, uint64(r.Timeline), 10)
 		b = append(b, `, "Start-LSN": "`...)
-		b = appendLSN(b, r.Start)
+		b = pgformat.LSN(r.Start).Append(b)
 		b = append(b, `", "End-LSN": "`...)
-		b = appendLSN(b, r.End)
+		b = pgformat.LSN(r.End).Append(b)
 		b = append(b, `" }`...)
 	}
 	b = append(b, "\n],\n"...)
@@ -161,24 +163,6 @@ func appendFileEntry(b []byte, e *FileEntry, first bool) []byte {
 		b = append(b, '"')
 	}
 	return append(b, " }"...)
-}
-
-// appendLSN writes an LSN as the server prints it: %X/%X, upper case, no padding.
-func appendLSN(b []byte, lsn uint64) []byte {
-	b = appendUpperHex(b, lsn>>32)
-	b = append(b, '/')
-	return appendUpperHex(b, lsn&0xFFFFFFFF)
-}
-
-func appendUpperHex(b []byte, v uint64) []byte {
-	start := len(b)
-	b = strconv.AppendUint(b, v, 16)
-	for i := start; i < len(b); i++ {
-		if c := b[i]; c >= 'a' && c <= 'f' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return b
 }
 
 // appendJSONString quotes s as the server's escape_json does: only the quote, the backslash and

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
 // goldenFiles are the files of the golden manifest: an ordinary one, a non-UTF-8 name (written
@@ -140,10 +142,10 @@ func TestAppendLSN(t *testing.T) {
 		{0xABCD_EF01_2345_6789, "ABCDEF01/23456789"},
 	}
 	for _, tt := range tests {
-		if got := string(appendLSN(nil, tt.lsn)); got != tt.want {
-			t.Errorf("appendLSN(%#x) = %s, want %s", tt.lsn, got, tt.want)
+		if got := pgformat.LSN(tt.lsn).String(); got != tt.want {
+			t.Errorf("LSN(%#x).String() = %s, want %s", tt.lsn, got, tt.want)
 		}
-		if back, err := ParseLSN(tt.want); err != nil || back != tt.lsn {
+		if back, err := pgformat.ParseLSN(tt.want); err != nil || uint64(back) != tt.lsn {
 			t.Errorf("ParseLSN(%s) = %#x, %v", tt.want, back, err)
 		}
 	}

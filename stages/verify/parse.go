@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
 // ParsedManifest is a backup_manifest read back by ParseManifest.
@@ -395,29 +397,6 @@ func (p *manifestParser) lsn() (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return ParseLSN(s)
-}
-
-// ParseLSN reads an LSN written as %X/%X ("0/2000028").
-func ParseLSN(s string) (uint64, error) {
-	hi, lo, ok := strings.Cut(s, "/")
-	if !ok || !isHex8(hi) || !isHex8(lo) {
-		return 0, fmt.Errorf("invalid LSN %q", s)
-	}
-	h, _ := strconv.ParseUint(hi, 16, 32)
-	l, _ := strconv.ParseUint(lo, 16, 32)
-	return h<<32 | l, nil
-}
-
-func isHex8(s string) bool {
-	if len(s) == 0 || len(s) > 8 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
+	lsn, err := pgformat.ParseLSN(s)
+	return uint64(lsn), err
 }

@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/pgpull/pgpull/pipeline"
+	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
 // Feed keeps a directory of WAL up to date from a running server, over one plain connection,
@@ -84,19 +83,19 @@ func (f *Feed) Run(ctx context.Context) error {
 // firstSegment is where the feed starts: after the newest segment already in Dir, or, in an
 // empty Dir, at the redo point of the server's latest checkpoint, the oldest WAL a standby
 // restored from a recent base backup can still need.
-func (f *Feed) firstSegment(ctx context.Context) (Segment, error) {
+func (f *Feed) firstSegment(ctx context.Context) (pgformat.Segment, error) {
 	entries, err := os.ReadDir(f.Dir)
 	if err != nil {
 		return 0, fmt.Errorf("reading %s: %w", f.Dir, err)
 	}
 	var newest string
 	for _, e := range entries {
-		if _, _, ok := ParseName(e.Name(), f.SegmentSize); ok && e.Name() > newest {
+		if _, _, ok := pgformat.ParseName(e.Name(), f.SegmentSize); ok && e.Name() > newest {
 			newest = e.Name()
 		}
 	}
 	if newest != "" {
-		_, seg, _ := ParseName(newest, f.SegmentSize)
+		_, seg, _ := pgformat.ParseName(newest, f.SegmentSize)
 		return seg, nil // copied again: it may have been partial
 	}
 	q := `SELECT redo_lsn::text FROM pg_control_checkpoint()`
@@ -105,16 +104,16 @@ func (f *Feed) firstSegment(ctx context.Context) (Segment, error) {
 	if err := f.Conn.QueryRow(ctx, q).Scan(&redo); err != nil {
 		return 0, fmt.Errorf("reading the checkpoint's redo point: %w", err)
 	}
-	lsn, err := pipeline.ParseLSN(redo)
+	lsn, err := pgformat.ParseLSN(redo)
 	if err != nil {
 		return 0, err
 	}
-	return SegmentOf(lsn, f.SegmentSize), nil
+	return pgformat.SegmentOf(lsn, f.SegmentSize), nil
 }
 
 // pass lists pg_wal once and copies what changed. Segments past the one being written are left
 // alone: they are recycled files holding old WAL under a future name.
-func (f *Feed) pass(ctx context.Context, first Segment) error {
+func (f *Feed) pass(ctx context.Context, first pgformat.Segment) error {
 	const q = `SELECT n, s.change FROM pg_ls_dir('pg_wal', true, false) AS n,
 		LATERAL pg_stat_file('pg_wal/' || n, true) AS s
 		WHERE (n ~ '^[0-9A-F]{24}$' OR n ~ '^[0-9A-F]{8}\.history$') AND s.change IS NOT NULL`
@@ -136,7 +135,7 @@ func (f *Feed) pass(ctx context.Context, first Segment) error {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
 	for _, w := range files {
-		_, seg, isSegment := ParseName(w.name, f.SegmentSize)
+		_, seg, isSegment := pgformat.ParseName(w.name, f.SegmentSize)
 		if isSegment && (seg < first || seg > written) {
 			continue
 		}
@@ -152,18 +151,18 @@ func (f *Feed) pass(ctx context.Context, first Segment) error {
 }
 
 // writtenSegment is the segment the server is writing now.
-func (f *Feed) writtenSegment(ctx context.Context) (Segment, error) {
+func (f *Feed) writtenSegment(ctx context.Context) (pgformat.Segment, error) {
 	q := `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END::text`
 	f.LogSQL(q)
 	var txt string
 	if err := f.Conn.QueryRow(ctx, q).Scan(&txt); err != nil {
 		return 0, fmt.Errorf("reading the WAL position: %w", err)
 	}
-	lsn, err := pipeline.ParseLSN(txt)
+	lsn, err := pgformat.ParseLSN(txt)
 	if err != nil {
 		return 0, err
 	}
-	return SegmentOf(lsn, f.SegmentSize), nil
+	return pgformat.SegmentOf(lsn, f.SegmentSize), nil
 }
 
 // copy reads one file whole and puts it in Dir under its own name. It goes through a temporary

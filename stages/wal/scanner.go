@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/pipeline"
 )
 
@@ -25,22 +26,22 @@ import (
 type Scanner struct {
 	Conn        *pgx.Conn // the scanner's own connection
 	SegmentSize int64
-	Start       pipeline.LSN
+	Start       pgformat.LSN
 	InRecovery  bool
 	Interval    time.Duration
-	Stop        <-chan pipeline.LSN
+	Stop        <-chan pgformat.LSN
 	LogSQL      func(string)
 	Log         func(format string, args ...any)
 }
 
 // Run scans until the stop LSN is known and its segment sent. It does not close out.
 func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
-	next := SegmentOf(s.Start, s.SegmentSize)
+	next := pgformat.SegmentOf(s.Start, s.SegmentSize)
 	tick := time.NewTicker(s.Interval)
 	defer tick.Stop()
 	stop := s.Stop
 	for {
-		var limit Segment // first segment not to send yet
+		var limit pgformat.Segment // first segment not to send yet
 		final := false
 		select {
 		case <-ctx.Done():
@@ -50,12 +51,12 @@ func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
 			if err != nil {
 				return err
 			}
-			limit = SegmentOf(written, s.SegmentSize)
+			limit = pgformat.SegmentOf(written, s.SegmentSize)
 		case end := <-stop:
 			if err := s.waitWritten(ctx, end); err != nil {
 				return err
 			}
-			limit = LastSegmentBefore(end, s.SegmentSize) + 1
+			limit = pgformat.LastSegmentBefore(end, s.SegmentSize) + 1
 			final = true
 		}
 		if limit > next || final {
@@ -88,7 +89,7 @@ func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
 
 // walNames is one scan of pg_wal.
 type walNames struct {
-	segments  map[Segment]string // the file for each segment, of the highest timeline
+	segments  map[pgformat.Segment]string // the file for each segment, of the highest timeline
 	histories []string
 }
 
@@ -104,9 +105,9 @@ func (s *Scanner) list(ctx context.Context) (walNames, error) {
 	if err != nil {
 		return walNames{}, fmt.Errorf("listing pg_wal: %w", err)
 	}
-	w := walNames{segments: map[Segment]string{}}
+	w := walNames{segments: map[pgformat.Segment]string{}}
 	for _, n := range names {
-		if _, seg, ok := ParseName(n, s.SegmentSize); ok {
+		if _, seg, ok := pgformat.ParseName(n, s.SegmentSize); ok {
 			// Names of one segment differ only in their leading timeline: keep the newest.
 			if old, dup := w.segments[seg]; !dup || n > old {
 				w.segments[seg] = n
@@ -145,7 +146,7 @@ func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path strin
 }
 
 // writtenLSN is how far the server has written WAL; segments before it are finished.
-func (s *Scanner) writtenLSN(ctx context.Context) (pipeline.LSN, error) {
+func (s *Scanner) writtenLSN(ctx context.Context) (pgformat.LSN, error) {
 	q := `SELECT pg_current_wal_lsn()::text`
 	if s.InRecovery {
 		q = `SELECT coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text`
@@ -155,12 +156,12 @@ func (s *Scanner) writtenLSN(ctx context.Context) (pipeline.LSN, error) {
 	if err := s.Conn.QueryRow(ctx, q).Scan(&txt); err != nil {
 		return 0, fmt.Errorf("reading the WAL position: %w", err)
 	}
-	return pipeline.ParseLSN(txt)
+	return pgformat.ParseLSN(txt)
 }
 
 // waitWritten waits until WAL up to end is on the server's disk. On a primary pg_backup_stop has
 // already switched and flushed the last segment; a standby may still be receiving it.
-func (s *Scanner) waitWritten(ctx context.Context, end pipeline.LSN) error {
+func (s *Scanner) waitWritten(ctx context.Context, end pgformat.LSN) error {
 	for {
 		w, err := s.writtenLSN(ctx)
 		if err != nil || w >= end {

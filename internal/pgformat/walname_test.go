@@ -1,15 +1,13 @@
-package wal
+package pgformat
 
 import (
 	"testing"
-
-	"github.com/pgpull/pgpull/pipeline"
 )
 
 func TestSegmentNames(t *testing.T) {
 	const mb16 = 16 << 20
 	tests := []struct {
-		lsn        pipeline.LSN
+		lsn        LSN
 		size       int64
 		first      string // the segment holding lsn
 		lastBefore string // the last segment a record ending at lsn needs

@@ -1,24 +1,19 @@
-// Package wal is the WAL source: while the backup runs it scans pg_wal on the server and feeds
-// every segment the backup needs into the stream, so that what arrives can be restored without an
-// archive.
-package wal
+package pgformat
 
 import (
 	"fmt"
 	"strconv"
-
-	"github.com/pgpull/pgpull/pipeline"
 )
 
 // Segment numbers a WAL segment from the start of WAL, for a given segment size.
 type Segment uint64
 
 // SegmentOf is the segment holding lsn.
-func SegmentOf(lsn pipeline.LSN, size int64) Segment { return Segment(uint64(lsn) / uint64(size)) }
+func SegmentOf(lsn LSN, size int64) Segment { return Segment(uint64(lsn) / uint64(size)) }
 
 // LastSegmentBefore is the segment holding the byte before end: the last one a record ending at
 // end needs.
-func LastSegmentBefore(end pipeline.LSN, size int64) Segment {
+func LastSegmentBefore(end LSN, size int64) Segment {
 	return Segment((uint64(end) - 1) / uint64(size))
 }
 
