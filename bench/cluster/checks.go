@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 )
 
@@ -44,6 +46,9 @@ func (c *Cluster) Amcheck(ctx context.Context) error {
 // server must be stopped cleanly first, and the cluster must have been made
 // with data checksums.
 func (c *Cluster) VerifyChecksums(ctx context.Context) error {
+	if _, err := os.Stat(filepath.Join(c.Bindir, "pg_checksums")); err != nil {
+		return fmt.Errorf("pg_checksums is not in %s (the npm builds of majors other than 15 ship only initdb, pg_ctl and postgres), and another major's refuses this data directory", c.Bindir)
+	}
 	out, err := c.serverCmd(ctx, "pg_checksums", "--check", "-D", c.DataDir).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("pg_checksums: %w\n%s", err, out)

@@ -297,12 +297,31 @@ func TestExtractTar(t *testing.T) {
 	}
 }
 
-func TestBindir(t *testing.T) {
-	dir, err := Bindir()
+// TestBinaries checks that the cluster runs the major version PGPULL_PG_BIN names (or the Debian
+// one), that Options.Checksums is obeyed both ways (18's initdb turns checksums on by default),
+// and that a wrong PGPULL_PG_BIN fails naming the command that fetches the binaries.
+func TestBinaries(t *testing.T) {
+	ctx := t.Context()
+	b, err := FindBinaries()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !hasServerBinaries(dir) {
-		t.Fatalf("Bindir() = %s, which lacks initdb/pg_ctl/postgres", dir)
+	if !hasServerBinaries(b.Server) {
+		t.Fatalf("server binaries %s lack initdb/pg_ctl/postgres", b.Server)
+	}
+	c := ForTest(t, Options{Checksums: false})
+	num, err := c.QueryInt(ctx, `SELECT current_setting('server_version_num')::int`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(num/10000) != b.Major || c.Major != b.Major {
+		t.Errorf("server_version_num %d; want major %d (cluster says %d)", num, b.Major, c.Major)
+	}
+	if got, err := c.QueryString(ctx, "SHOW data_checksums"); err != nil || got != "off" {
+		t.Errorf("Options{Checksums: false}: data_checksums %q, %v; want off", got, err)
+	}
+	t.Setenv(BinEnv, t.TempDir())
+	if _, err := FindBinaries(); err == nil || !strings.Contains(err.Error(), ".ci/pg-majors") {
+		t.Errorf("%s naming an empty directory: %v; want an error naming .ci/pg-majors", BinEnv, err)
 	}
 }

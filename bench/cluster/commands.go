@@ -28,7 +28,7 @@ func (c *Cluster) serverCmd(ctx context.Context, prog string, args ...string) *e
 // Connection settings go in the environment so callers' args can be appended
 // in any order.
 func (c *Cluster) clientCmd(ctx context.Context, prog string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, filepath.Join(c.Bindir, prog), args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(c.ClientBin, prog), args...)
 	cmd.Env = append(os.Environ(),
 		"PGHOST="+c.SocketDir,
 		"PGPORT="+strconv.Itoa(c.Port),

@@ -19,7 +19,7 @@ const setupTimeout = 5 * time.Minute
 // so a CI without PostgreSQL cannot pass by testing nothing.
 func ForTest(t testing.TB, opts Options) *Cluster {
 	t.Helper()
-	if _, err := Bindir(); err != nil {
+	if _, err := FindBinaries(); err != nil {
 		t.Fatal(err)
 	}
 	base, err := os.MkdirTemp("", "pgpull-*")
@@ -61,6 +61,26 @@ func AdoptForTest(t testing.TB, dataDir string) *Cluster {
 	}
 	t.Cleanup(func() { removeForTest(t, c) })
 	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// StandbyForTest makes a streaming replica of primary (see MakeStandby), starts it, waits until
+// it streams, and removes it at test end.
+func StandbyForTest(t testing.TB, primary *Cluster) *Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	c, err := primary.MakeStandby(ctx, filepath.Join(t.TempDir(), "standby"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeForTest(t, c) })
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := primary.WaitStreaming(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return c

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -16,16 +15,9 @@ import (
 func TestBackupFromStandby(t *testing.T) {
 	ctx := context.Background()
 	primary := cluster.ForTest(t, cluster.Options{Checksums: true})
+	replica := cluster.StandbyForTest(t, primary)
 	addUnlogged(t, primary)
 	stop := loadPgbench(t, primary, "5")
-
-	replicaDir := filepath.Join(t.TempDir(), "replica")
-	bindir, _ := cluster.Bindir()
-	cmd := exec.Command(filepath.Join(bindir, "pg_basebackup"), "-d", primary.DSN(), "-D", replicaDir, "-R", "-X", "stream", "-c", "fast")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("making the replica with pg_basebackup: %v\n%s", err, out)
-	}
-	replica := cluster.AdoptForTest(t, replicaDir)
 	if in, err := replica.QueryString(ctx, `SELECT pg_is_in_recovery()::text`); err != nil || in != "true" {
 		t.Fatalf("replica in recovery: %q, %v", in, err)
 	}
