@@ -176,8 +176,8 @@ func (a *area) made(name string, dir bool) {
 	}
 }
 
-// syncDirs fsyncs every directory whose entries we added, so that the files we fsynced can be
-// found after a crash.
+// syncDirs fsyncs every directory whose entries we added since the last call, so that the files
+// we fsynced can be found after a crash.
 func (a *area) syncDirs() error {
 	var errs []error
 	for name := range a.changed {
@@ -186,7 +186,11 @@ func (a *area) syncDirs() error {
 	if a.madeTop != "" {
 		errs = append(errs, syncDir(os.Open(filepath.Dir(a.madeTop))))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	clear(a.changed) // synced: a later call need only sync what changes after this one
+	return nil
 }
 
 func syncDir(d *os.File, err error) error {

@@ -36,8 +36,9 @@ const (
 // Dir writes the backup as a plain data directory, ready to start, as pg_basebackup -Fp does:
 // tablespaces go to their target directories, linked from pg_tblspc/<oid>.
 //
-// global/pg_control is held back until Close, so that a directory cut short has no pg_control
-// and PostgreSQL refuses to start it. tablespace_map is left out: recovery would re-point the
+// global/pg_control is held back until Close and written after everything else is on disk,
+// backup_label and backup_manifest included, so that a directory cut short at any point has no
+// pg_control and PostgreSQL refuses to start it. tablespace_map is left out: recovery would re-point the
 // pg_tblspc links at the server's own paths, undoing the Tablespaces mapping.
 type Dir struct {
 	opts   DirOptions
@@ -173,8 +174,11 @@ func (d *Dir) open(f *pipeline.File) error {
 	if err := checkPath(f.Path); err != nil {
 		return err
 	}
-	if f.Tablespace == "" && f.Path == controlPath && !f.Dir && f.Content == nil {
+	if f.Tablespace == "" && f.Path == controlPath && !f.Dir {
+		// Held back whether it is fetched or made: pipeline/backup hands over the copy it read
+		// after every other file as Content, ahead of backup_label and the last WAL.
 		d.controlFile, d.control = f, make([]byte, 0, f.Size)
+		d.control = append(d.control, f.Content...)
 		return nil
 	}
 	if f.Tablespace == "" && f.Path == tablespaceMapPath {
@@ -278,8 +282,9 @@ func (d *Dir) finish(f *pipeline.File) error {
 	return d.closer.close(file)
 }
 
-// Close writes global/pg_control, then manifest as backup_manifest, and fsyncs what it made.
-// pg_control comes after every other file, backup_label included, is on disk.
+// Close writes manifest as backup_manifest, makes everything durable, and only then writes
+// global/pg_control and makes it durable in turn: until pg_control is on disk the directory
+// cannot start, so a crash anywhere before leaves a directory PostgreSQL refuses.
 func (d *Dir) Close(manifest []byte) error {
 	if d.done {
 		return errors.New("directory sink: close after close or abort")
@@ -290,29 +295,41 @@ func (d *Dir) Close(manifest []byte) error {
 	if err := d.closer.wait(); err != nil {
 		return fmt.Errorf("directory sink: %w", err)
 	}
-	if d.controlFile != nil {
-		if err := d.writeWhole(controlPath, d.control, d.controlFile); err != nil {
-			return err
-		}
-	}
 	if manifest != nil {
 		if err := d.writeWhole(manifestName, manifest, nil); err != nil {
 			return err
 		}
 	}
-	if !d.opts.NoSync {
-		var errs []error
-		for _, a := range d.allAreas() {
-			errs = append(errs, a.syncDirs())
+	if err := d.syncAll(); err != nil {
+		return err
+	}
+	if d.controlFile != nil {
+		if err := d.writeWhole(controlPath, d.control, d.controlFile); err != nil {
+			return err
 		}
-		if err := errors.Join(errs...); err != nil {
-			return fmt.Errorf("directory sink: %w", err)
+		if err := d.syncAll(); err != nil {
+			return err
 		}
 	}
 	d.done = true
 	var errs []error
 	for _, a := range d.allAreas() {
 		errs = append(errs, a.close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("directory sink: %w", err)
+	}
+	return nil
+}
+
+// syncAll fsyncs every directory the sink added entries to, unless fsync is off.
+func (d *Dir) syncAll() error {
+	if d.opts.NoSync {
+		return nil
+	}
+	var errs []error
+	for _, a := range d.allAreas() {
+		errs = append(errs, a.syncDirs())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("directory sink: %w", err)

@@ -319,3 +319,65 @@ func TestDirTablespaceChecks(t *testing.T) {
 	}
 	d.Abort()
 }
+
+// TestDirWritesPgControlLast: global/pg_control, however it comes (fetched, or made and sent
+// ahead of backup_label and the last WAL, as pipeline/backup does), appears only after every
+// other file, backup_manifest included, so that a directory cut short anywhere cannot start.
+func TestDirWritesPgControlLast(t *testing.T) {
+	control := pattern(4, 8192)
+	tests := []struct {
+		name string
+		// control adds pg_control to the stream.
+		control func(s *testStream)
+		// blockManifest puts a directory where backup_manifest goes, so Close fails on it.
+		blockManifest bool
+	}{
+		{"made, before backup_label", func(s *testStream) { s.content("global/pg_control", control) }, false},
+		{"fetched, before backup_label", func(s *testStream) { s.file("global/pg_control", "", control, 4096) }, false},
+		{"made, manifest fails", func(s *testStream) { s.content("global/pg_control", control) }, true},
+		{"fetched, manifest fails", func(s *testStream) { s.file("global/pg_control", "", control, 4096) }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "data")
+			var s testStream
+			s.dir("global", "")
+			s.file("global/1262", "", pattern(1, 8192), 8192)
+			tt.control(&s)
+			s.content("backup_label", []byte("label"))
+			s.file("pg_wal/000000010000000000000003", "", pattern(2, 20000), 8192)
+			d, err := NewDir(root, DirOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := putAll(t, d, s.pieces); err != nil {
+				t.Fatal(err)
+			}
+			controlPath := filepath.Join(root, "global", "pg_control")
+			if _, err := os.Stat(controlPath); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("pg_control exists before Close (err %v); a directory cut short could start", err)
+			}
+			if tt.blockManifest {
+				if err := os.Mkdir(filepath.Join(root, "backup_manifest"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := d.Close([]byte("{}\n")); err == nil {
+					t.Fatal("Close succeeded with backup_manifest blocked")
+				}
+				if _, err := os.Stat(controlPath); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("pg_control written although backup_manifest failed (err %v)", err)
+				}
+				return
+			}
+			if err := d.Close([]byte("{}\n")); err != nil {
+				t.Fatal(err)
+			}
+			if got := readFile(t, controlPath); !bytes.Equal(got, control) {
+				t.Errorf("pg_control: %d bytes differ from the %d expected", len(got), len(control))
+			}
+			if got := readFile(t, filepath.Join(root, "backup_label")); string(got) != "label" {
+				t.Errorf("backup_label holds %q", got)
+			}
+		})
+	}
+}
