@@ -61,7 +61,7 @@ func backupCommand(stdout, stderr io.Writer) *ffcli.Command {
 	boolVar(fs, &f.debug, "show every SQL statement on stderr", "d", "debug")
 	fs.DurationVar(&f.walInterval, "wal-interval", 2*time.Second, "how often the WAL scanner looks at pg_wal")
 	fs.DurationVar(&f.ioTimeout, "io-timeout", 5*time.Minute, "how long a fetch connection may get no data before it reconnects")
-	stringVar(fs, &f.maxRate, "", "cap on the transfer rate of all jobs together, as 150M or 20k (kB/s when bare)", "r", "max-rate")
+	stringVar(fs, &f.maxRate, "", "cap on the transfer rate of all jobs together, at least 32k: 150M or 64k (kB/s when bare)", "r", "max-rate")
 	stringVar(fs, &f.format, "", "output format for a directory DEST: plain (p) or tar (t)", "F", "format")
 	stringVar(fs, &f.compress, "none", "compression of tar output: none, gzip[:LEVEL], zstd[:LEVEL]", "z", "compress")
 	stringVar(fs, &f.manifestSums, "CRC32C", "file checksums in backup_manifest: CRC32C, SHA224, SHA256, SHA384, SHA512 or NONE", "", "manifest-checksums")

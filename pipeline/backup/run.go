@@ -92,7 +92,9 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	}
 	var limiter *rate.Limiter
 	if b.opts.MaxRate > 0 {
-		limiter = rate.NewLimiter(rate.Limit(b.opts.MaxRate), int(max(fetch.RowSize, b.opts.MaxRate/10)))
+		// A tenth of a second's worth: the first burst is free, so a larger one would overshoot the
+		// cap on short runs at low rates. Reads larger than the burst wait for it in parts.
+		limiter = rate.NewLimiter(rate.Limit(b.opts.MaxRate), int(max(b.opts.MaxRate/10, 1)))
 	}
 
 	stopped := make(chan pgformat.LSN, 1)

@@ -254,7 +254,14 @@ func (w *Worker) wait(ctx context.Context, n int, stall *stallTimer) error {
 	}
 	stall.pause()
 	defer stall.progress()
-	return w.Limiter.WaitN(ctx, n)
+	// WaitN refuses more than the burst at once, and a row may be larger (a whole small file in a
+	// batch): pay for it in parts.
+	for burst := w.Limiter.Burst(); n > 0; n -= burst {
+		if err := w.Limiter.WaitN(ctx, min(n, burst)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pad brings a Piece to its listed length. A file that shrank during the copy is filled with
