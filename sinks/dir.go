@@ -135,11 +135,11 @@ func within(path, dir string) bool {
 func (d *Dir) Put(p *pipeline.Piece) error {
 	defer p.Done()
 	if d.done {
-		return errors.New("directory sink: put after close or abort")
+		return errors.New("writing the backup directory: put after close or abort")
 	}
 	action, err := d.order.classify(p)
 	if err != nil {
-		return fmt.Errorf("directory sink: %w", err)
+		return fmt.Errorf("writing the backup directory: %w", err)
 	}
 	f := p.File
 	switch action {
@@ -147,7 +147,7 @@ func (d *Dir) Put(p *pipeline.Piece) error {
 		return nil
 	case openFile:
 		if err := d.open(f); err != nil {
-			return fmt.Errorf("directory sink: %w", err)
+			return fmt.Errorf("writing the backup directory: %w", err)
 		}
 		if f.Dir || f.Content != nil || d.cur == nil && d.controlFile != f {
 			d.order.completed(f)
@@ -158,11 +158,11 @@ func (d *Dir) Put(p *pipeline.Piece) error {
 		d.control = append(d.control, p.Data...)
 		d.control = append(d.control, make([]byte, p.Length-int64(len(p.Data)))...)
 	} else if err := writePiece(d.cur, p); err != nil {
-		return fmt.Errorf("directory sink: %w", err)
+		return fmt.Errorf("writing the backup directory: %w", err)
 	}
 	if d.order.written(p) && f != d.controlFile {
 		if err := d.finish(f); err != nil {
-			return fmt.Errorf("directory sink: %w", err)
+			return fmt.Errorf("writing the backup directory: %w", err)
 		}
 	}
 	return nil
@@ -287,13 +287,13 @@ func (d *Dir) finish(f *pipeline.File) error {
 // cannot start, so a crash anywhere before leaves a directory PostgreSQL refuses.
 func (d *Dir) Close(manifest []byte) error {
 	if d.done {
-		return errors.New("directory sink: close after close or abort")
+		return errors.New("writing the backup directory: close after close or abort")
 	}
 	if err := d.order.unfinished(); err != nil {
-		return fmt.Errorf("directory sink: %w", err)
+		return fmt.Errorf("writing the backup directory: %w", err)
 	}
 	if err := d.closer.wait(); err != nil {
-		return fmt.Errorf("directory sink: %w", err)
+		return fmt.Errorf("writing the backup directory: %w", err)
 	}
 	if manifest != nil {
 		if err := d.writeWhole(manifestName, manifest, nil); err != nil {
@@ -317,7 +317,7 @@ func (d *Dir) Close(manifest []byte) error {
 		errs = append(errs, a.close())
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("directory sink: %w", err)
+		return fmt.Errorf("writing the backup directory: %w", err)
 	}
 	return nil
 }
@@ -332,7 +332,7 @@ func (d *Dir) syncAll() error {
 		errs = append(errs, a.syncDirs())
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("directory sink: %w", err)
+		return fmt.Errorf("writing the backup directory: %w", err)
 	}
 	return nil
 }
@@ -341,21 +341,21 @@ func (d *Dir) syncAll() error {
 func (d *Dir) writeWhole(name string, body []byte, f *pipeline.File) error {
 	file, err := d.data.create(name, d.opts.FileMode)
 	if err != nil {
-		return fmt.Errorf("directory sink: %w", err)
+		return fmt.Errorf("writing the backup directory: %w", err)
 	}
 	if _, err := file.Write(body); err != nil {
 		file.Close()
-		return fmt.Errorf("directory sink: %w", err)
+		return fmt.Errorf("writing the backup directory: %w", err)
 	}
 	if f == nil {
 		f = &pipeline.File{}
 	}
 	d.cur, d.curArea, d.curName = file, d.data, name
 	if err := d.finish(f); err != nil {
-		return fmt.Errorf("directory sink: %w", err)
+		return fmt.Errorf("writing the backup directory: %w", err)
 	}
 	if err := d.closer.wait(); err != nil {
-		return fmt.Errorf("directory sink: %w", err)
+		return fmt.Errorf("writing the backup directory: %w", err)
 	}
 	return nil
 }
@@ -385,7 +385,7 @@ func (d *Dir) Abort() error {
 		errs = append(errs, a.rollback())
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("directory sink: abort: %w", err)
+		return fmt.Errorf("writing the backup directory: abort: %w", err)
 	}
 	return nil
 }

@@ -43,11 +43,11 @@ func NewTar(w io.Writer) *Tar {
 func (t *Tar) Put(p *pipeline.Piece) error {
 	defer p.Done()
 	if t.aborted {
-		return errors.New("tar sink: put after abort")
+		return errors.New("writing the tar stream: put after abort")
 	}
 	action, err := t.order.classify(p)
 	if err != nil {
-		return fmt.Errorf("tar sink: %w", err)
+		return fmt.Errorf("writing the tar stream: %w", err)
 	}
 	switch action {
 	case dropPiece:
@@ -59,14 +59,14 @@ func (t *Tar) Put(p *pipeline.Piece) error {
 		}
 		if f.Content != nil {
 			if _, err := t.tw.Write(f.Content); err != nil {
-				return fmt.Errorf("tar sink: %s: %w", f.Path, err)
+				return fmt.Errorf("writing the tar stream: %s: %w", f.Path, err)
 			}
 			t.order.completed(f)
 			return nil
 		}
 	}
 	if err := writePiece(t.tw, p); err != nil {
-		return fmt.Errorf("tar sink: %s at offset %d: %w", p.File.Path, p.Offset, err)
+		return fmt.Errorf("writing the tar stream: %s at offset %d: %w", p.File.Path, p.Offset, err)
 	}
 	t.order.written(p)
 	return nil
@@ -74,11 +74,11 @@ func (t *Tar) Put(p *pipeline.Piece) error {
 
 func (t *Tar) writeHeader(f *pipeline.File) error {
 	if err := checkPath(f.Path); err != nil {
-		return fmt.Errorf("tar sink: %w", err)
+		return fmt.Errorf("writing the tar stream: %w", err)
 	}
 	name, ok := strings.CutPrefix(f.Path, t.strip)
 	if !ok || name == "" {
-		return fmt.Errorf("tar sink: %q does not belong under %q", f.Path, t.strip)
+		return fmt.Errorf("writing the tar stream: %q does not belong under %q", f.Path, t.strip)
 	}
 	mtime := f.ModTime
 	if mtime.IsZero() {
@@ -96,7 +96,7 @@ func (t *Tar) writeHeader(f *pipeline.File) error {
 		h.Typeflag, h.Mode, h.Size = tar.TypeReg, 0o600, f.Size
 	}
 	if err := t.tw.WriteHeader(h); err != nil {
-		return fmt.Errorf("tar sink: %s: %w", f.Path, err)
+		return fmt.Errorf("writing the tar stream: %s: %w", f.Path, err)
 	}
 	return nil
 }
@@ -105,23 +105,23 @@ func (t *Tar) writeHeader(f *pipeline.File) error {
 // the archive. It does not close the underlying writer.
 func (t *Tar) Close(manifest []byte) error {
 	if t.aborted {
-		return errors.New("tar sink: close after abort")
+		return errors.New("writing the tar stream: close after abort")
 	}
 	if err := t.order.unfinished(); err != nil {
-		return fmt.Errorf("tar sink: %w", err)
+		return fmt.Errorf("writing the tar stream: %w", err)
 	}
 	if manifest != nil {
 		h := &tar.Header{Typeflag: tar.TypeReg, Name: "backup_manifest", Mode: 0o600,
 			Size: int64(len(manifest)), ModTime: t.now(), Uid: t.uid, Gid: t.gid}
 		if err := t.tw.WriteHeader(h); err != nil {
-			return fmt.Errorf("tar sink: backup_manifest: %w", err)
+			return fmt.Errorf("writing the tar stream: backup_manifest: %w", err)
 		}
 		if _, err := t.tw.Write(manifest); err != nil {
-			return fmt.Errorf("tar sink: backup_manifest: %w", err)
+			return fmt.Errorf("writing the tar stream: backup_manifest: %w", err)
 		}
 	}
 	if err := t.tw.Close(); err != nil {
-		return fmt.Errorf("tar sink: %w", err)
+		return fmt.Errorf("writing the tar stream: %w", err)
 	}
 	return nil
 }

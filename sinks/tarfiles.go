@@ -64,7 +64,7 @@ func NewTarFiles(dir string, opts TarFilesOptions) (*TarFiles, error) {
 func (t *TarFiles) Put(p *pipeline.Piece) error {
 	if t.done {
 		p.Done()
-		return errors.New("tar files sink: put after close or abort")
+		return errors.New("writing the tar files: put after close or abort")
 	}
 	oid := p.File.Tablespace
 	if oid != "" && p.File.Path == "pg_tblspc/"+oid {
@@ -87,14 +87,14 @@ func (t *TarFiles) archive(oid string) (*tarFile, error) {
 	name, strip := "base.tar", ""
 	if oid != "" {
 		if err := checkOID(oid); err != nil {
-			return nil, fmt.Errorf("tar files sink: tablespace: %w", err)
+			return nil, fmt.Errorf("writing the tar files: tablespace: %w", err)
 		}
 		name, strip = oid+".tar", "pg_tblspc/"+oid+"/"
 	}
 	name += t.opts.Ext
 	f, err := t.dir.create(name, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("tar files sink: %w", err)
+		return nil, fmt.Errorf("writing the tar files: %w", err)
 	}
 	// Measured (BenchmarkTarFilesSmallFiles): without a buffer each member costs three write
 	// calls, header, body and padding, which halves throughput on 8 KiB files. Large Pieces
@@ -104,7 +104,7 @@ func (t *TarFiles) archive(oid string) (*tarFile, error) {
 	if t.opts.Wrap != nil {
 		if a.wrap, err = t.opts.Wrap(a.buf); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("tar files sink: %s: %w", name, err)
+			return nil, fmt.Errorf("writing the tar files: %s: %w", name, err)
 		}
 		w = a.wrap
 	}
@@ -118,25 +118,25 @@ func (t *TarFiles) archive(oid string) (*tarFile, error) {
 // backup_manifest beside them, so a manifest is there only when the archives are complete.
 func (t *TarFiles) Close(manifest []byte) error {
 	if t.done {
-		return errors.New("tar files sink: close after close or abort")
+		return errors.New("writing the tar files: close after close or abort")
 	}
 	if _, err := t.archive(""); err != nil {
 		return err
 	}
 	for _, oid := range slices.Sorted(maps.Keys(t.archives)) {
 		if err := t.finish(t.archives[oid]); err != nil {
-			return fmt.Errorf("tar files sink: %w", err)
+			return fmt.Errorf("writing the tar files: %w", err)
 		}
 		delete(t.archives, oid)
 	}
 	if manifest != nil {
 		if err := t.writeManifest(manifest); err != nil {
-			return fmt.Errorf("tar files sink: %w", err)
+			return fmt.Errorf("writing the tar files: %w", err)
 		}
 	}
 	if !t.opts.NoSync {
 		if err := t.dir.syncDirs(); err != nil {
-			return fmt.Errorf("tar files sink: %w", err)
+			return fmt.Errorf("writing the tar files: %w", err)
 		}
 	}
 	t.done = true
@@ -189,7 +189,7 @@ func (t *TarFiles) Abort() error {
 		a.file.Close()
 	}
 	if err := t.dir.rollback(); err != nil {
-		return fmt.Errorf("tar files sink: abort: %w", err)
+		return fmt.Errorf("writing the tar files: abort: %w", err)
 	}
 	return nil
 }
