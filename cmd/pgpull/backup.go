@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,8 +11,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/peterbourgon/ff/v3"
-	"github.com/peterbourgon/ff/v3/ffcli"
 	"golang.org/x/term"
 
 	"github.com/pgpull/pgpull/pipeline/backup"
@@ -44,48 +41,54 @@ type backupFlags struct {
 	manifestSums  string
 	noManifest    bool
 	noVerifyPages bool
+	pgdata        string
+	recoveryConf  bool
+	askPassword   bool
+	walMethod     string
 }
 
-func backupCommand(stdout, stderr io.Writer) *ffcli.Command {
+func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	f := backupFlags{mapping: tablespaceMapping{}}
-	fs := quietFlagSet("pgpull backup", stderr)
-	intVar(fs, &f.jobs, defaultJobs, "number of parallel fetch connections", "j", "jobs")
-	stringVar(fs, &f.checkpoint, "spread", "checkpoint at start: fast or spread", "c", "checkpoint")
-	stringVar(fs, &f.label, "pgpull base backup", "backup label", "l", "label")
-	boolVar(fs, &f.force, "write into a non-empty destination directory", "f", "force")
-	stringVar(fs, &f.rangeSize, "8MB", "bytes fetched per request", "", "range-size")
-	fs.Var(f.mapping, "T", "relocate the tablespace in OLDDIR to NEWDIR (plain format): OLDDIR=NEWDIR")
-	fs.Var(f.mapping, "tablespace-mapping", "same as -T")
-	boolVar(fs, &f.noSync, "do not fsync what was written", "N", "no-sync")
-	boolVar(fs, &f.verbose, "report progress on stderr", "v", "verbose")
-	boolVar(fs, &f.debug, "show every SQL statement on stderr", "d", "debug")
+	fs := newFlags("pgpull backup")
+	fs.IntVarP(&f.jobs, "jobs", "j", defaultJobs, "`N` parallel fetch connections")
+	fs.StringVarP(&f.checkpoint, "checkpoint", "c", "spread", "checkpoint at start: `fast|spread`")
+	fs.StringVarP(&f.label, "label", "l", "pgpull base backup", "backup `LABEL`")
+	fs.StringVarP(&f.format, "format", "F", "", "output `FORMAT` for a directory DEST: plain (p) or tar (t); -Ft, -Fp as pg_basebackup")
+	fs.StringVarP(&f.compress, "compress", "z", "none", "`METHOD` of compressing tar output: none, gzip[:LEVEL], zstd[:LEVEL]")
+	fs.StringVarP(&f.pgdata, "pgdata", "D", "", "`DEST`, as pg_basebackup -D; then the only argument is DSN")
+	fs.BoolVarP(&f.force, "force", "f", false, "write into a non-empty destination directory")
+	fs.StringVar(&f.rangeSize, "range-size", "8MB", "`SIZE` fetched per request")
+	fs.VarP(f.mapping, "tablespace-mapping", "T", "relocate the tablespace in `OLDDIR=NEWDIR` (plain format)")
+	fs.BoolVarP(&f.noSync, "no-sync", "N", false, "do not fsync what was written")
+	fs.StringVarP(&f.maxRate, "max-rate", "r", "", "cap on the transfer `RATE` of all jobs together, at least 32k: 150M or 64k (kB/s when bare)")
 	fs.DurationVar(&f.walInterval, "wal-interval", 2*time.Second, "how often the WAL scanner looks at pg_wal")
 	fs.DurationVar(&f.ioTimeout, "io-timeout", 5*time.Minute, "how long a fetch connection may get no data before it reconnects")
-	stringVar(fs, &f.maxRate, "", "cap on the transfer rate of all jobs together, at least 32k: 150M or 64k (kB/s when bare)", "r", "max-rate")
-	stringVar(fs, &f.format, "", "output format for a directory DEST: plain (p) or tar (t)", "F", "format")
-	stringVar(fs, &f.compress, "none", "compression of tar output: none, gzip[:LEVEL], zstd[:LEVEL]", "z", "compress")
-	stringVar(fs, &f.manifestSums, "CRC32C", "file checksums in backup_manifest: CRC32C, SHA224, SHA256, SHA384, SHA512 or NONE", "", "manifest-checksums")
-	boolVar(fs, &f.noManifest, "write no backup_manifest", "", "no-manifest")
-	boolVar(fs, &f.noVerifyPages, "do not verify data page checksums", "", "no-verify-checksums")
-	return &ffcli.Command{
-		Name:       "backup",
-		ShortUsage: "pgpull backup [flags] DSN DEST",
-		ShortHelp:  "take a base backup; DEST is - for a tar stream on stdout, or a directory",
-		LongHelp: "DSN is a libpq connection string or URI; PG* variables, ~/.pgpass and service files apply.\n" +
-			"Every flag can also be set as PGPULL_<FLAG>, e.g. PGPULL_JOBS=8.",
-		FlagSet: fs,
-		Options: []ff.Option{ff.WithEnvVarPrefix("PGPULL")},
-		Exec: func(ctx context.Context, args []string) error {
-			return runBackup(ctx, f, args, stdout, stderr)
+	fs.StringVar(&f.manifestSums, "manifest-checksums", "CRC32C", "file checksum `ALGORITHM` in backup_manifest: CRC32C, SHA224, SHA256, SHA384, SHA512 or NONE")
+	fs.BoolVar(&f.noManifest, "no-manifest", false, "write no backup_manifest")
+	fs.BoolVar(&f.noVerifyPages, "no-verify-checksums", false, "do not verify data page checksums")
+	fs.BoolVarP(&f.recoveryConf, "write-recovery-conf", "R", false, "make the copy a standby of the server: standby.signal and primary_conninfo (plain format)")
+	fs.BoolVarP(&f.askPassword, "password", "W", false, "ask for the password on the terminal")
+	fs.StringVarP(&f.walMethod, "wal-method", "X", "stream", "pg_basebackup's -X `METHOD`: stream and fetch both mean what pgpull always does, the WAL in the backup")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "report progress on stderr")
+	fs.BoolVarP(&f.debug, "debug", "d", false, "show every SQL statement on stderr")
+	return &command{
+		name:  "backup",
+		usage: "backup [flags] DSN DEST",
+		short: "take a base backup; DEST is - for a tar stream on stdout, or a directory",
+		long: "DSN is a libpq connection string or URI; PG* variables, ~/.pgpass and service files apply.\n" +
+			"Flags may come before or after DSN and DEST.",
+		flags: fs,
+		run: func(ctx context.Context, args []string) error {
+			return runBackup(ctx, f, args, stdin, stdout, stderr)
 		},
 	}
 }
 
-func runBackup(ctx context.Context, f backupFlags, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 2 {
-		return fmt.Errorf("backup needs DSN and DEST, got %d arguments; see pgpull backup -h", len(args))
+func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File, stdout, stderr io.Writer) error {
+	dsn, dest, err := f.destination(args)
+	if err != nil {
+		return err
 	}
-	dsn, dest := args[0], args[1]
 	opts, spec, err := f.options(stderr)
 	if err != nil {
 		return err
@@ -103,6 +106,11 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdout, stderr
 	cfg, err := parseDSN(dsn)
 	if err != nil {
 		return err
+	}
+	if f.askPassword {
+		if cfg.Password, err = askPassword(stdin, stderr, cfg.User); err != nil {
+			return err
+		}
 	}
 	b, err := backup.Connect(ctx, cfg, opts)
 	if err != nil {
@@ -128,6 +136,11 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdout, stderr
 	if err := finish(); err != nil {
 		return err
 	}
+	if f.recoveryConf {
+		if err := writeRecoveryConf(dest, cfg, b.Server.FileMode(), f.noSync); err != nil {
+			return err
+		}
+	}
 	opts.Log("backup complete: %s in %d files, WAL %s to %s, %.1fs (%.0f MB/s)", humanSize(res.Bytes), res.Files,
 		res.Start, res.Stop, res.Duration.Seconds(), float64(res.Bytes)/res.Duration.Seconds()/1e6)
 	if n := len(res.PageFailures); n > 0 {
@@ -151,6 +164,9 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdout, stderr
 // options turns flags into the backup's options and checks them.
 func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, error) {
 	opts := backup.Options{Jobs: f.jobs, Label: f.label, WALInterval: f.walInterval, IOTimeout: f.ioTimeout, Manifest: !f.noManifest, VerifyPages: !f.noVerifyPages}
+	if err := f.checkWALMethod(); err != nil {
+		return opts, compress.Spec{}, err
+	}
 	if f.jobs < 1 {
 		return opts, compress.Spec{}, fmt.Errorf("-j/--jobs must be at least 1, got %d", f.jobs)
 	}
@@ -208,6 +224,9 @@ func (f backupFlags) outputFormat(dest string, spec compress.Spec) (string, erro
 		return "", fmt.Errorf("invalid format %q: use -F plain or -F tar", f.format)
 	}
 	if dest == "-" {
+		if f.recoveryConf {
+			return "", fmt.Errorf("-R writes the standby settings into a plain backup only: give a directory as DEST, or add standby.signal and primary_conninfo after extracting")
+		}
 		if format == "plain" {
 			return "", fmt.Errorf("a plain backup cannot go to stdout: give a directory as DEST, or drop -F plain")
 		}
@@ -215,6 +234,9 @@ func (f backupFlags) outputFormat(dest string, spec compress.Spec) (string, erro
 	}
 	if format == "" {
 		format = "plain"
+	}
+	if f.recoveryConf && format != "plain" {
+		return "", fmt.Errorf("-R writes the standby settings into a plain backup only: drop -F tar, or add standby.signal and primary_conninfo after extracting")
 	}
 	if format == "plain" && spec.Algorithm != compress.None {
 		return "", fmt.Errorf("-z applies to tar output only: add -F tar, or write to stdout with DEST -")
@@ -282,29 +304,4 @@ func humanSize(n int64) string {
 		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 	}
 	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-}
-
-// The flag package has no short aliases: these register a flag under each of its names.
-func intVar(fs *flag.FlagSet, p *int, def int, usage string, names ...string) {
-	for _, n := range names {
-		if n != "" {
-			fs.IntVar(p, n, def, usage)
-		}
-	}
-}
-
-func stringVar(fs *flag.FlagSet, p *string, def, usage string, names ...string) {
-	for _, n := range names {
-		if n != "" {
-			fs.StringVar(p, n, def, usage)
-		}
-	}
-}
-
-func boolVar(fs *flag.FlagSet, p *bool, usage string, names ...string) {
-	for _, n := range names {
-		if n != "" {
-			fs.BoolVar(p, n, false, usage)
-		}
-	}
 }

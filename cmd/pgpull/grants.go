@@ -6,22 +6,20 @@ import (
 	"io"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/pgpull/pgpull/pipeline/backup"
 	"github.com/pgpull/pgpull/stages/control"
 )
 
-func grantsCommand(stdout, stderr io.Writer) *ffcli.Command {
-	fs := quietFlagSet("pgpull grants", stderr)
-	return &ffcli.Command{
-		Name:       "grants",
-		ShortUsage: "pgpull grants [DSN] ROLE",
-		ShortHelp:  "print the SQL that lets ROLE take backups without superuser",
-		LongHelp: "Connects to the server DSN names (PG* variables apply; without DSN only they do) to learn its\n" +
+func grantsCommand(stdout, stderr io.Writer) *command {
+	return &command{
+		name:  "grants",
+		usage: "grants [DSN] ROLE",
+		short: "print the SQL that lets ROLE take backups without superuser",
+		long: "Connects to the server DSN names (PG* variables apply; without DSN only they do) to learn its\n" +
 			"version and database, and prints the GRANTs a superuser runs there for ROLE. Nothing is changed.",
-		FlagSet: fs,
-		Exec: func(ctx context.Context, args []string) error {
+		flags: newFlags("pgpull grants"),
+		run: func(ctx context.Context, args []string) error {
 			return runGrants(ctx, args, stdout)
 		},
 	}

@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +13,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -29,6 +28,9 @@ type exitError struct {
 
 func (e exitError) Error() string { return e.err.Error() }
 
+// exitUsage is the status of a command line pgpull cannot read, as for flag parsers generally.
+const exitUsage = 2
+
 func run(args []string, stdout, stderr io.Writer) int {
 	// A closed stdout must fail a write with EPIPE, not kill the process before it can end the
 	// backup on the server and clean up.
@@ -36,37 +38,55 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	root := &ffcli.Command{
-		Name:       "pgpull",
-		ShortUsage: "pgpull <backup|verify|grants|wal> [flags] ...",
-		ShortHelp:  "parallel PostgreSQL base backups over SQL connections",
-		FlagSet:    quietFlagSet("pgpull", stderr),
-		Subcommands: []*ffcli.Command{
-			backupCommand(stdout, stderr),
-			verifyCommand(os.Stdin, stdout, stderr),
-			grantsCommand(stdout, stderr),
-			walCommand(stderr),
-		},
-		Exec: func(context.Context, []string) error { return flag.ErrHelp },
+	cmds := []*command{
+		backupCommand(os.Stdin, stdout, stderr),
+		verifyCommand(os.Stdin, stdout, stderr),
+		grantsCommand(stdout, stderr),
+		walCommand(stderr),
 	}
-	err := root.ParseAndRun(ctx, args)
+	if len(args) == 0 {
+		writeRootHelp(stderr, cmds)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		if len(args) > 1 {
+			if cmd := findCommand(cmds, args[1]); cmd != nil {
+				cmd.writeHelp(stdout)
+				return 0
+			}
+		}
+		writeRootHelp(stdout, cmds)
+		return 0
+	case "-V", "--version", "version":
+		fmt.Fprintln(stdout, versionLine(buildInfo()))
+		return 0
+	}
+	cmd := findCommand(cmds, args[0])
+	if cmd == nil {
+		fmt.Fprintf(stderr, "pgpull: %s\n", unknownCommand(args[0], cmds))
+		return exitUsage
+	}
+	rest, err := cmd.parse(args[1:])
+	switch {
+	case errors.Is(err, pflag.ErrHelp):
+		cmd.writeHelp(stdout)
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "pgpull: %s\n", oneLine(err.Error()))
+		return exitUsage
+	}
+	err = cmd.run(ctx, rest)
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, flag.ErrHelp):
-		printUsage(stderr, root, args)
-		return 2
 	case ctx.Err() != nil:
 		// Every command cleans up before it returns: a backup has ended its backup on the server
 		// and removed the output it created by now.
 		fmt.Fprintf(stderr, "pgpull: interrupted (%s); stopped and cleaned up\n", context.Cause(ctx))
 		return 130
 	}
-	msg := oneLine(err.Error())
-	if bad, ok := strings.CutPrefix(msg, "error parsing commandline arguments: "); ok {
-		msg = bad + "; see " + commandName(root, args) + " -h"
-	}
-	fmt.Fprintf(stderr, "pgpull: %s\n", msg)
+	fmt.Fprintf(stderr, "pgpull: %s\n", oneLine(err.Error()))
 	var ee exitError
 	if errors.As(err, &ee) {
 		return ee.code
@@ -74,36 +94,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-// quietFlagSet keeps the flag package from printing usage on every bad flag: the user gets one
-// line naming the problem, and -h for the rest.
-func quietFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
-}
-
-// subcommand finds the command the arguments name, or root.
-func subcommand(root *ffcli.Command, args []string) *ffcli.Command {
-	for _, a := range args {
-		for _, sub := range root.Subcommands {
-			if sub.Name == a {
-				return sub
-			}
+func findCommand(cmds []*command, name string) *command {
+	for _, c := range cmds {
+		if c.name == name {
+			return c
 		}
 	}
-	return root
+	return nil
 }
 
-// commandName is the command as a user would type it: "pgpull backup".
-func commandName(root *ffcli.Command, args []string) string {
-	if cmd := subcommand(root, args); cmd != root {
-		return root.Name + " " + cmd.Name
+// unknownCommand names what was typed and the command it is closest to.
+func unknownCommand(given string, cmds []*command) string {
+	if strings.HasPrefix(given, "-") {
+		return fmt.Sprintf("unknown flag %s: a command comes first, as pgpull backup %s ...; see pgpull -h", given, given)
 	}
-	return root.Name
+	names := make([]string, len(cmds))
+	for i, c := range cmds {
+		names[i] = c.name
+	}
+	if near := closest(given, names); near != "" {
+		return fmt.Sprintf("unknown command %q (did you mean %s?); see pgpull -h", given, near)
+	}
+	return fmt.Sprintf("unknown command %q: use one of %s; see pgpull -h", given, strings.Join(names, ", "))
 }
 
-func printUsage(w io.Writer, root *ffcli.Command, args []string) {
-	fmt.Fprintln(w, ffcli.DefaultUsageFunc(subcommand(root, args)))
+func writeRootHelp(w io.Writer, cmds []*command) {
+	fmt.Fprintf(w, "Usage: pgpull COMMAND [flags] ARGS\n\nparallel PostgreSQL base backups over SQL connections\n\nCommands:\n")
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.short)
+	}
+	fmt.Fprintf(w, "\npgpull COMMAND -h shows a command's flags; pgpull --version its version.\n")
 }
 
 // oneLine keeps an error on one line: server messages can carry newlines (DETAIL, HINT).

@@ -34,6 +34,9 @@ type tablespaceMapping map[string]string
 
 func (m tablespaceMapping) String() string { return "" }
 
+// Type names the value in the flag parser's messages.
+func (m tablespaceMapping) Type() string { return "OLDDIR=NEWDIR" }
+
 func (m tablespaceMapping) Set(v string) error {
 	var old, dir strings.Builder
 	cur, seen := &old, false

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/stages/verify"
@@ -15,21 +14,20 @@ import (
 
 // verifyCommand is `pgpull verify`; stdin is where `-` reads a stream from (os.Stdin, or a test's
 // reader).
-func verifyCommand(stdin io.Reader, stdout, stderr io.Writer) *ffcli.Command {
-	fs := quietFlagSet("pgpull verify", stderr)
-	return &ffcli.Command{
-		Name:       "verify",
-		ShortUsage: "pgpull verify PATH|-",
-		ShortHelp:  "check a backup against its backup_manifest",
-		LongHelp: "PATH is a plain backup directory, a directory of -F tar output, or a file holding a tar stream\n" +
+func verifyCommand(stdin io.Reader, stdout, stderr io.Writer) *command {
+	return &command{
+		name:  "verify",
+		usage: "verify PATH|-",
+		short: "check a backup against its backup_manifest",
+		long: "PATH is a plain backup directory, a directory of -F tar output, or a file holding a tar stream\n" +
 			"(plain, gzip or zstd, told by content); - reads such a stream from stdin.\n" +
 			"Every file's size and checksum, missing and extra files, the manifest's own checksum and the\n" +
 			"WAL segments the backup needs are checked. Problems are printed one a line on stdout; the exit\n" +
 			"status is 0 only when there are none.\n" +
 			"A stream is hashed with CRC32C and SHA256 as it passes; a manifest with other checksums makes a\n" +
 			"file be read twice, and leaves a stream on a pipe unchecked.",
-		FlagSet: fs,
-		Exec: func(ctx context.Context, args []string) error {
+		flags: newFlags("pgpull verify"),
+		run: func(ctx context.Context, args []string) error {
 			return runVerify(ctx, args, stdin, stdout)
 		},
 	}

@@ -31,7 +31,7 @@ func pgpullVerify(t *testing.T, stdin io.Reader, target string) verifyRun {
 		code = run([]string{"verify", target}, &stdout, &stderr)
 	} else {
 		target = "-"
-		if err := verifyCommand(stdin, &stdout, &stderr).ParseAndRun(context.Background(), []string{target}); err != nil {
+		if err := verifyCommand(stdin, &stdout, &stderr).run(context.Background(), []string{target}); err != nil {
 			stderr.WriteString("pgpull: " + err.Error() + "\n")
 			code = 1
 		}

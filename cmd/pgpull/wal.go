@@ -8,32 +8,28 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/peterbourgon/ff/v3"
-	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/pgpull/pgpull/pipeline/backup"
 	"github.com/pgpull/pgpull/stages/control"
 	"github.com/pgpull/pgpull/stages/wal"
 )
 
-func walCommand(stderr io.Writer) *ffcli.Command {
-	fs := quietFlagSet("pgpull wal", stderr)
+func walCommand(stderr io.Writer) *command {
+	fs := newFlags("pgpull wal")
 	var interval time.Duration
 	var verbose, debug bool
-	fs.DurationVar(&interval, "D", 2*time.Second, "delay between two looks at pg_wal")
-	fs.DurationVar(&interval, "interval", 2*time.Second, "same as -D")
-	boolVar(fs, &verbose, "report each file copied on stderr", "v", "verbose")
-	boolVar(fs, &debug, "show every SQL statement on stderr", "d", "debug")
-	return &ffcli.Command{
-		Name:       "wal",
-		ShortUsage: "pgpull wal [flags] DSN DIR",
-		ShortHelp:  "keep DIR fed with the server's WAL, for a warm standby, until interrupted",
-		LongHelp: "Copies each WAL segment of the server into DIR, again whenever its change time moves,\n" +
+	fs.DurationVarP(&interval, "interval", "D", 2*time.Second, "`DELAY` between two looks at pg_wal")
+	fs.BoolVarP(&verbose, "verbose", "v", false, "report each file copied on stderr")
+	fs.BoolVarP(&debug, "debug", "d", false, "show every SQL statement on stderr")
+	return &command{
+		name:  "wal",
+		usage: "wal [flags] DSN DIR",
+		short: "keep DIR fed with the server's WAL, for a warm standby, until interrupted",
+		long: "Copies each WAL segment of the server into DIR, again whenever its change time moves,\n" +
 			"so that a standby with restore_command = 'cp DIR/%f %p' follows the primary over a plain\n" +
 			"connection. Starts after the newest segment in DIR, or at the latest checkpoint.",
-		FlagSet: fs,
-		Options: []ff.Option{ff.WithEnvVarPrefix("PGPULL")},
-		Exec: func(ctx context.Context, args []string) error {
+		flags: fs,
+		run: func(ctx context.Context, args []string) error {
 			if len(args) != 2 {
 				return fmt.Errorf("wal needs DSN and DIR, got %d arguments; see pgpull wal -h", len(args))
 			}
