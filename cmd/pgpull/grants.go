@@ -12,20 +12,24 @@ import (
 )
 
 func grantsCommand(stdout, stderr io.Writer) *command {
+	var database string
+	fs := newFlags("pgpull grants")
+	fs.StringVar(&database, "database", "", "the `DATABASE` the backup's DSN connects to, where the grants must go (default: DSN's)")
 	return &command{
 		name:  "grants",
 		usage: "grants [DSN] ROLE",
 		short: "print the SQL that lets ROLE take backups without superuser",
 		long: "Connects to the server DSN names (PG* variables apply; without DSN only they do) to learn its\n" +
-			"version and database, and prints the GRANTs a superuser runs there for ROLE. Nothing is changed.",
-		flags: newFlags("pgpull grants"),
+			"version and database, and prints the GRANTs a superuser runs for ROLE, after a psql \\connect to\n" +
+			"the database they must be granted in (--database, or DSN's). Nothing is changed: pipe it to psql.",
+		flags: fs,
 		run: func(ctx context.Context, args []string) error {
-			return runGrants(ctx, args, stdout)
+			return runGrants(ctx, args, database, stdout)
 		},
 	}
 }
 
-func runGrants(ctx context.Context, args []string, stdout io.Writer) error {
+func runGrants(ctx context.Context, args []string, grantIn string, stdout io.Writer) error {
 	var dsn, role string
 	switch len(args) {
 	case 1:
@@ -50,12 +54,16 @@ func runGrants(ctx context.Context, args []string, stdout io.Writer) error {
 	defer conn.Close(context.WithoutCancel(ctx))
 	var versionNum int
 	var database string
-	var exists, super bool
-	err = conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, current_database()::text,
-		EXISTS (SELECT FROM pg_roles WHERE rolname = $1), EXISTS (SELECT FROM pg_roles WHERE rolname = $1 AND rolsuper)`,
-		role).Scan(&versionNum, &database, &exists, &super)
+	var exists, super, dbExists bool
+	err = conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, coalesce(nullif($2, ''), current_database()::text),
+		EXISTS (SELECT FROM pg_roles WHERE rolname = $1), EXISTS (SELECT FROM pg_roles WHERE rolname = $1 AND rolsuper),
+		EXISTS (SELECT FROM pg_database WHERE datname = coalesce(nullif($2, ''), current_database()))`,
+		role, grantIn).Scan(&versionNum, &database, &exists, &super, &dbExists)
 	if err != nil {
 		return fmt.Errorf("reading the server's version: %w", err)
+	}
+	if !dbExists {
+		return fmt.Errorf("the server has no database %q: give --database the one the backup's DSN names", database)
 	}
 	if err := control.CheckSupported(versionNum, ""); err != nil {
 		return err

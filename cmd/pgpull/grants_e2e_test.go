@@ -24,16 +24,26 @@ func TestGrantsLetARoleBackUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	var grants bytes.Buffer
-	if code, stderr := runCLI(t, &grants, "grants", src.DSN(), "bk user"); code != 0 {
+	if code, stderr := runCLI(t, &grants, "grants", src.DSN(), "bk user", "--database", "postgres"); code != 0 {
 		t.Fatalf("pgpull grants failed (%d): %s", code, stderr)
 	}
 	t.Logf("grants:\n%s", grants.String())
-	for _, want := range []string{`TO "bk user";`, "pg_backup_start(text, boolean)", `ALTER ROLE "bk user" REPLICATION;`} {
+	for _, want := range []string{`TO "bk user";`, "pg_backup_start(text, boolean)", "\n\\connect \"postgres\"\n", "\n-- ALTER ROLE \"bk user\" REPLICATION;"} {
 		if !strings.Contains(grants.String(), want) {
 			t.Errorf("grants lack %q", want)
 		}
 	}
-	if err := src.Exec(ctx, grants.String()); err != nil {
+	// Run as README shows it, from a psql session in another database: the \connect must carry
+	// the grants to the database the backup connects to, and the optional line must not run.
+	psql := src.Psql(ctx, "-d", "template1")
+	psql.Stdin = strings.NewReader(grants.String())
+	if out, err := psql.CombinedOutput(); err != nil {
+		t.Fatalf("psql -d template1 < grants: %v\n%s", err, out)
+	}
+	if repl, err := src.QueryString(ctx, `SELECT rolreplication::text FROM pg_roles WHERE rolname = 'bk user'`); err != nil || repl != "false" {
+		t.Fatalf("after the grants, REPLICATION is %q (%v); want the optional line left a comment", repl, err)
+	}
+	if err := src.Exec(ctx, `ALTER ROLE "bk user" REPLICATION`); err != nil {
 		t.Fatal(err)
 	}
 	dsn := roleDSN(src, `'bk user'`)

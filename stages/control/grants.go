@@ -33,18 +33,23 @@ func Functions(major int) []string {
 }
 
 // GrantsSQL is the SQL a superuser runs so that role may take backups with pgpull from a server
-// of the given major version, connecting to database.
+// of the given major version, connecting to database. It starts with psql's \connect to that
+// database, since EXECUTE is granted per database; the optional REPLICATION comes as a comment.
 func GrantsSQL(major int, database, role string) string {
 	r := pgx.Identifier{role}.Sanitize()
+	db := pgx.Identifier{database}.Sanitize()
 	var b strings.Builder
-	fmt.Fprintf(&b, "-- Lets %s take backups with pgpull on PostgreSQL %d; run as a superuser.\n", r, major)
-	fmt.Fprintf(&b, "GRANT CONNECT ON DATABASE %s TO %s;\n", pgx.Identifier{database}.Sanitize(), r)
+	fmt.Fprintf(&b, "-- Lets %s take backups with pgpull on PostgreSQL %d, connecting to database %s; run as a superuser with psql.\n", r, major, db)
+	b.WriteString("-- Function grants hold in one database only: the backup's DSN must name this one.\n")
+	fmt.Fprintf(&b, "\\connect %s\n", db)
+	fmt.Fprintf(&b, "GRANT CONNECT ON DATABASE %s TO %s;\n", db, r)
 	for _, f := range Functions(major) {
 		fmt.Fprintf(&b, "GRANT EXECUTE ON FUNCTION pg_catalog.%s TO %s;\n", f, r)
 	}
 	b.WriteString("-- pg_stat_activity hides other roles' backend_type, which the check for free connections counts.\n")
 	fmt.Fprintf(&b, "GRANT %s TO %s;\n", StatsRole, r)
-	b.WriteString("-- Optional: a temporary replication slot then holds the WAL the backup needs until it is copied.\n")
-	fmt.Fprintf(&b, "ALTER ROLE %s REPLICATION;\n", r)
+	b.WriteString("-- Optional, remove the \"-- \" to run it: a temporary replication slot then holds the WAL the\n")
+	b.WriteString("-- backup needs until it is copied. REPLICATION also lets the role stream WAL where pg_hba.conf allows.\n")
+	fmt.Fprintf(&b, "-- ALTER ROLE %s REPLICATION;\n", r)
 	return b.String()
 }

@@ -45,7 +45,7 @@ func TestGrantsSQL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		sql := GrantsSQL(tt.major, "my db", `we"ird`)
-		for _, w := range append(tt.want, `TO "we""ird";`, `ON DATABASE "my db"`, `ALTER ROLE "we""ird" REPLICATION;`,
+		for _, w := range append(tt.want, `TO "we""ird";`, `ON DATABASE "my db"`, "\n\\connect \"my db\"\n", "\n-- ALTER ROLE \"we\"\"ird\" REPLICATION;\n",
 			"pg_read_binary_file(text, bigint, bigint, boolean)", "pg_stat_file(text)", "pg_ls_dir(text, boolean, boolean)") {
 			if !strings.Contains(sql, w) {
 				t.Errorf("%d: grants lack %q:\n%s", tt.major, w, sql)
