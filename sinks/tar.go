@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pgpull/pgpull/pipeline"
 )
@@ -94,6 +95,12 @@ func (t *Tar) writeHeader(f *pipeline.File) error {
 		h.Typeflag, h.Mode, h.Size = tar.TypeReg, 0o600, int64(len(f.Content))
 	default:
 		h.Typeflag, h.Mode, h.Size = tar.TypeReg, 0o600, f.Size
+	}
+	if !utf8.ValidString(h.Name) {
+		// archive/tar writes such a name only into a PAX record, whose paths readers take for
+		// UTF-8, leaving a mangled name in the header proper; GNU's header holds its bytes as
+		// they are, as pg_basebackup's tar header does.
+		h.Format, h.ModTime = tar.FormatGNU, mtime.Round(time.Second)
 	}
 	if err := t.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("writing the tar stream: %s: %w", f.Path, err)

@@ -303,3 +303,34 @@ func BenchmarkTar(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestTarRawName: a name that is not valid UTF-8 (PostgreSQL's own test plants one in a data
+// directory) goes into the tar header as its bytes, as pg_basebackup writes it, and GNU tar
+// extracts it under that name.
+func TestTarRawName(t *testing.T) {
+	const name = "FOO\xe0\xe0\xe0BAR"
+	var s testStream
+	s.file(name, "", pattern(1, 700), 512)
+	var out bytes.Buffer
+	sink := testTar(&out)
+	if err := putAll(t, sink, s.pieces); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	if field := out.Bytes()[:100]; !bytes.Equal(field[:len(name)+1], []byte(name+"\x00")) {
+		t.Errorf("header name field %q, want the raw name %q", field[:len(name)+1], name)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "raw.tar")
+	if err := os.WriteFile(path, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := exec.Command("tar", "-xf", path, "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("tar -xf: %v\n%s", err, msg)
+	}
+	if got := readFile(t, filepath.Join(dir, name)); !bytes.Equal(got, pattern(1, 700)) {
+		t.Errorf("GNU tar extracted %d bytes under the raw name, want the 700 written", len(got))
+	}
+}

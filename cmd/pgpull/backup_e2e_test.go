@@ -257,15 +257,7 @@ func TestBackupStreamWithTablespace(t *testing.T) {
 	src := cluster.ForTest(t, cluster.Options{Checksums: true})
 	_, oid := addTablespace(t, src)
 	tarPath := filepath.Join(t.TempDir(), "base.tar")
-	out, err := os.Create(tarPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, stderr := pgpull(t, out, "backup", "-c", "fast", src.DSN(), "-")
-	out.Close()
-	if code != 0 {
-		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
-	}
+	stderr := streamBackup(t, tarPath, "-c", "fast", src.DSN())
 	dir := filepath.Join(t.TempDir(), "restored")
 	extract(t, tarPath, dir)
 	if _, err := os.Stat(filepath.Join(dir, "tablespace_map")); !os.IsNotExist(err) {
@@ -332,6 +324,22 @@ func TestBackupTarFilesWithTablespace(t *testing.T) {
 	if link, err := os.Readlink(filepath.Join(dir, "pg_tblspc", oid)); err != nil || link != moved {
 		t.Errorf("recovery linked pg_tblspc/%s to %q (%v), want %s", oid, link, err, moved)
 	}
+}
+
+// streamBackup runs pgpull backup with args and DEST "-", its stream going to path, fails t
+// unless it exits 0, and returns its stderr.
+func streamBackup(t *testing.T, path string, args ...string) string {
+	t.Helper()
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := pgpull(t, out, append(append([]string{"backup"}, args...), "-")...)
+	out.Close()
+	if code != 0 {
+		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
+	}
+	return stderr
 }
 
 func extract(t *testing.T, tarPath, dir string) {

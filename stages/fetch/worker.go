@@ -157,15 +157,16 @@ func (w *Worker) fetchStalling(ctx context.Context, r *pipeline.Request, stall *
 	return nil
 }
 
-// readRange reads one Piece of a large file as rows of RowSize.
+// readRange reads one Piece as rows of RowSize: a range of a large file, or a small file whose
+// name cannot go in a batch.
 func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece, stall *stallTimer) error {
 	if p.File.Source == "" || p.Length == 0 {
 		return nil
 	}
 	p.Data = w.Budget.Buffer(p.Length)[:0]
 	p.Missing = false
-	params := [][]byte{[]byte(p.File.Source), itoa(p.Offset), itoa(RowSize), itoa(p.Offset + p.Length)}
-	rr := w.conn.ExecParams(ctx, rangeSQL, params, nil, nil, binary)
+	sql, params := rangeQuery(p.File, p.Offset, RowSize, p.Offset+p.Length)
+	rr := w.conn.ExecParams(ctx, sql, params, nil, nil, binary)
 	first := true
 	for rr.NextRow() {
 		v := rr.Values()[0]
@@ -189,9 +190,13 @@ func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece, stall *stallT
 // readBatch reads several small Pieces in one query, one row each.
 func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall *stallTimer) error {
 	var paths, offsets, sizes strings.Builder
-	var todo []*pipeline.Piece
+	var todo, raw []*pipeline.Piece
 	for _, p := range pieces {
 		if p.File.Source == "" || p.Length == 0 {
+			continue
+		}
+		if !validName(p.File.Source) {
+			raw = append(raw, p)
 			continue
 		}
 		if len(todo) > 0 {
@@ -203,6 +208,11 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall 
 		offsets.WriteString(strconv.FormatInt(p.Offset, 10))
 		sizes.WriteString(strconv.FormatInt(p.Length, 10))
 		todo = append(todo, p)
+	}
+	for _, p := range raw {
+		if err := w.readRange(ctx, p, stall); err != nil {
+			return err
+		}
 	}
 	if len(todo) == 0 {
 		return nil
@@ -236,8 +246,8 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall 
 
 // reread reads one stretch of a file again, for page verification.
 func (w *Worker) reread(ctx context.Context, f *pipeline.File, off, n int64) ([]byte, error) {
-	params := [][]byte{[]byte(f.Source), itoa(off), itoa(n), itoa(off + n)}
-	res := w.conn.ExecParams(ctx, rangeSQL, params, nil, nil, binary).Read()
+	sql, params := rangeQuery(f, off, n, off+n)
+	res := w.conn.ExecParams(ctx, sql, params, nil, nil, binary).Read()
 	if res.Err != nil {
 		return nil, fmt.Errorf("reading %s at %d again: %w", f.Path, off, res.Err)
 	}
