@@ -1,0 +1,94 @@
+package pgformat
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/pgpull/pgpull/bench/cluster"
+)
+
+var update = flag.Bool("update", false, "rewrite the WAL fixture in testdata/ from a fresh cluster")
+
+// TestWALCheckerOnFreshWAL makes WAL on a scratch PostgreSQL cluster with 1 MiB segments, the way
+// a backup sees it (between pg_backup_start and pg_backup_stop, with a record longer than a
+// segment), and runs every case of the fixture test on it: the checker accepts it whole and
+// finds each kind of damage. With -update it rewrites the fixture the other tests use.
+func TestWALCheckerOnFreshWAL(t *testing.T) {
+	f := makeWAL(t)
+	checkWALCases(t, f)
+	if *update && !t.Failed() {
+		if err := writeWALFixture(filepath.Join("testdata", "wal15"), f); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// makeWAL runs a backup's worth of writes on a fresh cluster and copies the WAL from its start
+// through its stop.
+func makeWAL(t *testing.T) *walFixture {
+	t.Helper()
+	ctx := context.Background()
+	const segSize = 1 << 20
+	c := cluster.ForTest(t, cluster.Options{Checksums: true, WALSegSizeMB: 1, Conf: []string{"wal_keep_size = 64MB"}})
+	conn, err := c.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var startText, stopText, version string
+	var timeline uint32
+	var sysid int64
+	if err := conn.QueryRow(ctx, `SELECT pg_backup_start('walcheck', true)::text`).Scan(&startText); err != nil {
+		t.Fatal(err)
+	}
+	writes := []string{
+		`CREATE TABLE w (id int PRIMARY KEY, v text)`,
+		`INSERT INTO w SELECT i, md5(i::text) FROM generate_series(1, 1000) AS i`,
+		// One record of 2.4 MB: it crosses every page of a segment and two segments' ends.
+		`SELECT pg_logical_emit_message(false, 'walcheck', repeat('pgpull', 400000))`,
+		`UPDATE w SET v = v || 'x' WHERE id % 7 = 0`,
+	}
+	for _, q := range writes {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := conn.QueryRow(ctx, `SELECT lsn::text FROM pg_backup_stop(true)`).Scan(&stopText); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT timeline_id, (SELECT system_identifier FROM pg_control_system()),
+		current_setting('server_version_num') FROM pg_control_checkpoint()`).Scan(&timeline, &sysid, &version); err != nil {
+		t.Fatal(err)
+	}
+	start, err := ParseLSN(startText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := ParseLSN(stopText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	num, err := strconv.Atoi(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	magic, ok := WALPageMagic(num / 10000)
+	if !ok {
+		t.Fatalf("server version %s has no known WAL page magic", version)
+	}
+	f := &walFixture{r: WALRange{Start: start, Stop: stop, Timeline: timeline, SegmentSize: segSize,
+		Magic: magic, SystemID: uint64(sysid)}}
+	for s := SegmentOf(start, segSize); s <= LastSegmentBefore(stop, segSize); s++ {
+		b, err := os.ReadFile(filepath.Join(c.DataDir, "pg_wal", s.Name(timeline, segSize)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.segments = append(f.segments, b)
+	}
+	t.Logf("WAL %s to %s on timeline %d: %d segments", start, stop, timeline, len(f.segments))
+	return f
+}

@@ -1,0 +1,397 @@
+package pgformat
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// walFixture is real WAL from a backup's start through its stop, segment after segment.
+type walFixture struct {
+	r        WALRange
+	segments [][]byte // the first holds r.Start
+}
+
+// fixtureDir holds WAL made by TestWALCheckerOnFreshWAL -update on PostgreSQL 15, 1 MiB segments.
+var fixtureDir = filepath.Join("testdata", "wal15")
+
+func (f *walFixture) first() Segment { return SegmentOf(f.r.Start, f.r.SegmentSize) }
+
+// lsnAt is the position of byte off of the i-th segment.
+func (f *walFixture) lsnAt(i int, off int64) LSN {
+	return LSN(int64(f.first()+Segment(i))*f.r.SegmentSize + off)
+}
+
+// locate is the segment index and offset of lsn.
+func (f *walFixture) locate(lsn LSN) (int, int64) {
+	return int(SegmentOf(lsn, f.r.SegmentSize) - f.first()), int64(lsn) % f.r.SegmentSize
+}
+
+// copySegments is a deep copy of the segments, to damage.
+func (f *walFixture) copySegments() [][]byte {
+	out := make([][]byte, len(f.segments))
+	for i, s := range f.segments {
+		out[i] = bytes.Clone(s)
+	}
+	return out
+}
+
+// checkWAL feeds segments, the first holding r.Start, to a checker in writes of chunk bytes. A
+// nil segment is left out.
+func checkWAL(r WALRange, segments [][]byte, chunk int) (*WALChecker, error) {
+	c, err := NewWALChecker(r)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range segments {
+		if s == nil {
+			continue // a segment left out
+		}
+		if err := feedSegment(c, c.First()+Segment(i), s, chunk); err != nil {
+			return c, err
+		}
+	}
+	return c, c.Finish()
+}
+
+func feedSegment(c *WALChecker, seg Segment, data []byte, chunk int) error {
+	if err := c.BeginSegment(seg); err != nil {
+		return err
+	}
+	for len(data) > 0 {
+		n := min(chunk, len(data))
+		if _, err := c.Write(data[:n]); err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return c.EndSegment()
+}
+
+func TestWALCheckerOnFixture(t *testing.T) {
+	f, err := readWALFixture(fixtureDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWALCases(t, f)
+}
+
+// walDamage is one way WAL goes bad: damage changes a copy of the fixture's segments (or its
+// range) and says where the checker must report it. exact asks for that very LSN; otherwise the
+// report must come at or before it.
+type walDamage struct {
+	name   string
+	damage func(t *testing.T, f *walFixture, r *WALRange, segs *[][]byte) (at LSN, exact bool, problem string)
+}
+
+// checkWALCases runs the checker on f whole, in writes of several sizes, and on each damaged copy.
+func checkWALCases(t *testing.T, f *walFixture) {
+	if len(f.segments) < 3 {
+		t.Fatalf("the WAL has %d segments; the cases need 3", len(f.segments))
+	}
+	for _, chunk := range []int{1 << 30, WALBlockSize, 3001, 100 << 10} {
+		c, err := checkWAL(f.r, f.segments, chunk)
+		if err != nil || !c.Reached() {
+			t.Fatalf("good WAL in writes of %d bytes: %v (reached stop: %v)", chunk, err, c != nil && c.Reached())
+		}
+	}
+	for _, d := range walDamages {
+		t.Run(d.name, func(t *testing.T) {
+			r, segs := f.r, f.copySegments()
+			at, exact, problem := d.damage(t, f, &r, &segs)
+			c, err := checkWAL(r, segs, 3001)
+			var we *WALError
+			if !errors.As(err, &we) {
+				t.Fatalf("checker accepted damaged WAL (reached stop: %v, error %v)", c.Reached(), err)
+			}
+			if exact && we.LSN != at || we.LSN > at || we.LSN < r.Start-LSN(r.Start%LSN(r.SegmentSize)) {
+				t.Errorf("reported at %s, want %s%s: %v", we.LSN, map[bool]string{false: "or before ", true: ""}[exact], at, err)
+			}
+			if want := SegmentOf(we.LSN, r.SegmentSize).Name(r.Timeline, r.SegmentSize); we.Segment != want {
+				t.Errorf("segment named %s, want %s", we.Segment, want)
+			}
+			if !strings.Contains(we.Problem, problem) || len(we.Segment) != 24 || !strings.Contains(err.Error(), we.Segment) {
+				t.Errorf("error %q does not say %q with the full segment name", err, problem)
+			}
+			if c.Reached() {
+				t.Error("Reached after an error")
+			}
+		})
+	}
+}
+
+var walDamages = []walDamage{
+	{"zero-filled from a page before the stop", func(t *testing.T, f *walFixture, _ *WALRange, segs *[][]byte) (LSN, bool, string) {
+		p := midPage(f)
+		zeroFrom(f, *segs, p)
+		return p, true, "zeros"
+	}},
+	{"zero-filled from the middle of a page", func(t *testing.T, f *walFixture, _ *WALRange, segs *[][]byte) (LSN, bool, string) {
+		// The zeros may fall inside a record that goes on to the next page, whose header is then
+		// the first thing found wrong.
+		z := midPage(f) + 1000
+		zeroFrom(f, *segs, z)
+		return midPage(f) + WALBlockSize, false, ""
+	}},
+	{"zero-filled from inside a run of small records", func(t *testing.T, f *walFixture, _ *WALRange, segs *[][]byte) (LSN, bool, string) {
+		z := f.r.Start + 3000
+		zeroFrom(f, *segs, z)
+		return z - z%WALBlockSize + WALBlockSize, false, ""
+	}},
+	{"flipped byte in a record", func(t *testing.T, f *walFixture, _ *WALRange, segs *[][]byte) (LSN, bool, string) {
+		i, off := f.locate(f.r.Start)
+		if binary.LittleEndian.Uint32((*segs)[i][off:]) <= WALRecordHeaderSize {
+			t.Fatal("the first record has no data to damage")
+		}
+		(*segs)[i][off+WALRecordHeaderSize] ^= 0x20
+		return f.r.Start, true, "CRC"
+	}},
+	{"flipped byte in a record's continuation in the next segment", func(t *testing.T, f *walFixture, _ *WALRange, segs *[][]byte) (LSN, bool, string) {
+		for i := 1; i < len(*segs); i++ {
+			h := ParseWALPageHeader((*segs)[i])
+			if h.Info&walFirstIsContRecord != 0 && h.RemLen >= 16 && f.lsnAt(i, 0) < f.r.Stop {
+				(*segs)[i][walLongPageHeader+8] ^= 0x01
+				return f.lsnAt(i, 0) - 1, false, "CRC"
+			}
+		}
+		t.Fatal("no record crosses a segment boundary in this WAL")
+		return 0, false, ""
+	}},
+	{"segment swapped with another", func(t *testing.T, f *walFixture, _ *WALRange, segs *[][]byte) (LSN, bool, string) {
+		(*segs)[1], (*segs)[2] = (*segs)[2], (*segs)[1]
+		return f.lsnAt(1, 0), true, "page address"
+	}},
+	{"recycled page", func(t *testing.T, f *walFixture, _ *WALRange, segs *[][]byte) (LSN, bool, string) {
+		// A page of the segment before, at the same offset: what a recycled file holds.
+		off := int64(3 * WALBlockSize)
+		copy((*segs)[1][off:off+WALBlockSize], (*segs)[0][off:])
+		return f.lsnAt(1, off), true, "stale WAL"
+	}},
+	{"truncated segment", func(t *testing.T, f *walFixture, _ *WALRange, segs *[][]byte) (LSN, bool, string) {
+		n := int64(len((*segs)[1])/2 + 100)
+		(*segs)[1] = (*segs)[1][:n]
+		return f.lsnAt(1, n), true, "ends after"
+	}},
+	{"segment missing", func(t *testing.T, f *walFixture, _ *WALRange, segs *[][]byte) (LSN, bool, string) {
+		(*segs)[1] = nil
+		return f.lsnAt(1, 0), true, "given next"
+	}},
+	{"WAL ends before the stop", func(t *testing.T, f *walFixture, _ *WALRange, segs *[][]byte) (LSN, bool, string) {
+		*segs = (*segs)[:len(*segs)-1]
+		return f.lsnAt(len(*segs), 0), false, "before the backup's stop"
+	}},
+	{"broken previous-record link", func(t *testing.T, f *walFixture, _ *WALRange, segs *[][]byte) (LSN, bool, string) {
+		i, off := f.locate(f.r.Start)
+		s := (*segs)[i]
+		second := off + walAligned(int64(binary.LittleEndian.Uint32(s[off:])))
+		n := int64(binary.LittleEndian.Uint32(s[second:]))
+		if second/WALBlockSize != (second+n-1)/WALBlockSize {
+			t.Fatal("the second record is not within one page")
+		}
+		rec := s[second : second+n]
+		binary.LittleEndian.PutUint64(rec[8:], uint64(f.r.Start)-8)
+		binary.LittleEndian.PutUint32(rec[20:], WALRecordCRC(rec)) // a valid record, wrongly linked
+		return f.lsnAt(i, second), true, "previous-record link"
+	}},
+	{"WAL of another server version", func(t *testing.T, f *walFixture, r *WALRange, _ *[][]byte) (LSN, bool, string) {
+		r.Magic, _ = WALPageMagic(13)
+		return f.lsnAt(0, 0), true, "magic"
+	}},
+	{"WAL of another cluster", func(t *testing.T, f *walFixture, r *WALRange, _ *[][]byte) (LSN, bool, string) {
+		r.SystemID++
+		return f.lsnAt(0, 0), true, "system identifier"
+	}},
+}
+
+// midPage is the start of the page halfway between the backup's start and stop.
+func midPage(f *walFixture) LSN {
+	m := f.r.Start + (f.r.Stop-f.r.Start)/2
+	return m - m%WALBlockSize
+}
+
+// zeroFrom zeroes every byte from lsn on, as a server leaves a file it has not written yet.
+func zeroFrom(f *walFixture, segs [][]byte, lsn LSN) {
+	i, off := f.locate(lsn)
+	clear(segs[i][off:])
+	for _, s := range segs[i+1:] {
+		clear(s)
+	}
+}
+
+// TestWALCheckerRetry reads a damaged segment, then the same segment whole, as a backup reads a
+// segment again from the server: the second reading is checked from the segment's beginning and
+// the walk goes on.
+func TestWALCheckerRetry(t *testing.T) {
+	f, err := readWALFixture(fixtureDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewWALChecker(f.r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := f.copySegments()
+	zeroFrom(f, bad, f.lsnAt(1, 5000))
+	if err := feedSegment(c, c.First(), f.segments[0], 3001); err != nil {
+		t.Fatal(err)
+	}
+	if err := feedSegment(c, c.First()+1, bad[1], 3001); err == nil {
+		t.Fatal("damaged segment accepted")
+	}
+	c.Retry()
+	for i := 1; i < len(f.segments); i++ {
+		if err := feedSegment(c, c.First()+Segment(i), f.segments[i], 3001); err != nil {
+			t.Fatalf("segment %d read again: %v", i, err)
+		}
+	}
+	if err := c.Finish(); err != nil || !c.Reached() {
+		t.Fatalf("after the retry: %v", err)
+	}
+}
+
+// FuzzWALChecker damages real WAL at one place with arbitrary bytes: the checker must never panic,
+// and must accept the WAL when the patch changed nothing.
+func FuzzWALChecker(f *testing.F) {
+	fix, err := readWALFixture(fixtureDir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint32(0), []byte{0})
+	f.Add(uint32(int64(fix.r.Start)%fix.r.SegmentSize), []byte{0, 0, 0, 0})
+	f.Add(uint32(fix.r.SegmentSize+walLongPageHeader), []byte{0xff})
+	f.Add(uint32(WALBlockSize), []byte{0x10, 0xD1, 0x05, 0})
+	f.Fuzz(func(t *testing.T, at uint32, patch []byte) {
+		segs, r := fix.copySegments(), fix.r
+		i, off := int(int64(at)/r.SegmentSize)%len(segs), int64(at)%r.SegmentSize
+		same := true
+		for k, b := range patch {
+			if off+int64(k) < int64(len(segs[i])) {
+				same = same && segs[i][off+int64(k)] == b
+				segs[i][off+int64(k)] = b
+			}
+		}
+		_, err := checkWAL(r, segs, 4096+int(at%5000))
+		if same && err != nil {
+			t.Fatalf("unchanged WAL refused: %v", err)
+		}
+	})
+}
+
+// FuzzWALCheckerBytes walks arbitrary bytes as two small segments: no input may make it panic.
+func FuzzWALCheckerBytes(f *testing.F) {
+	f.Add(make([]byte, 2*WALBlockSize))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := WALRange{Start: 2*WALBlockSize + walLongPageHeader, Stop: 4 * WALBlockSize, Timeline: 1,
+			SegmentSize: 2 * WALBlockSize, Magic: 0xD110}
+		var segs [][]byte
+		for len(data) > 0 {
+			n := min(len(data), 2*WALBlockSize)
+			segs, data = append(segs, data[:n]), data[n:]
+		}
+		checkWAL(r, segs, 1000)
+	})
+}
+
+// readWALFixture reads what writeWALFixture wrote.
+func readWALFixture(dir string) (*walFixture, error) {
+	f := &walFixture{}
+	b, err := os.ReadFile(filepath.Join(dir, "range.txt"))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		key, val, _ := strings.Cut(sc.Text(), " ")
+		var err error
+		var n uint64
+		switch key {
+		case "start":
+			f.r.Start, err = ParseLSN(val)
+		case "stop":
+			f.r.Stop, err = ParseLSN(val)
+		case "segment":
+			names = append(names, val)
+		default:
+			n, err = strconv.ParseUint(val, 0, 64)
+		}
+		switch key {
+		case "timeline":
+			f.r.Timeline = uint32(n)
+		case "segment_size":
+			f.r.SegmentSize = int64(n)
+		case "magic":
+			f.r.Magic = uint16(n)
+		case "system_identifier":
+			f.r.SystemID = n
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q: %w", dir, sc.Text(), err)
+		}
+	}
+	for _, name := range names {
+		file, err := os.Open(filepath.Join(dir, name+".gz"))
+		if err != nil {
+			return nil, err
+		}
+		zr, err := gzip.NewReader(file)
+		if err == nil {
+			var seg []byte
+			seg, err = io.ReadAll(zr)
+			f.segments = append(f.segments, seg)
+		}
+		file.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return f, nil
+}
+
+// writeWALFixture stores f in dir: range.txt and one gzip file per segment.
+func writeWALFixture(dir string, f *walFixture) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var desc strings.Builder
+	fmt.Fprintf(&desc, "start %s\nstop %s\ntimeline %d\nsegment_size %d\nmagic 0x%04X\nsystem_identifier %d\n",
+		f.r.Start, f.r.Stop, f.r.Timeline, f.r.SegmentSize, f.r.Magic, f.r.SystemID)
+	for i, seg := range f.segments {
+		name := (f.first() + Segment(i)).Name(f.r.Timeline, f.r.SegmentSize)
+		fmt.Fprintf(&desc, "segment %s\n", name)
+		var z bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
+		zw.Write(seg)
+		if err := zw.Close(); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".gz"), z.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "range.txt"), []byte(desc.String()), 0o644)
+}
+
+// BenchmarkWALChecker walks the fixture's real WAL (small records, then one record of 2.4 MB) in
+// writes of 256 KiB, the row size the backup reads WAL in.
+func BenchmarkWALChecker(b *testing.B) {
+	f, err := readWALFixture(fixtureDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(f.segments)) * f.r.SegmentSize)
+	for b.Loop() {
+		if _, err := checkWAL(f.r, f.segments, 256<<10); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
