@@ -13,10 +13,10 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/pipeline/backup"
 	"github.com/pgpull/pgpull/sinks"
 	"github.com/pgpull/pgpull/stages/compress"
-	"github.com/pgpull/pgpull/stages/verify"
 )
 
 // defaultJobs is the -j default; bench/RESULTS.md has the measurement behind it.
@@ -198,7 +198,7 @@ func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, e
 	if f.walInterval <= 0 {
 		return opts, compress.Spec{}, fmt.Errorf("--wal-interval must be positive, got %s", f.walInterval)
 	}
-	if opts.Checksums, err = verify.ParseAlgorithm(f.manifestSums); err != nil {
+	if opts.Checksums, err = manifest.ParseAlgorithm(f.manifestSums); err != nil {
 		return opts, compress.Spec{}, err
 	}
 	spec, err := compress.ParseSpec(f.compress)

@@ -7,8 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgpull/pgpull/pipeline/backup"
-	"github.com/pgpull/pgpull/stages/control"
+	"github.com/pgpull/pgpull/internal/session"
 )
 
 func grantsCommand(stdout, stderr io.Writer) *command {
@@ -49,7 +48,7 @@ func runGrants(ctx context.Context, args []string, grantIn string, stdout io.Wri
 	cfg.RuntimeParams["application_name"] = "pgpull grants"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return backup.ConnectError(err)
+		return session.ConnectError(err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var versionNum int
@@ -65,7 +64,7 @@ func runGrants(ctx context.Context, args []string, grantIn string, stdout io.Wri
 	if !dbExists {
 		return fmt.Errorf("the server has no database %q: give --database the one the backup's DSN names", database)
 	}
-	if err := control.CheckSupported(versionNum, ""); err != nil {
+	if err := session.CheckSupported(versionNum, ""); err != nil {
 		return err
 	}
 	r := pgx.Identifier{role}.Sanitize()
@@ -75,6 +74,6 @@ func runGrants(ctx context.Context, args []string, grantIn string, stdout io.Wri
 	case super:
 		fmt.Fprintf(stdout, "-- %s is a superuser and needs none of these.\n", r)
 	}
-	_, err = io.WriteString(stdout, control.GrantsSQL(versionNum/10000, database, role))
+	_, err = io.WriteString(stdout, session.GrantsSQL(versionNum/10000, database, role))
 	return err
 }

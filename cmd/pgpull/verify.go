@@ -8,8 +8,8 @@ import (
 	"strings"
 
 
+	"github.com/pgpull/pgpull/internal/backupcheck"
 	"github.com/pgpull/pgpull/internal/pgformat"
-	"github.com/pgpull/pgpull/stages/verify"
 )
 
 // verifyCommand is `pgpull verify`; stdin is where `-` reads a stream from (os.Stdin, or a test's
@@ -38,16 +38,16 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 		return fmt.Errorf("verify needs one PATH, or - for a stream on stdin, got %d arguments; see pgpull verify -h", len(args))
 	}
 	target := args[0]
-	var rep *verify.Report
+	var rep *backupcheck.Report
 	var err error
 	if target == "-" {
 		if f, ok := stdin.(*os.File); ok && isTerminal(f) {
 			return fmt.Errorf("refusing to read a tar stream from a terminal: pipe a backup in, or give its PATH")
 		}
 		target = "stdin"
-		rep, err = verify.VerifyStream(ctx, stdin, target)
+		rep, err = backupcheck.VerifyStream(ctx, stdin, target)
 	} else {
-		rep, err = verify.VerifyPath(ctx, target)
+		rep, err = backupcheck.VerifyPath(ctx, target)
 	}
 	if err != nil {
 		return err
@@ -65,7 +65,7 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 }
 
 // walSummary says which WAL the backup was found to hold.
-func walSummary(rep *verify.Report) string {
+func walSummary(rep *backupcheck.Report) string {
 	if len(rep.WALRanges) == 0 {
 		return "the manifest names no WAL"
 	}

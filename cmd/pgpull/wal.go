@@ -9,8 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgpull/pgpull/pipeline/backup"
-	"github.com/pgpull/pgpull/stages/control"
+	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/stages/wal"
 )
 
@@ -52,10 +51,10 @@ func runWAL(ctx context.Context, dsn, dir string, interval time.Duration, verbos
 	cfg.RuntimeParams["application_name"] = "pgpull wal"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return backup.ConnectError(err)
+		return session.ConnectError(err)
 	}
 	defer conn.Close(context.Background())
-	server, err := control.Describe(ctx, conn)
+	server, err := session.Describe(ctx, conn)
 	if err != nil {
 		return err
 	}

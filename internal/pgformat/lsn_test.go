@@ -26,6 +26,27 @@ func TestParseLSN(t *testing.T) {
 	}
 }
 
+// TestLSNString prints LSNs as PostgreSQL does and reads them back.
+func TestLSNString(t *testing.T) {
+	tests := []struct {
+		lsn  uint64
+		want string
+	}{
+		{0, "0/0"},
+		{0x2000028, "0/2000028"},
+		{0x1_0000_0000, "1/0"},
+		{0xABCD_EF01_2345_6789, "ABCDEF01/23456789"},
+	}
+	for _, tt := range tests {
+		if got := LSN(tt.lsn).String(); got != tt.want {
+			t.Errorf("LSN(%#x).String() = %s, want %s", tt.lsn, got, tt.want)
+		}
+		if back, err := ParseLSN(tt.want); err != nil || uint64(back) != tt.lsn {
+			t.Errorf("ParseLSN(%s) = %#x, %v", tt.want, back, err)
+		}
+	}
+}
+
 func FuzzParseLSN(f *testing.F) {
 	f.Add("0/2000028")
 	f.Add("16/B374D848")

@@ -55,6 +55,45 @@ func TestParseName(t *testing.T) {
 	}
 }
 
+// TestSegmentName names segments the way XLogFileName does: timeline, then the segment number
+// split at 4 GB of WAL.
+func TestSegmentName(t *testing.T) {
+	tests := []struct {
+		tli     uint32
+		seg     Segment
+		segSize int64
+		want    string
+	}{
+		{1, 2, 16 << 20, "000000010000000000000002"},
+		{1, 0x100, 16 << 20, "000000010000000100000000"},
+		{3, 0x1234, 1 << 30, "000000030000048D00000000"},
+	}
+	for _, tt := range tests {
+		if got := tt.seg.Name(tt.tli, tt.segSize); got != tt.want {
+			t.Errorf("Segment(%#x).Name(%d, %d) = %s, want %s", uint64(tt.seg), tt.tli, tt.segSize, got, tt.want)
+		}
+	}
+}
+
+func TestIsSegmentPath(t *testing.T) {
+	tests := []struct {
+		path string
+		want bool
+	}{
+		{"pg_wal/000000010000000000000002", true},
+		{"pg_wal/00000002.history", false},
+		{"pg_wal/archive_status/000000010000000000000002.done", false},
+		{"pg_wal/00000001000000000000000a", false},
+		{"base/000000010000000000000002", false},
+		{"000000010000000000000002", false},
+	}
+	for _, tt := range tests {
+		if got := IsSegmentPath(tt.path); got != tt.want {
+			t.Errorf("IsSegmentPath(%q) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}
+
 func FuzzParseName(f *testing.F) {
 	f.Add("000000010000000000000002")
 	f.Add("FFFFFFFFFFFFFFFFFFFFFFFF")

@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sourcegraph/conc/pool"
 	"golang.org/x/time/rate"
 
+	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/pipeline"
 	"github.com/pgpull/pgpull/sinks"
-	"github.com/pgpull/pgpull/stages/control"
 	"github.com/pgpull/pgpull/stages/fetch"
 	"github.com/pgpull/pgpull/stages/list"
 	"github.com/pgpull/pgpull/stages/reorder"
@@ -29,7 +31,7 @@ type Result struct {
 	Bytes        int64
 	Files        int64
 	Duration     time.Duration
-	PageFailures []verify.PageFailure
+	PageFailures []pgformat.PageFailure
 }
 
 // controlPingInterval is how often the idle control session is checked: losing it loses the
@@ -43,7 +45,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	ctl, err := control.Open(ctx, b.conn, b.Server, b.opts.LogSQL)
+	ctl, err := session.OpenControl(ctx, b.conn, b.Server, b.opts.LogSQL)
 	if err != nil {
 		return res, err
 	}
@@ -57,12 +59,12 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 		}
 	}()
 
-	listConn, err := b.connect(ctx, "pgpull list")
+	listConn, err := session.Connect(ctx, b.cfg, "pgpull list")
 	if err != nil {
 		return res, err
 	}
 	defer listConn.Close(context.Background())
-	walConn, err := b.connect(ctx, "pgpull wal")
+	walConn, err := session.Connect(ctx, b.cfg, "pgpull wal")
 	if err != nil {
 		return res, err
 	}
@@ -84,7 +86,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	if b.Server.Major() >= 17 {
 		manifestVersion = 2
 	}
-	manifest := verify.NewManifest(manifestVersion, b.Server.SystemID, b.opts.Checksums)
+	manifest := manifest.New(manifestVersion, b.Server.SystemID, b.opts.Checksums)
 	budget := pipeline.NewBudget(b.opts.InFlightBytes(), int(b.opts.RangeSize))
 	var pages *verify.PageVerifier
 	if b.opts.VerifyPages && b.Server.DataChecksums {
@@ -98,7 +100,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	}
 
 	stopped := make(chan pgformat.LSN, 1)
-	var stop control.Stop
+	var stop session.Stop
 	items := make(chan pipeline.Item, 256)
 	requests := make(chan *pipeline.Request, b.opts.Jobs)
 	fetched := make(chan *pipeline.Request, b.opts.Jobs)
@@ -138,7 +140,9 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	splitter := &split.Splitter{RangeSize: b.opts.RangeSize, SmallFile: b.opts.RangeSize / 8, BatchFiles: 1000, Budget: budget}
 	pipeline.Go(g, requests, func(ctx context.Context) error { return splitter.Run(ctx, items, requests) })
 	pipeline.GoAll(g, fetched, b.opts.Jobs, func(ctx context.Context) error {
-		w := &fetch.Worker{Connect: b.connectRaw, Budget: budget, Limiter: limiter, Timeout: b.opts.IOTimeout,
+		w := &fetch.Worker{Connect: func(ctx context.Context) (*pgconn.PgConn, error) {
+			return session.ConnectRaw(ctx, b.cfg, "pgpull fetch")
+		}, Budget: budget, Limiter: limiter, Timeout: b.opts.IOTimeout,
 			Retries: 5, Backoff: 500 * time.Millisecond, Log: b.opts.Log}
 		if pages != nil {
 			w.Pages = pages
@@ -165,7 +169,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 		return res, err
 	}
 	res.Stop = stop.LSN
-	if tli, ok := control.LabelStartTimeline(stop.Label); ok {
+	if tli, ok := session.LabelStartTimeline(stop.Label); ok {
 		res.Timeline = tli
 	}
 	var manifestBytes []byte
@@ -192,8 +196,8 @@ func (o Options) InFlightBytes() int64 {
 // finishData copies global/pg_control once every other data file has been read, as pg_basebackup
 // does (a backup from a standby depends on it), stops the backup, and sends backup_label and,
 // when asked for, tablespace_map.
-func (b *Backup) finishData(ctx context.Context, ctl *control.Session, quietControl func(), conn *pgx.Conn, items chan<- pipeline.Item) (control.Stop, error) {
-	var stop control.Stop
+func (b *Backup) finishData(ctx context.Context, ctl *session.Control, quietControl func(), conn *pgx.Conn, items chan<- pipeline.Item) (session.Stop, error) {
+	var stop session.Stop
 	barrier := make(chan struct{})
 	if err := send(ctx, items, pipeline.Item{Barrier: barrier}); err != nil {
 		return stop, err
@@ -203,7 +207,7 @@ func (b *Backup) finishData(ctx context.Context, ctl *control.Session, quietCont
 	case <-ctx.Done():
 		return stop, ctx.Err()
 	}
-	control, err := readPgControl(ctx, conn, b.opts.LogSQL)
+	control, err := session.ReadPgControl(ctx, conn, b.opts.LogSQL)
 	if err != nil {
 		return stop, err
 	}
@@ -215,7 +219,7 @@ func (b *Backup) finishData(ctx context.Context, ctl *control.Session, quietCont
 	b.opts.Log("backup stopped at %s", stop.LSN)
 	now := time.Now()
 	closing := []*pipeline.File{
-		{Path: "global/pg_control", Content: control, Size: pgControlSize, ModTime: now, Segment: -1},
+		{Path: "global/pg_control", Content: control, Size: pgformat.ControlFileSize, ModTime: now, Segment: -1},
 		{Path: "backup_label", Content: []byte(stop.Label), Size: int64(len(stop.Label)), ModTime: now, Segment: -1},
 	}
 	if b.opts.TablespaceMap && stop.TablespaceMap != "" {

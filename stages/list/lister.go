@@ -11,16 +11,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/pipeline"
-	"github.com/pgpull/pgpull/stages/control"
 )
 
 // Lister walks the server's files. It leaves out global/pg_control, which the caller copies after
 // everything else, and the contents of pg_wal, which the WAL scanner sends.
 type Lister struct {
 	Conn        *pgx.Conn // the lister's own connection
-	Server      control.Server
-	Tablespaces []Tablespace
+	Server      session.Server
+	Tablespaces []session.Tablespace
 	// CheckPages marks relation files for page checksum verification.
 	CheckPages bool
 	LogSQL     func(string)
@@ -59,17 +60,6 @@ func (l *Lister) Run(ctx context.Context, out chan<- pipeline.Item) error {
 	}
 	return l.tablespaces(ctx, out)
 }
-
-// Tablespace is one user tablespace: its Location as pg_tablespace_location gives it, which is
-// relative (pg_tblspc/<oid>) for one kept inside the data directory.
-type Tablespace struct {
-	OID      string
-	Location string
-}
-
-// InPlace reports a tablespace kept inside the data directory: it is copied as an ordinary
-// directory, with nowhere else to go.
-func (t Tablespace) InPlace() bool { return !strings.HasPrefix(t.Location, "/") }
 
 func (l *Lister) tablespaces(ctx context.Context, out chan<- pipeline.Item) error {
 	for _, t := range l.Tablespaces {
@@ -133,12 +123,12 @@ func (l *Lister) walk(ctx context.Context, out chan<- pipeline.Item, root, table
 
 // sendGroup applies the rules to the entries of one directory and sends what stays.
 func (l *Lister) sendGroup(ctx context.Context, out chan<- pipeline.Item, dir string, group []entry, tablespace string) error {
-	dbDir := isDatabaseDir(dir)
+	dbDir := pgformat.IsDatabaseDir(dir)
 	unlogged := map[string]bool{}
 	if dbDir {
 		for _, e := range group {
-			if r, ok := parseRelationFile(path.Base(e.path)); ok && r.fork == "init" {
-				unlogged[r.node] = true
+			if r, ok := pgformat.ParseRelationFile(path.Base(e.path)); ok && r.Fork == "init" {
+				unlogged[r.Node] = true
 			}
 		}
 	}
@@ -148,11 +138,11 @@ func (l *Lister) sendGroup(ctx context.Context, out chan<- pipeline.Item, dir st
 			continue
 		}
 		if dbDir && !e.dir {
-			if isTempRelation(name) {
+			if pgformat.IsTempRelation(name) {
 				continue
 			}
 			// An unlogged relation is empty after recovery; only its init fork is kept.
-			if r, ok := parseRelationFile(name); ok && r.fork != "init" && unlogged[r.node] {
+			if r, ok := pgformat.ParseRelationFile(name); ok && r.Fork != "init" && unlogged[r.Node] {
 				continue
 			}
 		}
@@ -162,7 +152,7 @@ func (l *Lister) sendGroup(ctx context.Context, out chan<- pipeline.Item, dir st
 		} else {
 			f.Size = e.size
 			if l.CheckPages {
-				f.Segment = pageSegment(dir, name)
+				f.Segment = pgformat.PageSegment(dir, name)
 			}
 		}
 		if err := l.send(ctx, out, f); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/pipeline"
 )
 
@@ -32,7 +33,7 @@ func TestManifestMatchesPgBasebackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := ParseManifest(server)
+	parsed, err := manifest.Parse(server)
 	if err != nil {
 		t.Fatalf("our parser rejects the server's manifest: %v", err)
 	}
@@ -46,14 +47,14 @@ func TestManifestMatchesPgBasebackup(t *testing.T) {
 		t.Errorf("the server's manifest has no Encoded-Path for the non-UTF-8 file")
 	}
 
-	m := NewManifest(parsed.Version, parsed.SystemID, CRC32C)
+	m := manifest.New(parsed.Version, parsed.SystemID, manifest.CRC32C)
 	var ps []*pipeline.Piece
 	for _, e := range parsed.Files {
 		data, err := os.ReadFile(filepath.Join(backup, filepath.FromSlash(e.Path)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		mtime, err := time.Parse(lastModifiedLayout, e.LastModified)
+		mtime, err := time.Parse(manifest.LastModifiedLayout, e.LastModified)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +67,7 @@ func TestManifestMatchesPgBasebackup(t *testing.T) {
 		in <- p
 	}
 	close(in)
-	if err := NewChecksummer(CRC32C, m).Run(context.Background(), in, out); err != nil {
+	if err := NewChecksummer(manifest.CRC32C, m).Run(context.Background(), in, out); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range parsed.WALRanges {

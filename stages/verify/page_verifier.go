@@ -3,6 +3,7 @@ package verify
 import (
 	"sync"
 
+	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/pipeline"
 )
 
@@ -14,7 +15,7 @@ type PageVerifier struct {
 	blocksPerSegment uint32
 
 	mu       sync.Mutex
-	failures []PageFailure
+	failures []pgformat.PageFailure
 }
 
 // NewPageVerifier checks pages written before startLSN; later ones may be torn, and the
@@ -26,25 +27,25 @@ func NewPageVerifier(startLSN uint64, blocksPerSegment uint32) *PageVerifier {
 // Verify checks p's pages. A failing page is read once more through reread and checked again,
 // since a page being written while it was read fails too; only a second failure counts.
 func (v *PageVerifier) Verify(p *pipeline.Piece, reread func(offset, length int64) ([]byte, error)) error {
-	first := AppendPageFailures(nil, p.File.Path, p.Data, p.Offset, p.File.Segment, v.blocksPerSegment, v.startLSN)
+	first := pgformat.AppendPageFailures(nil, p.File.Path, p.Data, p.Offset, p.File.Segment, v.blocksPerSegment, v.startLSN)
 	if len(first) == 0 {
 		return nil
 	}
 	perSegment := int64(v.blocksPerSegment)
 	if perSegment == 0 {
-		perSegment = DefaultBlocksPerSegment
+		perSegment = pgformat.DefaultBlocksPerSegment
 	}
-	var confirmed []PageFailure
+	var confirmed []pgformat.PageFailure
 	for _, f := range first {
-		off := (int64(f.Block) - int64(p.File.Segment)*perSegment) * BlockSize
-		page, err := reread(off, BlockSize)
+		off := (int64(f.Block) - int64(p.File.Segment)*perSegment) * pgformat.BlockSize
+		page, err := reread(off, pgformat.BlockSize)
 		if err != nil {
 			return err
 		}
-		if len(page) < BlockSize {
+		if len(page) < pgformat.BlockSize {
 			continue // the file shrank: the page is gone, and WAL replay accounts for it
 		}
-		confirmed = AppendPageFailures(confirmed, p.File.Path, page, off, p.File.Segment, v.blocksPerSegment, v.startLSN)
+		confirmed = pgformat.AppendPageFailures(confirmed, p.File.Path, page, off, p.File.Segment, v.blocksPerSegment, v.startLSN)
 	}
 	if len(confirmed) > 0 {
 		v.mu.Lock()
@@ -55,8 +56,8 @@ func (v *PageVerifier) Verify(p *pipeline.Piece, reread func(offset, length int6
 }
 
 // Failures lists the pages that failed twice.
-func (v *PageVerifier) Failures() []PageFailure {
+func (v *PageVerifier) Failures() []pgformat.PageFailure {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return append([]PageFailure(nil), v.failures...)
+	return append([]pgformat.PageFailure(nil), v.failures...)
 }

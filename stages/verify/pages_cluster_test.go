@@ -10,17 +10,16 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// relationFileName matches <relfilenode>[_fork][.segment], the files whose pages carry checksums.
-var relationFileName = regexp.MustCompile(`^[0-9]+(?:_(?:fsm|vm|init))?(?:\.([0-9]+))?$`)
-
-// pageFixture is a real heap page saved from a cluster by TestPageChecksumsMatchPostgres -update,
-// so the table tests can check PageChecksum against PostgreSQL without a server.
+// pageFixture is where -update saves a real heap page for internal/pgformat's table tests, which
+// check PageChecksum against PostgreSQL without a server.
 const (
-	pageFixture      = "testdata/heap_block1.page"
+	pageFixture      = "../../internal/pgformat/testdata/heap_block1.page"
 	pageFixtureBlock = 1
 )
 
@@ -43,22 +42,19 @@ func TestPageChecksumsMatchPostgres(t *testing.T) {
 			if err != nil || d.IsDir() {
 				return err
 			}
-			m := relationFileName.FindStringSubmatch(d.Name())
-			if m == nil {
+			r, ok := pgformat.ParseRelationFile(d.Name())
+			if !ok {
 				return nil
 			}
-			segment := 0
-			if m[1] != "" {
-				segment, _ = strconv.Atoi(m[1])
-			}
+			segment := r.Segment
 			data, err := os.ReadFile(path)
 			if err != nil {
 				return err
 			}
 			files++
-			for i := 0; i+BlockSize <= len(data); i += BlockSize {
-				blkno := uint32(i/BlockSize) + uint32(segment)*DefaultBlocksPerSegment
-				ok, wasChecked, computed, stored := CheckPage(data[i:], blkno, math.MaxUint64)
+			for i := 0; i+pgformat.BlockSize <= len(data); i += pgformat.BlockSize {
+				blkno := uint32(i/pgformat.BlockSize) + uint32(segment)*pgformat.DefaultBlocksPerSegment
+				ok, wasChecked, computed, stored := pgformat.CheckPage(data[i:], blkno, math.MaxUint64)
 				if !ok {
 					t.Errorf("%s block %d: computed %04X, stored %04X", path, blkno, computed, stored)
 				}
@@ -83,27 +79,27 @@ func TestPageChecksumsMatchPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	if *update {
-		page := data[pageFixtureBlock*BlockSize : (pageFixtureBlock+1)*BlockSize]
+		page := data[pageFixtureBlock*pgformat.BlockSize : (pageFixtureBlock+1)*pgformat.BlockSize]
 		if err := os.WriteFile(pageFixture, page, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	const badBlock = 3
-	data[badBlock*BlockSize+5000] ^= 0xFF
-	if got := CheckPages(data, 0, 0, 0, math.MaxUint64); !slices.Equal(got, []uint32{badBlock}) {
+	data[badBlock*pgformat.BlockSize+5000] ^= 0xFF
+	if got := pgformat.CheckPages(data, 0, 0, 0, math.MaxUint64); !slices.Equal(got, []uint32{badBlock}) {
 		t.Fatalf("CheckPages after corrupting block %d = %v", badBlock, got)
 	}
 	// The same file seen as segment 2 of a larger relation mixes other block numbers in, so every
 	// page fails.
-	if got := CheckPages(data, 0, 2, 0, math.MaxUint64); len(got) != len(data)/BlockSize {
-		t.Errorf("as segment 2: %d of %d pages fail", len(got), len(data)/BlockSize)
+	if got := pgformat.CheckPages(data, 0, 2, 0, math.MaxUint64); len(got) != len(data)/pgformat.BlockSize {
+		t.Errorf("as segment 2: %d of %d pages fail", len(got), len(data)/pgformat.BlockSize)
 	}
 	// A page changed since the backup started is not checked.
-	if got := CheckPages(data, 0, 0, 0, PageLSN(data[badBlock*BlockSize:])); slices.Contains(got, badBlock) {
+	if got := pgformat.CheckPages(data, 0, 0, 0, pgformat.PageLSN(data[badBlock*pgformat.BlockSize:])); slices.Contains(got, badBlock) {
 		t.Errorf("block with pd_lsn >= startLSN was checked: %v", got)
 	}
-	failures := AppendPageFailures(nil, rel, data, 0, 0, 0, math.MaxUint64)
+	failures := pgformat.AppendPageFailures(nil, rel, data, 0, 0, 0, math.MaxUint64)
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}

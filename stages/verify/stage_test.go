@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
-	"math/rand/v2"
+	"os"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/pgpull/pgpull/internal/manifest"
+	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/pipeline"
 )
 
@@ -51,7 +54,7 @@ func runChecksummer(t *testing.T, c *Checksummer, ps []*pipeline.Piece) error {
 }
 
 func crcHex(b []byte) string {
-	h := CRC32C.New()
+	h := manifest.CRC32C.New()
 	h.Write(b)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -86,8 +89,8 @@ func TestChecksummerListsFiles(t *testing.T) {
 	ps = append(ps, &pipeline.Piece{File: shrunk, Length: 4, Data: []byte("abcd")},
 		&pipeline.Piece{File: shrunk, Offset: 4, Length: 4, Missing: true})
 
-	m := NewManifest(1, 0, CRC32C)
-	if err := runChecksummer(t, NewChecksummer(CRC32C, m), ps); err != nil {
+	m := manifest.New(1, 0, manifest.CRC32C)
+	if err := runChecksummer(t, NewChecksummer(manifest.CRC32C, m), ps); err != nil {
 		t.Fatal(err)
 	}
 	want := []struct{ path, sum string }{
@@ -125,31 +128,65 @@ func TestChecksummerRejectsDisorder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := runChecksummer(t, NewChecksummer(CRC32C, NewManifest(1, 0, CRC32C)), tt.ps); err == nil {
+			if err := runChecksummer(t, NewChecksummer(manifest.CRC32C, manifest.New(1, 0, manifest.CRC32C)), tt.ps); err == nil {
 				t.Error("no error")
 			}
 		})
 	}
 }
 
-func TestChecksummerChecksPages(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 8))
-	const segment, perSeg = 2, 1000
-	var data []byte
-	for i := 0; i < 5; i++ {
-		data = append(data, makePage(rng, uint32(segment*perSeg+i), 1)...)
-	}
-	data[3*BlockSize+77] ^= 1
-	f := &pipeline.File{Path: "base/5/16384.2", Size: int64(len(data)), Segment: segment}
-	// Pieces that split pages, so the stage must carry partial pages between them.
-	c := NewChecksummer(SHA256, NewManifest(1, 0, SHA256))
-	c.CheckPages(math.MaxUint64, perSeg)
-	if err := runChecksummer(t, c, pieces(f, data, 3000)); err != nil {
+// TestPageVerifier checks pages as the fetch workers do, on a real PostgreSQL page (relation
+// block 1) between two new pages: a page that fails is read again, and only a second failure
+// counts.
+func TestPageVerifier(t *testing.T) {
+	page, err := os.ReadFile(pageFixture)
+	if err != nil {
 		t.Fatal(err)
 	}
-	got := c.PageFailures()
-	if len(got) != 1 || got[0].Block != segment*perSeg+3 || got[0].Path != f.Path {
-		t.Errorf("PageFailures = %+v, want block %d", got, segment*perSeg+3)
+	bad := slices.Clone(page)
+	bad[5000] ^= 1
+	const path = "base/5/16384"
+	tests := []struct {
+		name      string
+		page      []byte // block 1 as the first read saw it
+		startLSN  uint64
+		reread    []byte // what reading block 1 again gives
+		rereadErr error
+		rereads   int // times block 1 is read again
+		want      []pgformat.PageFailure
+		wantErr   bool
+	}{
+		{"good page", page, math.MaxUint64, nil, nil, 0, nil, false},
+		{"bad twice", bad, math.MaxUint64, bad, nil, 1, []pgformat.PageFailure{{Path: path, Block: 1,
+			Computed: pgformat.PageChecksum(bad, 1), Stored: pgformat.PageChecksum(page, 1)}}, false},
+		{"torn on the first read", bad, math.MaxUint64, page, nil, 1, nil, false},
+		{"gone when read again", bad, math.MaxUint64, nil, nil, 1, nil, false},
+		{"changed since the backup started", bad, pgformat.PageLSN(page), nil, nil, 0, nil, false},
+		{"reading again fails", bad, math.MaxUint64, nil, errors.New("connection lost"), 1, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := slices.Concat(make([]byte, pgformat.BlockSize), tt.page, make([]byte, pgformat.BlockSize))
+			f := &pipeline.File{Path: path, Size: int64(len(data)), Segment: 0}
+			v := NewPageVerifier(tt.startLSN, 0)
+			var reads int
+			err := v.Verify(&pipeline.Piece{File: f, Length: int64(len(data)), Data: data}, func(off, length int64) ([]byte, error) {
+				reads++
+				if off != pgformat.BlockSize || length != pgformat.BlockSize {
+					t.Errorf("read again at %d for %d bytes, want block 1", off, length)
+				}
+				return tt.reread, tt.rereadErr
+			})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Verify = %v, want error %v", err, tt.wantErr)
+			}
+			if got := v.Failures(); !slices.Equal(got, tt.want) {
+				t.Errorf("Failures = %+v, want %+v", got, tt.want)
+			}
+			if reads != tt.rereads {
+				t.Errorf("read block 1 again %d times, want %d", reads, tt.rereads)
+			}
+		})
 	}
 }
 
@@ -160,7 +197,7 @@ func TestChecksummerStopsOnCancel(t *testing.T) {
 	in <- &pipeline.Piece{File: f, Length: 1, Data: []byte{1}}
 	done := make(chan error)
 	go func() {
-		done <- NewChecksummer(CRC32C, NewManifest(1, 0, CRC32C)).Run(ctx, in, make(chan *pipeline.Piece))
+		done <- NewChecksummer(manifest.CRC32C, manifest.New(1, 0, manifest.CRC32C)).Run(ctx, in, make(chan *pipeline.Piece))
 	}()
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
@@ -171,9 +208,9 @@ func TestChecksummerStopsOnCancel(t *testing.T) {
 func BenchmarkChecksummer(b *testing.B) {
 	const pieceSize = 1 << 20
 	data := make([]byte, pieceSize)
-	for _, alg := range []Algorithm{CRC32C, SHA256} {
+	for _, alg := range []manifest.Algorithm{manifest.CRC32C, manifest.SHA256} {
 		b.Run(alg.String(), func(b *testing.B) {
-			c := NewChecksummer(alg, NewManifest(1, 0, alg))
+			c := NewChecksummer(alg, manifest.New(1, 0, alg))
 			// One endless file, so the loop measures the per-Piece path alone.
 			f := &pipeline.File{Path: "base/1/2", Size: math.MaxInt64, Segment: -1}
 			p := &pipeline.Piece{File: f, Length: pieceSize, Data: data}

@@ -1,0 +1,148 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgpull/pgpull/internal/pgformat"
+)
+
+// Control is the control session. It runs only statements that cannot fail in normal
+// operation, because any error in it would drop the temporary replication slot that holds WAL.
+type Control struct {
+	conn   *pgx.Conn
+	server Server
+	slot   string
+	logSQL func(string)
+}
+
+// Start is what pg_backup_start returned.
+type Start struct {
+	LSN      pgformat.LSN
+	Timeline uint32
+	Slot     string // the temporary slot holding WAL, or ""
+	NoSlot   string // why no slot holds WAL, when Slot is ""
+}
+
+// Stop is what pg_backup_stop returned: the label and tablespace map go into the backup verbatim.
+type Stop struct {
+	LSN           pgformat.LSN
+	Label         string
+	TablespaceMap string
+}
+
+// OpenControl makes the control session on conn, which it then owns. The session's timeouts are turned
+// off so that a long copy cannot end the backup by idling it out.
+func OpenControl(ctx context.Context, conn *pgx.Conn, server Server, logSQL func(string)) (*Control, error) {
+	s := &Control{conn: conn, server: server, logSQL: logSQL}
+	settings := "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET application_name = 'pgpull control'"
+	if server.Major() >= 14 {
+		settings += "; SET idle_session_timeout = 0"
+	}
+	if err := s.exec(ctx, settings); err != nil {
+		return nil, fmt.Errorf("preparing the control session: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Control) exec(ctx context.Context, sql string, args ...any) error {
+	s.logSQL(sql)
+	_, err := s.conn.Exec(ctx, sql, args...)
+	return err
+}
+
+func (s *Control) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	s.logSQL(sql)
+	return s.conn.QueryRow(ctx, sql, args...)
+}
+
+// Begin holds WAL with a temporary slot when the role may create one, then starts the backup.
+// The slot comes first so that it pins WAL from before the backup's start point.
+func (s *Control) Begin(ctx context.Context, label string, fast bool) (Start, error) {
+	var st Start
+	var maySlot bool
+	err := s.queryRow(ctx, `SELECT (rolsuper OR rolreplication) AND current_setting('max_replication_slots')::int > 0
+		FROM pg_roles WHERE rolname = current_user`).Scan(&maySlot)
+	if err != nil {
+		return st, fmt.Errorf("reading the role's attributes: %w", err)
+	}
+	switch {
+	case s.server.InRecovery:
+		st.NoSlot = "the server is a standby (pgpull makes slots on primaries only)"
+	case !maySlot:
+		st.NoSlot = "the role lacks REPLICATION, or max_replication_slots is 0"
+	default:
+		var free bool
+		err := s.queryRow(ctx, `SELECT count(*) < current_setting('max_replication_slots')::int FROM pg_replication_slots`).Scan(&free)
+		if err != nil || !free {
+			st.NoSlot = "every replication slot the server allows is taken"
+			break
+		}
+		var pid int
+		if err := s.queryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+			return st, err
+		}
+		name := "pgpull_" + strconv.Itoa(pid)
+		if err := s.exec(ctx, `SELECT pg_create_physical_replication_slot($1, true, true)`, name); err != nil {
+			return st, fmt.Errorf("creating temporary replication slot %s: %w", name, err)
+		}
+		s.slot = name
+		st.Slot = name
+	}
+	start := `SELECT pg_backup_start($1, $2)::text`
+	if s.server.Major() < 15 {
+		start = `SELECT pg_start_backup($1, $2, false)::text`
+	}
+	var lsn string
+	if err := s.queryRow(ctx, start, label, fast).Scan(&lsn); err != nil {
+		return st, fmt.Errorf("starting the backup: %w", err)
+	}
+	var err2 error
+	if st.LSN, err2 = pgformat.ParseLSN(lsn); err2 != nil {
+		return st, err2
+	}
+	if err := s.queryRow(ctx, `SELECT timeline_id FROM pg_control_checkpoint()`).Scan(&st.Timeline); err != nil {
+		return st, fmt.Errorf("reading the timeline: %w", err)
+	}
+	return st, nil
+}
+
+// End stops the backup without waiting for archiving: pgpull copies the WAL itself.
+func (s *Control) End(ctx context.Context) (Stop, error) {
+	var st Stop
+	stop := `SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)`
+	if s.server.Major() < 15 {
+		stop = `SELECT lsn::text, labelfile, spcmapfile FROM pg_stop_backup(false, false)`
+	}
+	var lsn string
+	if err := s.queryRow(ctx, stop).Scan(&lsn, &st.Label, &st.TablespaceMap); err != nil {
+		return st, fmt.Errorf("stopping the backup: %w", err)
+	}
+	var err error
+	st.LSN, err = pgformat.ParseLSN(lsn)
+	return st, err
+}
+
+// Close ends the session. A backup still running is aborted by the server when the connection
+// goes, and the temporary slot with it; dropping the slot first just frees it sooner.
+func (s *Control) Close(ctx context.Context) {
+	if s.slot != "" && !s.conn.IsClosed() {
+		_ = s.exec(ctx, `SELECT pg_drop_replication_slot($1)`, s.slot)
+	}
+	_ = s.conn.Close(ctx)
+}
+
+// LabelStartTimeline reads START TIMELINE from a backup label, which names the timeline the
+// backup's WAL begins on.
+func LabelStartTimeline(label string) (uint32, bool) {
+	for _, line := range strings.Split(label, "\n") {
+		if v, ok := strings.CutPrefix(line, "START TIMELINE: "); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+			return uint32(n), err == nil
+		}
+	}
+	return 0, false
+}

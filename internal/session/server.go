@@ -1,0 +1,129 @@
+// Package session is pgpull's side of its server sessions: it opens the run's connections, asks
+// the server what the run must know before it starts (version and settings, tablespaces, the
+// role's privileges, free connections, pg_control), and holds the control session, the one
+// connection that starts the non-exclusive backup, keeps it alive for the whole run, and stops
+// it. PostgreSQL ties a non-exclusive backup to the session that started it: if that connection
+// drops, the server aborts the backup.
+package session
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Server is what pgpull needs to know about the cluster it copies.
+type Server struct {
+	VersionNum       int    // server_version_num, e.g. 150018
+	CatalogVersion   int64  // names tablespace directories: PG_15_202209061
+	SystemID         uint64 // goes into version 2 manifests
+	DataChecksums    bool
+	WALSegmentSize   int64
+	BlocksPerSegment uint32
+	InRecovery       bool
+	DirMode          os.FileMode // data_directory_mode: 0700, or 0750 with group access
+	StatsTempDir     string      // 13 and 14 only: its contents are not backed up
+}
+
+// Major is the major version: 13, 14, 15, ...
+func (s Server) Major() int { return s.VersionNum / 10000 }
+
+// TablespaceDir is the per-version directory PostgreSQL keeps inside each tablespace location.
+func (s Server) TablespaceDir() string {
+	return fmt.Sprintf("PG_%d_%d", s.Major(), s.CatalogVersion)
+}
+
+// FileMode is the mode of regular files in the data directory, following its directory mode.
+func (s Server) FileMode() os.FileMode {
+	if s.DirMode&0o050 != 0 {
+		return 0o640
+	}
+	return 0o600
+}
+
+// Describe reads the facts about the server through conn. They come from functions PUBLIC may
+// call, so a backup role needs no extra grant for them.
+func Describe(ctx context.Context, conn *pgx.Conn) (Server, error) {
+	var s Server
+	var checksums, walLevel, dirMode string
+	var segSize, sysID int64
+	err := conn.QueryRow(ctx, `
+		SELECT current_setting('server_version_num')::int,
+		       (SELECT catalog_version_no FROM pg_control_system()),
+		       (SELECT system_identifier FROM pg_control_system()),
+		       current_setting('data_checksums'),
+		       current_setting('wal_level'),
+		       (SELECT setting::int8 FROM pg_settings WHERE name = 'wal_segment_size'),
+		       (SELECT blocks_per_segment FROM pg_control_init()),
+		       pg_is_in_recovery(),
+		       current_setting('data_directory_mode')`).Scan(
+		&s.VersionNum, &s.CatalogVersion, &sysID, &checksums, &walLevel,
+		&segSize, &s.BlocksPerSegment, &s.InRecovery, &dirMode)
+	if err != nil {
+		return s, fmt.Errorf("reading server settings: %w", err)
+	}
+	if err := CheckSupported(s.VersionNum, walLevel); err != nil {
+		return s, err
+	}
+	s.SystemID = uint64(sysID)
+	s.DataChecksums = checksums == "on"
+	s.WALSegmentSize = segSize
+	m, err := strconv.ParseUint(dirMode, 8, 32)
+	if err != nil {
+		m = 0o700
+	}
+	s.DirMode = os.FileMode(m)
+	if s.Major() < 15 {
+		if err := conn.QueryRow(ctx, `SELECT current_setting('stats_temp_directory')`).Scan(&s.StatsTempDir); err != nil {
+			return s, fmt.Errorf("reading stats_temp_directory: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Tablespace is one user tablespace: its Location as pg_tablespace_location gives it, which is
+// relative (pg_tblspc/<oid>) for one kept inside the data directory.
+type Tablespace struct {
+	OID      string
+	Location string
+}
+
+// InPlace reports a tablespace kept inside the data directory: it is copied as an ordinary
+// directory, with nowhere else to go.
+func (t Tablespace) InPlace() bool { return !strings.HasPrefix(t.Location, "/") }
+
+// Tablespaces lists the server's user tablespaces, by OID.
+func Tablespaces(ctx context.Context, conn *pgx.Conn, logSQL func(string)) ([]Tablespace, error) {
+	const q = `SELECT oid::text, pg_tablespace_location(oid) FROM pg_tablespace
+		WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid`
+	logSQL(q)
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("listing tablespaces: %w", err)
+	}
+	spaces, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tablespace, error) {
+		var t Tablespace
+		return t, r.Scan(&t.OID, &t.Location)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing tablespaces: %w", err)
+	}
+	return spaces, nil
+}
+
+// FreeConnections counts the client connections the server can still accept from a role that is
+// not a superuser.
+func FreeConnections(ctx context.Context, conn *pgx.Conn, logSQL func(string)) (int, error) {
+	const q = `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
+		- (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')`
+	logSQL(q)
+	var free int
+	if err := conn.QueryRow(ctx, q).Scan(&free); err != nil {
+		return 0, fmt.Errorf("counting free connections: %w", err)
+	}
+	return free, nil
+}

@@ -1,6 +1,0 @@
-//go:build !amd64
-
-package verify
-
-// mixRows folds the rows into the lanes.
-func mixRows(sums *[checksumLanes]uint32, rows []byte) { mixRowsGeneric(sums, rows) }
