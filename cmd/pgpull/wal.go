@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,17 +17,24 @@ import (
 func walCommand(stderr io.Writer) *command {
 	fs := newFlags("pgpull wal")
 	var interval time.Duration
-	var verbose, debug bool
+	var verbose, debug, warm bool
+	var mode, slot string
 	fs.DurationVarP(&interval, "interval", "D", 2*time.Second, "`DELAY` between two looks at pg_wal")
+	fs.BoolVar(&warm, "warm-standby", false, "copy the segment being written under its final name, for a standby's restore_command (not for a PITR archive)")
+	fs.StringVar(&slot, "slot", "", "hold WAL with this physical replication slot `NAME` (created if absent; needs REPLICATION)")
+	fs.StringVar(&mode, "mode", "0600", "permissions of the files written in DIR, in octal `MODE` (0640: readable by DIR's group)")
 	fs.BoolVarP(&verbose, "verbose", "v", false, "report each file copied on stderr")
 	fs.BoolVarP(&debug, "debug", "d", false, "show every SQL statement on stderr")
 	return &command{
 		name:  "wal",
 		usage: "wal [flags] DSN DIR",
-		short: "keep DIR fed with the server's WAL, for a warm standby, until interrupted",
-		long: "Copies each WAL segment of the server into DIR, again whenever its change time moves,\n" +
-			"so that a standby with restore_command = 'cp DIR/%f %p' follows the primary over a plain\n" +
-			"connection. Starts after the newest segment in DIR, or at the latest checkpoint.",
+		short: "keep DIR fed with the server's WAL, as an archive or for a warm standby, until interrupted",
+		long: "Copies each WAL segment of the server (a primary or a standby) into DIR once it is finished,\n" +
+			"in order; the segment being written is copied as NAME.partial, again whenever it changes, or\n" +
+			"with --warm-standby under its final name, so that a standby with restore_command =\n" +
+			"'cp DIR/%f %p' follows the primary over a plain connection. A segment removed from the server\n" +
+			"before it was copied is an error; --slot prevents it. Starts after the newest finished segment\n" +
+			"in DIR, or at the slot's restart point, or at the latest checkpoint.",
 		flags: fs,
 		run: func(ctx context.Context, args []string) error {
 			if len(args) != 2 {
@@ -35,12 +43,19 @@ func walCommand(stderr io.Writer) *command {
 			if interval <= 0 {
 				return fmt.Errorf("-D/--interval must be positive, got %s", interval)
 			}
-			return runWAL(ctx, args[0], args[1], interval, verbose, debug, &lineWriter{w: stderr})
+			perm, err := strconv.ParseUint(mode, 8, 32)
+			if err != nil || perm&^0o777 != 0 || perm&0o600 != 0o600 {
+				return fmt.Errorf("--mode %q is not a file mode this tool can write and read back: give octal permissions such as 0600 or 0640", mode)
+			}
+			feed := &wal.Feed{Dir: args[1], Interval: interval, WarmStandby: warm, Mode: os.FileMode(perm), Slot: slot}
+			return runWAL(ctx, args[0], feed, verbose, debug, &lineWriter{w: stderr})
 		},
 	}
 }
 
-func runWAL(ctx context.Context, dsn, dir string, interval time.Duration, verbose, debug bool, stderr io.Writer) error {
+// runWAL connects and runs feed, whose options are set, until ctx ends.
+func runWAL(ctx context.Context, dsn string, feed *wal.Feed, verbose, debug bool, stderr io.Writer) error {
+	dir := feed.Dir
 	cfg, err := parseDSN(dsn)
 	if err != nil {
 		return err
@@ -58,8 +73,8 @@ func runWAL(ctx context.Context, dsn, dir string, interval time.Duration, verbos
 	if err != nil {
 		return err
 	}
-	feed := &wal.Feed{Conn: conn, Dir: dir, SegmentSize: server.WALSegmentSize, Interval: interval,
-		LogSQL: func(string) {}, Log: func(string, ...any) {}}
+	feed.Conn, feed.SegmentSize = conn, server.WALSegmentSize
+	feed.LogSQL, feed.Log = func(string) {}, func(string, ...any) {}
 	if verbose {
 		feed.Log = func(format string, args ...any) { fmt.Fprintf(stderr, "pgpull: "+format+"\n", args...) }
 	}

@@ -3,34 +3,34 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
+const walSegSize = 16 << 20
+
 // TestWALFeed runs `pgpull wal` beside a server that writes and switches WAL: every segment
-// the server finished while the feed ran must be in DIR, byte for byte, and the feed must stop
-// cleanly on SIGINT.
+// the server finished while the feed ran must be in DIR, byte for byte, under its final name; the
+// segment being written only as NAME.partial; and the feed must stop cleanly on SIGINT.
 func TestWALFeed(t *testing.T) {
 	ctx := context.Background()
 	src := cluster.ForTest(t, cluster.Options{Checksums: true})
 	dir := t.TempDir()
-	feed := exec.Command(buildPgpull(t), "wal", "-D", "200ms", "-v", src.DSN(), dir)
-	var stderr bytes.Buffer
-	feed.Stderr = &stderr
-	if err := feed.Start(); err != nil {
-		t.Fatal(err)
-	}
-	first, err := src.QueryString(ctx, `SELECT pg_walfile_name(pg_current_wal_lsn())`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	feed := startFeed(t, buildPgpull(t), "-D", "200ms", "-v", src.DSN(), dir)
+	first := writtenSegment(t, src)
 	for i := range 3 {
 		if err := src.Exec(ctx, `CREATE TABLE IF NOT EXISTS filler AS SELECT 1 AS g; INSERT INTO filler SELECT generate_series(1, 20000)`); err != nil {
 			t.Fatal(err)
@@ -39,31 +39,20 @@ func TestWALFeed(t *testing.T) {
 			t.Fatalf("switch %d: %v", i, err)
 		}
 	}
-	last, err := src.QueryString(ctx, `SELECT pg_walfile_name(pg_current_wal_lsn())`)
-	if err != nil {
+	if err := src.Exec(ctx, `INSERT INTO filler VALUES (1)`); err != nil { // the written segment exists
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond) // several passes of the feed
-	if err := feed.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
+	last := writtenSegment(t, src)
+	finished := segmentRange(first, last)
+	waitForFiles(t, feed, dir, append(finished, last.Name(1, walSegSize)+".partial")...)
+	feed.stop(t)
+	if len(finished) < 3 {
+		t.Errorf("%d finished segments checked, want at least 3 (from %v to %v)", len(finished), first, last)
 	}
-	done := make(chan error, 1)
-	go func() { done <- feed.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("pgpull wal after SIGINT: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		feed.Process.Kill()
-		t.Fatalf("pgpull wal did not stop within 10 s of SIGINT\n%s", stderr.String())
-	}
-	copied := 0
-	for name := first; name < last; name = nextSegmentName(t, name) {
+	for _, name := range finished {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
-			t.Errorf("finished segment %s not in DIR: %v\n%s", name, err, stderr.String())
-			continue
+			t.Fatal(err)
 		}
 		want, err := os.ReadFile(filepath.Join(src.DataDir, "pg_wal", name))
 		if err != nil {
@@ -72,12 +61,9 @@ func TestWALFeed(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("segment %s differs from the server's", name)
 		}
-		copied++
 	}
-	// Three switches finish at least two segments before the one pg_walfile_name reports (at a
-	// segment boundary it names the segment before).
-	if copied < 2 {
-		t.Errorf("%d finished segments checked, want at least 2 (from %s to %s)", copied, first, last)
+	if _, err := os.Stat(filepath.Join(dir, last.Name(1, walSegSize))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the segment being written is in DIR under its final name (%v): a PITR archive would take it as complete", err)
 	}
 	leftovers, _ := filepath.Glob(filepath.Join(dir, ".*pgpull-tmp"))
 	if len(leftovers) > 0 {
@@ -85,15 +71,356 @@ func TestWALFeed(t *testing.T) {
 	}
 }
 
-// nextSegmentName steps a 16 MB segment name forward by one.
-func nextSegmentName(t *testing.T, name string) string {
+// TestWALFeedKeepsAStandby feeds DIR from a primary as the role `pgpull grants` prints, with a
+// slot, into files of mode 0640 in a directory of the server's group, and runs a warm standby,
+// made from a pgpull backup, whose restore_command copies from DIR. Rows written on the primary
+// after the backup must reach the standby: after a WAL switch in the default mode, and without
+// one after a restart in --warm-standby mode, with no gap across the restart. A second feed reads
+// the standby itself, which restores from that archive and receives nothing by streaming.
+func TestWALFeedKeepsAStandby(t *testing.T) {
+	ctx := context.Background()
+	primary := cluster.ForTest(t, cluster.Options{Checksums: true})
+	if err := primary.Exec(ctx, `CREATE ROLE feeder LOGIN; CREATE TABLE after_backup (i int)`); err != nil {
+		t.Fatal(err)
+	}
+	var grants bytes.Buffer
+	if code, stderr := runCLI(t, &grants, "grants", primary.DSN(), "feeder"); code != 0 {
+		t.Fatalf("pgpull grants failed (%d): %s", code, stderr)
+	}
+	// Run as README shows it, with the optional REPLICATION line taken in, as --slot needs it.
+	optional := "\n-- ALTER ROLE \"feeder\" REPLICATION;"
+	if !strings.Contains(grants.String(), optional) {
+		t.Fatalf("grants lack %q:\n%s", optional, grants.String())
+	}
+	psql := primary.Psql(ctx)
+	psql.Stdin = strings.NewReader(strings.Replace(grants.String(), optional, "\nALTER ROLE \"feeder\" REPLICATION;", 1))
+	if out, err := psql.CombinedOutput(); err != nil {
+		t.Fatalf("psql < grants: %v\n%s", err, out)
+	}
+	dir := serverGroupDir(t)
+	bin := buildPgpull(t)
+	feedArgs := []string{"-D", "100ms", "-v", "--slot", "standby_feed", "--mode", "0640", roleDSN(primary, "feeder"), dir}
+	feed := startFeed(t, bin, feedArgs...)
+	first := writtenSegment(t, primary)
+
+	dest := filepath.Join(t.TempDir(), "standby")
+	if code, stderr := pgpull(t, nil, "backup", "-c", "fast", primary.DSN(), dest); code != 0 {
+		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dest, "standby.signal"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf("restore_command = 'cp %s/%%f %%p'\nwal_retrieve_retry_interval = '100ms'\n", dir)
+	if err := appendConf(filepath.Join(dest, "postgresql.auto.conf"), conf); err != nil {
+		t.Fatal(err)
+	}
+	standby := cluster.AdoptForTest(t, dest)
+
+	// Default mode: the rows arrive once their segment is finished.
+	// Two statements, two transactions: the commit must come before the switch.
+	for _, q := range []string{`INSERT INTO after_backup SELECT generate_series(1, 100)`, `SELECT pg_switch_wal()`} {
+		if err := primary.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitForRows(t, standby, 100)
+	switched := writtenSegment(t, primary) - 1
+	waitUntil(t, "the slot to pass the switched segment", func() (bool, error) {
+		restart, err := primary.QueryString(ctx, `SELECT restart_lsn::text FROM pg_replication_slots WHERE slot_name = 'standby_feed'`)
+		if err != nil {
+			return false, err
+		}
+		lsn, err := pgformat.ParseLSN(restart)
+		return pgformat.SegmentOf(lsn, walSegSize) > switched, err
+	})
+
+	// The standby as a source: it restores from DIR, so pg_last_wal_receive_lsn() is NULL.
+	fromStandby := t.TempDir()
+	standbyFeed := startFeed(t, bin, "-D", "100ms", "-v", roleDSN(standby, "feeder"), fromStandby)
+	waitForFiles(t, standbyFeed, fromStandby, switched.Name(1, walSegSize))
+	sameFile(t, filepath.Join(dir, switched.Name(1, walSegSize)), filepath.Join(fromStandby, switched.Name(1, walSegSize)))
+	standbyFeed.stop(t)
+
+	// Warm standby mode, after a restart: the rows arrive while their segment is being written.
+	feed.stop(t)
+	feed = startFeed(t, bin, append([]string{"--warm-standby"}, feedArgs...)...)
+	if err := primary.Exec(ctx, `INSERT INTO after_backup SELECT generate_series(101, 200)`); err != nil {
+		t.Fatal(err)
+	}
+	waitForRows(t, standby, 200)
+	last := writtenSegment(t, primary)
+	feed.stop(t)
+
+	for _, name := range append(segmentRange(first, last), last.Name(1, walSegSize)) {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("gap in DIR: %v", err)
+			continue
+		}
+		if st.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode %v, want 0640 as --mode asked", name, st.Mode().Perm())
+		}
+	}
+}
+
+// TestWALFeedGap removes WAL from under a stopped feed: restarted without a slot it must fail
+// naming the lost segment and the remedy; a feed with a slot, stopped as long and through as
+// much WAL, must resume without a gap. A role without REPLICATION is refused --slot.
+func TestWALFeedGap(t *testing.T) {
+	ctx := context.Background()
+	src := cluster.ForTest(t, cluster.Options{Checksums: true,
+		Conf: []string{"max_wal_size = 32MB", "min_wal_size = 32MB", "wal_keep_size = 0"}})
+	bin := buildPgpull(t)
+	if err := src.Exec(ctx, `CREATE TABLE churn (i int); CREATE ROLE plain LOGIN`); err != nil {
+		t.Fatal(err)
+	}
+	churn := func() error {
+		return src.Exec(ctx, `INSERT INTO churn SELECT generate_series(1, 1000); SELECT pg_switch_wal(); CHECKPOINT`)
+	}
+
+	t.Run("no REPLICATION", func(t *testing.T) {
+		code, stderr := runCLI(t, nil, "wal", "--slot", "refused", roleDSN(src, "plain"), t.TempDir())
+		if code == 0 || !strings.Contains(stderr, "REPLICATION") || !strings.Contains(stderr, "pgpull grants") {
+			t.Errorf("exit %d, %q; want a failure naming REPLICATION and pgpull grants", code, stderr)
+		}
+		checkOneLine(t, stderr)
+		checkServerClean(t, src)
+	})
+
+	// Without a slot: churn until the segment the stopped feed needs next is gone.
+	dir := t.TempDir()
+	feed := startFeed(t, bin, "-D", "100ms", src.DSN(), dir)
+	lost := waitForPartial(t, feed, dir)
+	feed.stop(t)
+	cycles := 0
+	waitUntil(t, "the server to remove "+lost, func() (bool, error) {
+		cycles++
+		n, err := src.QueryInt(ctx, `SELECT count(*) FROM pg_ls_waldir() WHERE name = $1`, lost)
+		if err != nil || n == 0 {
+			return n == 0, err
+		}
+		return false, churn()
+	})
+	code, stderr := runCLI(t, nil, "wal", src.DSN(), dir)
+	if code == 0 || !strings.Contains(stderr, "WAL segment "+lost+" was removed") ||
+		!strings.Contains(stderr, "--slot") || !strings.Contains(stderr, "wal_keep_size") {
+		t.Errorf("exit %d, %q; want a failure naming %s, --slot and wal_keep_size", code, stderr, lost)
+	}
+	checkOneLine(t, stderr)
+
+	// With a slot: the same stop, through more WAL.
+	dir = t.TempDir()
+	feed = startFeed(t, bin, "-D", "100ms", "--slot", "gapless", src.DSN(), dir)
+	held := waitForPartial(t, feed, dir)
+	feed.stop(t)
+	for range cycles + 2 {
+		if err := churn(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, from, _ := pgformat.ParseName(held, walSegSize)
+	if err := src.Exec(ctx, `INSERT INTO churn VALUES (1)`); err != nil { // the written segment exists
+		t.Fatal(err)
+	}
+	last := writtenSegment(t, src)
+	feed = startFeed(t, bin, "-D", "100ms", "--slot", "gapless", src.DSN(), dir)
+	waitForFiles(t, feed, dir, segmentRange(from, last)...)
+	feed.stop(t)
+	restart, err := src.QueryString(ctx, `SELECT restart_lsn::text FROM pg_replication_slots WHERE slot_name = 'gapless'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lsn, err := pgformat.ParseLSN(restart); err != nil || pgformat.SegmentOf(lsn, walSegSize) != last {
+		t.Errorf("slot restart_lsn %s (%v), want it in %s, the segment after the last one copied", restart, err, last.Name(1, walSegSize))
+	}
+	if err := src.Exec(ctx, `SELECT pg_drop_replication_slot('gapless')`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// feedProcess is a `pgpull wal` process; its stderr goes to a file, readable while it runs.
+type feedProcess struct {
+	cmd    *exec.Cmd
+	log    string
+	exited chan struct{} // closed when the process has ended
+}
+
+func startFeed(t *testing.T, bin string, args ...string) *feedProcess {
 	t.Helper()
-	var tli, log, seg uint32
-	if _, err := fmt.Sscanf(name, "%08X%08X%08X", &tli, &log, &seg); err != nil {
-		t.Fatalf("segment name %q: %v", name, err)
+	log := filepath.Join(t.TempDir(), "stderr")
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if seg++; seg == 0x100 {
-		log, seg = log+1, 0
+	defer f.Close()
+	cmd := exec.Command(bin, append([]string{"wal"}, args...)...)
+	cmd.Stderr = f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	return fmt.Sprintf("%08X%08X%08X", tli, log, seg)
+	p := &feedProcess{cmd: cmd, log: log, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("pgpull wal %s:\n%s", strings.Join(args, " "), p.stderr())
+		}
+	})
+	return p
+}
+
+func (p *feedProcess) stderr() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b)
+}
+
+// stop interrupts the feed, which must exit 0 within 10 s.
+func (p *feedProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("pgpull wal did not stop within 10 s of SIGINT\n%s", p.stderr())
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("pgpull wal after SIGINT: exit %d\n%s", code, p.stderr())
+	}
+}
+
+// waitUntil polls cond until it holds, failing t after two minutes or on an error.
+func waitUntil(t *testing.T, what string, cond func() (bool, error)) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		ok, err := cond()
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
+
+// waitForFiles waits until every name is in dir, failing early if the feed exits.
+func waitForFiles(t *testing.T, feed *feedProcess, dir string, names ...string) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("%v in %s", names, dir), func() (bool, error) {
+		select {
+		case <-feed.exited:
+			return false, fmt.Errorf("pgpull wal exited:\n%s", feed.stderr())
+		default:
+		}
+		for _, n := range names {
+			if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// waitForPartial waits until the feed has copied the segment being written, and returns its name.
+func waitForPartial(t *testing.T, feed *feedProcess, dir string) string {
+	t.Helper()
+	var name string
+	waitUntil(t, "a .partial segment in "+dir, func() (bool, error) {
+		matches, err := filepath.Glob(filepath.Join(dir, "*.partial"))
+		if len(matches) > 0 {
+			sort.Strings(matches)
+			name = strings.TrimSuffix(filepath.Base(matches[len(matches)-1]), ".partial")
+		}
+		return name != "", err
+	})
+	return name
+}
+
+// waitForRows waits until the standby has replayed n rows of after_backup.
+func waitForRows(t *testing.T, standby *cluster.Cluster, n int64) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("%d rows on the standby", n), func() (bool, error) {
+		got, err := standby.QueryInt(context.Background(), `SELECT count(*) FROM after_backup`)
+		return err == nil && got == n, nil // before replay reaches it, the table may not exist yet
+	})
+}
+
+// writtenSegment is the segment a primary is writing.
+func writtenSegment(t *testing.T, c *cluster.Cluster) pgformat.Segment {
+	t.Helper()
+	txt, err := c.QueryString(context.Background(), `SELECT pg_current_wal_lsn()::text`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lsn, err := pgformat.ParseLSN(txt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pgformat.SegmentOf(lsn, walSegSize)
+}
+
+// segmentRange names the segments of timeline 1 from first up to, not including, end.
+func segmentRange(first, end pgformat.Segment) []string {
+	var names []string
+	for s := first; s < end; s++ {
+		names = append(names, s.Name(1, walSegSize))
+	}
+	return names
+}
+
+func sameFile(t *testing.T, a, b string) {
+	t.Helper()
+	x, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(x, y) {
+		t.Errorf("%s and %s differ", a, b)
+	}
+}
+
+// serverGroupDir makes a directory whose files the server's OS user reads through its group:
+// owned by that group, with the setgid bit so that each new file takes the group too.
+func serverGroupDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pgpull-wal-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatal(err)
+		}
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, 0, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0o750|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func appendConf(path, text string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

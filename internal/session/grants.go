@@ -49,7 +49,8 @@ func GrantsSQL(major int, database, role string) string {
 	b.WriteString("-- pg_stat_activity hides other roles' backend_type, which the check for free connections counts.\n")
 	fmt.Fprintf(&b, "GRANT %s TO %s;\n", StatsRole, r)
 	b.WriteString("-- Optional, remove the \"-- \" to run it: a temporary replication slot then holds the WAL the\n")
-	b.WriteString("-- backup needs until it is copied. REPLICATION also lets the role stream WAL where pg_hba.conf allows.\n")
+	b.WriteString("-- backup needs until it is copied; pgpull wal --slot needs it. REPLICATION also lets the role\n")
+	b.WriteString("-- stream WAL where pg_hba.conf allows.\n")
 	fmt.Fprintf(&b, "-- ALTER ROLE %s REPLICATION;\n", r)
 	return b.String()
 }

@@ -5,50 +5,53 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
-// Feed keeps a directory of WAL up to date from a running server, over one plain connection,
-// for a warm standby whose restore_command copies from that directory. It is pg_basebackup.py's
-// WAL loop run alone: every Interval it lists pg_wal, and copies each segment whose change time
-// (ctime) moved since its last copy, so the segment being written is copied again as it fills and
-// the standby can replay what the primary has written so far.
+// Feed keeps a directory of WAL up to date from a running server (a primary or a standby), over
+// one plain connection. It is pg_basebackup.py's WAL loop run alone: every Interval it lists
+// pg_wal and copies each segment the server has finished, once, in order, under its own name.
+// The segment being written is copied too, again whenever its change time (ctime) moves, so
+// what DIR holds is at most one interval behind the server:
+//   - by default as NAME.partial, as pg_receivewal keeps it, so that an archive for point-in-time
+//     recovery never holds a partial segment under a final name;
+//   - with WarmStandby under its final name, so that a standby whose restore_command copies from
+//     Dir replays what the primary has written so far (it asks for the segment again until the
+//     next one exists).
+//
+// A finished segment that is gone from pg_wal before it was copied is an error: DIR would have a
+// gap no restore can cross. With a Slot the server keeps every segment until it is in Dir.
 type Feed struct {
 	Conn        *pgx.Conn
 	Dir         string
 	SegmentSize int64
 	Interval    time.Duration
+	WarmStandby bool
+	Mode        os.FileMode // of the files written in Dir
+	Slot        string      // a physical replication slot holding WAL until it is in Dir, or ""
 	LogSQL      func(string)
 	Log         func(format string, args ...any)
 
-	copied map[string]copyState
+	next   pgformat.Segment     // the first segment not yet in Dir, finished, under its final name
+	tli    uint32               // timeline of the last segment seen, for naming a missing one
+	slot   *slot                // nil without Slot
+	copied map[string]copyState // partial segments and history files, by name
 }
 
-// copyState is what the feed knows of its last copy of a file.
+// copyState is what the feed knows of its last copy of a file that may still change.
 type copyState struct {
-	ctime   time.Time // the file's change time when it was listed for that copy
-	at      time.Time // when the copy was read, by the server's clock, as ctime is
-	partial bool      // the server was still writing the segment
+	ctime time.Time // the file's change time when it was listed for that copy
+	at    time.Time // when the copy was read, by the server's clock, as ctime is
 }
 
-// stale reports whether the file, as listed now, may hold more than the last copy: its ctime
-// moved; or it was being written then and is finished now; or it is being written and moved
-// within the second of the last copy, which ctime, counted in whole seconds, cannot show.
-func (c copyState) stale(ctime time.Time, finished bool) bool {
-	switch {
-	case !ctime.Equal(c.ctime):
-		return true
-	case c.partial && finished:
-		return true
-	case c.partial:
-		return !c.at.After(ctime.Add(time.Second))
-	}
-	return false
+// stale reports whether the file, listed now with ctime, may hold more than the last copy: its
+// ctime moved, or it moved within the second of the last copy, which ctime, counted in whole
+// seconds, cannot show.
+func (c copyState) stale(ctime time.Time) bool {
+	return !ctime.Equal(c.ctime) || !c.at.After(ctime.Add(time.Second))
 }
 
 // walFile is one file of pg_wal as a scan sees it.
@@ -57,16 +60,15 @@ type walFile struct {
 	ctime time.Time
 }
 
-// Run copies until ctx ends, then returns nil; it fails only when the server or the directory
-// does.
+// Run copies until ctx ends, then returns nil; it fails when the server or the directory does,
+// or when a segment was lost before it could be copied.
 func (f *Feed) Run(ctx context.Context) error {
 	f.copied = map[string]copyState{}
-	first, err := f.firstSegment(ctx)
-	if err != nil {
+	if err := f.start(ctx); err != nil {
 		return err
 	}
 	for {
-		if err := f.pass(ctx, first); err != nil {
+		if err := f.pass(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -80,40 +82,52 @@ func (f *Feed) Run(ctx context.Context) error {
 	}
 }
 
-// firstSegment is where the feed starts: after the newest segment already in Dir, or, in an
-// empty Dir, at the redo point of the server's latest checkpoint, the oldest WAL a standby
+// start decides where the feed begins: after the newest finished segment in Dir (at it in warm
+// standby mode, where a final name may hold a partial copy); in an empty Dir at the slot's
+// restart point, or at the redo point of the server's latest checkpoint, the oldest WAL a standby
 // restored from a recent base backup can still need.
-func (f *Feed) firstSegment(ctx context.Context) (pgformat.Segment, error) {
-	entries, err := os.ReadDir(f.Dir)
-	if err != nil {
-		return 0, fmt.Errorf("reading %s: %w", f.Dir, err)
-	}
-	var newest string
-	for _, e := range entries {
-		if _, _, ok := pgformat.ParseName(e.Name(), f.SegmentSize); ok && e.Name() > newest {
-			newest = e.Name()
+func (f *Feed) start(ctx context.Context) error {
+	if f.Slot != "" { // first: a role that may not have one learns it before anything else
+		var err error
+		if f.slot, err = holdSlot(ctx, f.Conn, f.Slot, f.LogSQL); err != nil {
+			return err
 		}
 	}
-	if newest != "" {
-		_, seg, _ := pgformat.ParseName(newest, f.SegmentSize)
-		return seg, nil // copied again: it may have been partial
-	}
-	q := `SELECT redo_lsn::text FROM pg_control_checkpoint()`
+	q := `SELECT redo_lsn::text, timeline_id FROM pg_control_checkpoint()`
 	f.LogSQL(q)
 	var redo string
-	if err := f.Conn.QueryRow(ctx, q).Scan(&redo); err != nil {
-		return 0, fmt.Errorf("reading the checkpoint's redo point: %w", err)
+	if err := f.Conn.QueryRow(ctx, q).Scan(&redo, &f.tli); err != nil {
+		return fmt.Errorf("reading the checkpoint's redo point: %w", err)
 	}
-	lsn, err := pgformat.ParseLSN(redo)
+	from, err := pgformat.ParseLSN(redo)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	return pgformat.SegmentOf(lsn, f.SegmentSize), nil
+	if f.slot != nil {
+		from = f.slot.restart
+		f.Log("slot %s holds WAL from %s", f.Slot, from)
+	}
+	f.next = pgformat.SegmentOf(from, f.SegmentSize)
+	held, err := readDir(f.Dir, f.SegmentSize)
+	if err != nil {
+		return err
+	}
+	if held.any {
+		f.next, f.tli = held.newest+1, held.tli
+		if f.WarmStandby {
+			f.next = held.newest
+		}
+	} else if held.anyPartial {
+		f.next = held.oldestPartial
+	}
+	f.Log("starting at segment %s", f.next.Name(f.tli, f.SegmentSize))
+	return nil
 }
 
-// pass lists pg_wal once and copies what changed. Segments past the one being written are left
-// alone: they are recycled files holding old WAL under a future name.
-func (f *Feed) pass(ctx context.Context, first pgformat.Segment) error {
+// pass lists pg_wal once and copies what is new: the finished segments from next, in order, then
+// the segment being written if it changed. Segments past that one are left alone: they are
+// recycled files holding old WAL under a future name.
+func (f *Feed) pass(ctx context.Context) error {
 	const q = `SELECT n, s.change FROM pg_ls_dir('pg_wal', true, false) AS n,
 		LATERAL pg_stat_file('pg_wal/' || n, true) AS s
 		WHERE (n ~ '^[0-9A-F]{24}$' OR n ~ '^[0-9A-F]{8}\.history$') AND s.change IS NOT NULL`
@@ -129,82 +143,112 @@ func (f *Feed) pass(ctx context.Context, first pgformat.Segment) error {
 	if err != nil {
 		return fmt.Errorf("listing pg_wal: %w", err)
 	}
-	written, err := f.writtenSegment(ctx)
+	writtenLSN, err := writtenLSN(ctx, f.Conn, f.LogSQL)
 	if err != nil {
 		return err
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
+	written := pgformat.SegmentOf(writtenLSN, f.SegmentSize)
+	segments := map[pgformat.Segment]walFile{}
 	for _, w := range files {
-		_, seg, isSegment := pgformat.ParseName(w.name, f.SegmentSize)
-		if isSegment && (seg < first || seg > written) {
+		tli, seg, ok := pgformat.ParseName(w.name, f.SegmentSize)
+		if !ok {
+			if err := f.copyChanged(ctx, w, w.name); err != nil { // a timeline history file
+				return err
+			}
 			continue
 		}
-		partial := isSegment && seg == written
-		if last, ok := f.copied[w.name]; ok && !last.stale(w.ctime, !partial) {
-			continue
+		// Names of one segment differ only in their timeline: the newest is the one to follow.
+		if old, dup := segments[seg]; !dup || w.name > old.name {
+			segments[seg] = w
+			if seg >= f.next && tli > f.tli {
+				f.tli = tli
+			}
 		}
-		if err := f.copy(ctx, w, partial); err != nil {
+	}
+	for ; f.next < written; f.next++ {
+		w, ok := segments[f.next]
+		if !ok {
+			name := f.next.Name(f.tli, f.SegmentSize)
+			if _, err := os.Stat(filepath.Join(f.Dir, name)); err == nil {
+				continue // copied before a restart, in warm standby mode, and finished since
+			}
+			return f.gap(name)
+		}
+		if err := f.copyFinished(ctx, w); err != nil {
 			return err
 		}
+	}
+	if w, ok := segments[written]; ok && written == f.next {
+		name := w.name + partialSuffix
+		if f.WarmStandby {
+			name = w.name
+		}
+		return f.copyChanged(ctx, w, name)
 	}
 	return nil
 }
 
-// writtenSegment is the segment the server is writing now.
-func (f *Feed) writtenSegment(ctx context.Context) (pgformat.Segment, error) {
-	q := `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END::text`
-	f.LogSQL(q)
-	var txt string
-	if err := f.Conn.QueryRow(ctx, q).Scan(&txt); err != nil {
-		return 0, fmt.Errorf("reading the WAL position: %w", err)
+// gap is the error for a segment the server removed before the feed copied it.
+func (f *Feed) gap(name string) error {
+	remedy := "restart pgpull wal with --slot NAME (a role with REPLICATION) so the server keeps WAL until it is copied, or raise wal_keep_size"
+	if f.slot != nil {
+		remedy = "the slot " + f.Slot + " was not holding it (dropped, recreated, or past max_slot_wal_keep_size)"
 	}
-	lsn, err := pgformat.ParseLSN(txt)
-	if err != nil {
-		return 0, err
-	}
-	return pgformat.SegmentOf(lsn, f.SegmentSize), nil
+	return fmt.Errorf("WAL segment %s was removed from the server's pg_wal before pgpull wal copied it, so %s has a gap "+
+		"that no restore can cross: take a new base backup and feed an empty directory; to avoid it, %s",
+		name, f.Dir, remedy)
 }
 
-// copy reads one file whole and puts it in Dir under its own name. It goes through a temporary
-// name and a rename, so that restore_command never sees half a copy.
-func (f *Feed) copy(ctx context.Context, w walFile, partial bool) error {
+// copyFinished puts a finished segment in Dir under its final name, drops the partial copy it
+// replaces, and lets the slot release it.
+func (f *Feed) copyFinished(ctx context.Context, w walFile) error {
+	data, _, err := f.read(ctx, w.name)
+	if err != nil {
+		return err
+	}
+	if data == nil {
+		return f.gap(w.name)
+	}
+	if err := writeDurably(f.Dir, w.name, data, f.Mode, w.name+partialSuffix); err != nil {
+		return err
+	}
+	delete(f.copied, w.name)
+	delete(f.copied, w.name+partialSuffix)
+	f.Log("copied %s (%d bytes)", w.name, len(data))
+	if f.slot != nil {
+		_, seg, _ := pgformat.ParseName(w.name, f.SegmentSize)
+		return f.slot.advance(ctx, pgformat.LSN(uint64(seg+1)*uint64(f.SegmentSize)))
+	}
+	return nil
+}
+
+// copyChanged copies a file that may still change (the segment being written, a history file)
+// as name in Dir, when it changed since its last copy.
+func (f *Feed) copyChanged(ctx context.Context, w walFile, name string) error {
+	if last, ok := f.copied[name]; ok && !last.stale(w.ctime) {
+		return nil
+	}
+	data, at, err := f.read(ctx, w.name)
+	if err != nil || data == nil {
+		return err // nil data: gone since the listing; the next pass sees what replaced it
+	}
+	if err := writeDurably(f.Dir, name, data, f.Mode, ""); err != nil {
+		return err
+	}
+	f.copied[name] = copyState{ctime: w.ctime, at: at}
+	f.Log("copied %s (%d bytes)", name, len(data))
+	return nil
+}
+
+// read reads one file of pg_wal whole, with the server's time of reading; nil data means the
+// file is gone.
+func (f *Feed) read(ctx context.Context, name string) ([]byte, time.Time, error) {
 	q := `SELECT clock_timestamp(), pg_read_binary_file($1, 0, 1073741819, true)`
 	f.LogSQL(q)
 	var data []byte
 	var at time.Time
-	if err := f.Conn.QueryRow(ctx, q, "pg_wal/"+w.name).Scan(&at, &data); err != nil {
-		return fmt.Errorf("reading pg_wal/%s: %w", w.name, err)
+	if err := f.Conn.QueryRow(ctx, q, "pg_wal/"+name).Scan(&at, &data); err != nil {
+		return nil, at, fmt.Errorf("reading pg_wal/%s: %w", name, err)
 	}
-	if data == nil {
-		return nil // removed since the listing: nothing more to copy of it
-	}
-	if strings.ContainsAny(w.name, `/\`) {
-		return fmt.Errorf("server listed an unsafe WAL file name %q", w.name)
-	}
-	tmp := filepath.Join(f.Dir, "."+w.name+".pgpull-tmp")
-	if err := writeSynced(tmp, data); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(f.Dir, w.name)); err != nil {
-		return err
-	}
-	f.copied[w.name] = copyState{ctime: w.ctime, at: at, partial: partial}
-	f.Log("copied %s (%d bytes)", w.name, len(data))
-	return nil
-}
-
-func writeSynced(path string, data []byte) error {
-	file, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := file.Write(data); err != nil {
-		file.Close()
-		return err
-	}
-	if err := file.Sync(); err != nil {
-		file.Close()
-		return err
-	}
-	return file.Close()
+	return data, at, nil
 }
