@@ -14,21 +14,22 @@ func grantsCommand(stdout, stderr io.Writer) *command {
 	var database string
 	fs := newFlags("pgpull grants")
 	fs.StringVar(&database, "database", "", "the `DATABASE` the backup's DSN connects to, where the grants must go (default: DSN's)")
+	serverCompress := fs.Bool("server-compress", false, "also install the helper function that backup --server-compress calls (needs plpython3u)")
 	return &command{
 		name:  "grants",
-		usage: "grants [DSN] ROLE",
+		usage: "grants [--server-compress] [DSN] ROLE",
 		short: "print the SQL that lets ROLE take backups without superuser",
 		long: "Connects to the server DSN names (PG* variables apply; without DSN only they do) to learn its\n" +
 			"version and database, and prints the GRANTs a superuser runs for ROLE, after a psql \\connect to\n" +
 			"the database they must be granted in (--database, or DSN's). Nothing is changed: pipe it to psql.",
 		flags: fs,
 		run: func(ctx context.Context, args []string) error {
-			return runGrants(ctx, args, database, stdout)
+			return runGrants(ctx, args, database, *serverCompress, stdout)
 		},
 	}
 }
 
-func runGrants(ctx context.Context, args []string, grantIn string, stdout io.Writer) error {
+func runGrants(ctx context.Context, args []string, grantIn string, serverCompress bool, stdout io.Writer) error {
 	var dsn, role string
 	switch len(args) {
 	case 1:
@@ -53,11 +54,12 @@ func runGrants(ctx context.Context, args []string, grantIn string, stdout io.Wri
 	defer conn.Close(context.WithoutCancel(ctx))
 	var versionNum int
 	var database string
-	var exists, super, dbExists bool
+	var exists, super, dbExists, plpython bool
 	err = conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, coalesce(nullif($2, ''), current_database()::text),
 		EXISTS (SELECT FROM pg_roles WHERE rolname = $1), EXISTS (SELECT FROM pg_roles WHERE rolname = $1 AND rolsuper),
-		EXISTS (SELECT FROM pg_database WHERE datname = coalesce(nullif($2, ''), current_database()))`,
-		role, grantIn).Scan(&versionNum, &database, &exists, &super, &dbExists)
+		EXISTS (SELECT FROM pg_database WHERE datname = coalesce(nullif($2, ''), current_database())),
+		EXISTS (SELECT FROM pg_available_extensions WHERE name = 'plpython3u')`,
+		role, grantIn).Scan(&versionNum, &database, &exists, &super, &dbExists, &plpython)
 	if err != nil {
 		return fmt.Errorf("reading the server's version: %w", err)
 	}
@@ -74,6 +76,12 @@ func runGrants(ctx context.Context, args []string, grantIn string, stdout io.Wri
 	case super:
 		fmt.Fprintf(stdout, "-- %s is a superuser and needs none of these.\n", r)
 	}
-	_, err = io.WriteString(stdout, session.GrantsSQL(versionNum/10000, database, role))
+	if _, err = io.WriteString(stdout, session.GrantsSQL(versionNum/10000, database, role)); err != nil || !serverCompress {
+		return err
+	}
+	if !plpython {
+		fmt.Fprintf(stdout, "-- plpython3u is not available on this server: install it first (Debian: apt-get install postgresql-plpython3-%d).\n", versionNum/10000)
+	}
+	_, err = io.WriteString(stdout, session.HelperSQL(role))
 	return err
 }

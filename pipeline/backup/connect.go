@@ -25,6 +25,8 @@ type Options struct {
 	Manifest    bool
 	Checksums   manifest.Algorithm
 	VerifyPages bool
+	// ServerCompress reads through pgpull's helper function, which compresses on the server.
+	ServerCompress bool
 	// TablespaceMap puts tablespace_map in the backup: only for -F tar, where tablespaces travel
 	// in archives of their own.
 	TablespaceMap bool
@@ -64,6 +66,11 @@ func (b *Backup) inspect(ctx context.Context) error {
 	}
 	if err := session.CheckPrivileges(ctx, b.conn, b.Server.Major(), b.opts.LogSQL); err != nil {
 		return err
+	}
+	if b.opts.ServerCompress {
+		if err := session.CheckHelper(ctx, b.conn, b.opts.LogSQL); err != nil {
+			return err
+		}
 	}
 	if b.Tablespaces, err = session.Tablespaces(ctx, b.conn, b.opts.LogSQL); err != nil {
 		return err

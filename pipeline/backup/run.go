@@ -147,6 +147,9 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 		if pages != nil {
 			w.Pages = pages
 		}
+		if b.opts.ServerCompress {
+			w.Reader = &fetch.Compressed{}
+		}
 		return w.Run(ctx, requests, fetched)
 	})
 	pipeline.Go(g, ordered, func(ctx context.Context) error { return reorder.Run(ctx, fetched, ordered) })

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/stages/fetch"
+)
+
+// TestServerCompress installs the helper as `pgpull grants --server-compress` prints it for a
+// plain role, and holds it to what README promises: a backup through it under load restores
+// consistent; it reads nothing outside the data directory; a role without EXECUTE, a server
+// without the helper and a helper of another version each fail the backup in one line that
+// names the way out, before DEST exists.
+func TestServerCompress(t *testing.T) {
+	ctx := context.Background()
+	// track_functions counts the helper's calls, to show the backup read through it.
+	src := cluster.ForTest(t, cluster.Options{Checksums: true, Conf: []string{"track_functions = 'pl'"}})
+	requirePlpython(t, src)
+	addUnlogged(t, src)
+	if out, err := src.Pgbench(ctx, "-i", "-q", "-s", "10").CombinedOutput(); err != nil {
+		t.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+	if err := src.Exec(ctx, `CREATE ROLE bk LOGIN; CREATE ROLE other LOGIN`); err != nil {
+		t.Fatal(err)
+	}
+	var plain, withHelper bytes.Buffer
+	if code, stderr := runCLI(t, &plain, "grants", src.DSN(), "bk"); code != 0 {
+		t.Fatalf("pgpull grants failed (%d): %s", code, stderr)
+	}
+	if code, stderr := runCLI(t, &withHelper, "grants", "--server-compress", src.DSN(), "bk"); code != 0 {
+		t.Fatalf("pgpull grants --server-compress failed (%d): %s", code, stderr)
+	}
+	applySQL(t, src, plain.String())
+	dsn := roleDSN(src, "bk")
+	base := t.TempDir()
+
+	refused := func(t *testing.T, want ...string) {
+		t.Helper()
+		dest := filepath.Join(base, "refused")
+		code, stderr := runCLI(t, nil, "backup", "--server-compress", "-c", "fast", dsn, dest)
+		if code == 0 {
+			t.Fatalf("backup succeeded; want it refused")
+		}
+		for _, w := range append(want, "pgpull grants --server-compress") {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("stderr lacks %q: %s", w, stderr)
+			}
+		}
+		checkOneLine(t, stderr)
+		checkGone(t, dest)
+		checkServerClean(t, src)
+	}
+
+	t.Run("helper not installed", func(t *testing.T) { refused(t, "lacks") })
+
+	applySQL(t, src, withHelper.String())
+
+	t.Run("reads only inside the data directory", func(t *testing.T) {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var v []byte
+		if err := conn.QueryRow(ctx, `SELECT pgpull.read_compressed('PG_VERSION', 0, 100)`).Scan(&v); err != nil {
+			t.Fatalf("reading PG_VERSION through the helper: %v", err)
+		}
+		var c fetch.Compressed
+		if got, err := c.Append(nil, v, 100); err != nil || !regexp.MustCompile(`^\d+\n$`).Match(got) {
+			t.Errorf("PG_VERSION through the helper: %q, %v", got, err)
+		}
+		for _, path := range []string{"/etc/passwd", src.DataDir + "/PG_VERSION", "../PG_VERSION",
+			"base/../../PG_VERSION", "pg_tblspc/../..", ".."} {
+			err := conn.QueryRow(ctx, `SELECT pgpull.read_compressed($1, 0, 100)`, path).Scan(&v)
+			if err == nil || !strings.Contains(err.Error(), "relative to the data directory") {
+				t.Errorf("read_compressed(%q): %v; want it refused", path, err)
+			}
+		}
+		other, err := pgx.Connect(ctx, roleDSN(src, "other"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close(ctx)
+		if err := other.QueryRow(ctx, `SELECT pgpull.read_compressed('PG_VERSION', 0, 100)`).Scan(&v); err == nil ||
+			!strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("a role the helper was not granted to called it: %v", err)
+		}
+	})
+
+	t.Run("role without EXECUTE", func(t *testing.T) {
+		if err := src.Exec(ctx, `REVOKE EXECUTE ON FUNCTION pgpull.read_compressed(text, bigint, bigint) FROM bk`); err != nil {
+			t.Fatal(err)
+		}
+		defer src.Exec(ctx, `GRANT EXECUTE ON FUNCTION pgpull.read_compressed(text, bigint, bigint) TO bk`)
+		refused(t, `role "bk" may not call`)
+	})
+
+	t.Run("helper of an older version", func(t *testing.T) {
+		if err := src.Exec(ctx, `CREATE OR REPLACE FUNCTION pgpull.helper_version() RETURNS int LANGUAGE sql AS 'SELECT 0'`); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, "version 0", "to upgrade it")
+		// The upgrade is what the line says: the SQL of pgpull grants --server-compress, again.
+		applySQL(t, src, withHelper.String())
+	})
+
+	t.Run("backup under load restores", func(t *testing.T) {
+		load := startPgbench(t, src, 20*time.Second)
+		dest := filepath.Join(base, "copy")
+		code, stderr := runCLI(t, nil, "backup", "--server-compress", "-j", "4", "-c", "fast", "-v", dsn, dest)
+		load.check(t)
+		if code != 0 {
+			t.Fatalf("backup --server-compress failed (%d): %s", code, stderr)
+		}
+		checkServerClean(t, src)
+		calls, err := src.QueryInt(ctx, `SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions
+			WHERE schemaname = 'pgpull' AND funcname = 'read_compressed'`)
+		if err != nil || calls == 0 {
+			t.Errorf("the helper was called %d times (%v); want the backup to read through it", calls, err)
+		}
+		checkRestored(t, cluster.AdoptForTest(t, dest))
+	})
+}
+
+// applySQL runs what pgpull grants printed as README says: piped to psql.
+func applySQL(t *testing.T, c *cluster.Cluster, sql string) {
+	t.Helper()
+	psql := c.Psql(context.Background(), "-d", "template1")
+	psql.Stdin = strings.NewReader(sql)
+	if out, err := psql.CombinedOutput(); err != nil {
+		t.Fatalf("psql < the SQL of pgpull grants: %v\n%s\n%s", err, out, sql)
+	}
+}
+
+// requirePlpython fails t, saying how to install it, when the server lacks PL/Python.
+func requirePlpython(t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	ctx := context.Background()
+	n, err := c.QueryInt(ctx, `SELECT count(*) FROM pg_available_extensions WHERE name = 'plpython3u'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		major, _ := c.QueryInt(ctx, `SELECT current_setting('server_version_num')::int / 10000`)
+		t.Fatalf("the test server (%s) lacks plpython3u: apt-get install postgresql-plpython3-%d "+
+			"(Debian ships it for the distribution's own major only)", c.Bindir, major)
+	}
+}
+
+// pgbenchRun is pgbench writing to a cluster for a fixed time in the background.
+type pgbenchRun struct {
+	done chan struct{}
+	out  bytes.Buffer
+	err  error
+}
+
+// startPgbench starts 4 pgbench clients for d and returns once they have committed a
+// transaction, so that what follows runs under load.
+func startPgbench(t *testing.T, c *cluster.Cluster, d time.Duration) *pgbenchRun {
+	t.Helper()
+	ctx := context.Background()
+	before, err := c.QueryInt(ctx, `SELECT count(*) FROM pgbench_history`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &pgbenchRun{done: make(chan struct{})}
+	cmd := c.Pgbench(ctx, "-c", "4", "-j", "2", "-n", "-T", strconv.Itoa(int(d.Seconds())))
+	cmd.Stdout, cmd.Stderr = &r.out, &r.out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("pgbench: %v", err)
+	}
+	go func() { r.err = cmd.Wait(); close(r.done) }()
+	t.Cleanup(func() { <-r.done })
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		n, err := c.QueryInt(ctx, `SELECT count(*) FROM pgbench_history`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > before {
+			return r
+		}
+		select {
+		case <-r.done:
+			t.Fatalf("pgbench ended before committing anything: %v\n%s", r.err, r.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pgbench committed nothing in a minute:\n%s", r.out.String())
+		}
+	}
+}
+
+// check waits for pgbench to end and fails t unless it exited 0 having processed transactions.
+func (r *pgbenchRun) check(t *testing.T) {
+	t.Helper()
+	<-r.done
+	m := regexp.MustCompile(`number of transactions actually processed: (\d+)`).FindStringSubmatch(r.out.String())
+	if r.err != nil || m == nil || m[1] == "0" {
+		t.Fatalf("pgbench: %v, want exit 0 with transactions processed:\n%s", r.err, r.out.String())
+	}
+	t.Logf("pgbench processed %s transactions", m[1])
+}

@@ -1,0 +1,110 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The server-compress helper is a PL/Python function that reads a range of a file in the data
+// directory and returns it compressed, so that --server-compress sends fewer bytes over a slow
+// link than pg_read_binary_file does. Stock SQL has no compression function, hence Python.
+const (
+	// HelperVersion is the helper's version this pgpull calls; raise it whenever the SQL changes.
+	HelperVersion = 1
+	// HelperRead is the reading function's signature as the fetch workers call it.
+	HelperRead = "pgpull.read_compressed(text, bigint, bigint)"
+	// HelperVersionFunc reports the installed helper's version.
+	HelperVersionFunc = "pgpull.helper_version()"
+)
+
+// helperBody is the Python of pgpull.read_compressed. It runs as the superuser that installed
+// it (SECURITY DEFINER), so it must refuse what pg_read_binary_file refuses a role without
+// pg_read_server_files: it reads only paths relative to the data directory (tablespaces through
+// their pg_tblspc links), never one with a ".." component or an absolute one. A file that does
+// not exist gives NULL, as pg_read_binary_file(..., missing_ok => true) does. The result's first
+// byte names the codec: 'S' zstd level 1 when the server's Python has the zstandard module, 'Z'
+// zlib level 1 from the standard library otherwise.
+const helperBody = `
+import os, zlib
+if 'root' not in SD:
+    SD['root'] = plpy.execute("SELECT current_setting('data_directory') AS d")[0]['d']
+    try:
+        import zstandard
+        SD['zstd'] = zstandard.ZstdCompressor(level=1)
+    except ImportError:
+        SD['zstd'] = None
+if path == '' or path.startswith('/') or '..' in path.split('/'):
+    plpy.error('pgpull.read_compressed reads only paths relative to the data directory without "..", not %r' % path)
+if start < 0 or count < 0 or count > 1073741823:
+    plpy.error('pgpull.read_compressed: offset %d or length %d out of range' % (start, count))
+try:
+    f = open(os.path.join(SD['root'], path), 'rb')
+except FileNotFoundError:
+    return None
+with f:
+    f.seek(start)
+    data = f.read(count)
+if SD['zstd'] is not None:
+    return b'S' + SD['zstd'].compress(data)
+return b'Z' + zlib.compress(data, 1)
+`
+
+// HelperSQL is the SQL a superuser runs to install (or upgrade) the server-compress helper and
+// let role call it, and no one else.
+func HelperSQL(role string) string {
+	r := pgx.Identifier{role}.Sanitize()
+	var b strings.Builder
+	fmt.Fprintf(&b, "-- The server-compress helper, version %d, for pgpull backup --server-compress; run as a superuser.\n", HelperVersion)
+	fmt.Fprintf(&b, "-- It reads, as the superuser who runs this, any file under the data directory and its tablespaces,\n"+
+		"-- the files pg_read_binary_file lets %s read; EXECUTE goes to %s only.\n", r, r)
+	b.WriteString("CREATE EXTENSION IF NOT EXISTS plpython3u;\n")
+	b.WriteString("CREATE SCHEMA IF NOT EXISTS pgpull;\n")
+	b.WriteString("REVOKE ALL ON SCHEMA pgpull FROM PUBLIC;\n")
+	fmt.Fprintf(&b, "CREATE OR REPLACE FUNCTION pgpull.read_compressed(path text, start bigint, count bigint) RETURNS bytea\n"+
+		"LANGUAGE plpython3u STRICT VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgpull$%s$pgpull$;\n", helperBody)
+	fmt.Fprintf(&b, "CREATE OR REPLACE FUNCTION %s RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT %d';\n", HelperVersionFunc, HelperVersion)
+	for _, f := range []string{HelperRead, HelperVersionFunc} {
+		fmt.Fprintf(&b, "REVOKE ALL ON FUNCTION %s FROM PUBLIC;\n", f)
+		fmt.Fprintf(&b, "GRANT EXECUTE ON FUNCTION %s TO %s;\n", f, r)
+	}
+	fmt.Fprintf(&b, "GRANT USAGE ON SCHEMA pgpull TO %s;\n", r)
+	return b.String()
+}
+
+// CheckHelper makes sure the role on conn may call the helper this pgpull expects, and says in
+// one line how to mend it when not. It reads the catalogs, which every role may, before calling
+// anything, so that a missing schema or grant reads as such rather than as a permission error.
+func CheckHelper(ctx context.Context, conn *pgx.Conn, logSQL func(string)) error {
+	const q = `SELECT current_user::text,
+		CASE WHEN to_regnamespace('pgpull') IS NULL THEN false ELSE has_schema_privilege('pgpull', 'USAGE') END,
+		EXISTS (SELECT FROM pg_proc p WHERE p.pronamespace = to_regnamespace('pgpull') AND p.proname = 'read_compressed'),
+		coalesce((SELECT bool_and(has_function_privilege(p.oid, 'EXECUTE')) FROM pg_proc p
+			WHERE p.pronamespace = to_regnamespace('pgpull') AND p.proname IN ('read_compressed', 'helper_version')), false)`
+	logSQL(q)
+	var role string
+	var usage, installed, execute bool
+	if err := conn.QueryRow(ctx, q).Scan(&role, &usage, &installed, &execute); err != nil {
+		return fmt.Errorf("looking for the server-compress helper: %w", err)
+	}
+	install := fmt.Sprintf("as a superuser, run the SQL that `pgpull grants --server-compress DSN %s` prints", pgx.Identifier{role}.Sanitize())
+	switch {
+	case !installed:
+		return fmt.Errorf("--server-compress needs pgpull's helper function, which this server lacks; %s", install)
+	case !usage || !execute:
+		return fmt.Errorf("role %q may not call pgpull's server-compress helper; %s", role, install)
+	}
+	q2 := "SELECT " + HelperVersionFunc
+	logSQL(q2)
+	var version int
+	if err := conn.QueryRow(ctx, q2).Scan(&version); err != nil {
+		return fmt.Errorf("--server-compress: reading the helper's version: %w; %s", err, install)
+	}
+	if version != HelperVersion {
+		return fmt.Errorf("--server-compress: the server's helper is version %d and this pgpull needs version %d; to upgrade it, %s",
+			version, HelperVersion, install)
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package fetch
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/pgpull/pgpull/pipeline"
+)
+
+// Compressed reads through pgpull's server-compress helper function, which returns each stretch
+// of a file compressed, and decompresses it in the worker. It bounds both sides of a row: the
+// compressed value may be no larger than the worst case of its codec on the bytes it stands for,
+// and it may not decompress to more than those bytes, so a confused helper cannot inflate a worker
+// past the memory budget.
+type Compressed struct {
+	src  bytes.Reader
+	zlib io.ReadCloser
+	zstd *zstd.Decoder
+}
+
+// CompressedRowSize is how much of a file one helper call reads and compresses. Larger than
+// RowSize because each call has a fixed cost in PL/Python; zlib's and zstd's ratios hardly change
+// past a few hundred kB.
+const CompressedRowSize = 1 << 20
+
+const (
+	helperRangeSQL = `SELECT pgpull.read_compressed($1::text, o, least($3::int8, $4::int8 - o))
+		FROM generate_series($2::int8, $4::int8 - 1, $3::int8) AS o`
+	helperBatchSQL = `SELECT pgpull.read_compressed(t.p, t.o, t.l) FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(p, o, l)`
+)
+
+// RangeQuery takes f's name as text: the worker reads a name that is not valid UTF-8 with
+// BinaryFile instead.
+func (*Compressed) RangeQuery(f *pipeline.File, off, end int64) (string, [][]byte) {
+	return helperRangeSQL, [][]byte{[]byte(f.Source), itoa(off), itoa(CompressedRowSize), itoa(end)}
+}
+func (*Compressed) BatchSQL() string { return helperBatchSQL }
+func (*Compressed) RowSize() int64   { return CompressedRowSize }
+
+// maxCompressed bounds what n bytes may compress to: incompressible input grows by a few bytes
+// per block in both zlib and zstd, far less than n/64.
+func maxCompressed(n int64) int64 { return n + n/64 + 1024 }
+
+// Append decompresses v, a codec byte ('Z' zlib, 'S' zstd) and the compressed bytes, onto dst.
+// A NULL v (the file is gone) appends nothing.
+func (c *Compressed) Append(dst, v []byte, n int64) ([]byte, error) {
+	if v == nil {
+		return dst, nil
+	}
+	if int64(len(v)) > maxCompressed(n) {
+		return dst, fmt.Errorf("the server-compress helper sent %d bytes for a %d-byte read", len(v), n)
+	}
+	if len(v) == 0 {
+		return dst, errors.New("the server-compress helper sent an empty value")
+	}
+	c.src.Reset(v[1:])
+	var r io.Reader
+	switch v[0] {
+	case 'Z':
+		if c.zlib == nil {
+			zr, err := zlib.NewReader(&c.src)
+			if err != nil {
+				return dst, fmt.Errorf("server-compressed data: %w", err)
+			}
+			c.zlib = zr
+		} else if err := c.zlib.(zlib.Resetter).Reset(&c.src, nil); err != nil {
+			return dst, fmt.Errorf("server-compressed data: %w", err)
+		}
+		r = c.zlib
+	case 'S':
+		if c.zstd == nil {
+			d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+			if err != nil {
+				return dst, err
+			}
+			c.zstd = d
+		}
+		if err := c.zstd.Reset(&c.src); err != nil {
+			return dst, fmt.Errorf("server-compressed data: %w", err)
+		}
+		r = c.zstd
+	default:
+		return dst, fmt.Errorf("the server-compress helper sent codec %q, which this pgpull does not know; upgrade pgpull or the helper", v[0])
+	}
+	return readAtMost(dst, r, n)
+}
+
+// readAtMost appends r's bytes to dst, failing if there are more than n of them.
+func readAtMost(dst []byte, r io.Reader, n int64) ([]byte, error) {
+	start := len(dst)
+	dst = grow(dst, n)
+	got, err := io.ReadFull(r, dst[start:start+int(n)])
+	dst = dst[:start+got]
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return dst, nil
+	case err != nil:
+		return dst, fmt.Errorf("server-compressed data: %w", err)
+	}
+	var one [1]byte
+	k, err := r.Read(one[:])
+	switch {
+	case k > 0:
+		return dst, fmt.Errorf("the server-compress helper sent more than the %d bytes asked for", n)
+	case err != nil && err != io.EOF:
+		return dst, fmt.Errorf("server-compressed data: %w", err)
+	}
+	return dst, nil
+}
+
+// grow makes room for n more bytes in dst, whose capacity is normally the Piece's whole length
+// from the budget already.
+func grow(dst []byte, n int64) []byte {
+	need := len(dst) + int(n)
+	if need <= cap(dst) {
+		return dst[:need]
+	}
+	return append(dst, make([]byte, n)...)
+}

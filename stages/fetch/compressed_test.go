@@ -1,0 +1,96 @@
+package fetch
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
+)
+
+func zlibValue(t testing.TB, data []byte) []byte {
+	var b bytes.Buffer
+	b.WriteByte('Z')
+	w, _ := zlib.NewWriterLevel(&b, 1)
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func zstdValue(t testing.TB, data []byte) []byte {
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc.EncodeAll(data, []byte{'S'})
+}
+
+// TestCompressedAppend holds the worker to what the helper promises: each codec's value becomes
+// the file's bytes after what dst held, a short read (end of file) is accepted, and a value that
+// would take more memory than the read asked for is refused.
+func TestCompressedAppend(t *testing.T) {
+	page := bytes.Repeat([]byte("pgpull page "), 8192/12)
+	random := make([]byte, 64<<10)
+	for i := range random {
+		random[i] = byte(i * 2654435761 >> 13)
+	}
+	for _, tc := range []struct {
+		name    string
+		v       []byte
+		n       int64
+		want    []byte
+		wantErr string
+	}{
+		{name: "zlib", v: zlibValue(t, page), n: int64(len(page)), want: page},
+		{name: "zstd", v: zstdValue(t, page), n: int64(len(page)), want: page},
+		{name: "zstd incompressible", v: zstdValue(t, random), n: int64(len(random)), want: random},
+		{name: "short read at end of file", v: zlibValue(t, page[:100]), n: 8192, want: page[:100]},
+		{name: "empty read past end of file", v: zlibValue(t, nil), n: 8192, want: []byte{}},
+		{name: "missing file", v: nil, n: 8192, want: []byte{}},
+		{name: "more than asked", v: zlibValue(t, page), n: 100, wantErr: "more than the 100 bytes"},
+		{name: "zstd more than asked", v: zstdValue(t, page), n: 100, wantErr: "more than the 100 bytes"},
+		{name: "value larger than any compression of n", v: append([]byte{'Z'}, random...), n: 100, wantErr: "for a 100-byte read"},
+		{name: "unknown codec", v: []byte("Xabc"), n: 100, wantErr: `codec 'X'`},
+		{name: "empty value", v: []byte{}, n: 100, wantErr: "empty value"},
+		{name: "corrupt zlib", v: []byte("Z\x78\x01garbage"), n: 100, wantErr: "server-compressed data"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c Compressed
+			// Twice on one Compressed: the decoders are reused across rows.
+			for range 2 {
+				got, err := c.Append([]byte("held"), tc.v, tc.n)
+				if tc.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+						t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, append([]byte("held"), tc.want...)) {
+					t.Fatalf("got %d bytes, want the 4 held and %d", len(got), len(tc.want))
+				}
+			}
+		})
+	}
+}
+
+// FuzzCompressedAppend feeds the decoder what a confused or hostile server could send: it must
+// neither panic nor return more than the read asked for.
+func FuzzCompressedAppend(f *testing.F) {
+	f.Add(zlibValue(f, []byte("hello hello hello")), int64(17))
+	f.Add(zstdValue(f, []byte("hello hello hello")), int64(5))
+	f.Add([]byte("Z"), int64(0))
+	f.Fuzz(func(t *testing.T, v []byte, n int64) {
+		n = n & (1<<20 - 1)
+		var c Compressed
+		got, err := c.Append(nil, v, n)
+		if err == nil && int64(len(got)) > n {
+			t.Fatalf("%d bytes for a %d-byte read", len(got), n)
+		}
+	})
+}
