@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
+	"github.com/peterbourgon/ff/v3"
 	"github.com/spf13/pflag"
 )
 
@@ -37,26 +38,49 @@ func newFlags(name string) *pflag.FlagSet {
 	return fs
 }
 
-// parse reads the command line, then the environment for every flag the command line left
-// unset. Each flag's variable is named after its long name only, so no two collide.
+// parse reads the command line, then, through ff, the environment for every flag the command
+// line left unset. Each flag's variable is named after its long name only, so no two collide.
 func (c *command) parse(args []string) ([]string, error) {
 	if err := c.flags.Parse(args); err != nil {
 		return nil, c.flagError(err)
 	}
-	var err error
+	// ff reads a standard flag set: hand it the flags still unset, each wrapped so that a bad
+	// value is reported with its variable's name.
+	unset := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	unset.SetOutput(io.Discard)
 	c.flags.VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed {
-			return
-		}
-		name := envName(f.Name)
-		if v, ok := os.LookupEnv(name); ok {
-			if serr := c.flags.Set(f.Name, v); serr != nil {
-				err = fmt.Errorf("%s=%q: %v", name, v, cause(serr))
-			}
+		if !f.Changed {
+			unset.Var(envValue{flag: f, set: c.flags}, f.Name, f.Usage)
 		}
 	})
-	return c.flags.Args(), err
+	if err := ff.Parse(unset, nil, ff.WithEnvVarPrefix(strings.TrimSuffix(envPrefix, "_"))); err != nil {
+		var bad envError
+		if errors.As(err, &bad) {
+			return nil, bad
+		}
+		return nil, err
+	}
+	return c.flags.Args(), nil
 }
+
+// envValue sets a pflag flag from its environment variable, marking it changed as the command
+// line would.
+type envValue struct {
+	flag *pflag.Flag
+	set  *pflag.FlagSet
+}
+
+func (v envValue) String() string { return v.flag.Value.String() }
+
+func (v envValue) Set(s string) error {
+	if err := v.set.Set(v.flag.Name, s); err != nil {
+		return envError{fmt.Errorf("%s=%q: %v", envName(v.flag.Name), s, cause(err))}
+	}
+	return nil
+}
+
+// envError is a bad value in an environment variable, already worded for the user.
+type envError struct{ error }
 
 // envName is the environment variable that sets flag long.
 func envName(long string) string {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-
 	"github.com/pgpull/pgpull/internal/backupcheck"
 	"github.com/pgpull/pgpull/internal/pgformat"
 )
