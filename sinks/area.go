@@ -17,8 +17,6 @@ type area struct {
 	path    string
 	root    *os.Root
 	dirMode os.FileMode
-	// overwrite lets create truncate a file that already exists (-f/--force).
-	overwrite bool
 	// madeTop is the topmost directory created to make path, "" when path already existed.
 	madeTop string
 	// dirs holds the directories known to exist, by slash path relative to the area ("." is the
@@ -57,7 +55,7 @@ func dirState(dir string) (exists, empty bool, err error) {
 
 // openArea makes dir (and any missing parents) with dirMode unless it exists, and opens it. The
 // caller has checked that dir may be written into.
-func openArea(dir string, dirMode os.FileMode, overwrite bool) (*area, error) {
+func openArea(dir string, dirMode os.FileMode) (*area, error) {
 	dir = filepath.Clean(dir)
 	madeTop, err := mkdirTop(dir, dirMode)
 	if err != nil {
@@ -71,7 +69,7 @@ func openArea(dir string, dirMode os.FileMode, overwrite bool) (*area, error) {
 		return nil, err
 	}
 	return &area{
-		path: dir, root: root, dirMode: dirMode, overwrite: overwrite, madeTop: madeTop,
+		path: dir, root: root, dirMode: dirMode, madeTop: madeTop,
 		dirs: map[string]bool{".": madeTop != ""}, changed: map[string]bool{},
 	}, nil
 }
@@ -131,24 +129,18 @@ func (a *area) mkdirAll(name string) error {
 	return nil
 }
 
-// create makes the regular file name for writing, making its directory if need be. An existing
-// file is an error unless overwrite is set, and then it is truncated but not recorded as ours.
+// create makes the regular file name for writing, making its directory if need be. A file
+// already there is an error.
 func (a *area) create(name string, mode os.FileMode) (*os.File, error) {
 	if err := a.mkdirAll(path.Dir(name)); err != nil {
 		return nil, err
 	}
-	osName := filepath.FromSlash(name)
-	f, err := a.root.OpenFile(osName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err == nil {
-		a.made(name, false)
-		return f, nil
-	}
-	if !errors.Is(err, fs.ErrExist) || !a.overwrite {
+	f, err := a.root.OpenFile(filepath.FromSlash(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
 		return nil, err
 	}
-	// Written over, so it changes, but it was there before us, so Abort leaves it.
-	a.changed[path.Dir(name)] = true
-	return a.root.OpenFile(osName, os.O_WRONLY|os.O_TRUNC, mode)
+	a.made(name, false)
+	return f, nil
 }
 
 // symlink makes name a symbolic link to target.

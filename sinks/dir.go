@@ -14,8 +14,9 @@ import (
 
 // DirOptions configure a Dir sink.
 type DirOptions struct {
-	// Force allows writing into a data directory that is not empty; files in the way are
-	// overwritten. It never applies to tablespace targets.
+	// Force allows a data directory that is not empty when it holds an earlier backup, which is
+	// removed when the first Piece arrives, global/pg_control first. It never applies to
+	// tablespace targets.
 	Force bool
 	// NoSync skips every fsync.
 	NoSync bool
@@ -54,6 +55,8 @@ type Dir struct {
 	control     []byte // global/pg_control, written by Close
 	controlFile *pipeline.File
 
+	earlier pendingRemoval // an earlier backup to replace (-f)
+
 	done bool // closed or aborted
 }
 
@@ -71,12 +74,9 @@ func NewDir(root string, opts DirOptions) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	exists, empty, err := dirState(root)
+	replace, err := checkDestination(root, opts.Force)
 	if err != nil {
-		return nil, fmt.Errorf("destination directory: %w", err)
-	}
-	if exists && !empty && !opts.Force {
-		return nil, fmt.Errorf("destination directory %q exists and is not empty; use -f/--force or choose another", root)
+		return nil, err
 	}
 
 	targets := make(map[string]string, len(opts.Tablespaces))
@@ -89,11 +89,12 @@ func NewDir(root string, opts DirOptions) (*Dir, error) {
 	}
 	opts.Tablespaces = targets
 
-	data, err := openArea(root, opts.DirMode, opts.Force)
+	data, err := openArea(root, opts.DirMode)
 	if err != nil {
 		return nil, fmt.Errorf("destination directory: %w", err)
 	}
-	return &Dir{opts: opts, data: data, spaces: map[string]*area{}, closer: newFileCloser(!opts.NoSync, 4)}, nil
+	return &Dir{opts: opts, data: data, spaces: map[string]*area{}, closer: newFileCloser(!opts.NoSync, 4),
+		earlier: pendingRemoval{area: data, fsync: !opts.NoSync, pending: replace}}, nil
 }
 
 // checkTablespaceTarget returns the absolute target of tablespace oid, refusing one that is not
@@ -136,6 +137,9 @@ func (d *Dir) Put(p *pipeline.Piece) error {
 	defer p.Done()
 	if d.done {
 		return errors.New("writing the backup directory: put after close or abort")
+	}
+	if err := d.earlier.clear(); err != nil {
+		return fmt.Errorf("writing the backup directory: %w", err)
 	}
 	action, err := d.order.classify(p)
 	if err != nil {
@@ -258,7 +262,7 @@ func (d *Dir) space(oid string) (*area, error) {
 	if exists && !empty {
 		return nil, fmt.Errorf("tablespace %s: directory %q exists and is not empty; map it elsewhere with -T OLD=NEW", oid, target)
 	}
-	a, err := openArea(target, d.opts.DirMode, false)
+	a, err := openArea(target, d.opts.DirMode)
 	if err != nil {
 		return nil, fmt.Errorf("tablespace %s: %w", oid, err)
 	}
@@ -290,6 +294,9 @@ func (d *Dir) Close(manifest []byte) error {
 		return errors.New("writing the backup directory: close after close or abort")
 	}
 	if err := d.order.unfinished(); err != nil {
+		return fmt.Errorf("writing the backup directory: %w", err)
+	}
+	if err := d.earlier.clear(); err != nil {
 		return fmt.Errorf("writing the backup directory: %w", err)
 	}
 	if err := d.closer.wait(); err != nil {

@@ -166,78 +166,159 @@ func TestDirRefusesUnsafePaths(t *testing.T) {
 	}
 }
 
-// TestDirNeverFollowsLinksOut: a link inside a forced destination does not let a path out.
+// TestDirNeverFollowsLinksOut: replacing an earlier backup whose base is a link out of it
+// removes the link, never what it leads to, and nothing is written through it.
 func TestDirNeverFollowsLinksOut(t *testing.T) {
 	tmp := t.TempDir()
 	root, outside := filepath.Join(tmp, "data"), filepath.Join(tmp, "outside")
-	for _, dir := range []string{root, outside} {
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, root, map[string]string{"PG_VERSION": "15\n", "backup_label": "old"})
+	writeTree(t, outside, map[string]string{"precious": "mine"})
 	if err := os.Symlink(outside, filepath.Join(root, "base")); err != nil {
 		t.Fatal(err)
 	}
 	var s testStream
-	s.file("base/x", "", []byte("pwned"), 8)
+	s.file("base/x", "", []byte("new"), 8)
 	d, err := NewDir(root, DirOptions{Force: true, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := putAll(t, d, s.pieces); err == nil {
-		t.Fatal("wrote through a link leading out of the destination")
-	}
-	d.Abort()
-	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
-		t.Errorf("written outside the destination: %v", entries)
-	}
-}
-
-func TestDirNonEmptyDestination(t *testing.T) {
-	root := t.TempDir()
-	keep := filepath.Join(root, "keep.txt")
-	if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(root, "base", "old"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	before := tree(t, root)
-
-	_, err := NewDir(root, DirOptions{})
-	if err == nil || !strings.Contains(err.Error(), "exists and is not empty; use -f/--force or choose another") {
-		t.Fatalf("err = %v, want the not-empty error", err)
-	}
-	if after := tree(t, root); !slices.Equal(after, before) {
-		t.Fatalf("refused destination changed:\n%v\nwas:\n%v", after, before)
-	}
-
-	// With Force the backup goes in beside what is there, and Abort takes back only the backup.
-	d, err := NewDir(root, DirOptions{Force: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s testStream
-	s.content("backup_label", []byte("label"))
-	s.dir("base", "")
-	s.dir("base/1", "")
-	s.file("base/1/1259", "", pattern(1, 100), 64)
-	s.file("keep2", "", pattern(2, 10), 64)
 	if err := putAll(t, d, s.pieces); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "base/1/1259")); err != nil {
-		t.Fatalf("forced write: %v", err)
-	}
-	if err := d.Abort(); err != nil {
+	if err := d.Close(nil); err != nil {
 		t.Fatal(err)
 	}
-	if after := tree(t, root); !slices.Equal(after, before) {
-		t.Errorf("after Abort:\n%v\nwant what was there before:\n%v", after, before)
+	if got := tree(t, outside); !slices.Equal(got, []string{". drwx------", "precious -rw-------"}) {
+		t.Errorf("outside the destination after the run: %v", got)
 	}
-	if got := readFile(t, keep); string(got) != "mine" {
-		t.Errorf("keep.txt now holds %q", got)
+	if fi, err := os.Lstat(filepath.Join(root, "base")); err != nil || !fi.IsDir() {
+		t.Errorf("base in the destination: %v, %v; want a directory of its own", fi, err)
 	}
+}
+
+// writeTree makes dir holding files (slash paths to contents), directories made as needed.
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDirForceRefuses: -f replaces an earlier backup only; any other non-empty directory is
+// refused and left as it was.
+func TestDirForceRefuses(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		force bool
+		want  string
+	}{
+		{"not empty, no -f", map[string]string{"PG_VERSION": "15", "backup_label": "x"}, false, "use -f/--force or choose another"},
+		{"not a backup", map[string]string{"keep.txt": "mine", "base/old/x": "y"}, true, "holds no backup"},
+		{"a running server", map[string]string{"PG_VERSION": "15", "backup_label": "x", "postmaster.pid": "1"}, true, "postmaster.pid"},
+		{"started as a cluster", map[string]string{"PG_VERSION": "15", "global/pg_control": "c", "backup_label.old": "x"}, true, "started as a cluster"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeTree(t, root, tt.files)
+			before := tree(t, root)
+			_, err := NewDir(root, DirOptions{Force: tt.force})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.want)
+			}
+			if after := tree(t, root); !slices.Equal(after, before) {
+				t.Errorf("refused destination changed:\n%v\nwas:\n%v", after, before)
+			}
+		})
+	}
+}
+
+// earlierBackup is a plain backup as an earlier run leaves it, with files a new one may lack.
+var earlierBackup = map[string]string{
+	"PG_VERSION": "15\n", "backup_label": "old label", "backup_manifest": "{}", "tablespace_map": "1 /x",
+	"global/pg_control": "old control", "base/1/1259": "old", "base/1/stale": "old",
+	"pg_wal/000000010000000000000002": "old wal",
+}
+
+// TestDirForceReplaces: -f on an earlier backup leaves it whole when the run fails before any
+// byte arrives; once bytes arrive the old pg_control, backup_label and backup_manifest are gone
+// first, so a run failing then leaves nothing that starts or passes for complete, and a good run
+// leaves no file of the earlier backup.
+func TestDirForceReplaces(t *testing.T) {
+	var s testStream
+	s.content("PG_VERSION", []byte("15\n"))
+	s.dir("base", "")
+	s.dir("base/1", "")
+	s.file("base/1/1259", "", pattern(1, 100), 64)
+	s.content("backup_label", []byte("new label"))
+	s.file("global/pg_control", "", pattern(2, 100), 64)
+
+	t.Run("failed before any byte", func(t *testing.T) {
+		root := t.TempDir()
+		writeTree(t, root, earlierBackup)
+		before := tree(t, root)
+		d, err := NewDir(root, DirOptions{Force: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		if after := tree(t, root); !slices.Equal(after, before) {
+			t.Errorf("after Abort:\n%v\nwant the earlier backup:\n%v", after, before)
+		}
+	})
+	t.Run("failed midway", func(t *testing.T) {
+		root := t.TempDir()
+		writeTree(t, root, earlierBackup)
+		d, err := NewDir(root, DirOptions{Force: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := putAll(t, d, s.pieces[:1]); err != nil {
+			t.Fatal(err)
+		}
+		for _, gone := range []string{"global/pg_control", "backup_label", "backup_manifest"} {
+			if _, err := os.Stat(filepath.Join(root, gone)); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s of the earlier backup still there once the new one started (err %v)", gone, err)
+			}
+		}
+		if err := d.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		if got := tree(t, root); len(got) != 1 {
+			t.Errorf("after Abort the directory holds %v, want nothing", got)
+		}
+	})
+	t.Run("good run", func(t *testing.T) {
+		root := t.TempDir()
+		writeTree(t, root, earlierBackup)
+		d, err := NewDir(root, DirOptions{Force: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := putAll(t, d, s.pieces); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Close([]byte("new manifest")); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"PG_VERSION -rw-------", "backup_label -rw-------", "backup_manifest -rw-------",
+			"base drwx------", "base/1 drwx------", "base/1/1259 -rw-------", "global drwx------", "global/pg_control -rw-------"}
+		if got := tree(t, root); !slices.Equal(got[1:], want) {
+			t.Errorf("after the run:\n%s\nwant only the new backup:\n%s", strings.Join(got[1:], "\n"), strings.Join(want, "\n"))
+		}
+		if got := readFile(t, filepath.Join(root, "backup_label")); string(got) != "new label" {
+			t.Errorf("backup_label holds %q", got)
+		}
+	})
 }
 
 func TestDirAbortRemovesWhatItMade(t *testing.T) {

@@ -14,7 +14,8 @@ import (
 
 // TarFilesOptions configure a TarFiles sink.
 type TarFilesOptions struct {
-	// Force allows writing into a directory that is not empty; archives in the way are overwritten.
+	// Force allows a directory that is not empty when it holds an earlier backup, which is
+	// removed when the first Piece arrives, backup_manifest first.
 	Force bool
 	// NoSync skips every fsync.
 	NoSync bool
@@ -33,6 +34,7 @@ type TarFiles struct {
 	opts     TarFilesOptions
 	dir      *area
 	archives map[string]*tarFile // by tablespace OID, "" for base.tar
+	earlier  pendingRemoval      // an earlier backup to replace (-f)
 	done     bool                // closed or aborted
 }
 
@@ -44,20 +46,19 @@ type tarFile struct {
 	tar  *Tar
 }
 
-// NewTarFiles makes dir unless it exists; it must be absent or empty unless opts.Force is set.
+// NewTarFiles makes dir unless it exists; it must be absent or empty, or hold an earlier backup
+// when opts.Force is set.
 func NewTarFiles(dir string, opts TarFilesOptions) (*TarFiles, error) {
-	exists, empty, err := dirState(dir)
+	replace, err := checkDestination(dir, opts.Force)
+	if err != nil {
+		return nil, err
+	}
+	a, err := openArea(dir, 0o700)
 	if err != nil {
 		return nil, fmt.Errorf("destination directory: %w", err)
 	}
-	if exists && !empty && !opts.Force {
-		return nil, fmt.Errorf("destination directory %q exists and is not empty; use -f/--force or choose another", dir)
-	}
-	a, err := openArea(dir, 0o700, opts.Force)
-	if err != nil {
-		return nil, fmt.Errorf("destination directory: %w", err)
-	}
-	return &TarFiles{opts: opts, dir: a, archives: map[string]*tarFile{}}, nil
+	return &TarFiles{opts: opts, dir: a, archives: map[string]*tarFile{},
+		earlier: pendingRemoval{area: a, fsync: !opts.NoSync, pending: replace}}, nil
 }
 
 // Put writes p to the archive of its File's tablespace, opening that archive on first use.
@@ -65,6 +66,10 @@ func (t *TarFiles) Put(p *pipeline.Piece) error {
 	if t.done {
 		p.Done()
 		return errors.New("writing the tar files: put after close or abort")
+	}
+	if err := t.earlier.clear(); err != nil {
+		p.Done()
+		return fmt.Errorf("writing the tar files: %w", err)
 	}
 	oid := p.File.Tablespace
 	if oid != "" && p.File.Path == "pg_tblspc/"+oid {
@@ -119,6 +124,9 @@ func (t *TarFiles) archive(oid string) (*tarFile, error) {
 func (t *TarFiles) Close(manifest []byte) error {
 	if t.done {
 		return errors.New("writing the tar files: close after close or abort")
+	}
+	if err := t.earlier.clear(); err != nil {
+		return fmt.Errorf("writing the tar files: %w", err)
 	}
 	if _, err := t.archive(""); err != nil {
 		return err

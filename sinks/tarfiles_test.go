@@ -102,29 +102,54 @@ func TestTarFilesEmptyStreamStillHasBase(t *testing.T) {
 	}
 }
 
+// TestTarFilesNonEmptyAndAbort: -f replaces an earlier backup and nothing else; a run failing
+// after its first byte leaves the directory empty, a good one no file of the earlier backup.
 func TestTarFilesNonEmptyAndAbort(t *testing.T) {
 	dir := t.TempDir()
-	keep := filepath.Join(dir, "keep.txt")
-	if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeTree(t, dir, map[string]string{"keep.txt": "mine"})
 	if _, err := NewTarFiles(dir, TarFilesOptions{}); err == nil ||
 		!strings.Contains(err.Error(), "exists and is not empty; use -f/--force or choose another") {
 		t.Fatalf("err = %v, want the not-empty error", err)
 	}
-	sink, err := NewTarFiles(dir, TarFilesOptions{Force: true})
+	if _, err := NewTarFiles(dir, TarFilesOptions{Force: true}); err == nil || !strings.Contains(err.Error(), "holds no backup") {
+		t.Fatalf("err = %v, want -f refused on a directory that is no backup", err)
+	}
+	if got := tree(t, dir); len(got) != 2 || !strings.HasPrefix(got[1], "keep.txt ") {
+		t.Errorf("after the refusals the directory holds %v, want only keep.txt", got)
+	}
+
+	earlier := map[string]string{"base.tar": "old", "16385.tar": "old", "backup_manifest": "old"}
+	s, _ := tablespaceStream()
+	failed := t.TempDir()
+	writeTree(t, failed, earlier)
+	sink, err := NewTarFiles(failed, TarFilesOptions{Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _ := tablespaceStream()
 	if err := putAll(t, sink, s.pieces[:len(s.pieces)-1]); err != nil {
 		t.Fatal(err)
 	}
 	if err := sink.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	if got := tree(t, dir); len(got) != 2 || !strings.HasPrefix(got[1], "keep.txt ") {
-		t.Errorf("after Abort the directory holds %v, want only keep.txt", got)
+	if got := tree(t, failed); len(got) != 1 {
+		t.Errorf("after Abort the directory holds %v, want nothing", got)
+	}
+	good := t.TempDir()
+	writeTree(t, good, earlier)
+	s, _ = tablespaceStream()
+	if sink, err = NewTarFiles(good, TarFilesOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := putAll(t, sink, s.pieces); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{". drwx------", "16384.tar -rw-------", "base.tar -rw-------"}
+	if got := tree(t, good); !slices.Equal(got[1:], want[1:]) {
+		t.Errorf("after the run the directory holds %v, want only %v", got, want)
 	}
 
 	// A directory the sink made goes entirely.

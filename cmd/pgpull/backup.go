@@ -58,7 +58,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.StringVarP(&f.format, "format", "F", "", "output `FORMAT` for a directory DEST: plain (p) or tar (t); -Ft, -Fp as pg_basebackup")
 	fs.StringVarP(&f.compress, "compress", "z", "none", "`METHOD` of compressing tar output: none, gzip[:LEVEL], zstd[:LEVEL]")
 	fs.StringVarP(&f.pgdata, "pgdata", "D", "", "`DEST`, as pg_basebackup -D; then the only argument is DSN")
-	fs.BoolVarP(&f.force, "force", "f", false, "write into a non-empty destination directory")
+	fs.BoolVarP(&f.force, "force", "f", false, "replace an earlier backup in the destination directory")
 	fs.StringVar(&f.rangeSize, "range-size", "8MB", "`SIZE` fetched per request")
 	fs.VarP(f.mapping, "tablespace-mapping", "T", "relocate the tablespace in `OLDDIR=NEWDIR` (plain format)")
 	fs.BoolVarP(&f.noSync, "no-sync", "N", false, "do not fsync what was written")

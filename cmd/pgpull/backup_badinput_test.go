@@ -56,6 +56,7 @@ func TestBackupBadInput(t *testing.T) {
 		{"wal_level minimal", []string{"backup", withPassword(minimal.DSN()), fresh("d5")}, "wal_level is minimal", fresh("d5")},
 		{"too few connections for -j", []string{"backup", "-j", "10", withPassword(src.DSN()), fresh("d6")}, "free connections", fresh("d6")},
 		{"non-empty DEST", []string{"backup", "-j", "1", withPassword(src.DSN()), keep}, "not empty", ""},
+		{"-f on a directory that is no backup", []string{"backup", "-f", "-j", "1", withPassword(src.DSN()), keep}, "holds no backup", ""},
 		{"DEST is a file", []string{"backup", "-j", "1", withPassword(src.DSN()), notDir}, "not a directory", ""},
 		{"-j 0", []string{"backup", "-j", "0", withPassword(src.DSN()), fresh("d7")}, "at least 1", fresh("d7")},
 		{"unknown flag", []string{"backup", "--bogus", withPassword(src.DSN()), fresh("d8")}, "bogus", fresh("d8")},
