@@ -238,6 +238,33 @@ func TestWALFeedGap(t *testing.T) {
 	}
 }
 
+// TestWALBadInput runs pgpull wal on inputs a user gets wrong: each fails with one line naming
+// the problem, before connecting to anything.
+func TestWALBadInput(t *testing.T) {
+	dir := t.TempDir()
+	dsn := "host=/nonexistent user=nobody"
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"mode the owner cannot read", []string{"--mode", "0044", dsn, dir}, "--mode \"0044\""},
+		{"mode not octal", []string{"--mode", "rw-r-----", dsn, dir}, "octal permissions such as 0600 or 0640"},
+		{"missing DIR", []string{dsn, filepath.Join(dir, "absent")}, "is not a directory: create it first"},
+		{"no interval", []string{"-D", "0s", dsn, dir}, "--interval must be positive"},
+		{"no DIR", []string{dsn}, "wal needs DSN and DIR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stderr := runCLI(t, nil, append([]string{"wal"}, tt.args...)...)
+			if code == 0 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, %q; want a failure saying %q", code, stderr, tt.want)
+			}
+			checkOneLine(t, stderr)
+		})
+	}
+}
+
 // feedProcess is a `pgpull wal` process; its stderr goes to a file, readable while it runs.
 type feedProcess struct {
 	cmd    *exec.Cmd

@@ -128,6 +128,12 @@ func (f *Feed) start(ctx context.Context) error {
 // the segment being written if it changed. Segments past that one are left alone: they are
 // recycled files holding old WAL under a future name.
 func (f *Feed) pass(ctx context.Context) error {
+	// The position first: every segment before it was finished, so in pg_wal, before the listing.
+	writtenLSN, err := writtenLSN(ctx, f.Conn, f.LogSQL)
+	if err != nil {
+		return err
+	}
+	written := pgformat.SegmentOf(writtenLSN, f.SegmentSize)
 	const q = `SELECT n, s.change FROM pg_ls_dir('pg_wal', true, false) AS n,
 		LATERAL pg_stat_file('pg_wal/' || n, true) AS s
 		WHERE (n ~ '^[0-9A-F]{24}$' OR n ~ '^[0-9A-F]{8}\.history$') AND s.change IS NOT NULL`
@@ -143,11 +149,6 @@ func (f *Feed) pass(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listing pg_wal: %w", err)
 	}
-	writtenLSN, err := writtenLSN(ctx, f.Conn, f.LogSQL)
-	if err != nil {
-		return err
-	}
-	written := pgformat.SegmentOf(writtenLSN, f.SegmentSize)
 	segments := map[pgformat.Segment]walFile{}
 	for _, w := range files {
 		tli, seg, ok := pgformat.ParseName(w.name, f.SegmentSize)

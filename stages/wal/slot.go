@@ -23,14 +23,15 @@ type slot struct {
 func holdSlot(ctx context.Context, conn *pgx.Conn, name string, logSQL func(string)) (*slot, error) {
 	s := &slot{conn: conn, name: name, logSQL: logSQL}
 	var may bool
-	q := `SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user`
+	var role string
+	q := `SELECT rolsuper OR rolreplication, quote_ident(rolname) FROM pg_roles WHERE rolname = current_user`
 	logSQL(q)
-	if err := conn.QueryRow(ctx, q).Scan(&may); err != nil {
+	if err := conn.QueryRow(ctx, q).Scan(&may, &role); err != nil {
 		return nil, fmt.Errorf("reading the role's attributes: %w", err)
 	}
 	if !may {
-		return nil, errors.New("--slot needs a role with REPLICATION: have a superuser run ALTER ROLE ... REPLICATION " +
-			"(pgpull grants prints it), or run without --slot and keep wal_keep_size above the WAL written while pgpull wal may be stopped")
+		return nil, fmt.Errorf("--slot needs a role with REPLICATION: have a superuser run ALTER ROLE %s REPLICATION "+
+			"(the optional line of pgpull grants), or run without --slot and keep wal_keep_size above the WAL written while pgpull wal may be stopped", role)
 	}
 	q = `SELECT slot_type, temporary, restart_lsn::text FROM pg_replication_slots WHERE slot_name = $1`
 	logSQL(q)
