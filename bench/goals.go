@@ -43,12 +43,13 @@ func findSummary(sums []summary, tool string, jobs int, comp string) (summary, b
 // evaluateGoals checks the targets that this scenario can speak to.
 func evaluateGoals(rep benchReport) []goal {
 	var goals []goal
-	ratio := func(name, comp string, jobs int, want float64) {
+	// ratio is pg_basebackup's wall with bComp over pgpull's at -j jobs with pComp.
+	ratio := func(name, pComp, bComp string, jobs int, want float64) {
 		g := goal{Name: name, Target: fmt.Sprintf(">= %.1fx", want), Unit: "x"}
-		p, okP := findSummary(rep.Summaries, toolPgpull, jobs, comp)
-		b, okB := findSummary(rep.Summaries, toolBasebackup, 1, comp)
+		p, okP := findSummary(rep.Summaries, toolPgpull, jobs, pComp)
+		b, okB := findSummary(rep.Summaries, toolBasebackup, 1, bComp)
 		if !okP || !okB {
-			g.Missing = fmt.Sprintf("needs pgpull -j%d and pg_basebackup with %s", jobs, comp)
+			g.Missing = fmt.Sprintf("needs pgpull -j%d with %s and pg_basebackup with %s", jobs, pComp, bComp)
 		} else {
 			g.Measured = b.WallSec / p.WallSec
 			g.Met = g.Measured >= want
@@ -56,12 +57,13 @@ func evaluateGoals(rep benchReport) []goal {
 		goals = append(goals, g)
 	}
 	if rep.Scenario != "local" {
-		ratio("pg_basebackup wall / pgpull -j8 wall, none", "none", 8, 3.0)
+		ratio("pg_basebackup wall / pgpull -j8 wall, none", "none", "none", 8, 3.0)
+		ratio("pg_basebackup server-zstd:1 wall / pgpull -j8 --server-compress wall", "server", "server-zstd:1", 8, 1.0)
 		return goals
 	}
-	ratio("pg_basebackup wall / pgpull -j4 wall, none", "none", defaultJobs, 1.5)
-	ratio("pg_basebackup client-gzip:1 wall / pgpull -j4 gzip:1 wall", "gzip:1", defaultJobs, 1.8)
-	ratio("pg_basebackup client-zstd:1 wall / pgpull -j4 zstd:1 wall", "zstd:1", defaultJobs, 1.3)
+	ratio("pg_basebackup wall / pgpull -j4 wall, none", "none", "none", defaultJobs, 1.5)
+	ratio("pg_basebackup client-gzip:1 wall / pgpull -j4 gzip:1 wall", "gzip:1", "gzip:1", defaultJobs, 1.8)
+	ratio("pg_basebackup client-zstd:1 wall / pgpull -j4 zstd:1 wall", "zstd:1", "zstd:1", defaultJobs, 1.3)
 
 	mem := goal{Name: "pgpull -j4 gzip:1 peak RSS", Target: "< 160 MiB", Unit: "MiB"}
 	if p, ok := findSummary(rep.Summaries, toolPgpull, defaultJobs, "gzip:1"); ok {

@@ -14,14 +14,32 @@ const (
 	toolTar        = "tar"
 )
 
-// compression is one --compress value: none, gzip:LEVEL or zstd:LEVEL.
+// compression is one --compress value: none, gzip:LEVEL or zstd:LEVEL, done by the client; or
+// done by the server: "server" is pgpull --server-compress (its helper picks the codec; the output
+// is uncompressed), server-gzip:LEVEL, server-lz4:LEVEL and server-zstd:LEVEL are pg_basebackup's.
 type compression struct {
-	algo  string // "none", "gzip" or "zstd"
-	level int
+	server bool
+	algo   string // "none", "gzip", "zstd" or "lz4"; "" for pgpull's server compression
+	level  int
 }
 
 func parseCompression(s string) (compression, error) {
-	algo, lvl, hasLevel := strings.Cut(strings.TrimSpace(s), ":")
+	s = strings.TrimSpace(s)
+	if s == "server" {
+		return compression{server: true}, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "server-"); ok {
+		algo, lvl, hasLevel := strings.Cut(rest, ":")
+		level, err := strconv.Atoi(lvl)
+		if !hasLevel {
+			level, err = 1, nil
+		}
+		if (algo != "gzip" && algo != "lz4" && algo != "zstd") || err != nil || level < 1 || level > 19 {
+			return compression{}, fmt.Errorf("compression %q: use server, server-gzip:N, server-lz4:N or server-zstd:N", s)
+		}
+		return compression{server: true, algo: algo, level: level}, nil
+	}
+	algo, lvl, hasLevel := strings.Cut(s, ":")
 	switch algo {
 	case "none":
 		if hasLevel {
@@ -39,20 +57,42 @@ func parseCompression(s string) (compression, error) {
 		}
 		return compression{algo: algo, level: level}, nil
 	}
-	return compression{}, fmt.Errorf("compression %q: use none, gzip:N or zstd:N", s)
+	return compression{}, fmt.Errorf("compression %q: use none, gzip:N, zstd:N, server or server-ALGO:N", s)
 }
 
 func (c compression) String() string {
-	if c.algo == "none" {
+	switch {
+	case c.server && c.algo == "":
+		return "server"
+	case c.server:
+		return fmt.Sprintf("server-%s:%d", c.algo, c.level)
+	case c.algo == "none":
 		return "none"
 	}
 	return fmt.Sprintf("%s:%d", c.algo, c.level)
 }
 
-// basebackupArgs are pg_basebackup's flags for the same compression, done on
-// the client as pgpull does it.
+// forPgpull and forBasebackup say which tool runs a compression: pgpull's server compression is
+// its helper, pg_basebackup's its server-side methods.
+func (c compression) forPgpull() bool     { return !c.server || c.algo == "" }
+func (c compression) forBasebackup() bool { return c.algo != "" }
+
+// pgpullArgs are pgpull's flags for the compression.
+func (c compression) pgpullArgs() []string {
+	if c.server {
+		return []string{"--server-compress", "-z", "none"}
+	}
+	return []string{"-z", c.String()}
+}
+
+// basebackupArgs are pg_basebackup's flags for the same compression: on the client as pgpull
+// does it, or on the server. A server-compressed tar stream cannot carry the manifest that
+// pg_basebackup would inject, so it goes without one.
 func (c compression) basebackupArgs() []string {
-	if c.algo == "none" {
+	switch {
+	case c.server:
+		return []string{"--compress=" + c.String(), "--no-manifest"}
+	case c.algo == "none":
 		return nil
 	}
 	return []string{"--compress=client-" + c.String()}
@@ -108,13 +148,15 @@ func (m matrixSpec) configs() []config {
 	for _, comp := range m.comps {
 		for _, j := range m.jobs {
 			for _, r := range m.rangeSizes {
-				out = append(out, config{tool: toolPgpull, jobs: j, rangeSize: r, comp: comp})
+				if comp.forPgpull() {
+					out = append(out, config{tool: toolPgpull, jobs: j, rangeSize: r, comp: comp})
+				}
 			}
 		}
-		if m.basebackup {
+		if m.basebackup && comp.forBasebackup() {
 			out = append(out, config{tool: toolBasebackup, jobs: 1, comp: comp})
 		}
-		if m.pgbackrest {
+		if m.pgbackrest && !comp.server {
 			for _, j := range m.pgbackrestJobs {
 				out = append(out, config{tool: toolPgbackrest, jobs: j, comp: comp})
 			}
@@ -167,4 +209,14 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// serverCompress reports whether pgpull runs with --server-compress, which needs its helper.
+func (m matrixSpec) serverCompress() bool {
+	for _, c := range m.comps {
+		if c.server && c.forPgpull() && len(m.jobs) > 0 {
+			return true
+		}
+	}
+	return false
 }

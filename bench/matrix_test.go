@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -36,14 +37,49 @@ func TestMatrixConfigs(t *testing.T) {
 	}
 }
 
+// TestMatrixServerCompression: pgpull's helper and pg_basebackup's server-side methods each run
+// only where the tool has them, and nothing of the server's goes to pgBackRest.
+func TestMatrixServerCompression(t *testing.T) {
+	m := matrixSpec{
+		jobs: []int{8}, rangeSizes: []string{"8MB"},
+		comps: []compression{{algo: "none"}, {server: true}, {server: true, algo: "zstd", level: 1}},
+		basebackup: true, pgbackrest: true, pgbackrestJobs: []int{2},
+	}
+	var names, args []string
+	for _, c := range m.configs() {
+		names = append(names, c.name())
+		if c.tool == toolPgpull {
+			args = append(args, strings.Join(c.comp.pgpullArgs(), " "))
+		} else if c.tool == toolBasebackup {
+			args = append(args, strings.Join(c.comp.basebackupArgs(), " "))
+		}
+	}
+	want := []string{"pgpull -j8 r=8MB none", "pg_basebackup none", "pgbackrest p=2 none",
+		"pgpull -j8 r=8MB server", "pg_basebackup server-zstd:1"}
+	if !slices.Equal(names, want) {
+		t.Errorf("configs:\n%q\nwant\n%q", names, want)
+	}
+	wantArgs := []string{"-z none", "", "--server-compress -z none", "--compress=server-zstd:1 --no-manifest"}
+	if !slices.Equal(args, wantArgs) {
+		t.Errorf("tool args %q, want %q", args, wantArgs)
+	}
+	if !m.serverCompress() {
+		t.Error("a pgpull server config should ask for the helper")
+	}
+	if m.jobs = nil; m.serverCompress() {
+		t.Error("no pgpull runs should need no helper")
+	}
+}
+
 func TestParseCompression(t *testing.T) {
-	for in, want := range map[string]string{"none": "none", "gzip": "gzip:1", "gzip:6": "gzip:6", "zstd:3": "zstd:3"} {
+	for in, want := range map[string]string{"none": "none", "gzip": "gzip:1", "gzip:6": "gzip:6", "zstd:3": "zstd:3",
+		"server": "server", "server-lz4": "server-lz4:1", "server-zstd:1": "server-zstd:1", "server-gzip:3": "server-gzip:3"} {
 		c, err := parseCompression(in)
 		if err != nil || c.String() != want {
 			t.Errorf("parseCompression(%q) = %v, %v; want %s", in, c, err, want)
 		}
 	}
-	for _, bad := range []string{"", "lz4", "gzip:0", "gzip:10", "zstd:x", "none:1"} {
+	for _, bad := range []string{"", "lz4", "gzip:0", "gzip:10", "zstd:x", "none:1", "server-none", "server-zstd:0", "server:1"} {
 		if _, err := parseCompression(bad); err == nil {
 			t.Errorf("parseCompression(%q) accepted", bad)
 		}

@@ -47,7 +47,8 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&s.dataset, "dataset", "mixed:256MB", "scratch data set: pgbench:SCALE, mixed:SIZE or incompressible:SIZE")
 	fs.StringVar(&s.jobs, "jobs", "1,2,4,8", "pgpull -j values")
 	fs.StringVar(&s.rangeSizes, "range-sizes", "8MB", "pgpull --range-size values")
-	fs.StringVar(&s.compress, "compress", "none,gzip:1,zstd:1", "compressions, each run by every tool: none, gzip:N, zstd:N")
+	fs.StringVar(&s.compress, "compress", "none,gzip:1,zstd:1", "compressions, each run by every tool: none, gzip:N, zstd:N; "+
+		"on the server: server (pgpull --server-compress, helper installed), server-gzip:N, server-lz4:N, server-zstd:N (pg_basebackup)")
 	fs.StringVar(&s.tools, "tools", "pgpull,pg_basebackup,pgbackrest,tar", "tools to run; missing ones are skipped with a note")
 	fs.StringVar(&s.pgbackrestJob, "pgbackrest-jobs", "", "pgBackRest process-max values (default: --jobs)")
 	fs.IntVar(&s.runs, "runs", 3, "runs of every config, interleaved; medians are reported")
@@ -233,6 +234,12 @@ func runBench(ctx context.Context, s runSettings, stdout, stderr io.Writer) (err
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	if p.matrix.serverCompress() {
+		logf("installing pgpull's server-compress helper")
+		if err := t.installHelper(ctx); err != nil {
+			return err
+		}
+	}
 	if rep.DataBytes, err = databaseBytes(ctx, t.dsn); err != nil {
 		return err
 	}
@@ -324,7 +331,7 @@ func toolCommands(configs []config, t *target) []string {
 		var line string
 		switch c.tool {
 		case toolPgpull:
-			line = fmt.Sprintf("pgpull backup -j %s -c fast --range-size %s -z %s DSN - | count", "J", c.rangeSize, c.comp)
+			line = fmt.Sprintf("pgpull backup -j J -c fast --range-size %s %s DSN - | count", c.rangeSize, strings.Join(c.comp.pgpullArgs(), " "))
 		case toolBasebackup:
 			line = strings.Join(append([]string{"pg_basebackup -d DSN -D - -Ft -X fetch -c fast"}, c.comp.basebackupArgs()...), " ") + " | count"
 		case toolPgbackrest:

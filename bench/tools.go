@@ -32,8 +32,9 @@ func (t *target) runConfig(ctx context.Context, cfg config, run int) sample {
 	var err error
 	switch cfg.tool {
 	case toolPgpull:
-		u, err = runChild(ctx, exec.CommandContext(ctx, t.pgpull, "backup", "-j", strconv.Itoa(cfg.jobs),
-			"-c", "fast", "--range-size", cfg.rangeSize, "-z", cfg.comp.String(), t.dsn, "-"))
+		args := append([]string{"backup", "-j", strconv.Itoa(cfg.jobs), "-c", "fast", "--range-size", cfg.rangeSize},
+			cfg.comp.pgpullArgs()...)
+		u, err = runChild(ctx, exec.CommandContext(ctx, t.pgpull, append(args, t.dsn, "-")...))
 	case toolBasebackup:
 		// -X fetch: WAL comes at the end in the same stream, as with pgpull;
 		// -X stream would be refused with -D -.
