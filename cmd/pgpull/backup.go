@@ -144,8 +144,8 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 			return err
 		}
 	}
-	opts.Log("backup complete: %s in %d files, WAL %s to %s, %.1fs (%.0f MB/s)", humanSize(res.Bytes), res.Files,
-		res.Start, res.Stop, res.Duration.Seconds(), float64(res.Bytes)/res.Duration.Seconds()/1e6)
+	opts.Log("backup complete: %s, WAL %s to %s, %.1fs; %s from the first byte copied", amount(res.Files, res.Bytes, res.WALSegments),
+		res.Start, res.Stop, res.Duration.Seconds(), rate(res.Bytes+res.WALBytes, res.Copying))
 	if n := len(res.PageFailures); n > 0 {
 		for i, pf := range res.PageFailures {
 			if i == 20 {
@@ -214,6 +214,7 @@ func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, e
 	if f.verbose {
 		opts.Log = func(format string, args ...any) { fmt.Fprintf(stderr, "pgpull: "+format+"\n", args...) }
 	}
+	opts.Observe = (&progressLog{w: stderr, verbose: f.verbose, spread: !opts.Fast}).observe
 	opts.LogSQL = func(string) {}
 	if f.debug {
 		opts.LogSQL = func(sql string) { fmt.Fprintf(stderr, "pgpull: SQL: %s\n", oneLine(sql)) }
@@ -302,10 +303,3 @@ func openSink(f backupFlags, b *backup.Backup, dest, format string, spec compres
 
 // isTerminal tells a terminal from other character devices such as /dev/null.
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
-
-func humanSize(n int64) string {
-	if n >= 1<<30 {
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	}
-	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-}

@@ -58,8 +58,8 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 		return fmt.Errorf("%s (%s) failed verification: %d %s", target, rep.Form, len(rep.Problems),
 			plural(len(rep.Problems), "problem", "problems"))
 	}
-	fmt.Fprintf(stdout, "%s (%s) verified: %d files, %s, match backup_manifest; %s\n",
-		target, rep.Form, rep.Files, humanSize(rep.Bytes), walSummary(rep))
+	fmt.Fprintf(stdout, "%s (%s) verified: %s; the files match backup_manifest, %s\n",
+		target, rep.Form, amount(int64(rep.Files), rep.Bytes, int64(rep.WALSegments)), walSummary(rep))
 	return nil
 }
 
@@ -72,8 +72,7 @@ func walSummary(rep *backupcheck.Report) string {
 	for i, r := range rep.WALRanges {
 		spans[i] = fmt.Sprintf("timeline %d from %s to %s", r.Timeline, pgformat.LSN(r.Start), pgformat.LSN(r.End))
 	}
-	return fmt.Sprintf("%d WAL %s present for %s", rep.WALSegments, plural(rep.WALSegments, "segment", "segments"),
-		strings.Join(spans, ", "))
+	return fmt.Sprintf("the WAL segments hold %s", strings.Join(spans, ", "))
 }
 
 func plural(n int, one, many string) string {

@@ -32,6 +32,12 @@ func compare(m *manifest.Parsed, files map[string]entry, rep *Report) {
 	for _, f := range m.Files {
 		listed[f.Path] = true
 		if ignoredPath(f.Path) {
+			// Not checked, as pg_verifybackup does not check them, but counted as the backup
+			// counted them when it wrote them.
+			if e, ok := files[f.Path]; ok {
+				rep.Files++
+				rep.Bytes += e.size
+			}
 			continue
 		}
 		e, ok := files[f.Path]

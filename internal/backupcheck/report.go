@@ -67,7 +67,7 @@ func displayPath(p string) string {
 type Report struct {
 	Form        string // what was checked: "plain directory", "tar files", "tar stream (gzip)"
 	Problems    []Problem
-	Files       int   // manifest files that matched
+	Files       int   // manifest files present: those checked that matched, and those not checked (see ignoredPath)
 	Bytes       int64 // their total size
 	WALRanges   []manifest.WALRange
 	WALSegments int // WAL segments found for WALRanges

@@ -32,6 +32,9 @@ type Options struct {
 	TablespaceMap bool
 	Log           func(format string, args ...any)
 	LogSQL        func(string)
+	// Observe, when set, gets the run's Progress at each phase change and about every second,
+	// always from one goroutine.
+	Observe func(Progress)
 }
 
 // Backup is a connected backup run: the server is known, nothing has started yet.

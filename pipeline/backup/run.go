@@ -2,8 +2,6 @@ package backup
 
 import (
 	"context"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,12 +24,14 @@ import (
 
 // Result is what a finished run reports.
 type Result struct {
-	Start, Stop  pgformat.LSN
-	Timeline     uint32
-	Bytes        int64
-	Files        int64
-	Duration     time.Duration
-	PageFailures []pgformat.PageFailure
+	Start, Stop pgformat.LSN
+	Timeline    uint32
+	// Files, Bytes, WALSegments and WALBytes count as Progress does.
+	Files, Bytes          int64
+	WALSegments, WALBytes int64
+	Duration              time.Duration // from the first connection to the end
+	Copying               time.Duration // from the first byte written to the end
+	PageFailures          []pgformat.PageFailure
 }
 
 // controlPingInterval is how often the idle control session is checked: losing it loses the
@@ -71,10 +71,22 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	defer walConn.Close(context.Background())
 
 	b.opts.Log("starting the backup (%s checkpoint)", map[bool]string{true: "fast", false: "spread"}[b.opts.Fast])
+	t := newTally(b.Server.WALSegmentSize)
+	progressCtx, endProgress := context.WithCancel(ctx)
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		t.report(progressCtx, b.observe)
+	}()
+	defer func() {
+		endProgress()
+		<-progressDone // so that no progress report follows the run's own last words
+	}()
 	start, err := ctl.Begin(ctx, b.opts.Label, b.opts.Fast)
 	if err != nil {
 		return res, err
 	}
+	t.setPhase(PhaseCopy)
 	res.Start, res.Timeline = start.LSN, start.Timeline
 	if start.Slot != "" {
 		b.opts.Log("backup started at %s on timeline %d; temporary slot %s holds WAL", start.LSN, start.Timeline, start.Slot)
@@ -102,6 +114,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	stopped := make(chan pgformat.LSN, 1)
 	var stop session.Stop
 	items := make(chan pipeline.Item, 256)
+	listed := make(chan pipeline.Item, 256)
 	requests := make(chan *pipeline.Request, b.opts.Jobs)
 	fetched := make(chan *pipeline.Request, b.opts.Jobs)
 	ordered := make(chan *pipeline.Piece, 64)
@@ -130,7 +143,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 				return err
 			}
 			var err error
-			if stop, err = b.finishData(ctx, ctl, quietControl, listConn, items); err != nil {
+			if stop, err = b.finishData(ctx, ctl, quietControl, listConn, items, t); err != nil {
 				return err
 			}
 			stopped <- stop.LSN
@@ -138,12 +151,13 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 		},
 		func(ctx context.Context) error { return scanner.Run(ctx, items) })
 	splitter := &split.Splitter{RangeSize: b.opts.RangeSize, SmallFile: b.opts.RangeSize / 8, BatchFiles: 1000, Budget: budget}
-	pipeline.Go(g, requests, func(ctx context.Context) error { return splitter.Run(ctx, items, requests) })
+	pipeline.Go(g, listed, func(ctx context.Context) error { return t.count(ctx, items, listed) })
+	pipeline.Go(g, requests, func(ctx context.Context) error { return splitter.Run(ctx, listed, requests) })
 	pipeline.GoAll(g, fetched, b.opts.Jobs, func(ctx context.Context) error {
 		w := &fetch.Worker{Connect: func(ctx context.Context) (*pgconn.PgConn, error) {
 			return session.ConnectRaw(ctx, b.cfg, "pgpull fetch")
 		}, Budget: budget, Limiter: limiter, Timeout: b.opts.IOTimeout,
-			Retries: 5, Backoff: 500 * time.Millisecond, Log: b.opts.Log}
+			Retries: 5, Backoff: 500 * time.Millisecond, Log: b.opts.Log, LogSQL: b.opts.LogSQL}
 		if pages != nil {
 			w.Pages = pages
 		}
@@ -155,20 +169,10 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	pipeline.Go(g, ordered, func(ctx context.Context) error { return reorder.Run(ctx, fetched, ordered) })
 	summer := verify.NewChecksummer(b.opts.Checksums, manifest)
 	pipeline.Go(g, checked, func(ctx context.Context) error { return summer.Run(ctx, ordered, checked) })
-	var written, files atomic.Int64
 	g.Go(func(ctx context.Context) error {
-		return write(ctx, checked, sink, &written, &files)
+		return write(ctx, checked, sink, t)
 	})
-	progressCtx, endProgress := context.WithCancel(ctx)
-	progressDone := make(chan struct{})
-	go func() {
-		defer close(progressDone)
-		b.progress(progressCtx, &written, &files)
-	}()
-	err = g.Wait()
-	endProgress()
-	<-progressDone // so that no progress line follows the run's own last words
-	if err != nil {
+	if err = g.Wait(); err != nil {
 		return res, err
 	}
 	res.Stop = stop.LSN
@@ -183,7 +187,16 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	if err := sink.Close(manifestBytes); err != nil {
 		return res, err
 	}
-	res.Bytes, res.Files, res.Duration = written.Load(), files.Load(), time.Since(began)
+	endProgress()
+	<-progressDone
+	t.setPhase(PhaseDone)
+	final := t.snapshot()
+	b.observe(final)
+	res.Files, res.Bytes, res.WALSegments, res.WALBytes = final.Files, final.Bytes, final.WALSegments, final.WALBytes
+	res.Duration = time.Since(began)
+	if !final.Copying.IsZero() {
+		res.Copying = time.Since(final.Copying)
+	}
 	if pages != nil {
 		res.PageFailures = pages.Failures()
 	}
@@ -199,7 +212,7 @@ func (o Options) InFlightBytes() int64 {
 // finishData copies global/pg_control once every other data file has been read, as pg_basebackup
 // does (a backup from a standby depends on it), stops the backup, and sends backup_label and,
 // when asked for, tablespace_map.
-func (b *Backup) finishData(ctx context.Context, ctl *session.Control, quietControl func(), conn *pgx.Conn, items chan<- pipeline.Item) (session.Stop, error) {
+func (b *Backup) finishData(ctx context.Context, ctl *session.Control, quietControl func(), conn *pgx.Conn, items chan<- pipeline.Item, t *tally) (session.Stop, error) {
 	var stop session.Stop
 	barrier := make(chan struct{})
 	if err := send(ctx, items, pipeline.Item{Barrier: barrier}); err != nil {
@@ -216,9 +229,11 @@ func (b *Backup) finishData(ctx context.Context, ctl *session.Control, quietCont
 	}
 	_ = conn.Close(ctx)
 	quietControl()
+	t.setPhase(PhaseStop)
 	if stop, err = ctl.End(ctx); err != nil {
 		return stop, err
 	}
+	t.setPhase(PhaseWAL)
 	b.opts.Log("backup stopped at %s", stop.LSN)
 	now := time.Now()
 	closing := []*pipeline.File{
@@ -247,51 +262,28 @@ func send(ctx context.Context, out chan<- pipeline.Item, it pipeline.Item) error
 }
 
 // write is the last stage: it hands each Piece to the sink and gives its bytes back.
-func write(ctx context.Context, in <-chan *pipeline.Piece, sink sinks.Sink, written, files *atomic.Int64) error {
+func write(ctx context.Context, in <-chan *pipeline.Piece, sink sinks.Sink, t *tally) error {
 	for {
 		select {
 		case p, ok := <-in:
 			if !ok {
 				return nil
 			}
-			n, last := p.Length, p.Last() && !p.File.Dir
 			err := sink.Put(p)
 			p.Done()
 			if err != nil {
 				return err
 			}
-			written.Add(n)
-			if last {
-				files.Add(1)
-			}
+			t.written(p)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 }
 
-// progress reports throughput every few seconds in verbose mode, until the run ends.
-func (b *Backup) progress(ctx context.Context, written, files *atomic.Int64) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	began := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s := time.Since(began).Seconds()
-			b.opts.Log("%s copied in %d files, %.0f MB/s", humanBytes(written.Load()), files.Load(), float64(written.Load())/s/1e6)
-		}
+// observe hands a progress report to the caller, if it asked for them.
+func (b *Backup) observe(p Progress) {
+	if b.opts.Observe != nil {
+		b.opts.Observe(p)
 	}
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 2, 64) + " GiB"
-	case n >= 1<<20:
-		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
-	}
-	return strconv.FormatInt(n, 10) + " B"
 }

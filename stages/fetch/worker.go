@@ -37,9 +37,23 @@ type Worker struct {
 	Retries int
 	Backoff time.Duration
 	Log     func(format string, args ...any)
-	Reader  Reader // nil reads with pg_read_binary_file
+	Reader  Reader       // nil reads with pg_read_binary_file
+	LogSQL  func(string) // nil for none; gets each read with its parameters
 
 	conn *pgconn.PgConn
+}
+
+// exec runs one read, shown to LogSQL first.
+func (w *Worker) exec(ctx context.Context, sql string, params [][]byte) *pgconn.ResultReader {
+	if w.LogSQL != nil {
+		var b strings.Builder
+		b.WriteString(sql)
+		for i, p := range params {
+			fmt.Fprintf(&b, "%s $%d = %q", map[bool]string{true: " --", false: ","}[i == 0], i+1, p)
+		}
+		w.LogSQL(b.String())
+	}
+	return w.conn.ExecParams(ctx, sql, params, nil, nil, binary)
 }
 
 // Run reads Requests from in, fills them and sends them to out, until in closes.
@@ -163,7 +177,7 @@ func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece, stall *stallT
 	}
 	row, end := r.RowSize(), p.Offset+p.Length
 	sql, params := r.RangeQuery(p.File, p.Offset, end)
-	rr := w.conn.ExecParams(ctx, sql, params, nil, nil, binary)
+	rr := w.exec(ctx, sql, params)
 	for at := p.Offset; rr.NextRow(); at += row {
 		v := rr.Values()[0]
 		if v == nil && at == p.Offset {
@@ -217,7 +231,7 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall 
 		return nil
 	}
 	params := [][]byte{[]byte("{" + paths.String() + "}"), []byte("{" + offsets.String() + "}"), []byte("{" + sizes.String() + "}")}
-	rr := w.conn.ExecParams(ctx, w.Reader.BatchSQL(), params, nil, nil, binary)
+	rr := w.exec(ctx, w.Reader.BatchSQL(), params)
 	i := 0
 	for rr.NextRow() {
 		if i >= len(todo) {
@@ -250,7 +264,7 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall 
 // reread reads one stretch of a file again, for page verification.
 func (w *Worker) reread(ctx context.Context, f *pipeline.File, off, n int64) ([]byte, error) {
 	sql, params := rangeQuery(f, off, n, off+n)
-	res := w.conn.ExecParams(ctx, sql, params, nil, nil, binary).Read()
+	res := w.exec(ctx, sql, params).Read()
 	if res.Err != nil {
 		return nil, fmt.Errorf("reading %s at %d again: %w", f.Path, off, res.Err)
 	}
