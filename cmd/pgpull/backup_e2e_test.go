@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +115,9 @@ func TestBackupPlainWithTablespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	addUnlogged(t, src)
+	if src.Major >= 17 {
+		summarizeWAL(t, src)
+	}
 	stop := loadPgbench(t, src, "5")
 
 	dest := filepath.Join(base, "copy")
@@ -139,11 +144,75 @@ func TestBackupPlainWithTablespace(t *testing.T) {
 			t.Errorf("%s: mode %v, %v; want 0700", p, st.Mode().Perm(), err)
 		}
 	}
+	checkWALDirs(t, dest, src.Major)
 	r := cluster.AdoptForTest(t, dest)
 	checkRestored(t, r)
 	n, err := r.QueryInt(ctx, `SELECT count(*) FROM spaced`)
 	if err != nil || n != 100000 {
 		t.Errorf("table in the tablespace: %d rows, %v; want 100000", n, err)
+	}
+}
+
+// summarizeWAL turns on 17's WAL summarizer and waits until it has written a summary into
+// pg_wal/summaries, which a backup must then leave out.
+func summarizeWAL(t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Exec(ctx, `ALTER SYSTEM SET summarize_wal = on; SELECT pg_reload_conf()`); err != nil {
+		t.Fatal(err)
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		// Each checkpoint gives the summarizer a point to end a summary at.
+		if err := c.Exec(ctx, `CHECKPOINT`); err != nil {
+			t.Fatal(err)
+		}
+		n, err := c.QueryInt(ctx, `SELECT count(*) FROM pg_available_wal_summaries()`)
+		if err == nil && n > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no WAL summary written within a minute of summarize_wal = on (last error %v)", err)
+		case <-tick.C:
+		}
+	}
+}
+
+// checkWALDirs checks a plain backup's pg_wal holds what pg_basebackup's does besides the WAL:
+// archive_status with only .done markers, and on 17 and later an empty summaries directory.
+func checkWALDirs(t *testing.T, dest string, major int) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dest, "pg_wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string]bool{}
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs[e.Name()] = true
+		}
+	}
+	want := map[string]bool{"archive_status": true}
+	if major >= 17 {
+		want["summaries"] = true
+	}
+	if !maps.Equal(dirs, want) {
+		t.Errorf("directories in pg_wal: %v; want %v (server %d)", slices.Sorted(maps.Keys(dirs)), slices.Sorted(maps.Keys(want)), major)
+	}
+	if summaries, err := os.ReadDir(filepath.Join(dest, "pg_wal", "summaries")); major >= 17 && (err != nil || len(summaries) > 0) {
+		t.Errorf("pg_wal/summaries in the backup: %d entries, %v; want an empty directory", len(summaries), err)
+	}
+	markers, err := os.ReadDir(filepath.Join(dest, "pg_wal", "archive_status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range markers {
+		if !strings.HasSuffix(m.Name(), ".done") {
+			t.Errorf("pg_wal/archive_status/%s in the backup; want only .done markers", m.Name())
+		}
 	}
 }
 

@@ -281,6 +281,26 @@ func TestVerifyBackups(t *testing.T) {
 		})
 	}
 
+	t.Run("manifest version follows the server's", func(t *testing.T) {
+		manifest, err := os.ReadFile(filepath.Join(f.plain, "backup_manifest"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sysid, err := f.src.QueryString(context.Background(), `SELECT system_identifier::text FROM pg_control_system()`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As the server writes it: version 2 and the system identifier from 17 on, which 13 to 16's
+		// parsers reject; version 1 before.
+		want := "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n\"Files\": ["
+		if f.src.Major >= 17 {
+			want = "{ \"PostgreSQL-Backup-Manifest-Version\": 2,\n\"System-Identifier\": " + sysid + ",\n\"Files\": ["
+		}
+		if !bytes.HasPrefix(manifest, []byte(want)) {
+			t.Errorf("backup_manifest of a %d server begins %q; want %q", f.src.Major, manifest[:min(len(manifest), len(want)+20)], want)
+		}
+	})
+
 	t.Run("pg_verifybackup accepts the plain backup", func(t *testing.T) {
 		args, why := verifybackupArgs(f.src.Major)
 		if args == nil {

@@ -7,10 +7,24 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// StatsRole is the predefined role whose members see every backend's backend_type in
-// pg_stat_activity; without it pgpull would count only the role's own connections when it
-// checks that the server has room for -j more.
-const StatsRole = "pg_read_all_stats"
+// Role is a predefined role pgpull needs a backup role to be a member of, and why.
+type Role struct {
+	Name string
+	Why  string // completes "pgpull needs it to ..."
+}
+
+// Roles are the predefined roles pgpull needs on a server of the given major version. Members of
+// pg_read_all_stats see every backend's backend_type in pg_stat_activity; without it pgpull would
+// count only the role's own connections when it checks that the server has room for -j more. On
+// 13 and 14 only members of pg_read_all_settings may read stats_temp_directory, whose contents
+// are left out of the backup.
+func Roles(major int) []Role {
+	roles := []Role{{"pg_read_all_stats", "count the server's free connections"}}
+	if major < 15 {
+		roles = append(roles, Role{"pg_read_all_settings", "read stats_temp_directory, whose contents the backup leaves out"})
+	}
+	return roles
+}
 
 // Functions are the signatures of the functions pgpull calls that PostgreSQL revokes from
 // PUBLIC, on a server of the given major version. Each overload is granted on its own, so the
@@ -46,8 +60,10 @@ func GrantsSQL(major int, database, role string) string {
 	for _, f := range Functions(major) {
 		fmt.Fprintf(&b, "GRANT EXECUTE ON FUNCTION pg_catalog.%s TO %s;\n", f, r)
 	}
-	b.WriteString("-- pg_stat_activity hides other roles' backend_type, which the check for free connections counts.\n")
-	fmt.Fprintf(&b, "GRANT %s TO %s;\n", StatsRole, r)
+	for _, role := range Roles(major) {
+		fmt.Fprintf(&b, "-- pgpull needs %s to %s.\n", role.Name, role.Why)
+		fmt.Fprintf(&b, "GRANT %s TO %s;\n", role.Name, r)
+	}
 	b.WriteString("-- Optional, remove the \"-- \" to run it: a temporary replication slot then holds the WAL the\n")
 	b.WriteString("-- backup needs until it is copied; pgpull wal --slot needs it. REPLICATION also lets the role\n")
 	b.WriteString("-- stream WAL where pg_hba.conf allows.\n")

@@ -14,20 +14,31 @@ func CheckPrivileges(ctx context.Context, conn *pgx.Conn, major int, logSQL func
 	const q = `SELECT current_user::text,
 		coalesce((SELECT f FROM unnest($1::text[]) WITH ORDINALITY AS t(f, i)
 			WHERE NOT has_function_privilege('pg_catalog.' || f, 'EXECUTE') ORDER BY i LIMIT 1), ''),
-		pg_has_role($2, 'USAGE')`
+		coalesce((SELECT r FROM unnest($2::text[]) WITH ORDINALITY AS t(r, i)
+			WHERE NOT pg_has_role(r, 'USAGE') ORDER BY i LIMIT 1), '')`
 	logSQL(q)
-	var role, missing string
-	var stats bool
-	if err := conn.QueryRow(ctx, q, Functions(major), StatsRole).Scan(&role, &missing, &stats); err != nil {
+	roles := Roles(major)
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = r.Name
+	}
+	var role, missing, notMember string
+	if err := conn.QueryRow(ctx, q, Functions(major), names).Scan(&role, &missing, &notMember); err != nil {
 		return fmt.Errorf("checking the role's privileges: %w", err)
 	}
 	switch {
 	case missing != "":
 		return fmt.Errorf("role %q may not execute %s, which pgpull calls; as a superuser, run the SQL that `pgpull grants DSN %s` prints",
 			role, missing, role)
-	case !stats:
-		return fmt.Errorf("role %q is not a member of %s, which pgpull needs to count the server's free connections; as a superuser, run the SQL that `pgpull grants DSN %s` prints",
-			role, StatsRole, role)
+	case notMember != "":
+		why := ""
+		for _, r := range roles {
+			if r.Name == notMember {
+				why = r.Why
+			}
+		}
+		return fmt.Errorf("role %q is not a member of %s, which pgpull needs to %s; as a superuser, run the SQL that `pgpull grants DSN %s` prints",
+			role, notMember, why, role)
 	}
 	return nil
 }

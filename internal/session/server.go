@@ -78,7 +78,9 @@ func Describe(ctx context.Context, conn *pgx.Conn) (Server, error) {
 	}
 	s.DirMode = os.FileMode(m)
 	if s.Major() < 15 {
-		if err := conn.QueryRow(ctx, `SELECT current_setting('stats_temp_directory')`).Scan(&s.StatsTempDir); err != nil {
+		// pg_settings hides the row from roles outside pg_read_all_settings, where
+		// current_setting would fail; the backup's preflight refuses such a role with the grant.
+		if err := conn.QueryRow(ctx, `SELECT coalesce((SELECT setting FROM pg_settings WHERE name = 'stats_temp_directory'), 'pg_stat_tmp')`).Scan(&s.StatsTempDir); err != nil {
 			return s, fmt.Errorf("reading stats_temp_directory: %w", err)
 		}
 	}

@@ -40,13 +40,15 @@ func TestGrantsSQL(t *testing.T) {
 		major      int
 		want, lack []string
 	}{
-		{15, []string{"pg_catalog.pg_backup_start(text, boolean) TO", "pg_catalog.pg_backup_stop(boolean) TO"}, []string{"pg_start_backup"}},
-		{13, []string{"pg_catalog.pg_start_backup(text, boolean, boolean) TO", "pg_catalog.pg_stop_backup(boolean, boolean) TO"}, []string{"pg_backup_start"}},
+		{15, []string{"pg_catalog.pg_backup_start(text, boolean) TO", "pg_catalog.pg_backup_stop(boolean) TO"}, []string{"pg_start_backup", "pg_read_all_settings"}},
+		{18, []string{"pg_catalog.pg_backup_start(text, boolean) TO", "pg_catalog.pg_backup_stop(boolean) TO"}, []string{"pg_start_backup", "pg_read_all_settings"}},
+		{13, []string{"pg_catalog.pg_start_backup(text, boolean, boolean) TO", "pg_catalog.pg_stop_backup(boolean, boolean) TO", "GRANT pg_read_all_settings TO"}, []string{"pg_backup_start"}},
+		{14, []string{"pg_catalog.pg_start_backup(text, boolean, boolean) TO", "GRANT pg_read_all_settings TO"}, []string{"pg_backup_start"}},
 	}
 	for _, tt := range tests {
 		sql := GrantsSQL(tt.major, "my db", `we"ird`)
 		for _, w := range append(tt.want, `TO "we""ird";`, `ON DATABASE "my db"`, "\n\\connect \"my db\"\n", "\n-- ALTER ROLE \"we\"\"ird\" REPLICATION;\n",
-			"pg_read_binary_file(text, bigint, bigint, boolean)", "pg_stat_file(text)", "pg_ls_dir(text, boolean, boolean)") {
+			"pg_read_binary_file(text, bigint, bigint, boolean)", "pg_stat_file(text)", "pg_ls_dir(text, boolean, boolean)", "GRANT pg_read_all_stats TO") {
 			if !strings.Contains(sql, w) {
 				t.Errorf("%d: grants lack %q:\n%s", tt.major, w, sql)
 			}

@@ -55,8 +55,10 @@ func (l *Lister) Run(ctx context.Context, out chan<- pipeline.Item) error {
 		return err
 	}
 	now := time.Now()
-	if err := l.send(ctx, out, &pipeline.File{Path: "pg_wal/archive_status", Dir: true, ModTime: now, Segment: -1}); err != nil {
-		return err
+	for _, dir := range walDirs(l.Server.Major()) {
+		if err := l.send(ctx, out, &pipeline.File{Path: dir, Dir: true, ModTime: now, Segment: -1}); err != nil {
+			return err
+		}
 	}
 	return l.tablespaces(ctx, out)
 }

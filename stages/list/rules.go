@@ -22,6 +22,17 @@ var skippedNames = map[string]bool{
 // server that wrote them.
 var emptiedDirs = []string{"pg_stat_tmp", "pg_replslot", "pg_dynshmem", "pg_notify", "pg_serial", "pg_snapshots", "pg_subtrans"}
 
+// walDirs are the directories under pg_wal that a backup of a server of the given major version
+// holds, empty, as pg_basebackup sends them: the WAL scanner fills archive_status with the .done
+// markers of the WAL it copies; the WAL summaries of 17 and later (summarize_wal) describe the
+// source's WAL, not the copy's, and the restored server makes its own.
+func walDirs(major int) []string {
+	if major >= 17 {
+		return []string{"pg_wal/archive_status", "pg_wal/summaries"}
+	}
+	return []string{"pg_wal/archive_status"}
+}
+
 // skipped reports whether an entry is left out of the backup, by its name alone.
 func skipped(name string) bool {
 	return skippedNames[name] ||
