@@ -159,8 +159,10 @@ func summarizeWAL(t *testing.T, c *cluster.Cluster) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := c.Exec(ctx, `ALTER SYSTEM SET summarize_wal = on; SELECT pg_reload_conf()`); err != nil {
-		t.Fatal(err)
+	for _, sql := range []string{`ALTER SYSTEM SET summarize_wal = on`, `SELECT pg_reload_conf()`} {
+		if err := c.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
