@@ -51,14 +51,24 @@ func (c *Cluster) Amcheck(ctx context.Context) error {
 // server must be stopped cleanly first, and the cluster must have been made
 // with data checksums.
 func (c *Cluster) VerifyChecksums(ctx context.Context) error {
+	out, err := c.PgChecksums(ctx)
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, out)
+	}
+	return nil
+}
+
+// PgChecksums runs pg_checksums --check over the stopped cluster and returns what it printed; the
+// error is non-nil when it found a bad page or could not run.
+func (c *Cluster) PgChecksums(ctx context.Context) (string, error) {
 	if _, err := os.Stat(filepath.Join(c.Bindir, "pg_checksums")); err != nil {
-		return fmt.Errorf("pg_checksums is not in %s (the npm builds of majors other than 15 ship only initdb, pg_ctl and postgres), and another major's refuses this data directory", c.Bindir)
+		return "", fmt.Errorf("pg_checksums is not in %s (the npm builds of majors other than 15 ship only initdb, pg_ctl and postgres), and another major's refuses this data directory", c.Bindir)
 	}
 	out, err := c.serverCmd(ctx, "pg_checksums", "--check", "-D", c.DataDir).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("pg_checksums: %w\n%s", err, out)
+		return string(out), fmt.Errorf("pg_checksums: %w", err)
 	}
-	return nil
+	return string(out), nil
 }
 
 // amcheckSQL is Amcheck for 13, whose amcheck has no verify_heapam, which pg_amcheck calls (and

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"flag"
 	"math"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgpull/pgpull/bench/cluster"
 	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
@@ -26,19 +28,30 @@ const (
 // TestPageChecksumsMatchPostgres checks every page of a fresh PostgreSQL cluster made with
 // --data-checksums, then corrupts one page and compares the report with pg_checksums.
 func TestPageChecksumsMatchPostgres(t *testing.T) {
-	c := newTestCluster(t)
-	c.start(t)
-	c.psql(t, `CREATE TABLE pages(id int, pad text);
-		INSERT INTO pages SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g;
-		CREATE INDEX ON pages(id)`)
-	c.psql(t, "VACUUM pages") // writes the visibility map and free space map forks
-	c.psql(t, "CHECKPOINT")
-	rel := c.psql(t, "SELECT pg_relation_filepath('pages')")
-	c.stop(t)
+	ctx := context.Background()
+	c := cluster.ForTest(t, cluster.Options{Checksums: true})
+	for _, sql := range []string{
+		`CREATE TABLE pages(id int, pad text)`,
+		`INSERT INTO pages SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g`,
+		`CREATE INDEX ON pages(id)`,
+		`VACUUM pages`, // writes the visibility map and free space map forks
+		`CHECKPOINT`,
+	} {
+		if err := c.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rel, err := c.QueryString(ctx, "SELECT pg_relation_filepath('pages')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	var checked, files int
 	for _, dir := range []string{"global", "base"} {
-		err := filepath.WalkDir(filepath.Join(c.data, dir), func(path string, d os.DirEntry, err error) error {
+		err := filepath.WalkDir(filepath.Join(c.DataDir, dir), func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err
 			}
@@ -73,7 +86,7 @@ func TestPageChecksumsMatchPostgres(t *testing.T) {
 		t.Fatalf("only %d pages checked; the cluster walk found too little", checked)
 	}
 
-	path := filepath.Join(c.data, rel)
+	path := filepath.Join(c.DataDir, rel)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -104,19 +117,19 @@ func TestPageChecksumsMatchPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, err := pgCommand(filepath.Join(c.bin, "pg_checksums"), "--check", "-D", c.data).CombinedOutput()
+	out, err := c.PgChecksums(ctx)
 	if err == nil {
 		t.Fatalf("pg_checksums --check passed a corrupted cluster:\n%s", out)
 	}
 	reported := regexp.MustCompile(`checksum verification failed in file "([^"]+)", block ([0-9]+): calculated checksum ([0-9A-F]+) but block contains ([0-9A-F]+)`).
-		FindAllStringSubmatch(string(out), -1)
+		FindAllStringSubmatch(out, -1)
 	if len(reported) != 1 || len(failures) != 1 {
 		t.Fatalf("pg_checksums reported %d failures, we found %v:\n%s", len(reported), failures, out)
 	}
 	r, f := reported[0], failures[0]
 	// pg_checksums prints the block within the segment file, which is the relation block here.
 	got := r[1:5]
-	want := []string{filepath.Join(c.data, rel), strconv.Itoa(int(f.Block)),
+	want := []string{filepath.Join(c.DataDir, rel), strconv.Itoa(int(f.Block)),
 		strconv.FormatUint(uint64(f.Computed), 16), strconv.FormatUint(uint64(f.Stored), 16)}
 	if got[0] != want[0] || got[1] != want[1] || !strings.EqualFold(got[2], want[2]) || !strings.EqualFold(got[3], want[3]) {
 		t.Errorf("pg_checksums says %q, we say %q", got, want)
