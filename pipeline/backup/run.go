@@ -134,7 +134,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	// Two sources merge into the stream: the data directory, whose end stops the backup, and
 	// the WAL scanner, which ends once it has sent the WAL through the stop point.
 	scanner := &wal.Scanner{Conn: walConn, SegmentSize: b.Server.WALSegmentSize, Start: start.LSN,
-		InRecovery: b.Server.InRecovery, Interval: b.opts.WALInterval, Stop: stopped,
+		Interval: b.opts.WALInterval, Stop: stopped,
 		LogSQL: b.opts.LogSQL, Log: b.opts.Log}
 	lister := &list.Lister{Conn: listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: pages != nil, LogSQL: b.opts.LogSQL}
 	pipeline.GoEach(g, items,

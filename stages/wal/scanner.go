@@ -27,7 +27,6 @@ type Scanner struct {
 	Conn        *pgx.Conn // the scanner's own connection
 	SegmentSize int64
 	Start       pgformat.LSN
-	InRecovery  bool
 	Interval    time.Duration
 	Stop        <-chan pgformat.LSN
 	LogSQL      func(string)
@@ -147,16 +146,7 @@ func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path strin
 
 // writtenLSN is how far the server has written WAL; segments before it are finished.
 func (s *Scanner) writtenLSN(ctx context.Context) (pgformat.LSN, error) {
-	q := `SELECT pg_current_wal_lsn()::text`
-	if s.InRecovery {
-		q = `SELECT coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text`
-	}
-	s.LogSQL(q)
-	var txt string
-	if err := s.Conn.QueryRow(ctx, q).Scan(&txt); err != nil {
-		return 0, fmt.Errorf("reading the WAL position: %w", err)
-	}
-	return pgformat.ParseLSN(txt)
+	return writtenLSN(ctx, s.Conn, s.LogSQL)
 }
 
 // waitWritten waits until WAL up to end is on the server's disk. On a primary pg_backup_stop has
