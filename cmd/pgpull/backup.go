@@ -45,6 +45,8 @@ type backupFlags struct {
 	recoveryConf  bool
 	askPassword   bool
 	walMethod     string
+	summary       string
+	events        string
 
 	serverCompress bool // read through pgpull's helper function, which compresses on the server
 }
@@ -72,6 +74,8 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.BoolVarP(&f.recoveryConf, "write-recovery-conf", "R", false, "make the copy a standby of the server: standby.signal and primary_conninfo (plain format)")
 	fs.BoolVarP(&f.askPassword, "password", "W", false, "ask for the password on the terminal")
 	fs.StringVarP(&f.walMethod, "wal-method", "X", "stream", "pg_basebackup's -X `METHOD`: stream and fetch both mean what pgpull always does, the WAL in the backup")
+	fs.StringVar(&f.summary, "summary", "", "write a JSON summary of the run to `FILE` at the end (- for stderr); docs/events.md")
+	fs.StringVar(&f.events, "events", "", "write JSON lines of the run's progress to `FD|FILE`, the summary last; docs/events.md")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "report progress on stderr")
 	fs.BoolVarP(&f.debug, "debug", "d", false, "show every SQL statement on stderr")
 	return &command{
@@ -87,7 +91,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	}
 }
 
-func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File, stdout, stderr io.Writer) error {
+func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File, stdout, stderr io.Writer) (err error) {
 	dsn, dest, err := f.destination(args)
 	if err != nil {
 		return err
@@ -101,6 +105,16 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		return err
 	}
 	opts.TablespaceMap = format == "tar"
+	mo, err := openMachineOutput(f.summary, f.events, stderr, format, spec.String())
+	if err != nil {
+		return err
+	}
+	defer func() { mo.close(err, ctx.Err() != nil) }()
+	logObserve := opts.Observe
+	opts.Observe = func(p backup.Progress) {
+		logObserve(p)
+		mo.observe(p)
+	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The stream's bytes are bounded by the budget; a soft limit just above it keeps the
 		// garbage collector from letting the heap grow to twice that between collections.
@@ -120,7 +134,9 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		return err
 	}
 	defer b.Close()
-	sink, finish, err := openSink(f, b, dest, format, spec, stdout)
+	mo.server(b.Server)
+	out := &countingWriter{w: stdout}
+	sink, finish, err := openSink(f, b, dest, format, spec, out)
 	if err != nil {
 		return err
 	}
@@ -144,6 +160,11 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 			return err
 		}
 	}
+	outputBytes := out.n
+	if format != "stream" {
+		outputBytes, _ = treeSize(dest)
+	}
+	mo.result(res, outputBytes)
 	opts.Log("backup complete: %s, WAL %s to %s, %.1fs; %s from the first byte copied", amount(res.Files, res.Bytes, res.WALSegments),
 		res.Start, res.Stop, res.Duration.Seconds(), rate(res.Bytes+res.WALBytes, res.Copying))
 	if n := len(res.PageFailures); n > 0 {

@@ -194,3 +194,17 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	return append(b, '"')
 }
+
+// ChecksumOf is the Manifest-Checksum a rendered manifest ends with, "" when b holds none.
+func ChecksumOf(b []byte) string {
+	const key = `"Manifest-Checksum": "`
+	i := bytes.LastIndex(b, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	rest := b[i+len(key):]
+	if j := bytes.IndexByte(rest, '"'); j >= 0 {
+		return string(rest[:j])
+	}
+	return ""
+}

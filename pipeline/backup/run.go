@@ -32,6 +32,7 @@ type Result struct {
 	Duration              time.Duration // from the first connection to the end
 	Copying               time.Duration // from the first byte written to the end
 	PageFailures          []pgformat.PageFailure
+	ManifestChecksum      string // "" without a manifest
 }
 
 // controlPingInterval is how often the idle control session is checked: losing it loses the
@@ -183,6 +184,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	if b.opts.Manifest {
 		manifest.AddWALRange(res.Timeline, uint64(res.Start), uint64(res.Stop))
 		manifestBytes = manifest.Bytes()
+		res.ManifestChecksum = manifestChecksum(manifestBytes)
 	}
 	if err := sink.Close(manifestBytes); err != nil {
 		return res, err

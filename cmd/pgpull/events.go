@@ -1,0 +1,53 @@
+package main
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/pgpull/pgpull/pipeline/backup"
+)
+
+// event is one line of --events before the summary: at each phase change ("phase") and about
+// every second in between ("progress").
+type event struct {
+	Type        string    `json:"type"`
+	Schema      int       `json:"schema_version"`
+	Time        time.Time `json:"time"`
+	Phase       string    `json:"phase"`
+	BytesDone   int64     `json:"bytes_done"`
+	BytesTotal  int64     `json:"bytes_total"`
+	Files       int64     `json:"files"`
+	WALSegments int64     `json:"wal_segments"`
+	// BytesPerSecond counts from the first byte copied; ETASeconds is left out while unknown.
+	BytesPerSecond float64  `json:"bytes_per_second"`
+	ETASeconds     *float64 `json:"eta_seconds,omitempty"`
+}
+
+// observe writes an event for p; the run calls it from one goroutine.
+func (m *machineOutput) observe(p backup.Progress) {
+	if m.eventsTo == nil {
+		return
+	}
+	e := progressEvent(p, time.Now())
+	if p.Phase != m.lastPhase {
+		e.Type, m.lastPhase = "phase", p.Phase
+	}
+	line, _ := json.Marshal(e)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, _ = m.eventsTo.Write(append(line, '\n'))
+}
+
+// progressEvent is p as an event at now, with the rate and the time left derived.
+func progressEvent(p backup.Progress, now time.Time) event {
+	e := event{Type: "progress", Schema: reportSchema, Time: now.UTC(), Phase: string(p.Phase), BytesDone: p.Done(),
+		BytesTotal: p.Total, Files: p.Files, WALSegments: p.WALSegments}
+	if !p.Copying.IsZero() {
+		if s := now.Sub(p.Copying).Seconds(); s > 0 && p.Done() > 0 {
+			e.BytesPerSecond = round(float64(p.Done())/s, 0)
+			eta := round(float64(p.Total-p.Done())/e.BytesPerSecond, 1)
+			e.ETASeconds = &eta
+		}
+	}
+	return e
+}
