@@ -75,6 +75,7 @@ func TestServerCompress(t *testing.T) {
 		if err := conn.QueryRow(ctx, `SELECT pgpull.read_compressed('PG_VERSION', 0, 100)`).Scan(&v); err != nil {
 			t.Fatalf("reading PG_VERSION through the helper: %v", err)
 		}
+		t.Logf("the helper compresses with codec %q ('S' zstd, 'Z' zlib)", v[:1])
 		var c fetch.Compressed
 		if got, err := c.Append(nil, v, 100); err != nil || !regexp.MustCompile(`^\d+\n$`).Match(got) {
 			t.Errorf("PG_VERSION through the helper: %q, %v", got, err)

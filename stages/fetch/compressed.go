@@ -46,7 +46,7 @@ func (*Compressed) RowSize() int64   { return CompressedRowSize }
 // per block in both zlib and zstd, far less than n/64.
 func maxCompressed(n int64) int64 { return n + n/64 + 1024 }
 
-// Append decompresses v, a codec byte ('Z' zlib, 'S' zstd) and the compressed bytes, onto dst.
+// Append decompresses v, a codec byte ('Z' zlib, 'S' zstd, 'R' none) and the bytes, onto dst.
 // A NULL v (the file is gone) appends nothing.
 func (c *Compressed) Append(dst, v []byte, n int64) ([]byte, error) {
 	if v == nil {
@@ -61,6 +61,8 @@ func (c *Compressed) Append(dst, v []byte, n int64) ([]byte, error) {
 	c.src.Reset(v[1:])
 	var r io.Reader
 	switch v[0] {
+	case 'R':
+		r = &c.src
 	case 'Z':
 		if c.zlib == nil {
 			zr, err := zlib.NewReader(&c.src)
