@@ -42,7 +42,12 @@ func makeWAL(t *testing.T) *walFixture {
 	var startText, stopText, version string
 	var timeline uint32
 	var sysid int64
-	if err := conn.QueryRow(ctx, `SELECT pg_backup_start('walcheck', true)::text`).Scan(&startText); err != nil {
+	// 13 and 14 name the backup functions differently; the WAL of each major has its own magic.
+	startSQL, stopSQL := `SELECT pg_backup_start('walcheck', true)::text`, `SELECT lsn::text FROM pg_backup_stop(true)`
+	if c.Major < 15 {
+		startSQL, stopSQL = `SELECT pg_start_backup('walcheck', true, false)::text`, `SELECT lsn::text FROM pg_stop_backup(false, true)`
+	}
+	if err := conn.QueryRow(ctx, startSQL).Scan(&startText); err != nil {
 		t.Fatal(err)
 	}
 	writes := []string{
@@ -57,7 +62,7 @@ func makeWAL(t *testing.T) *walFixture {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if err := conn.QueryRow(ctx, `SELECT lsn::text FROM pg_backup_stop(true)`).Scan(&stopText); err != nil {
+	if err := conn.QueryRow(ctx, stopSQL).Scan(&stopText); err != nil {
 		t.Fatal(err)
 	}
 	if err := conn.QueryRow(ctx, `SELECT timeline_id, (SELECT system_identifier FROM pg_control_system()),

@@ -203,7 +203,11 @@ var walDamages = []walDamage{
 		return f.lsnAt(i, second), true, "previous-record link"
 	}},
 	{"WAL of another server version", func(t *testing.T, f *walFixture, r *WALRange, _ *[][]byte) (LSN, bool, string) {
-		r.Magic, _ = WALPageMagic(13)
+		// Another major's magic than the WAL's own, whichever major wrote it.
+		old := r.Magic
+		if r.Magic, _ = WALPageMagic(13); r.Magic == old {
+			r.Magic, _ = WALPageMagic(18)
+		}
 		return f.lsnAt(0, 0), true, "magic"
 	}},
 	{"WAL of another cluster", func(t *testing.T, f *walFixture, r *WALRange, _ *[][]byte) (LSN, bool, string) {
