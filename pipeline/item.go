@@ -26,6 +26,9 @@ type File struct {
 	// Required files fail the backup when they are gone from the server (WAL segments); any
 	// other file may vanish during the copy, as relations do when dropped.
 	Required bool
+	// WAL marks a WAL segment file. It travels as one Piece, so that the WAL check can read it
+	// again whole from the server before any of it is written.
+	WAL bool
 	// Segment is the relation segment number (the ".N" suffix) of a relation data file whose pages
 	// carry checksums, or -1 when the file's pages are not checked.
 	Segment int

@@ -41,6 +41,7 @@ type backupFlags struct {
 	manifestSums  string
 	noManifest    bool
 	noVerifyPages bool
+	noCheckWAL    bool
 	pgdata        string
 	recoveryConf  bool
 	askPassword   bool
@@ -71,6 +72,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.BoolVar(&f.noManifest, "no-manifest", false, "write no backup_manifest")
 	fs.BoolVar(&f.noVerifyPages, "no-verify-checksums", false, "do not verify data page checksums")
 	fs.BoolVar(&f.serverCompress, "server-compress", false, "compress on the server with pgpull's helper function (see pgpull grants --server-compress)")
+	fs.BoolVar(&f.noCheckWAL, "no-check-wal", false, "do not read the WAL's records as they are copied (they are, by default, up to the stop LSN)")
 	fs.BoolVarP(&f.recoveryConf, "write-recovery-conf", "R", false, "make the copy a standby of the server: standby.signal and primary_conninfo (plain format)")
 	fs.BoolVarP(&f.askPassword, "password", "W", false, "ask for the password on the terminal")
 	fs.StringVarP(&f.walMethod, "wal-method", "X", "stream", "pg_basebackup's -X `METHOD`: stream and fetch both mean what pgpull always does, the WAL in the backup")
@@ -187,7 +189,7 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 
 // options turns flags into the backup's options and checks them.
 func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, error) {
-	opts := backup.Options{Jobs: f.jobs, Label: f.label, WALInterval: f.walInterval, IOTimeout: f.ioTimeout, Manifest: !f.noManifest, VerifyPages: !f.noVerifyPages}
+	opts := backup.Options{Jobs: f.jobs, Label: f.label, WALInterval: f.walInterval, IOTimeout: f.ioTimeout, Manifest: !f.noManifest, VerifyPages: !f.noVerifyPages, CheckWAL: !f.noCheckWAL}
 	opts.ServerCompress = f.serverCompress
 	if err := f.checkWALMethod(); err != nil {
 		return opts, compress.Spec{}, err

@@ -113,6 +113,19 @@ func (c *WALChecker) First() Segment { return c.first }
 // Last is the last segment the check needs.
 func (c *WALChecker) Last() Segment { return c.last }
 
+// SetStop sets the stop LSN of a checker made before the backup stopped, with Stop as far as an
+// LSN goes. It must come before the walk reaches the segment that holds stop.
+func (c *WALChecker) SetStop(stop LSN) error {
+	if stop <= c.start {
+		return fmt.Errorf("WAL check: stop LSN %s is not after start LSN %s", stop, c.start)
+	}
+	c.stop, c.last = stop, LastSegmentBefore(stop, c.rules.segmentSize)
+	if !c.walk.open && c.walk.next >= stop {
+		c.walk.reached = true
+	}
+	return nil
+}
+
 // Reached reports whether every record before the stop LSN has been read and found whole.
 func (c *WALChecker) Reached() bool { return c.err == nil && c.walk.reached }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/pgformat/walfixture"
 )
 
 var update = flag.Bool("update", false, "rewrite the WAL fixture in testdata/ from a fresh cluster")
@@ -21,7 +22,7 @@ func TestWALCheckerOnFreshWAL(t *testing.T) {
 	f := makeWAL(t)
 	checkWALCases(t, f)
 	if *update && !t.Failed() {
-		if err := writeWALFixture(filepath.Join("testdata", "wal15"), f); err != nil {
+		if err := writeWALFixture(walfixture.Dir(), f); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,18 +1,13 @@
 package pgformat
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pgpull/pgpull/internal/pgformat/walfixture"
 )
 
 // walFixture is real WAL from a backup's start through its stop, segment after segment.
@@ -20,9 +15,6 @@ type walFixture struct {
 	r        WALRange
 	segments [][]byte // the first holds r.Start
 }
-
-// fixtureDir holds WAL made by TestWALCheckerOnFreshWAL -update on PostgreSQL 15, 1 MiB segments.
-var fixtureDir = filepath.Join("testdata", "wal15")
 
 func (f *walFixture) first() Segment { return SegmentOf(f.r.Start, f.r.SegmentSize) }
 
@@ -78,7 +70,7 @@ func feedSegment(c *WALChecker, seg Segment, data []byte, chunk int) error {
 }
 
 func TestWALCheckerOnFixture(t *testing.T) {
-	f, err := readWALFixture(fixtureDir)
+	f, err := readWALFixture(walfixture.Dir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +227,7 @@ func zeroFrom(f *walFixture, segs [][]byte, lsn LSN) {
 // segment again from the server: the second reading is checked from the segment's beginning and
 // the walk goes on.
 func TestWALCheckerRetry(t *testing.T) {
-	f, err := readWALFixture(fixtureDir)
+	f, err := readWALFixture(walfixture.Dir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +257,7 @@ func TestWALCheckerRetry(t *testing.T) {
 // FuzzWALChecker damages real WAL at one place with arbitrary bytes: the checker must never panic,
 // and must accept the WAL when the patch changed nothing.
 func FuzzWALChecker(f *testing.F) {
-	fix, err := readWALFixture(fixtureDir)
+	fix, err := readWALFixture(walfixture.Dir())
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -305,90 +297,34 @@ func FuzzWALCheckerBytes(f *testing.F) {
 	})
 }
 
-// readWALFixture reads what writeWALFixture wrote.
+// readWALFixture reads the fixture in dir.
 func readWALFixture(dir string) (*walFixture, error) {
-	f := &walFixture{}
-	b, err := os.ReadFile(filepath.Join(dir, "range.txt"))
+	w, err := walfixture.Read(dir)
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		key, val, _ := strings.Cut(sc.Text(), " ")
-		var err error
-		var n uint64
-		switch key {
-		case "start":
-			f.r.Start, err = ParseLSN(val)
-		case "stop":
-			f.r.Stop, err = ParseLSN(val)
-		case "segment":
-			names = append(names, val)
-		default:
-			n, err = strconv.ParseUint(val, 0, 64)
-		}
-		switch key {
-		case "timeline":
-			f.r.Timeline = uint32(n)
-		case "segment_size":
-			f.r.SegmentSize = int64(n)
-		case "magic":
-			f.r.Magic = uint16(n)
-		case "system_identifier":
-			f.r.SystemID = n
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %q: %w", dir, sc.Text(), err)
-		}
+	f := &walFixture{r: WALRange{Timeline: w.Timeline, SegmentSize: w.SegmentSize, Magic: w.Magic, SystemID: w.SystemID},
+		segments: w.Segments}
+	if f.r.Start, err = ParseLSN(w.Start); err == nil {
+		f.r.Stop, err = ParseLSN(w.Stop)
 	}
-	for _, name := range names {
-		file, err := os.Open(filepath.Join(dir, name+".gz"))
-		if err != nil {
-			return nil, err
-		}
-		zr, err := gzip.NewReader(file)
-		if err == nil {
-			var seg []byte
-			seg, err = io.ReadAll(zr)
-			f.segments = append(f.segments, seg)
-		}
-		file.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	return f, nil
+	return f, err
 }
 
-// writeWALFixture stores f in dir: range.txt and one gzip file per segment.
+// writeWALFixture stores f in dir.
 func writeWALFixture(dir string, f *walFixture) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+	w := &walfixture.WAL{Start: f.r.Start.String(), Stop: f.r.Stop.String(), Timeline: f.r.Timeline,
+		SegmentSize: f.r.SegmentSize, Magic: f.r.Magic, SystemID: f.r.SystemID, Segments: f.segments}
+	for i := range f.segments {
+		w.Names = append(w.Names, (f.first()+Segment(i)).Name(f.r.Timeline, f.r.SegmentSize))
 	}
-	var desc strings.Builder
-	fmt.Fprintf(&desc, "start %s\nstop %s\ntimeline %d\nsegment_size %d\nmagic 0x%04X\nsystem_identifier %d\n",
-		f.r.Start, f.r.Stop, f.r.Timeline, f.r.SegmentSize, f.r.Magic, f.r.SystemID)
-	for i, seg := range f.segments {
-		name := (f.first() + Segment(i)).Name(f.r.Timeline, f.r.SegmentSize)
-		fmt.Fprintf(&desc, "segment %s\n", name)
-		var z bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
-		zw.Write(seg)
-		if err := zw.Close(); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".gz"), z.Bytes(), 0o644); err != nil {
-			return err
-		}
-	}
-	return os.WriteFile(filepath.Join(dir, "range.txt"), []byte(desc.String()), 0o644)
+	return walfixture.Write(dir, w)
 }
 
 // BenchmarkWALChecker walks the fixture's real WAL (small records, then one record of 2.4 MB) in
 // writes of 256 KiB, the row size the backup reads WAL in.
 func BenchmarkWALChecker(b *testing.B) {
-	f, err := readWALFixture(fixtureDir)
+	f, err := readWALFixture(walfixture.Dir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -397,5 +333,39 @@ func BenchmarkWALChecker(b *testing.B) {
 		if _, err := checkWAL(f.r, f.segments, 256<<10); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestWALCheckerStopGivenLate starts a check before the stop LSN is known, as a backup does: the
+// walk must reach the stop given later, and without one it must never pass.
+func TestWALCheckerStopGivenLate(t *testing.T) {
+	f, err := readWALFixture(walfixture.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := f.r
+	open.Stop = ^LSN(0)
+	c, err := NewWALChecker(open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := len(f.segments) - 1
+	for i, s := range f.segments[:last] {
+		if err := feedSegment(c, c.First()+Segment(i), s, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.SetStop(f.r.Stop); err != nil {
+		t.Fatal(err)
+	}
+	if err := feedSegment(c, c.First()+Segment(last), f.segments[last], 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(); err != nil || !c.Reached() {
+		t.Fatalf("stop given before the last segment: %v", err)
+	}
+
+	if _, err := checkWAL(open, f.segments, 1<<20); err == nil || !strings.Contains(err.Error(), "before the backup's stop") {
+		t.Fatalf("no stop ever given: %v, want an error", err)
 	}
 }

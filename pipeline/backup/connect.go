@@ -27,6 +27,9 @@ type Options struct {
 	VerifyPages bool
 	// ServerCompress reads through pgpull's helper function, which compresses on the server.
 	ServerCompress bool
+	// CheckWAL reads the WAL's records as they pass, and fails the backup on WAL that would not
+	// take recovery to the stop LSN.
+	CheckWAL bool
 	// TablespaceMap puts tablespace_map in the backup: only for -F tar, where tablespaces travel
 	// in archives of their own.
 	TablespaceMap bool

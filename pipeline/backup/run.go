@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -119,7 +120,12 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	requests := make(chan *pipeline.Request, b.opts.Jobs)
 	fetched := make(chan *pipeline.Request, b.opts.Jobs)
 	ordered := make(chan *pipeline.Piece, 64)
+	walChecked := make(chan *pipeline.Piece, 64)
 	checked := make(chan *pipeline.Piece, 64)
+	walCheck, err := b.walChecker(start)
+	if err != nil {
+		return res, err
+	}
 
 	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
 	watchStop, watchDone := make(chan struct{}), make(chan struct{})
@@ -135,7 +141,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	// Two sources merge into the stream: the data directory, whose end stops the backup, and
 	// the WAL scanner, which ends once it has sent the WAL through the stop point.
 	scanner := &wal.Scanner{Conn: walConn, SegmentSize: b.Server.WALSegmentSize, Start: start.LSN,
-		Interval: b.opts.WALInterval, Stop: stopped,
+		Timeline: start.Timeline, Interval: b.opts.WALInterval, Stop: stopped,
 		LogSQL: b.opts.LogSQL, Log: b.opts.Log}
 	lister := &list.Lister{Conn: listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: pages != nil, LogSQL: b.opts.LogSQL}
 	pipeline.GoEach(g, items,
@@ -146,6 +152,9 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 			var err error
 			if stop, err = b.finishData(ctx, ctl, quietControl, listConn, items, t); err != nil {
 				return err
+			}
+			if walCheck != nil {
+				walCheck.SetStop(stop.LSN) // before the scanner can send the segment holding it
 			}
 			stopped <- stop.LSN
 			return nil
@@ -168,8 +177,13 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 		return w.Run(ctx, requests, fetched)
 	})
 	pipeline.Go(g, ordered, func(ctx context.Context) error { return reorder.Run(ctx, fetched, ordered) })
+	if walCheck != nil {
+		pipeline.Go(g, walChecked, func(ctx context.Context) error { return walCheck.Run(ctx, ordered, walChecked) })
+	} else {
+		walChecked = ordered
+	}
 	summer := verify.NewChecksummer(b.opts.Checksums, manifest)
-	pipeline.Go(g, checked, func(ctx context.Context) error { return summer.Run(ctx, ordered, checked) })
+	pipeline.Go(g, checked, func(ctx context.Context) error { return summer.Run(ctx, walChecked, checked) })
 	g.Go(func(ctx context.Context) error {
 		return write(ctx, checked, sink, t)
 	})
@@ -203,6 +217,37 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 		res.PageFailures = pages.Failures()
 	}
 	return res, nil
+}
+
+// walChecker makes the WAL check stage, or nil when it is off.
+func (b *Backup) walChecker(start session.Start) (*wal.Checker, error) {
+	if !b.opts.CheckWAL {
+		return nil, nil
+	}
+	magic, ok := pgformat.WALPageMagic(b.Server.Major())
+	if !ok {
+		return nil, fmt.Errorf("pgpull does not know the WAL format of PostgreSQL %d; use --no-check-wal", b.Server.Major())
+	}
+	r := pgformat.WALRange{Start: start.LSN, Timeline: start.Timeline, SegmentSize: b.Server.WALSegmentSize,
+		Magic: magic, SystemID: b.Server.SystemID}
+	return wal.NewChecker(r, b.rereadWAL, b.opts.Log)
+}
+
+// rereadWAL reads a whole WAL file again, on a connection of its own: a second look is rare, and
+// every other connection is busy.
+func (b *Backup) rereadWAL(ctx context.Context, f *pipeline.File) ([]byte, error) {
+	conn, err := session.Connect(ctx, b.cfg, "pgpull wal check")
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	const q = `SELECT pg_read_binary_file($1, 0, $2, true)`
+	b.opts.LogSQL(q)
+	var data []byte
+	if err := conn.QueryRow(ctx, q, f.Source, f.Size).Scan(&data); err != nil {
+		return nil, fmt.Errorf("reading %s again: %w", f.Path, err)
+	}
+	return data, nil
 }
 
 // InFlightBytes is how many bytes may be between the splitter and the sink: enough for every job

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pgpull/pgpull/pipeline"
+	"github.com/pgpull/pgpull/stages/wal"
 )
 
 // binary asks for bytea in binary form, half the bytes of its hex text form.
@@ -151,8 +152,7 @@ func (w *Worker) fetchStalling(ctx context.Context, r *pipeline.Request, stall *
 	}
 	for _, p := range r.Pieces {
 		if p.Missing && p.File.Required {
-			return fatalError{fmt.Errorf("%s was removed from the server before pgpull could copy it; "+
-				"give the role REPLICATION so pgpull holds WAL with a temporary slot, or raise wal_keep_size", p.File.Path)}
+			return fatalError{fmt.Errorf("%s was removed from the server before pgpull could copy it; %s", p.File.Path, wal.KeepWAL)}
 		}
 		if w.Pages != nil && p.File.Segment >= 0 && !p.Missing {
 			if err := w.Pages.Verify(p, func(off, n int64) ([]byte, error) { return w.reread(ctx, p.File, off, n) }); err != nil {

@@ -79,6 +79,9 @@ func (s *Splitter) add(ctx context.Context, out chan<- *pipeline.Request, f *pip
 	if err := s.flush(ctx, out); err != nil {
 		return err
 	}
+	if f.WAL {
+		return s.send(ctx, out, &pipeline.Request{Pieces: []*pipeline.Piece{{File: f, Length: f.Size}}})
+	}
 	for off := int64(0); off < f.Size; off += s.RangeSize {
 		n := min(s.RangeSize, f.Size-off)
 		r := &pipeline.Request{Pieces: []*pipeline.Piece{{File: f, Offset: off, Length: n}}}

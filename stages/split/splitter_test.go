@@ -57,6 +57,12 @@ func TestSplitter(t *testing.T) {
 			want:  [][]piece{{{"a", 0, 5}}, {{"big", 0, 100}}, {{"big", 100, 50}}, {{"b", 0, 5}}},
 		},
 		{
+			name: "a WAL segment larger than a range is one piece, so it can be read again whole",
+			files: []*pipeline.File{file("a", 5), {Path: "pg_wal/000000010000000000000002", Source: "pg_wal/000000010000000000000002",
+				Size: 250, WAL: true, Segment: -1}},
+			want: [][]piece{{{"a", 0, 5}}, {{"pg_wal/000000010000000000000002", 0, 250}}},
+		},
+		{
 			name:  "directories travel as empty pieces",
 			files: []*pipeline.File{{Path: "base", Dir: true, Segment: -1}},
 			want:  [][]piece{{{"base", 0, 0}}},

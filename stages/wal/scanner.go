@@ -27,6 +27,7 @@ type Scanner struct {
 	Conn        *pgx.Conn // the scanner's own connection
 	SegmentSize int64
 	Start       pgformat.LSN
+	Timeline    uint32 // the backup's, to name segments in messages
 	Interval    time.Duration
 	Stop        <-chan pgformat.LSN
 	LogSQL      func(string)
@@ -66,9 +67,8 @@ func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
 			for ; next < limit; next++ {
 				name, ok := names.segments[next]
 				if !ok {
-					return fmt.Errorf("WAL segment %s was removed from the server before pgpull could copy it; "+
-						"give the role REPLICATION so pgpull holds WAL with a temporary slot, or raise wal_keep_size",
-						next.Name(0, s.SegmentSize)[8:])
+					return fmt.Errorf("WAL segment %s was removed from the server before pgpull could copy it; %s",
+						next.Name(s.Timeline, s.SegmentSize), KeepWAL)
 				}
 				if err := s.send(ctx, out, "pg_wal/"+name, s.SegmentSize); err != nil {
 					return err
@@ -119,9 +119,11 @@ func (s *Scanner) list(ctx context.Context) (walNames, error) {
 	return w, nil
 }
 
-// send emits one WAL file and its .done marker. size -1 means "as large as the server says".
+// send emits one WAL file and its .done marker. size -1 means "as large as the server says", for
+// history files; segments have the segment size.
 func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path string, size int64) error {
 	now := time.Now()
+	segment := size >= 0
 	if size < 0 {
 		q := `SELECT size FROM pg_stat_file($1)`
 		s.LogSQL(q)
@@ -131,7 +133,7 @@ func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path strin
 	}
 	s.Log("WAL %s", path)
 	files := []*pipeline.File{
-		{Path: path, Source: path, Size: size, ModTime: now, Required: true, Segment: -1},
+		{Path: path, Source: path, Size: size, ModTime: now, Required: true, WAL: segment, Segment: -1},
 		{Path: "pg_wal/archive_status/" + path[len("pg_wal/"):] + ".done", Content: []byte{}, ModTime: now, Segment: -1},
 	}
 	for _, f := range files {
