@@ -293,7 +293,8 @@ func (w *Worker) wait(ctx context.Context, n int, stall *stallTimer) error {
 
 // pad brings a Piece to its listed length. A file that shrank during the copy is filled with
 // zeros to the size its tar header already declared, as pg_basebackup does; WAL replay rewrites
-// those blocks.
+// those blocks. A WAL segment padded so is no WAL: the WAL check finds the zeros and reads the
+// segment again.
 func pad(p *pipeline.Piece) {
 	n := len(p.Data)
 	if int64(n) >= p.Length {

@@ -109,7 +109,7 @@ func (c *Checker) segment(ctx context.Context, p *pipeline.Piece) error {
 	}
 	c.wal.Retry()
 	if err := c.feed(seg, data); err != nil {
-		return fmt.Errorf("%v (read twice): %s", err, KeepWAL)
+		return fmt.Errorf("%v, read twice; %s", err, KeepWAL)
 	}
 	c.log("WAL segment %s read again is whole", name)
 	if len(data) == len(p.Data) {
