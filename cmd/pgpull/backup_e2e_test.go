@@ -29,32 +29,6 @@ func pgpull(t *testing.T, stdout *os.File, args ...string) (int, string) {
 	return code, stderr.String()
 }
 
-// loadPgbench fills c with pgbench tables and starts 4 clients writing to them until the test
-// ends or stop is called.
-func loadPgbench(t *testing.T, c *cluster.Cluster, scale string) (stop func()) {
-	t.Helper()
-	ctx := context.Background()
-	if out, err := c.Pgbench(ctx, "-i", "-q", "-s", scale).CombinedOutput(); err != nil {
-		t.Fatalf("pgbench -i: %v\n%s", err, out)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	cmd := c.Pgbench(runCtx, "-c", "4", "-j", "2", "-T", "600", "-n")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("pgbench: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	stop = func() {
-		cancel()
-		<-done
-	}
-	t.Cleanup(stop)
-	time.Sleep(time.Second) // let the clients get going before the backup starts
-	return stop
-}
-
 // addUnlogged makes an unlogged table with rows: a restored copy must have it empty.
 func addUnlogged(t *testing.T, c *cluster.Cluster) {
 	t.Helper()
@@ -82,7 +56,7 @@ func checkRestored(t *testing.T, r *cluster.Cluster) {
 func TestBackupStreamUnderLoad(t *testing.T) {
 	src := cluster.ForTest(t, cluster.Options{Checksums: true})
 	addUnlogged(t, src)
-	stop := loadPgbench(t, src, "10")
+	load := loadPgbench(t, src, "10")
 
 	tarPath := filepath.Join(t.TempDir(), "base.tar")
 	out, err := os.Create(tarPath)
@@ -91,7 +65,7 @@ func TestBackupStreamUnderLoad(t *testing.T) {
 	}
 	code, stderr := pgpull(t, out, "backup", "-j", "4", "-c", "fast", "-v", src.DSN(), "-")
 	out.Close()
-	stop()
+	load.stop(t)
 	if code != 0 {
 		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
 	}
@@ -118,7 +92,7 @@ func TestBackupPlainWithTablespace(t *testing.T) {
 	if src.Major >= 17 {
 		summarizeWAL(t, src)
 	}
-	stop := loadPgbench(t, src, "5")
+	load := loadPgbench(t, src, "5")
 
 	dest := filepath.Join(base, "copy")
 	// Without -T the tablespace would go to its original path, which is the live one: refused.
@@ -131,7 +105,7 @@ func TestBackupPlainWithTablespace(t *testing.T) {
 	}
 	moved := filepath.Join(base, "ts-copy")
 	code, stderr = pgpull(t, nil, "backup", "-j", "4", "-c", "fast", "-T", live+"="+moved, src.DSN(), dest)
-	stop()
+	load.stop(t)
 	if code != 0 {
 		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
 	}

@@ -31,8 +31,7 @@ func TestBackupFault(t *testing.T) {
 	t.Run("fetch connection terminated", func(t *testing.T) {
 		dest := filepath.Join(base, "fetch-killed")
 		bg := startBackground(t, "backup", "-j", "4", "-c", "fast", "-v", "-r", faultRate, src.DSN(), dest)
-		waitForSession(t, src, "pgpull fetch")
-		time.Sleep(time.Second)
+		waitForCopy(t, dest)
 		terminate(t, src, "pgpull fetch")
 		code, stderr := bg.wait(t, 2*time.Minute)
 		if code != 0 {
@@ -85,11 +84,7 @@ func TestBackupFault(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		waitForSession(t, src, "pgpull fetch")
-		time.Sleep(time.Second)
-		if _, err := os.Stat(dest); err != nil {
-			t.Fatalf("DEST not made before the interrupt: %v", err)
-		}
+		waitForCopy(t, dest)
 		if err := cmd.Process.Signal(os.Interrupt); err != nil {
 			t.Fatal(err)
 		}
@@ -168,6 +163,18 @@ func waitForSession(t *testing.T, c *cluster.Cluster, application string) {
 		}
 	}
 	t.Fatalf("no %q session showed up", application)
+}
+
+// waitForCopy waits until a backup into dest has written a data file, and fails t if none comes
+// within a minute.
+func waitForCopy(t *testing.T, dest string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if files, _ := filepath.Glob(filepath.Join(dest, "base", "*", "*")); len(files) > 0 {
+			return
+		}
+	}
+	t.Fatalf("no data file in %s a minute into the backup", dest)
 }
 
 // terminate ends one session of application on the server.

@@ -5,10 +5,8 @@ import (
 	"context"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -116,10 +114,10 @@ func TestServerCompress(t *testing.T) {
 	})
 
 	t.Run("backup under load restores", func(t *testing.T) {
-		load := startPgbench(t, src, 20*time.Second)
+		load := startLoad(t, src)
 		dest := filepath.Join(base, "copy")
 		code, stderr := runCLI(t, nil, "backup", "--server-compress", "-j", "4", "-c", "fast", "-v", dsn, dest)
-		load.check(t)
+		load.stop(t)
 		if code != 0 {
 			t.Fatalf("backup --server-compress failed (%d): %s", code, stderr)
 		}
@@ -156,58 +154,4 @@ func requirePlpython(t *testing.T, c *cluster.Cluster) {
 		t.Fatalf("the test server (%s) lacks plpython3u: apt-get install postgresql-plpython3-%d "+
 			"(Debian ships it for the distribution's own major only)", c.Bindir, major)
 	}
-}
-
-// pgbenchRun is pgbench writing to a cluster for a fixed time in the background.
-type pgbenchRun struct {
-	done chan struct{}
-	out  bytes.Buffer
-	err  error
-}
-
-// startPgbench starts 4 pgbench clients for d and returns once they have committed a
-// transaction, so that what follows runs under load.
-func startPgbench(t *testing.T, c *cluster.Cluster, d time.Duration) *pgbenchRun {
-	t.Helper()
-	ctx := context.Background()
-	before, err := c.QueryInt(ctx, `SELECT count(*) FROM pgbench_history`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &pgbenchRun{done: make(chan struct{})}
-	cmd := c.Pgbench(ctx, "-c", "4", "-j", "2", "-n", "-T", strconv.Itoa(int(d.Seconds())))
-	cmd.Stdout, cmd.Stderr = &r.out, &r.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("pgbench: %v", err)
-	}
-	go func() { r.err = cmd.Wait(); close(r.done) }()
-	t.Cleanup(func() { <-r.done })
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		n, err := c.QueryInt(ctx, `SELECT count(*) FROM pgbench_history`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n > before {
-			return r
-		}
-		select {
-		case <-r.done:
-			t.Fatalf("pgbench ended before committing anything: %v\n%s", r.err, r.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pgbench committed nothing in a minute:\n%s", r.out.String())
-		}
-	}
-}
-
-// check waits for pgbench to end and fails t unless it exited 0 having processed transactions.
-func (r *pgbenchRun) check(t *testing.T) {
-	t.Helper()
-	<-r.done
-	m := regexp.MustCompile(`number of transactions actually processed: (\d+)`).FindStringSubmatch(r.out.String())
-	if r.err != nil || m == nil || m[1] == "0" {
-		t.Fatalf("pgbench: %v, want exit 0 with transactions processed:\n%s", r.err, r.out.String())
-	}
-	t.Logf("pgbench processed %s transactions", m[1])
 }

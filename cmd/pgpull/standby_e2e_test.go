@@ -17,14 +17,14 @@ func TestBackupFromStandby(t *testing.T) {
 	primary := cluster.ForTest(t, cluster.Options{Checksums: true})
 	replica := cluster.StandbyForTest(t, primary)
 	addUnlogged(t, primary)
-	stop := loadPgbench(t, primary, "5")
+	load := loadPgbench(t, primary, "5")
 	if in, err := replica.QueryString(ctx, `SELECT pg_is_in_recovery()::text`); err != nil || in != "true" {
 		t.Fatalf("replica in recovery: %q, %v", in, err)
 	}
 
 	dest := filepath.Join(t.TempDir(), "copy")
 	code, stderr := pgpull(t, nil, "backup", "-j", "4", "-c", "fast", "-v", replica.DSN(), dest)
-	stop()
+	load.stop(t)
 	if code != 0 {
 		t.Fatalf("pgpull backup of the standby failed (%d): %s", code, stderr)
 	}

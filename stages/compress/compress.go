@@ -230,7 +230,9 @@ func (g *gzipWriter) Close() error {
 }
 
 // latchWriter passes writes to w until one fails, then keeps that error and discards the rest.
-// pgzip writes to it from its own goroutine, hence the mutex.
+// pgzip writes to it one write at a time, from its own goroutine: the mutex guards err only, so
+// that a slow w does not hold up the caller's checks of it (pgzip's own limit on blocks in
+// flight is what holds the caller back).
 type latchWriter struct {
 	w   io.Writer
 	mu  sync.Mutex
@@ -238,14 +240,14 @@ type latchWriter struct {
 }
 
 func (l *latchWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.err == nil {
+	if l.failed() == nil {
 		n, err := l.w.Write(p)
 		if err == nil && n < len(p) {
 			err = io.ErrShortWrite
 		}
+		l.mu.Lock()
 		l.err = err
+		l.mu.Unlock()
 	}
 	return len(p), nil
 }

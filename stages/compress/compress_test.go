@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -452,30 +453,78 @@ func cpuTime(t testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// TestUsesAllCores logs CPU time against wall time while compressing, to show the stage uses
-// more than one core. It asserts nothing about time: CI machines are shared and noisy.
+// TestUsesAllCores: the writer compresses on every core. With its output stalled it must take
+// in blocksPerWorker blocks per core (GOMAXPROCS), each handed to a goroutine of its own, before
+// Write blocks, where a writer working for one core stops at blocksPerWorker; released, it must
+// give back the input. CPU time against wall time is logged only: machines running the
+// tests are shared, so a ratio would be a flaky bound.
 func TestUsesAllCores(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compresses 256 MiB per algorithm")
+	cores := runtime.GOMAXPROCS(0)
+	if cores < 2 {
+		t.Fatalf("GOMAXPROCS is %d: this test needs 2 cores or more to mean anything", cores)
 	}
-	chunk := mixedInput(4 << 20)
-	for _, s := range specs(t, "gzip:1", "zstd:1") {
-		w, err := NewWriter(io.Discard, s, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cpu0, wall0 := cpuTime(t), time.Now()
-		for range 64 {
-			if _, err := w.Write(chunk); err != nil {
+	input := mixedInput(3 * cores << 20)
+	for _, tt := range []struct {
+		spec      string
+		blockSize int
+	}{{"gzip:1", gzipBlockSize}, {"zstd:1", zstdBlockSize}} {
+		t.Run(tt.spec, func(t *testing.T) {
+			out := &stalledWriter{release: make(chan struct{})}
+			w, err := NewWriter(out, specs(t, tt.spec)[0], 0)
+			if err != nil {
 				t.Fatal(err)
 			}
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		cpu, wall := cpuTime(t)-cpu0, time.Since(wall0)
-		t.Logf("%v: 256 MiB in %v wall, %v CPU: CPU/wall %.2f on GOMAXPROCS=%d, %.0f MB/s",
-			s, wall.Round(time.Millisecond), cpu.Round(time.Millisecond), cpu.Seconds()/wall.Seconds(),
-			runtime.GOMAXPROCS(0), 256*(1<<20)/1e6/wall.Seconds())
+			var accepted atomic.Int64
+			written := make(chan error, 1)
+			cpu0, wall0 := cpuTime(t), time.Now()
+			go func() {
+				for p := input; len(p) > 0; p = p[min(len(p), 64<<10):] {
+					n, err := w.Write(p[:min(len(p), 64<<10)])
+					accepted.Add(int64(n))
+					if err != nil {
+						written <- err
+						return
+					}
+				}
+				written <- w.Close()
+			}()
+			want := int64(blocksPerWorker * cores * tt.blockSize)
+			for deadline := time.Now().Add(30 * time.Second); accepted.Load() < want; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					close(out.release)
+					t.Fatalf("with the output stalled the writer took in %d bytes, want %d blocks of %d in flight at once",
+						accepted.Load(), blocksPerWorker*cores, tt.blockSize)
+				}
+			}
+			close(out.release)
+			if err := <-written; err != nil {
+				t.Fatal(err)
+			}
+			cpu, wall := cpuTime(t)-cpu0, time.Since(wall0)
+			t.Logf("%d MiB: %v wall, %v CPU, CPU/wall %.2f on GOMAXPROCS=%d", len(input)>>20,
+				wall.Round(time.Millisecond), cpu.Round(time.Millisecond), cpu.Seconds()/wall.Seconds(), cores)
+			r, _, err := NewReader(bytes.NewReader(out.buf.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(r)
+			if err != nil || !bytes.Equal(got, input) {
+				t.Fatalf("the stream reads back as %d bytes (%v), want the %d written", len(got), err, len(input))
+			}
+		})
 	}
+}
+
+// stalledWriter holds every Write of compressed data until release is closed, and keeps what
+// it is given. A stream header (gzip writes its 10 bytes at once) passes.
+type stalledWriter struct {
+	release chan struct{}
+	buf     bytes.Buffer
+}
+
+func (s *stalledWriter) Write(p []byte) (int, error) {
+	if len(p) > 64 {
+		<-s.release
+	}
+	return s.buf.Write(p)
 }

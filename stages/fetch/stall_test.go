@@ -4,9 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
+// TestStallTimer runs in a synctest bubble: its sleeps advance a fake clock, exactly, so the
+// outcome does not hang on how busy the machine is.
 func TestStallTimer(t *testing.T) {
 	const after = 50 * time.Millisecond
 	tests := []struct {
@@ -29,16 +32,19 @@ func TestStallTimer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, s, stop := startStallTimer(context.Background(), after)
-			defer stop()
-			tt.run(s)
-			cause := context.Cause(ctx)
-			if got := cause != nil; got != tt.stalled {
-				t.Fatalf("stalled = %v (%v), want %v", got, cause, tt.stalled)
-			}
-			if tt.stalled && !strings.Contains(cause.Error(), "no data from the server for 50ms") {
-				t.Fatalf("cause %q does not say what stalled", cause)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				ctx, s, stop := startStallTimer(context.Background(), after)
+				defer stop()
+				tt.run(s)
+				synctest.Wait() // a timer that fired has run its function
+				cause := context.Cause(ctx)
+				if got := cause != nil; got != tt.stalled {
+					t.Fatalf("stalled = %v (%v), want %v", got, cause, tt.stalled)
+				}
+				if tt.stalled && !strings.Contains(cause.Error(), "no data from the server for 50ms") {
+					t.Fatalf("cause %q does not say what stalled", cause)
+				}
+			})
 		})
 	}
 	ctx, s, stop := startStallTimer(context.Background(), 0)

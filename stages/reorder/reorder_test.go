@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pgpull/pgpull/pipeline"
@@ -150,8 +152,11 @@ func TestRunDuplicateSeq(t *testing.T) {
 	}
 }
 
-// TestRunCancelReleasesHeld: on cancel, Run returns ctx.Err() and gives held bytes back.
-func TestRunCancelReleasesHeld(t *testing.T) {
+// TestRunCancelReleasesHeld: on cancel, Run returns ctx.Err() and gives held bytes back. It runs
+// in a synctest bubble, so that the cancel comes once Run is surely holding the Pieces.
+func TestRunCancelReleasesHeld(t *testing.T) { synctest.Test(t, testRunCancelReleasesHeld) }
+
+func testRunCancelReleasesHeld(t *testing.T) {
 	budget := pipeline.NewBudget(3*8192, 8192)
 	ctx, cancel := context.WithCancel(context.Background())
 	ps := pieces(3)
@@ -164,7 +169,10 @@ func TestRunCancelReleasesHeld(t *testing.T) {
 	out := make(chan *pipeline.Piece) // nobody reads: Run waits for piece 0 anyway
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, in, out) }()
-	time.Sleep(10 * time.Millisecond)
+	synctest.Wait() // Run has taken the Request and waits for piece 0
+	if len(in) != 0 {
+		t.Fatal("Run did not take the Request")
+	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
@@ -180,126 +188,133 @@ func TestRunCancelReleasesHeld(t *testing.T) {
 // TestRunWithinBudget drives the real Budget: Requests are admitted in Seq order, delivered to
 // Run shuffled, and the sink calls Done. The bytes between delivery and the sink never exceed
 // the Budget, and a Budget of one Request is enough to finish.
+//
+// Each budget runs in a synctest bubble: the fetch workers' "stop waiting after a moment" then
+// fires exactly when everything else is blocked, however busy the machine.
 func TestRunWithinBudget(t *testing.T) {
 	for _, total := range []int64{4096, 16384, 1 << 20} {
-		rng := rand.New(rand.NewPCG(uint64(total), 7))
-		const n = 1000
-		ps := make([]*pipeline.Piece, n)
-		for i := range ps {
-			ps[i] = &pipeline.Piece{File: testFile, Length: 1 + rng.Int64N(1024), Seq: uint64(i)}
-		}
-		var rs []*pipeline.Request
-		for i := 0; i < n; {
-			k := min(1+rng.IntN(4), n-i) // at most 4 KiB, so one Request always fits
-			rs = append(rs, &pipeline.Request{Pieces: ps[i : i+k]})
-			i += k
-		}
-
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		budget := pipeline.NewBudget(total, 8192)
-		admitted := make(chan *pipeline.Request)
-		go func() { // the splitter: admission in Seq order
-			defer close(admitted)
-			for _, r := range rs {
-				if err := budget.Admit(ctx, r); err != nil {
-					return
-				}
-				select {
-				case admitted <- r:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-
-		var inWindow, maxInWindow, heldPieces, maxHeldPieces atomic.Int64
-		var outOfOrder int
-		in := make(chan *pipeline.Request)
-		go func() { // the fetch workers: deliver whatever is admitted, in random order
-			defer close(in)
-			var pending []*pipeline.Request
-			var lastSeq int64 = -1
-			open := true
-			target := 1
-			for open || len(pending) > 0 {
-				// Collect up to target Requests before picking one; when the splitter is stuck
-				// on the Budget, stop waiting after a moment and deliver what is pending.
-				if open && len(pending) < target {
-					var wait <-chan time.Time
-					if len(pending) > 0 {
-						wait = time.After(200 * time.Microsecond)
-					}
-					select {
-					case r, ok := <-admitted:
-						if ok {
-							pending = append(pending, r)
-						} else {
-							open = false
-						}
-						continue
-					case <-wait:
-					}
-				}
-				target = 1 + rng.IntN(16)
-				i := rng.IntN(len(pending))
-				r := pending[i]
-				pending[i] = pending[len(pending)-1]
-				pending = pending[:len(pending)-1]
-				if s := int64(r.Pieces[0].Seq); s < lastSeq {
-					outOfOrder++
-				} else {
-					lastSeq = s
-				}
-				updateMax(&maxInWindow, inWindow.Add(r.Bytes()))
-				updateMax(&maxHeldPieces, heldPieces.Add(int64(len(r.Pieces))))
-				select {
-				case in <- r:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-
-		out := make(chan *pipeline.Piece)
-		done := make(chan error, 1)
-		go func() {
-			err := Run(ctx, in, out)
-			close(out)
-			done <- err
-		}()
-		var next uint64
-		for p := range out { // the sink
-			if p.Seq != next {
-				t.Fatalf("budget %d: got piece %d, want %d", total, p.Seq, next)
-			}
-			next++
-			inWindow.Add(-p.Length)
-			heldPieces.Add(-1)
-			p.Done()
-		}
-		if err := <-done; err != nil {
-			t.Fatalf("budget %d: %v", total, err)
-		}
-		if next != n {
-			t.Fatalf("budget %d: got %d pieces, want %d", total, next, n)
-		}
-		if err := budget.Drain(ctx); err != nil {
-			t.Fatalf("budget %d: not every byte given back: %v", total, err)
-		}
-		cancel()
-		if m := maxInWindow.Load(); m > total {
-			t.Errorf("budget %d: %d bytes held between fetch and sink", total, m)
-		}
-		// Every Piece is at least one byte, so the piece count obeys the same bound.
-		if m := maxHeldPieces.Load(); m > total {
-			t.Errorf("budget %d: %d pieces held between fetch and sink", total, m)
-		}
-		if total > 4096 && outOfOrder == 0 {
-			t.Errorf("budget %d: delivery was never out of order; the test tests nothing", total)
-		}
-		t.Logf("budget %d: max %d bytes / %d pieces held, %d requests delivered out of order",
-			total, maxInWindow.Load(), maxHeldPieces.Load(), outOfOrder)
+		t.Run(strconv.FormatInt(total, 10), func(t *testing.T) { synctest.Test(t, func(t *testing.T) { testRunWithinBudget(t, total) }) })
 	}
+}
+
+func testRunWithinBudget(t *testing.T, total int64) {
+	rng := rand.New(rand.NewPCG(uint64(total), 7))
+	const n = 1000
+	ps := make([]*pipeline.Piece, n)
+	for i := range ps {
+		ps[i] = &pipeline.Piece{File: testFile, Length: 1 + rng.Int64N(1024), Seq: uint64(i)}
+	}
+	var rs []*pipeline.Request
+	for i := 0; i < n; {
+		k := min(1+rng.IntN(4), n-i) // at most 4 KiB, so one Request always fits
+		rs = append(rs, &pipeline.Request{Pieces: ps[i : i+k]})
+		i += k
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	budget := pipeline.NewBudget(total, 8192)
+	admitted := make(chan *pipeline.Request)
+	go func() { // the splitter: admission in Seq order
+		defer close(admitted)
+		for _, r := range rs {
+			if err := budget.Admit(ctx, r); err != nil {
+				return
+			}
+			select {
+			case admitted <- r:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	var inWindow, maxInWindow, heldPieces, maxHeldPieces atomic.Int64
+	var outOfOrder int
+	in := make(chan *pipeline.Request)
+	go func() { // the fetch workers: deliver whatever is admitted, in random order
+		defer close(in)
+		var pending []*pipeline.Request
+		var lastSeq int64 = -1
+		open := true
+		target := 1
+		for open || len(pending) > 0 {
+			// Collect up to target Requests before picking one; when the splitter is stuck
+			// on the Budget, stop waiting after a moment and deliver what is pending.
+			if open && len(pending) < target {
+				var wait <-chan time.Time
+				if len(pending) > 0 {
+					wait = time.After(200 * time.Microsecond)
+				}
+				select {
+				case r, ok := <-admitted:
+					if ok {
+						pending = append(pending, r)
+					} else {
+						open = false
+					}
+					continue
+				case <-wait:
+				}
+			}
+			target = 1 + rng.IntN(16)
+			i := rng.IntN(len(pending))
+			r := pending[i]
+			pending[i] = pending[len(pending)-1]
+			pending = pending[:len(pending)-1]
+			if s := int64(r.Pieces[0].Seq); s < lastSeq {
+				outOfOrder++
+			} else {
+				lastSeq = s
+			}
+			updateMax(&maxInWindow, inWindow.Add(r.Bytes()))
+			updateMax(&maxHeldPieces, heldPieces.Add(int64(len(r.Pieces))))
+			select {
+			case in <- r:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	out := make(chan *pipeline.Piece)
+	done := make(chan error, 1)
+	go func() {
+		err := Run(ctx, in, out)
+		close(out)
+		done <- err
+	}()
+	var next uint64
+	for p := range out { // the sink
+		if p.Seq != next {
+			t.Fatalf("budget %d: got piece %d, want %d", total, p.Seq, next)
+		}
+		next++
+		inWindow.Add(-p.Length)
+		heldPieces.Add(-1)
+		p.Done()
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("budget %d: %v", total, err)
+	}
+	if next != n {
+		t.Fatalf("budget %d: got %d pieces, want %d", total, next, n)
+	}
+	if err := budget.Drain(ctx); err != nil {
+		t.Fatalf("budget %d: not every byte given back: %v", total, err)
+	}
+	cancel()
+	if m := maxInWindow.Load(); m > total {
+		t.Errorf("budget %d: %d bytes held between fetch and sink", total, m)
+	}
+	// Every Piece is at least one byte, so the piece count obeys the same bound.
+	if m := maxHeldPieces.Load(); m > total {
+		t.Errorf("budget %d: %d pieces held between fetch and sink", total, m)
+	}
+	if total > 4096 && outOfOrder == 0 {
+		t.Errorf("budget %d: delivery was never out of order; the test tests nothing", total)
+	}
+	t.Logf("budget %d: max %d bytes / %d pieces held, %d requests delivered out of order",
+		total, maxInWindow.Load(), maxHeldPieces.Load(), outOfOrder)
 }
 
 func updateMax(m *atomic.Int64, v int64) {
