@@ -47,6 +47,7 @@ type backupFlags struct {
 	askPassword   bool
 	walMethod     string
 	summary       string
+	progress      bool
 	events        string
 
 	serverCompress bool // read through pgpull's helper function, which compresses on the server
@@ -76,6 +77,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.BoolVarP(&f.recoveryConf, "write-recovery-conf", "R", false, "make the copy a standby of the server: standby.signal and primary_conninfo (plain format)")
 	fs.BoolVarP(&f.askPassword, "password", "W", false, "ask for the password on the terminal")
 	fs.StringVarP(&f.walMethod, "wal-method", "X", "stream", "pg_basebackup's -X `METHOD`: stream and fetch both mean what pgpull always does, the WAL in the backup")
+	fs.BoolVarP(&f.progress, "progress", "P", false, "show progress on stderr: a bar on a terminal, a line every few seconds elsewhere")
 	fs.StringVar(&f.summary, "summary", "", "write a JSON summary of the run to `FILE` at the end (- for stderr); docs/events.md")
 	fs.StringVar(&f.events, "events", "", "write JSON lines of the run's progress to `FD|FILE`, the summary last; docs/events.md")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "report progress on stderr")
@@ -232,12 +234,21 @@ func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, e
 	if err != nil {
 		return opts, spec, err
 	}
+	rawStderr := stderr
 	stderr = &lineWriter{w: stderr} // the stages log from many goroutines
 	opts.Log = func(string, ...any) {}
 	if f.verbose {
 		opts.Log = func(format string, args ...any) { fmt.Fprintf(stderr, "pgpull: "+format+"\n", args...) }
 	}
-	opts.Observe = (&progressLog{w: stderr, verbose: f.verbose, spread: !opts.Fast}).observe
+	plog := &progressLog{w: stderr, verbose: f.verbose, spread: !opts.Fast}
+	opts.Observe = plog.observe
+	if f.progress {
+		display := newProgressDisplay(stderr, rawStderr)
+		opts.Observe = func(p backup.Progress) {
+			plog.observe(p)
+			display.observe(p)
+		}
+	}
 	opts.LogSQL = func(string) {}
 	if f.debug {
 		opts.LogSQL = func(sql string) { fmt.Fprintf(stderr, "pgpull: SQL: %s\n", oneLine(sql)) }

@@ -46,7 +46,8 @@ type tally struct {
 	phase       atomic.Value // Phase
 	changed     chan struct{}
 
-	listed, files, bytes, walSegments, walBytes atomic.Int64
+	listed, listedWAL                           atomic.Int64
+	files, bytes, walSegments, walBytes         atomic.Int64
 	copying                                     atomic.Int64 // unix nanoseconds of the first byte written
 	skipFile                                    bool         // the file being written is left out
 }
@@ -71,8 +72,8 @@ func (t *tally) snapshot() Progress {
 	if ns := t.copying.Load(); ns != 0 {
 		p.Copying = time.Unix(0, ns)
 	}
-	if p.Phase != PhaseDone {
-		p.Total += t.segmentSize // the segment holding the stop point is still to come
+	if t.listedWAL.Load() == 0 {
+		p.Total += t.segmentSize // at least the segment holding the start point is to come
 	}
 	p.Total = max(p.Total, p.Done())
 	return p
@@ -94,6 +95,9 @@ func (t *tally) count(ctx context.Context, in <-chan pipeline.Item, out chan<- p
 	for it := range in {
 		if it.File != nil && !it.File.Dir {
 			t.listed.Add(it.File.Size)
+			if t.isWALSegment(it.File) {
+				t.listedWAL.Add(1)
+			}
 		}
 		if err := send(ctx, out, it); err != nil {
 			return err
