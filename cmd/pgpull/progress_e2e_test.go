@@ -18,11 +18,7 @@ import (
 // TestProgressDisplay runs backup -P with the tar stream on stdout: in a pseudo-terminal the bar
 // shows a total, advances and ends at 100%; without a terminal it prints plain lines.
 func TestProgressDisplay(t *testing.T) {
-	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
-	if err := src.Exec(ctx, `CREATE TABLE filler AS SELECT g, repeat(md5(g::text), 4) AS pad FROM generate_series(1, 150000) AS g`); err != nil {
-		t.Fatal(err)
-	}
+	src := clusterWith46MB(t)
 	bin := buildPgpull(t)
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
@@ -87,4 +83,15 @@ func TestProgressDisplay(t *testing.T) {
 		}
 	})
 	checkServerClean(t, src)
+}
+
+// clusterWith46MB is a cluster of about 46 MB: long enough to copy at a few MB/s for a display or
+// an event stream to be seen advancing.
+func clusterWith46MB(t *testing.T) *cluster.Cluster {
+	t.Helper()
+	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	if err := src.Exec(context.Background(), `CREATE TABLE filler AS SELECT g, repeat(md5(g::text), 4) AS pad FROM generate_series(1, 150000) AS g`); err != nil {
+		t.Fatal(err)
+	}
+	return src
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -21,11 +20,7 @@ import (
 // order, the last line is the summary, and the summary's LSNs, counts and checksum match
 // backup_label, backup_manifest and the bytes written.
 func TestBackupSummaryAndEvents(t *testing.T) {
-	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
-	if err := src.Exec(ctx, `CREATE TABLE filler AS SELECT g, repeat(md5(g::text), 4) AS pad FROM generate_series(1, 150000) AS g`); err != nil {
-		t.Fatal(err)
-	}
+	src := clusterWith46MB(t)
 	base := t.TempDir()
 
 	t.Run("plain", func(t *testing.T) {
