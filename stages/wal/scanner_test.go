@@ -1,0 +1,94 @@
+package wal
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/pipeline"
+)
+
+// TestScannerEndsAtStopSegment: given the backup's stop LSN, the scanner sends the segments from
+// the start through the one holding the last byte before the stop LSN, and no further. A stop
+// LSN exactly at a segment boundary ends in the segment before it; one byte further needs the
+// next segment too. The server is real, its segments finished by pg_switch_wal.
+func TestScannerEndsAtStopSegment(t *testing.T) {
+	ctx := context.Background()
+	c := cluster.ForTest(t, cluster.Options{})
+	conn, err := c.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var size int64
+	if err := conn.QueryRow(ctx, `SELECT setting::int8 FROM pg_settings WHERE name = 'wal_segment_size'`).Scan(&size); err != nil {
+		t.Fatal(err)
+	}
+	position := func() pgformat.LSN {
+		t.Helper()
+		var txt string
+		if err := conn.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&txt); err != nil {
+			t.Fatal(err)
+		}
+		lsn, err := pgformat.ParseLSN(txt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lsn
+	}
+	first := pgformat.SegmentOf(position(), size)
+	// Finish the segment we are in and the next: both are then whole in pg_wal.
+	for range 2 {
+		if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS filler(g int); INSERT INTO filler SELECT generate_series(1, 1000)`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, `SELECT pg_switch_wal()`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if now := pgformat.SegmentOf(position(), size); now < first+2 {
+		t.Fatalf("WAL at segment %d after two switches from %d", now, first)
+	}
+	boundary := pgformat.LSN(int64(first+1) * size) // where segment first+1 begins
+
+	tests := []struct {
+		name string
+		stop pgformat.LSN
+		want []pgformat.Segment
+	}{
+		{"just before a boundary", boundary - 1, []pgformat.Segment{first}},
+		{"exactly at a boundary", boundary, []pgformat.Segment{first}},
+		{"just after a boundary", boundary + 1, []pgformat.Segment{first, first + 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stop := make(chan pgformat.LSN, 1)
+			stop <- tt.stop
+			s := &Scanner{Conn: conn, SegmentSize: size, Start: pgformat.LSN(int64(first)*size + 40), Timeline: 1,
+				Interval: time.Hour, Stop: stop, LogSQL: func(string) {}, Log: func(string, ...any) {}}
+			out := make(chan pipeline.Item, 64)
+			runCtx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := s.Run(runCtx, out); err != nil {
+				t.Fatal(err)
+			}
+			close(out)
+			var got []string
+			for it := range out {
+				if it.File != nil && it.File.WAL {
+					got = append(got, it.File.Path)
+				}
+			}
+			var want []string
+			for _, seg := range tt.want {
+				want = append(want, "pg_wal/"+seg.Name(1, size))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("stop %s: sent %v, want %v", tt.stop, got, want)
+			}
+		})
+	}
+}
