@@ -42,7 +42,7 @@ func TestMatrixConfigs(t *testing.T) {
 func TestMatrixServerCompression(t *testing.T) {
 	m := matrixSpec{
 		jobs: []int{8}, rangeSizes: []string{"8MB"},
-		comps: []compression{{algo: "none"}, {server: true}, {server: true, algo: "zstd", level: 1}},
+		comps:      []compression{{algo: "none"}, {server: true}, {server: true, algo: "zstd", level: 1}},
 		basebackup: true, pgbackrest: true, pgbackrestJobs: []int{2},
 	}
 	var names, args []string

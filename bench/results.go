@@ -88,6 +88,9 @@ func renderSection(rep benchReport, goals []goal) string {
 		m.CPUs, m.CPUModel, m.MemTotal, m.LoadAvg, m.Kernel)
 	fmt.Fprintf(&b, "- data set: %s, %.0f MB in databases (the numerator of every MB/s); data checksums on; files in the page cache\n",
 		rep.Dataset, float64(rep.DataBytes)/1e6)
+	if rep.Server != "" {
+		fmt.Fprintf(&b, "- server: %s\n", rep.Server)
+	}
 	fmt.Fprintf(&b, "- command: `%s`\n", rep.Command)
 	b.WriteString("- tools as run (all output counted and discarded, except pgBackRest's repository, measured on disk):\n")
 	for _, c := range rep.Commands {

@@ -10,7 +10,7 @@ import (
 func TestUpdateResultsReplacesOnlyItsSection(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "RESULTS.md")
 	rep := func(scenario, dataset string) benchReport {
-		return benchReport{Scenario: scenario, Dataset: dataset, DataBytes: 1e9,
+		return benchReport{Scenario: scenario, Dataset: dataset, DataBytes: 1e9, Server: "PostgreSQL 17.10",
 			Summaries: []summary{{Config: "pgpull -j4 r=8MB none", Tool: toolPgpull, Jobs: 4, RangeSize: "8MB", Compress: "none", Runs: 1, WallSec: 2, MBPerSec: 500}}}
 	}
 	for _, r := range []benchReport{rep("local", "first"), rep("latency 20ms each way", "wan"), rep("local", "second")} {
@@ -25,6 +25,9 @@ func TestUpdateResultsReplacesOnlyItsSection(t *testing.T) {
 	doc := string(b)
 	if strings.Contains(doc, "data set: first") || !strings.Contains(doc, "data set: second") || !strings.Contains(doc, "data set: wan") {
 		t.Errorf("sections not replaced in place:\n%s", doc)
+	}
+	if strings.Count(doc, "- server: PostgreSQL 17.10\n") != 2 {
+		t.Errorf("each section should name the server backed up:\n%s", doc)
 	}
 	if strings.Count(doc, "# pgpull benchmark results") != 1 || strings.Count(doc, "## Scenario: local") != 1 {
 		t.Errorf("header or section duplicated:\n%s", doc)

@@ -173,6 +173,7 @@ type benchReport struct {
 	Scenario  string    `json:"scenario"`
 	Machine   machine   `json:"machine"`
 	Dataset   string    `json:"dataset"`
+	Server    string    `json:"server"` // version() of the server backed up, and where its binaries came from
 	DataBytes int64     `json:"data_bytes"`
 	Command   string    `json:"command"`
 	Commands  []string  `json:"tool_commands"`
@@ -202,11 +203,11 @@ func runBench(ctx context.Context, s runSettings, stdout, stderr io.Writer) (err
 			err = cerr
 		}
 	}()
-	bindir, err := cluster.Bindir()
+	bins, err := cluster.FindBinaries()
 	if err != nil {
 		return err
 	}
-	t := &target{bindir: bindir, work: work, dsn: s.dsn, dataDir: s.pgdata}
+	t := &target{bindir: bins.Client, work: work, dsn: s.dsn, dataDir: s.pgdata}
 	t.pgbackrest, _ = exec.LookPath("pgbackrest")
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -244,6 +245,19 @@ func runBench(ctx context.Context, s runSettings, stdout, stderr io.Writer) (err
 		return err
 	}
 	logf("data set ready: %.0f MB in databases", float64(rep.DataBytes)/1e6)
+	serverMajor, err := describeServer(ctx, t.dsn, s.dsn == "", bins, &rep)
+	if err != nil {
+		return err
+	}
+	logf("server: %s", rep.Server)
+	clientMajor, err := bins.ClientMajor()
+	if err != nil {
+		return err
+	}
+	if p.matrix.basebackup && serverMajor > clientMajor {
+		p.matrix.basebackup = false
+		rep.Notes = append(rep.Notes, fmt.Sprintf("pg_basebackup skipped: the one installed (%d) refuses a newer server (%d)", clientMajor, serverMajor))
+	}
 
 	if p.latency > 0 || p.bandwidth > 0 {
 		cfg, err := pgx.ParseConfig(t.dsn)
@@ -311,6 +325,29 @@ func (t *target) fillFromDSN() error {
 
 // databaseBytes is the size of all databases: the common numerator of every
 // MB/s figure, so compressed and uncompressed runs compare by time.
+// describeServer records which PostgreSQL the run backs up: version(), and for a scratch
+// cluster the binaries' directory when PGPULL_PG_BIN chose them. It returns the major version.
+func describeServer(ctx context.Context, dsn string, scratch bool, bins cluster.Binaries, rep *benchReport) (int, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var version string
+	var num int
+	if err := conn.QueryRow(ctx, `SELECT version(), current_setting('server_version_num')::int`).Scan(&version, &num); err != nil {
+		return 0, err
+	}
+	if i := strings.Index(version, " on "); i > 0 {
+		version = version[:i] // the build platform and compiler say nothing about the run
+	}
+	rep.Server = version
+	if scratch && os.Getenv(cluster.BinEnv) != "" {
+		rep.Server += fmt.Sprintf(" (scratch cluster from %s=%s)", cluster.BinEnv, bins.Server)
+	}
+	return num / 10000, nil
+}
+
 func databaseBytes(ctx context.Context, dsn string) (int64, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {

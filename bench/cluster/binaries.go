@@ -32,6 +32,9 @@ type Binaries struct {
 	Major  int    // the server's major version
 }
 
+// ClientMajor is the client programs' major version: pg_basebackup refuses a newer server.
+func (b Binaries) ClientMajor() (int, error) { return programMajor(b.Client, "pg_basebackup") }
+
 // FindBinaries returns the server binaries named by $PGPULL_PG_BIN, or the Debian install's, and
 // the Debian client programs. Each error says how to get what is missing.
 func FindBinaries() (Binaries, error) {
@@ -47,7 +50,7 @@ func FindBinaries() (Binaries, error) {
 		}
 		b.Server = dir
 	}
-	if b.Major, err = serverMajor(b.Server); err != nil {
+	if b.Major, err = programMajor(b.Server, "postgres"); err != nil {
 		return b, fmt.Errorf("%w; %s", err, fetchHint)
 	}
 	return b, nil
@@ -103,18 +106,18 @@ func pgMajor(dir string) float64 {
 	return v
 }
 
-// versionLine matches `postgres (PostgreSQL) 17.10` and `... 18beta1`.
+// versionLine matches `postgres (PostgreSQL) 17.10`, `pg_basebackup (PostgreSQL) 15.18` and `... 18beta1`.
 var versionLine = regexp.MustCompile(`\(PostgreSQL\) (\d+)`)
 
-// serverMajor runs `postgres --version`, which PostgreSQL allows even as root.
-func serverMajor(dir string) (int, error) {
-	out, err := exec.Command(filepath.Join(dir, "postgres"), "--version").Output()
+// programMajor runs `prog --version`, which PostgreSQL's programs allow even as root.
+func programMajor(dir, prog string) (int, error) {
+	out, err := exec.Command(filepath.Join(dir, prog), "--version").Output()
 	if err != nil {
-		return 0, fmt.Errorf("%s/postgres --version: %w", dir, err)
+		return 0, fmt.Errorf("%s/%s --version: %w", dir, prog, err)
 	}
 	m := versionLine.FindSubmatch(out)
 	if m == nil {
-		return 0, fmt.Errorf("%s/postgres --version printed %q", dir, bytes.TrimSpace(out))
+		return 0, fmt.Errorf("%s/%s --version printed %q", dir, prog, bytes.TrimSpace(out))
 	}
 	return strconv.Atoi(string(m[1]))
 }
