@@ -3,11 +3,13 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pgpull/pgpull/bench/cluster"
@@ -67,6 +69,22 @@ func TestBackupOddFileName(t *testing.T) {
 			}
 		}
 		cluster.AdoptForTest(t, dest)
+	})
+
+	t.Run("plain, connected to a SQL_ASCII database", func(t *testing.T) {
+		// There the server checks no text at all; the names must come through all the same.
+		if err := src.Exec(context.Background(), `CREATE DATABASE ascii TEMPLATE template0 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'`); err != nil {
+			t.Fatal(err)
+		}
+		dest := filepath.Join(base, "plain-ascii")
+		dsn := strings.Replace(src.DSN(), "dbname=postgres", "dbname=ascii", 1)
+		if code, stderr := pgpull(t, nil, "backup", "-c", "fast", dsn, dest); code != 0 {
+			t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
+		}
+		checkOddFiles(t, dest, oddPaths, body)
+		if r := pgpullVerify(t, nil, dest); r.code != 0 {
+			t.Errorf("pgpull verify refused the plain backup (%d): %s%s", r.code, r.stdout, r.stderr)
+		}
 	})
 
 	t.Run("tar stream", func(t *testing.T) {
