@@ -5,12 +5,18 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/sourcegraph/conc/pool"
 )
 
+// TestGoEachClosesAfterTheLastStage runs in a synctest bubble, so that the check comes once the
+// first stage has ended and the second surely waits.
 func TestGoEachClosesAfterTheLastStage(t *testing.T) {
+	synctest.Test(t, testGoEachClosesAfterTheLastStage)
+}
+
+func testGoEachClosesAfterTheLastStage(t *testing.T) {
 	g := pool.New().WithContext(context.Background()).WithCancelOnError().WithFirstError()
 	out := make(chan int, 10)
 	slow := make(chan struct{})
@@ -18,15 +24,14 @@ func TestGoEachClosesAfterTheLastStage(t *testing.T) {
 		func(context.Context) error { out <- 1; return nil },
 		func(context.Context) error { <-slow; out <- 2; return nil },
 	)
+	synctest.Wait() // the first stage has ended, the second waits on slow
+	if v, ok := <-out; !ok || v != 1 {
+		t.Fatalf("got %d (open %v) first, want 1 on an open channel", v, ok)
+	}
 	select {
-	case <-time.After(50 * time.Millisecond):
 	case v, ok := <-out:
-		if !ok {
-			t.Fatal("output closed while a stage still ran")
-		}
-		if v != 1 {
-			t.Fatalf("got %d first, want 1", v)
-		}
+		t.Fatalf("got %d (open %v) while the second stage still runs, want nothing", v, ok)
+	default:
 	}
 	close(slow)
 	if err := g.Wait(); err != nil {
