@@ -48,6 +48,7 @@ type backupFlags struct {
 	walMethod     string
 	summary       string
 	progress      bool
+	requireSlot   bool
 	events        string
 
 	serverCompress bool // read through pgpull's helper function, which compresses on the server
@@ -77,6 +78,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.BoolVarP(&f.recoveryConf, "write-recovery-conf", "R", false, "make the copy a standby of the server: standby.signal and primary_conninfo (plain format)")
 	fs.BoolVarP(&f.askPassword, "password", "W", false, "ask for the password on the terminal")
 	fs.StringVarP(&f.walMethod, "wal-method", "X", "stream", "pg_basebackup's -X `METHOD`: stream and fetch both mean what pgpull always does, the WAL in the backup")
+	fs.BoolVar(&f.requireSlot, "require-slot", false, "refuse to start unless a temporary replication slot will hold the WAL the backup needs")
 	fs.BoolVarP(&f.progress, "progress", "P", false, "show progress on stderr: a bar on a terminal, a line every few seconds elsewhere")
 	fs.StringVar(&f.summary, "summary", "", "write a JSON summary of the run to `FILE` at the end (- for stderr); docs/events.md")
 	fs.StringVar(&f.events, "events", "", "write JSON lines of the run's progress to `FD|FILE`, the summary last; docs/events.md")
@@ -139,6 +141,9 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	}
 	defer b.Close()
 	mo.server(b.Server)
+	if warning := walRiskWarning(b.NoSlot, b.WALRisk, f.maxRate != ""); warning != "" {
+		fmt.Fprintf(stderr, "pgpull: %s\n", warning)
+	}
 	out := &countingWriter{w: stdout}
 	sink, finish, err := openSink(f, b, dest, format, spec, out)
 	if err != nil {
@@ -193,6 +198,7 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, error) {
 	opts := backup.Options{Jobs: f.jobs, Label: f.label, WALInterval: f.walInterval, IOTimeout: f.ioTimeout, Manifest: !f.noManifest, VerifyPages: !f.noVerifyPages, CheckWAL: !f.noCheckWAL}
 	opts.ServerCompress = f.serverCompress
+	opts.RequireSlot = f.requireSlot
 	if err := f.checkWALMethod(); err != nil {
 		return opts, compress.Spec{}, err
 	}

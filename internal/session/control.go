@@ -63,24 +63,11 @@ func (s *Control) queryRow(ctx context.Context, sql string, args ...any) pgx.Row
 // The slot comes first so that it pins WAL from before the backup's start point.
 func (s *Control) Begin(ctx context.Context, label string, fast bool) (Start, error) {
 	var st Start
-	var maySlot bool
-	err := s.queryRow(ctx, `SELECT (rolsuper OR rolreplication) AND current_setting('max_replication_slots')::int > 0
-		FROM pg_roles WHERE rolname = current_user`).Scan(&maySlot)
+	reason, err := NoSlotReason(ctx, s.conn, s.server, s.logSQL)
 	if err != nil {
-		return st, fmt.Errorf("reading the role's attributes: %w", err)
+		return st, err
 	}
-	switch {
-	case s.server.InRecovery:
-		st.NoSlot = "the server is a standby (pgpull makes slots on primaries only)"
-	case !maySlot:
-		st.NoSlot = "the role lacks REPLICATION, or max_replication_slots is 0"
-	default:
-		var free bool
-		err := s.queryRow(ctx, `SELECT count(*) < current_setting('max_replication_slots')::int FROM pg_replication_slots`).Scan(&free)
-		if err != nil || !free {
-			st.NoSlot = "every replication slot the server allows is taken"
-			break
-		}
+	if st.NoSlot = reason; reason == "" {
 		var pid int
 		if err := s.queryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
 			return st, err

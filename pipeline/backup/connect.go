@@ -30,6 +30,8 @@ type Options struct {
 	// CheckWAL reads the WAL's records as they pass, and fails the backup on WAL that would not
 	// take recovery to the stop LSN.
 	CheckWAL bool
+	// RequireSlot refuses to start a backup that no replication slot would hold WAL for.
+	RequireSlot bool
 	// TablespaceMap puts tablespace_map in the backup: only for -F tar, where tablespaces travel
 	// in archives of their own.
 	TablespaceMap bool
@@ -46,8 +48,15 @@ type Backup struct {
 	opts        Options
 	Server      session.Server
 	Tablespaces []session.Tablespace
-	conn        *pgx.Conn // the control session's connection, until Run hands it over
+	// NoSlot says why no replication slot will hold WAL during the run, "" when one will; WALRisk
+	// is then measured, for the caller to warn when the copy may outlast the WAL it needs.
+	NoSlot  string
+	WALRisk session.WALRisk
+	conn    *pgx.Conn // the control session's connection, until Run hands it over
 }
+
+// AssumedCopyRate is the copy's bytes per second the WAL risk is weighed with when -r sets none.
+const AssumedCopyRate = 100e6
 
 // Connect opens the control connection and learns what the run needs to know before it starts:
 // the server's version and settings, its tablespaces, and whether it can serve -j connections.
@@ -91,7 +100,26 @@ func (b *Backup) inspect(ctx context.Context) error {
 		return fmt.Errorf("the server has %d free connections and -j %d needs %d more; lower -j or raise max_connections",
 			free, b.opts.Jobs, need)
 	}
-	return nil
+	return b.weighWALRisk(ctx)
+}
+
+// weighWALRisk learns whether a slot will hold WAL, refuses to go on without one when asked to,
+// and otherwise measures how the WAL written during the copy compares with what the server keeps.
+func (b *Backup) weighWALRisk(ctx context.Context) error {
+	var err error
+	if b.NoSlot, err = session.NoSlotReason(ctx, b.conn, b.Server, b.opts.LogSQL); err != nil || b.NoSlot == "" {
+		return err
+	}
+	if b.opts.RequireSlot {
+		return fmt.Errorf("--require-slot: no replication slot can hold WAL for this backup: %s; "+
+			"give the role REPLICATION (see pgpull grants), free a slot, or back up the primary", b.NoSlot)
+	}
+	rate := float64(b.opts.MaxRate)
+	if rate == 0 {
+		rate = AssumedCopyRate
+	}
+	b.WALRisk, err = session.MeasureWALRisk(ctx, b.conn, b.Server, rate, b.opts.LogSQL)
+	return err
 }
 
 // Close releases the control connection of a Backup that never ran.

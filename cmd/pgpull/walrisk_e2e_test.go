@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pgpull/pgpull/bench/cluster"
+)
+
+// TestWALRiskPreflight backs up, as a role without REPLICATION, a server that keeps little WAL
+// while pgbench writes: pgpull must warn with the numbers before the copy starts, and with
+// --require-slot refuse to start at all, leaving nothing on the server.
+func TestWALRiskPreflight(t *testing.T) {
+	ctx := context.Background()
+	src := cluster.ForTest(t, cluster.Options{Checksums: true, Conf: []string{"max_wal_size = 32MB", "min_wal_size = 32MB"}})
+	load := loadPgbench(t, src, "5")
+	role := grantedRole(t, src, "bk")
+	base := t.TempDir()
+
+	t.Run("warning", func(t *testing.T) {
+		dest := filepath.Join(base, "warned")
+		// At 1 MB/s the copy of some 80 MB takes over a minute: far past 17 MB of WAL at any rate
+		// pgbench writes. The test stops it once the copy has begun.
+		cmd := exec.Command(buildPgpull(t), "backup", "-c", "fast", "-v", "-r", "1M", roleDSN(src, role), dest)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitForCopy(t, dest)
+		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		if code := waitExit(t, cmd, time.Minute); code != 130 {
+			t.Errorf("exit %d after SIGINT, want 130", code)
+		}
+		out := stderr.String()
+		t.Logf("stderr:\n%s", out)
+		warn := regexp.MustCompile(`pgpull: warning: no slot will hold WAL \(the role lacks REPLICATION[^)]*\): the server writes ([0-9.]+) (kiB|MiB)/s of WAL, ` +
+			`the copy of ([0-9.]+) MiB takes about \S+ at 1.0 MiB/s \(-r\), so about [0-9.]+ [kM]iB of WAL is written meanwhile; ` +
+			`the server keeps 0.0 MiB beyond each checkpoint \(wal_keep_size\) and checkpoints every 5m0s \(checkpoint_timeout\) or every [0-9.]+ MiB of WAL \(max_wal_size 32.0 MiB\).*` +
+			`set wal_keep_size to at least [0-9.]+ [kM]iB`).FindStringSubmatchIndex(out)
+		if warn == nil {
+			t.Fatalf("no warning with the WAL rate, the copy's size and time, and the server's settings")
+		}
+		if rate, _ := strconv.ParseFloat(out[warn[2]:warn[3]], 64); rate <= 0 {
+			t.Errorf("WAL rate %s measured under pgbench; want more than 0", out[warn[2]:warn[3]])
+		}
+		if started := strings.Index(out, "pgpull: starting the backup"); started < 0 || warn[0] > started {
+			t.Errorf("the warning (at %d) must come before the backup starts (at %d)", warn[0], started)
+		}
+		checkServerClean(t, src)
+	})
+
+	t.Run("--require-slot", func(t *testing.T) {
+		dest := filepath.Join(base, "refused")
+		code, stderr := runCLI(t, nil, "backup", "--require-slot", "-c", "fast", roleDSN(src, role), dest)
+		if code != 1 || !strings.Contains(stderr, "--require-slot: no replication slot can hold WAL for this backup: the role lacks REPLICATION") {
+			t.Errorf("exit %d, %q; want a refusal naming the missing REPLICATION", code, stderr)
+		}
+		checkOneLine(t, stderr)
+		if _, err := os.Stat(dest); !os.IsNotExist(err) {
+			t.Errorf("refused backup made %s (%v)", dest, err)
+		}
+		checkServerClean(t, src)
+		if n, err := src.QueryInt(ctx, `SELECT count(*) FROM pg_stat_activity WHERE usename = $1`, role); err != nil || n != 0 {
+			t.Errorf("%d sessions of %s left (%v)", n, role, err)
+		}
+	})
+	load.stop(t)
+}
+
+// grantedRole makes a login role without REPLICATION and gives it what pgpull grants prints,
+// run through psql as README says.
+func grantedRole(t *testing.T, c *cluster.Cluster, role string) string {
+	t.Helper()
+	ctx := context.Background()
+	if err := c.Exec(ctx, `CREATE ROLE `+role+` LOGIN`); err != nil {
+		t.Fatal(err)
+	}
+	var grants bytes.Buffer
+	if code, stderr := runCLI(t, &grants, "grants", c.DSN(), role); code != 0 {
+		t.Fatalf("pgpull grants: exit %d: %s", code, stderr)
+	}
+	psql := c.Psql(ctx)
+	psql.Stdin = &grants
+	if out, err := psql.CombinedOutput(); err != nil {
+		t.Fatalf("psql < grants: %v\n%s", err, out)
+	}
+	return role
+}

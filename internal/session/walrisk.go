@@ -1,0 +1,106 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// NoSlotReason says why no temporary replication slot can hold WAL for a backup of the server
+// conn is connected to, or "" when one can.
+func NoSlotReason(ctx context.Context, conn *pgx.Conn, server Server, logSQL func(string)) (string, error) {
+	if server.InRecovery {
+		return "the server is a standby (pgpull makes slots on primaries only)", nil
+	}
+	q := `SELECT (rolsuper OR rolreplication) AND current_setting('max_replication_slots')::int > 0,
+		(SELECT count(*) FROM pg_replication_slots) < current_setting('max_replication_slots')::int
+		FROM pg_roles WHERE rolname = current_user`
+	logSQL(q)
+	var may, free bool
+	if err := conn.QueryRow(ctx, q).Scan(&may, &free); err != nil {
+		return "", fmt.Errorf("reading the role's attributes: %w", err)
+	}
+	switch {
+	case !may:
+		return "the role lacks REPLICATION, or max_replication_slots is 0", nil
+	case !free:
+		return "every replication slot the server allows is taken", nil
+	}
+	return "", nil
+}
+
+// WALRisk weighs, for a backup no slot protects, the WAL the server will write during the copy
+// against what it keeps: a checkpoint removes the segments behind its redo point beyond
+// wal_keep_size, and the first one after the start comes within checkpoint_timeout, or sooner
+// once max_wal_size / (1 + checkpoint_completion_target) of WAL has been written.
+type WALRisk struct {
+	WALRate           float64       // bytes of WAL per second, measured
+	CopyBytes         int64         // the databases' size, about what the copy reads
+	CopyRate          float64       // bytes per second the copy is expected to run at
+	CopyTime          time.Duration // CopyBytes / CopyRate
+	MaxWALSize        int64
+	WALKeepSize       int64
+	CheckpointTimeout time.Duration
+	CompletionTarget  float64
+}
+
+// WALDuringCopy is the WAL the server is expected to write while the copy runs.
+func (r WALRisk) WALDuringCopy() int64 { return int64(r.WALRate * r.CopyTime.Seconds()) }
+
+// CheckpointDistance is the WAL after which the server starts a checkpoint on its own.
+func (r WALRisk) CheckpointDistance() int64 {
+	return int64(float64(r.MaxWALSize) / (1 + r.CompletionTarget))
+}
+
+// AtRisk reports whether a checkpoint may remove WAL the backup needs before it is copied.
+func (r WALRisk) AtRisk() bool {
+	w := r.WALDuringCopy()
+	return w > r.WALKeepSize && (r.CopyTime > r.CheckpointTimeout || w > r.CheckpointDistance())
+}
+
+// walSampleGap is the time between the two readings of the WAL position.
+const walSampleGap = time.Second
+
+// MeasureWALRisk reads the server's WAL settings and size, and its WAL rate from two readings of
+// its WAL position walSampleGap apart. copyRate is the copy's expected bytes per second.
+func MeasureWALRisk(ctx context.Context, conn *pgx.Conn, server Server, copyRate float64, logSQL func(string)) (WALRisk, error) {
+	r := WALRisk{CopyRate: copyRate}
+	q := `SELECT pg_size_bytes(current_setting('max_wal_size')), pg_size_bytes(current_setting('wal_keep_size')),
+		(SELECT setting::int FROM pg_settings WHERE name = 'checkpoint_timeout'),
+		current_setting('checkpoint_completion_target')::float8,
+		(SELECT sum(pg_database_size(oid))::int8 FROM pg_database WHERE datallowconn)`
+	logSQL(q)
+	var timeout int
+	if err := conn.QueryRow(ctx, q).Scan(&r.MaxWALSize, &r.WALKeepSize, &timeout, &r.CompletionTarget, &r.CopyBytes); err != nil {
+		return r, fmt.Errorf("reading the server's WAL settings: %w", err)
+	}
+	r.CheckpointTimeout = time.Duration(timeout) * time.Second
+	pos := `SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, clock_timestamp()`
+	if server.InRecovery {
+		pos = `SELECT coalesce(pg_last_wal_replay_lsn() - '0/0'::pg_lsn, 0), clock_timestamp()`
+	}
+	var first, second float64
+	var t1, t2 time.Time
+	logSQL(pos)
+	if err := conn.QueryRow(ctx, pos).Scan(&first, &t1); err != nil {
+		return r, fmt.Errorf("reading the WAL position: %w", err)
+	}
+	select {
+	case <-time.After(walSampleGap):
+	case <-ctx.Done():
+		return r, ctx.Err()
+	}
+	logSQL(pos)
+	if err := conn.QueryRow(ctx, pos).Scan(&second, &t2); err != nil {
+		return r, fmt.Errorf("reading the WAL position: %w", err)
+	}
+	if d := t2.Sub(t1).Seconds(); d > 0 {
+		r.WALRate = (second - first) / d
+	}
+	if copyRate > 0 {
+		r.CopyTime = time.Duration(float64(r.CopyBytes) / copyRate * float64(time.Second))
+	}
+	return r, nil
+}
