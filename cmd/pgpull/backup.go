@@ -102,6 +102,9 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	if err != nil {
 		return err
 	}
+	if scheme := schemeOf(dest); scheme != "" {
+		return unsupportedURL("DEST", dest, scheme)
+	}
 	opts, spec, err := f.options(stderr)
 	if err != nil {
 		return err

@@ -159,3 +159,32 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestURLIsNoPath: a DEST or PATH that looks like a URL fails in one line and creates nothing in
+// the working directory ("s3://bk/run1" once became the directory ./s3:/bk/run1).
+func TestURLIsNoPath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	dsn := "host=" + t.TempDir() + " user=postgres"
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"ftp DEST", []string{"backup", dsn, "ftp://host/run1"}, `DEST "ftp://host/run1" is a ftp:// URL`},
+		{"-D with a URL", []string{"backup", "-D", "gs://bk/run1", dsn}, `DEST "gs://bk/run1" is a gs:// URL`},
+		{"-F tar to a URL", []string{"backup", "-F", "tar", dsn, "file://x/y"}, "is a file:// URL"},
+		{"verify a URL", []string{"verify", "https://example.com/b"}, "is a https:// URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLIOut(t, tt.args...)
+			if code != 1 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, stderr, tt.want)
+			}
+			checkOneLine(t, stderr, secret)
+			if left, _ := os.ReadDir("."); len(left) != 0 {
+				t.Errorf("the working directory holds %v afterwards; want nothing", left)
+			}
+		})
+	}
+}

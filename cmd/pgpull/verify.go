@@ -37,6 +37,9 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 		return fmt.Errorf("verify needs one PATH, or - for a stream on stdin, got %d arguments; see pgpull verify -h", len(args))
 	}
 	target := args[0]
+	if scheme := schemeOf(target); scheme != "" {
+		return unsupportedURL("PATH", target, scheme)
+	}
 	var rep *backupcheck.Report
 	var err error
 	if target == "-" {
