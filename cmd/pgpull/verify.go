@@ -20,8 +20,9 @@ func verifyCommand(stdin io.Reader, stdout, stderr io.Writer) *command {
 		short: "check a backup against its backup_manifest",
 		long: "PATH is a plain backup directory, a directory of -F tar output, or a file holding a tar stream\n" +
 			"(plain, gzip or zstd, told by content); - reads such a stream from stdin.\n" +
-			"Every file's size and checksum, missing and extra files, the manifest's own checksum and the\n" +
-			"WAL segments the backup needs are checked. Problems are printed one a line on stdout; the exit\n" +
+			"Every file's size and checksum, missing and extra files, the manifest's own checksum, and the\n" +
+			"WAL the backup needs, read record by record from its start to its stop LSN as recovery reads it,\n" +
+			"are checked. Problems are printed one a line on stdout; the exit\n" +
 			"status is 0 only when there are none.\n" +
 			"A stream is hashed with CRC32C and SHA256 as it passes; a manifest with other checksums makes a\n" +
 			"file be read twice, and leaves a stream on a pipe unchecked.",
@@ -74,6 +75,9 @@ func walSummary(rep *backupcheck.Report) string {
 	spans := make([]string, len(rep.WALRanges))
 	for i, r := range rep.WALRanges {
 		spans[i] = fmt.Sprintf("timeline %d from %s to %s", r.Timeline, pgformat.LSN(r.Start), pgformat.LSN(r.End))
+	}
+	if rep.WALWhole {
+		return fmt.Sprintf("the WAL reads whole, record by record, on %s", strings.Join(spans, ", "))
 	}
 	return fmt.Sprintf("the WAL segments hold %s", strings.Join(spans, ", "))
 }

@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
 // verifyRun is one run of `pgpull verify`.
@@ -176,6 +178,8 @@ func copyTree(t *testing.T, src string) string {
 
 func TestVerifyBackups(t *testing.T) {
 	f := newVerifyFixture(t)
+	// wantBad is the line a WAL case expects, known once it has found the segment it damages.
+	var wantBad string
 
 	accepted := []struct {
 		name   string
@@ -197,7 +201,8 @@ func TestVerifyBackups(t *testing.T) {
 				stdin = tt.stdin(t)
 			}
 			r := pgpullVerify(t, stdin, tt.target)
-			if r.code != 0 || !strings.Contains(r.stdout, " verified: ") || !strings.Contains(r.stdout, " WAL segment") {
+			if r.code != 0 || !strings.Contains(r.stdout, " verified: ") || !strings.Contains(r.stdout, " WAL segment") ||
+				!strings.Contains(r.stdout, "the WAL reads whole, record by record") {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 0 and a verified summary", r.code, r.stdout, r.stderr)
 			}
 		})
@@ -266,12 +271,40 @@ func TestVerifyBackups(t *testing.T) {
 			}
 			return dir
 		}, "missing: pg_wal/"},
+		{"WAL zero-filled from a page before the stop LSN", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			stop, seg := stopSegment(t, dir)
+			page := (stop - 1) &^ (pgformat.WALBlockSize - 1)
+			zeroFrom(t, filepath.Join(dir, "pg_wal", seg), int64(page)%(16<<20))
+			wantBad = "bad WAL: pg_wal/" + seg + " at " + page.String() + ": the page is zeros"
+			return dir
+		}, ""},
+		{"WAL segment swapped with another", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			stop, seg := stopSegment(t, dir)
+			// The segment after it on the server, which the later backups filled.
+			next := (pgformat.LastSegmentBefore(stop, 16<<20) + 1).Name(1, 16<<20)
+			other, err := os.ReadFile(filepath.Join(f.src.DataDir, "pg_wal", next))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "pg_wal", seg), other, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			segStart := pgformat.LSN(uint64(pgformat.LastSegmentBefore(stop, 16<<20)) * 16 << 20)
+			wantBad = "bad WAL: pg_wal/" + seg + " at " + segStart.String() + ": page address "
+			return dir
+		}, ""},
 		{"not a backup", func(t *testing.T) string { return f.src.DataDir },
 			"is not a pgpull backup: no backup_manifest found"},
 	}
 	for _, tt := range refused {
 		t.Run("refuses "+tt.name, func(t *testing.T) {
+			wantBad = ""
 			r := pgpullVerify(t, nil, tt.spoil(t))
+			if wantBad != "" {
+				tt.want = wantBad
+			}
 			if r.code == 0 {
 				t.Fatalf("exit 0, want non-zero")
 			}
@@ -346,4 +379,23 @@ func flipByte(t *testing.T, p string, off int64) {
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// stopSegment reads the stop LSN from the backup's manifest, and names the segment holding it
+// (16 MB segments, timeline 1).
+func stopSegment(t *testing.T, dir string) (pgformat.LSN, string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "backup_manifest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`"Timeline": 1, "Start-LSN": "[0-9A-F/]+", "End-LSN": "([0-9A-F/]+)"`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("no WAL range on timeline 1 in the manifest")
+	}
+	stop, err := pgformat.ParseLSN(string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stop, pgformat.LastSegmentBefore(stop, 16<<20).Name(1, 16<<20)
 }

@@ -60,7 +60,7 @@ func TestBackupRefusesDamagedWAL(t *testing.T) {
 	}
 	name := pgformat.SegmentOf(start, segSize).Name(uint32(tli), segSize)
 	from := int64(start)%segSize - int64(start)%pgformat.WALBlockSize + 2*pgformat.WALBlockSize
-	damageFrom(t, filepath.Join(src.DataDir, "pg_wal", name), from)
+	zeroFrom(t, filepath.Join(src.DataDir, "pg_wal", name), from)
 
 	var code int
 	select {
@@ -86,8 +86,8 @@ func TestBackupRefusesDamagedWAL(t *testing.T) {
 	checkServerClean(t, src)
 }
 
-// damageFrom zeroes a file from off to its end.
-func damageFrom(t *testing.T, path string, off int64) {
+// zeroFrom zeroes a file from off to its end.
+func zeroFrom(t *testing.T, path string, off int64) {
 	t.Helper()
 	fi, err := os.Stat(path)
 	if err != nil {

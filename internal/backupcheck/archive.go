@@ -92,27 +92,29 @@ func verifyTarFiles(ctx context.Context, dir string, archives map[string]string,
 		return rep, err
 	}
 	files := map[string]entry{}
+	walk := newWALWalk(m.WALRanges)
 	for _, prefix := range slices.Sorted(maps.Keys(archives)) {
 		name := archives[prefix]
-		if err := scanArchiveFile(ctx, filepath.Join(dir, name), name, prefix, fileAlgorithms(m), files, rep); err != nil {
+		if err := scanArchiveFile(ctx, filepath.Join(dir, name), name, prefix, fileAlgorithms(m), files, walk, rep); err != nil {
 			return nil, err
 		}
 	}
 	for _, o := range others {
 		rep.add(Extra, o, "not an archive of a -F tar backup")
 	}
-	compare(m, files, rep)
+	compare(m, files, walk, rep)
 	return rep, nil
 }
 
-func scanArchiveFile(ctx context.Context, p, name, prefix string, algsFor func(string) []manifest.Algorithm, files map[string]entry, rep *Report) error {
+func scanArchiveFile(ctx context.Context, p, name, prefix string, algsFor func(string) []manifest.Algorithm, files map[string]entry,
+	walk *walWalk, rep *Report) error {
 	f, err := os.Open(p)
 	if err != nil {
 		rep.add(Unreadable, name, "%v", err)
 		return nil
 	}
 	defer f.Close()
-	scan, err := scanArchive(ctx, f, name, prefix, algsFor, false, files, rep)
+	scan, err := scanArchive(ctx, f, name, prefix, algsFor, false, files, walk, rep)
 	if err == nil && scan.members == 0 && scan.notTar != nil {
 		rep.add(Unreadable, name, "not a tar archive: %v", scan.notTar)
 	}
@@ -134,8 +136,9 @@ const tarBlockSize = 512
 // in files under prefix, hashed with algsFor(its path). With wantManifest, a top-level
 // backup_manifest member is kept in scan.manifest instead. An archive that ends early or cannot
 // be decoded is a problem of the backup, added to rep; the error is for ctx and the caller's I/O.
+// WAL segments and PG_VERSION also go through walk, unless it is nil.
 func scanArchive(ctx context.Context, r io.Reader, name, prefix string, algsFor func(string) []manifest.Algorithm,
-	wantManifest bool, files map[string]entry, rep *Report) (archiveScan, error) {
+	wantManifest bool, files map[string]entry, walk *walWalk, rep *Report) (archiveScan, error) {
 	var scan archiveScan
 	zr, alg, err := compress.NewReader(r)
 	scan.alg = alg
@@ -189,7 +192,7 @@ func scanArchive(ctx context.Context, r io.Reader, name, prefix string, algsFor 
 			last = rel
 			continue
 		}
-		e, err := digest(tr, algsFor(p), buf)
+		e, err := digest(walk.wrap(p, hdr.Size, tr), algsFor(p), buf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return scan, ctx.Err()

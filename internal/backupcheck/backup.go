@@ -86,7 +86,8 @@ func VerifyStream(ctx context.Context, r io.Reader, name string) (*Report, error
 	}
 	rep := &Report{}
 	files := map[string]entry{}
-	scan, err := scanArchive(ctx, r, name, "", func(string) []manifest.Algorithm { return streamAlgorithms() }, true, files, rep)
+	walk := newWALWalk(nil)
+	scan, err := scanArchive(ctx, r, name, "", func(string) []manifest.Algorithm { return streamAlgorithms() }, true, files, walk, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -115,11 +116,11 @@ func VerifyStream(ctx context.Context, r io.Reader, name string) (*Report, error
 			// Second pass with the manifest's algorithms; problems with the stream itself were
 			// reported by the first.
 			files = map[string]entry{}
-			if _, err := scanArchive(ctx, r, name, "", fileAlgorithms(m), false, files, &Report{}); err != nil {
+			if _, err := scanArchive(ctx, r, name, "", fileAlgorithms(m), false, files, nil, &Report{}); err != nil {
 				return nil, err
 			}
 		}
 	}
-	compare(m, files, rep)
+	compare(m, files, walk, rep)
 	return rep, nil
 }

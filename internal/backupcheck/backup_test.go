@@ -11,23 +11,29 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/internal/pgformat/walfixture"
 	"github.com/pgpull/pgpull/stages/compress"
 )
 
-// Test backups use 1 MB WAL segments, so that verify has to infer the size from pg_wal.
+// Test backups carry real WAL: PostgreSQL 15's, in 1 MB segments (internal/pgformat/testdata),
+// so that verify reads its records, and has to infer the segment size from pg_wal.
 const (
-	testSegSize  = 1 << 20
-	testWALStart = 0x2000028 // in segment 0x20
-	testWALEnd   = 0x2100100 // in segment 0x21
-	testSeg1     = "pg_wal/000000010000000000000020"
-	testSeg2     = "pg_wal/000000010000000000000021"
+	testWALStart = "0/900028"
+	testWALEnd   = "0/BA73B0"
+	testSeg1     = "pg_wal/000000010000000000000009"
+	testSeg2     = "pg_wal/00000001000000000000000A"
+	testSeg3     = "pg_wal/00000001000000000000000B"
 	testSpcFile  = "pg_tblspc/16384/PG_15_202209061/5/16390"
 )
+
+// testWAL is the fixture's WAL, read once.
+var testWAL = sync.OnceValues(func() (*walfixture.WAL, error) { return walfixture.Read(walfixture.Dir()) })
 
 // testBackup is a small backup held in memory: its files, and a manifest made from them before
 // a test spoils either.
@@ -38,16 +44,24 @@ type testBackup struct {
 
 func newTestBackup(t testing.TB, alg manifest.Algorithm) *testBackup {
 	t.Helper()
+	wal, err := testWAL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wal.Start != testWALStart || wal.Stop != testWALEnd || "pg_wal/"+wal.Names[0] != testSeg1 || len(wal.Names) != 3 {
+		t.Fatalf("the WAL fixture is not the one these tests expect: %s to %s in %v", wal.Start, wal.Stop, wal.Names)
+	}
 	files := map[string][]byte{
 		"PG_VERSION":           []byte("15\n"),
-		"backup_label":         []byte("START WAL LOCATION: 0/2000028 (file 000000010000000000000020)\n"),
+		"backup_label":         []byte("START WAL LOCATION: 0/900028 (file 000000010000000000000009)\n"),
 		"base/1/1259":          bytes.Repeat([]byte("relation"), 4096),
 		"base/1/empty":         {},
 		"global/pg_control":    bytes.Repeat([]byte{7}, 8192),
 		"postgresql.auto.conf": []byte("# edited by restores\n"),
 		testSpcFile:            bytes.Repeat([]byte("tablespace"), 100),
-		testSeg1:               bytes.Repeat([]byte{1}, testSegSize),
-		testSeg2:               bytes.Repeat([]byte{2}, testSegSize),
+		testSeg1:               bytes.Clone(wal.Segments[0]),
+		testSeg2:               bytes.Clone(wal.Segments[1]),
+		testSeg3:               bytes.Clone(wal.Segments[2]),
 	}
 	m := manifest.New(1, 0, alg)
 	for _, p := range slices.Sorted(maps.Keys(files)) {
@@ -61,7 +75,9 @@ func newTestBackup(t testing.TB, alg manifest.Algorithm) *testBackup {
 		}
 		m.AddFile(p, int64(len(files[p])), time.Unix(1700000000, 0), sum)
 	}
-	m.AddWALRange(1, testWALStart, testWALEnd)
+	start, _ := pgformat.ParseLSN(testWALStart)
+	end, _ := pgformat.ParseLSN(testWALEnd)
+	m.AddWALRange(1, uint64(start), uint64(end))
 	return &testBackup{files: files, manifest: m.Bytes()}
 }
 
@@ -200,14 +216,22 @@ func TestVerifyBackupForms(t *testing.T) {
 		{"ignored files differ", func(b *testBackup) {
 			b.files["postgresql.auto.conf"] = []byte("primary_conninfo = 'x'\n")
 			b.files["recovery.signal"] = []byte{}
-			b.files["pg_wal/archive_status/000000010000000000000020.done"] = []byte{}
+			b.files["pg_wal/archive_status/000000010000000000000009.done"] = []byte{}
 		}, nil},
 		{"flipped byte", func(b *testBackup) { b.files["base/1/1259"][5000] ^= 0x40 }, []string{"base/1/1259: checksum mismatch"}},
 		{"flipped byte in a tablespace", func(b *testBackup) { b.files[testSpcFile][0] ^= 1 }, []string{testSpcFile + ": checksum mismatch"}},
 		{"shortened", func(b *testBackup) { b.files["base/1/1259"] = b.files["base/1/1259"][:100] }, []string{"base/1/1259: size 100, manifest says 32768"}},
 		{"missing", func(b *testBackup) { delete(b.files, "base/1/empty") }, []string{"missing: base/1/empty"}},
 		{"extra", func(b *testBackup) { b.files["base/1/99999"] = []byte("x") }, []string{"extra: base/1/99999"}},
-		{"missing WAL", func(b *testBackup) { delete(b.files, testSeg2) }, []string{"missing: " + testSeg2 + " (needed for the WAL of timeline 1 from 0/2000028 to 0/2100100)"}},
+		{"missing WAL", func(b *testBackup) { delete(b.files, testSeg2) }, []string{
+			"missing: " + testSeg2 + " (needed for the WAL of timeline 1 from 0/900028 to 0/BA73B0)",
+			"bad WAL: " + testSeg2 + " at 0/A00000: the segment given next was 00000001000000000000000B, want this one; recovery would stop there"}},
+		{"WAL zeroed from a page before the stop", func(b *testBackup) { clear(b.files[testSeg2][0x20000:]) }, []string{
+			"bad WAL: " + testSeg2 + " at 0/A20000: the page is zeros where WAL should be"}},
+		{"WAL segment swapped with another", func(b *testBackup) { b.files[testSeg2], b.files[testSeg3] = b.files[testSeg3], b.files[testSeg2] }, []string{
+			"bad WAL: " + testSeg2 + " at 0/A00000: page address 0/B00000, want 0/A00000"}},
+		{"WAL record damaged", func(b *testBackup) { b.files[testSeg1][0x28+30] ^= 1 }, []string{
+			"bad WAL: " + testSeg1 + " at 0/900028: record CRC-32C"}},
 		{"short WAL", func(b *testBackup) { b.files[testSeg1] = b.files[testSeg1][:4096] }, []string{testSeg1 + ": size 4096, a WAL segment is 1048576"}},
 		{"edited manifest", func(b *testBackup) {
 			b.manifest = bytes.Replace(b.manifest, []byte(`"Size": 32768`), []byte(`"Size": 32769`), 1)
@@ -231,8 +255,9 @@ func TestVerifyBackupForms(t *testing.T) {
 						t.Errorf("problem %d: %q, want it to start with %q", i, got[i], tt.want[i])
 					}
 				}
-				if len(tt.want) == 0 && (rep.Files != 7 || rep.WALSegments != 2) {
-					t.Errorf("whole backup: %d files and %d WAL segments present, want 7 (postgresql.auto.conf counted, not checked) and 2", rep.Files, rep.WALSegments)
+				if len(tt.want) == 0 && (rep.Files != 7 || rep.WALSegments != 3 || !rep.WALWhole) {
+					t.Errorf("whole backup: %d files and %d WAL segments present, WAL whole: %v; want 7 (postgresql.auto.conf counted, not checked), 3, true",
+						rep.Files, rep.WALSegments, rep.WALWhole)
 				}
 			})
 		}

@@ -25,8 +25,9 @@ func fileAlgorithms(m *manifest.Parsed) func(string) []manifest.Algorithm {
 	}
 }
 
-// compare checks what the backup holds against the manifest and the WAL its ranges need.
-func compare(m *manifest.Parsed, files map[string]entry, rep *Report) {
+// compare checks what the backup holds against the manifest and the WAL its ranges need; walk
+// has read the WAL.
+func compare(m *manifest.Parsed, files map[string]entry, walk *walWalk, rep *Report) {
 	listed := make(map[string]bool, len(m.Files))
 	unchecked := map[manifest.Algorithm]int{}
 	for _, f := range m.Files {
@@ -67,6 +68,7 @@ func compare(m *manifest.Parsed, files map[string]entry, rep *Report) {
 	}
 	rep.WALRanges = m.WALRanges
 	checkWAL(m.WALRanges, files, rep)
+	rep.WALWhole = walk.finish(m.WALRanges, rep)
 }
 
 // WAL segment sizes initdb accepts: powers of two from 1 MB to 1 GB.

@@ -27,7 +27,11 @@ func verifyPlain(ctx context.Context, dir string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	compare(m, files, rep)
+	walk := newWALWalk(m.WALRanges)
+	if err := readPlainWAL(ctx, found, walk, rep); err != nil {
+		return nil, err
+	}
+	compare(m, files, walk, rep)
 	return rep, nil
 }
 

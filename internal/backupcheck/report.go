@@ -22,6 +22,7 @@ const (
 	Unreadable                              // a file or archive that could not be read
 	BadManifest                             // a backup_manifest that does not parse or whose own checksum fails
 	Unchecked                               // checksums that could not be computed
+	BadWAL                                  // WAL that does not read whole to the stop LSN
 )
 
 // Problem is one way the backup differs from its manifest.
@@ -51,6 +52,8 @@ func (p Problem) String() string {
 		return "truncated stream: " + p.Detail
 	case Unchecked:
 		return "unchecked: " + p.Detail
+	case BadWAL:
+		return "bad WAL: " + name + " " + p.Detail
 	}
 	return name + ": " + p.Detail
 }
@@ -70,7 +73,8 @@ type Report struct {
 	Files       int   // manifest files present: those checked that matched, and those not checked (see ignoredPath)
 	Bytes       int64 // their total size
 	WALRanges   []manifest.WALRange
-	WALSegments int // WAL segments found for WALRanges
+	WALSegments int  // WAL segments found for WALRanges
+	WALWhole    bool // the WAL read whole, record by record, from the start through the stop LSN
 }
 
 // Whole reports whether the backup matched its manifest in every respect checked.

@@ -9,13 +9,17 @@ import (
 
 // WALRange is the WAL a backup needs, and what the server that wrote it is like.
 type WALRange struct {
-	Start       LSN    // the backup's start: where the first record to read begins
+	// Start is the backup's start: where the first record to read begins. 0 when it is not known
+	// yet: the walk then begins at the first record of the first segment it is given.
+	Start       LSN
 	Stop        LSN    // the backup's stop: WAL must read whole up to here
 	Timeline    uint32 // of the segment files
 	SegmentSize int64
-	Magic       uint16 // the server's WAL page magic: see WALPageMagic
-	SystemID    uint64 // checked against each segment's long header; 0 for not checked
-	BlockSize   int    // WAL page size; 0 for WALBlockSize
+	// Magic is the server's WAL page magic (see WALPageMagic); 0 to take that of the first page,
+	// if it is one of a known version.
+	Magic     uint16
+	SystemID  uint64 // checked against each segment's long header; 0 for not checked
+	BlockSize int    // WAL page size; 0 for WALBlockSize
 }
 
 // WALError is the first problem a WALChecker found.
@@ -48,6 +52,9 @@ type WALChecker struct {
 	page    []byte
 	pageLen int
 	err     *WALError
+	// validThrough is where the walk stopped on an error: every record before it read whole.
+	validThrough LSN
+	startKnown   bool
 }
 
 // walPosition is everything the walk knows between two pages; copying it rewinds the walk.
@@ -60,6 +67,10 @@ type walPosition struct {
 	timeline   uint32 // of the last page read
 	skipToNext bool   // a switch record ended the segment's WAL
 	reached    bool   // the walk has read every record before Stop
+	begun      bool   // a segment has been given
+	// skipping marks the open record as the tail of one begun before the walk's first segment,
+	// passed over unchecked.
+	skipping bool
 
 	// The record being read, when open is set.
 	open      bool
@@ -95,12 +106,13 @@ func NewWALChecker(r WALRange) (*WALChecker, error) {
 	c := &WALChecker{
 		rules: walPageRules{magic: r.Magic, timeline: r.Timeline, segmentSize: r.SegmentSize,
 			blockSize: r.BlockSize, systemID: r.SystemID},
-		start:    r.Start,
-		stop:     r.Stop,
-		crcTable: crc32.MakeTable(crc32.Castagnoli),
-		first:    SegmentOf(r.Start, r.SegmentSize),
-		last:     LastSegmentBefore(r.Stop, r.SegmentSize),
-		page:     make([]byte, r.BlockSize),
+		start:      r.Start,
+		stop:       r.Stop,
+		crcTable:   crc32.MakeTable(crc32.Castagnoli),
+		first:      SegmentOf(r.Start, r.SegmentSize),
+		last:       LastSegmentBefore(r.Stop, r.SegmentSize),
+		page:       make([]byte, r.BlockSize),
+		startKnown: r.Start != 0,
 	}
 	c.walk.segment = c.first
 	c.walk.next = r.Start
@@ -126,6 +138,30 @@ func (c *WALChecker) SetStop(stop LSN) error {
 	return nil
 }
 
+// ValidThrough is how far the WAL given so far reads whole: every record that ends before it, from
+// the walk's start, was read and found whole.
+func (c *WALChecker) ValidThrough() LSN {
+	switch {
+	case c.err != nil:
+		return c.validThrough
+	case c.walk.open:
+		return c.walk.recLSN
+	}
+	return c.walk.next
+}
+
+// Err is the first problem found, or nil.
+func (c *WALChecker) Err() error {
+	if c.err == nil {
+		return nil
+	}
+	return c.err
+}
+
+// Magic is the page magic the WAL is checked against: WALRange.Magic, or the one the walk took
+// from the first page; 0 before that.
+func (c *WALChecker) Magic() uint16 { return c.rules.magic }
+
 // Reached reports whether every record before the stop LSN has been read and found whole.
 func (c *WALChecker) Reached() bool { return c.err == nil && c.walk.reached }
 
@@ -145,6 +181,10 @@ func (c *WALChecker) BeginSegment(seg Segment) error {
 	if c.walk.inSegment {
 		return fmt.Errorf("WAL check: segment %s begun before %s ended", c.name(seg), c.name(c.walk.segment))
 	}
+	if !c.startKnown && !c.walk.begun {
+		c.first, c.walk.segment, c.walk.next = seg, seg, c.segmentLSN(seg)
+	}
+	c.walk.begun = true
 	if seg != c.walk.segment {
 		return c.fail(c.segmentLSN(c.walk.segment), fmt.Sprintf("the segment given next was %s, want this one", c.name(seg)))
 	}
@@ -240,6 +280,11 @@ func (c *WALChecker) readPage(page []byte) error {
 		w.skipToNext = false
 	}
 	h := ParseWALPageHeader(page)
+	if c.rules.magic == 0 {
+		if _, known := WALMajor(h.Magic); known {
+			c.rules.magic = h.Magic
+		}
+	}
 	if p := c.rules.problem(&h, pageLSN, w.timeline); p != "" {
 		return c.fail(pageLSN, p)
 	}
@@ -247,6 +292,10 @@ func (c *WALChecker) readPage(page []byte) error {
 	pageEnd := pageLSN + LSN(len(page))
 	hs := h.Size()
 	off := hs
+	if !c.startKnown && w.segment == c.first && w.fed == 0 && h.Info&walFirstIsContRecord != 0 {
+		// The first page of the walk continues a record begun before it: pass over its tail.
+		w.open, w.skipping, w.recLSN, w.headerLen, w.totLen, w.got = true, true, pageLSN, WALRecordHeaderSize, h.RemLen, 0
+	}
 	switch {
 	case w.open:
 		if h.Info&walFirstIsOverwriteContRecord != 0 {
@@ -320,6 +369,12 @@ func (c *WALChecker) readPage(page []byte) error {
 func (c *WALChecker) feed(b []byte) error {
 	w := &c.walk
 	w.got += uint32(len(b))
+	if w.skipping {
+		if w.got >= w.totLen {
+			w.open, w.skipping = false, false
+		}
+		return nil
+	}
 	if w.headerLen < WALRecordHeaderSize {
 		k := copy(w.header[w.headerLen:], b)
 		w.headerLen += k
@@ -363,6 +418,10 @@ func (c *WALChecker) checkLink() error {
 }
 
 func (c *WALChecker) fail(at LSN, problem string) *WALError {
+	c.validThrough = c.walk.next
+	if c.walk.open {
+		c.validThrough = c.walk.recLSN
+	}
 	c.err = &WALError{Segment: c.name(SegmentOf(at, c.rules.segmentSize)), LSN: at, Problem: problem}
 	return c.err
 }

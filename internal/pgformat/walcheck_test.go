@@ -369,3 +369,54 @@ func TestWALCheckerStopGivenLate(t *testing.T) {
 		t.Fatalf("no stop ever given: %v, want an error", err)
 	}
 }
+
+// TestWALCheckerStartUnknown walks WAL as a stream's verification must, before the manifest at its
+// end says where the backup started and stopped: from the first record of the first segment, with
+// the magic of the first page. What it reports is how far the WAL reads whole.
+func TestWALCheckerStartUnknown(t *testing.T) {
+	f, err := readWALFixture(walfixture.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		from   int // the first segment given
+		damage func(segs [][]byte)
+		want   LSN // ValidThrough at least this; with damage, at most
+	}{
+		{"whole WAL", 0, nil, f.r.Stop},
+		{"from a segment that begins inside a record", 1, nil, f.r.Stop},
+		{"zeros from a page before the stop", 0, func(segs [][]byte) { zeroFrom(f, segs, midPage(f)) }, midPage(f)},
+		{"zeros from the first page", 0, func(segs [][]byte) { zeroFrom(f, segs, f.lsnAt(0, 0)) }, f.lsnAt(0, 0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := f.r
+			r.Start, r.Stop, r.Magic = 0, ^LSN(0), 0
+			c, err := NewWALChecker(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			segs := f.copySegments()
+			if tt.damage != nil {
+				tt.damage(segs)
+			}
+			for i := tt.from; i < len(segs); i++ {
+				if err := feedSegment(c, f.first()+Segment(i), segs[i], 3001); err != nil {
+					break
+				}
+			}
+			got := c.ValidThrough()
+			if tt.damage == nil {
+				if got < tt.want || c.Err() != nil || c.Magic() != f.r.Magic {
+					t.Errorf("valid through %s (want at least %s), error %v, magic %04X", got, tt.want, c.Err(), c.Magic())
+				}
+				return
+			}
+			var we *WALError
+			if got > tt.want || !errors.As(c.Err(), &we) || we.LSN < got || !strings.Contains(we.Problem, "zeros") {
+				t.Errorf("valid through %s (want at most %s), error %v", got, tt.want, c.Err())
+			}
+		})
+	}
+}

@@ -44,6 +44,17 @@ func WALPageMagic(major int) (magic uint16, ok bool) {
 	return 0, false
 }
 
+// WALMajor is the major version whose WAL carries magic; ok is false for a magic of no version
+// pgpull knows.
+func WALMajor(magic uint16) (major int, ok bool) {
+	for m := 13; m <= 18; m++ {
+		if mm, _ := WALPageMagic(m); mm == magic {
+			return m, true
+		}
+	}
+	return 0, false
+}
+
 // WALPageHeader is the header every WAL page starts with. The last three fields are those of the
 // long header, zero on other pages.
 type WALPageHeader struct {
@@ -100,9 +111,12 @@ type walPageRules struct {
 // timeline prevTimeline (0 for the first page), or "" when nothing is. The checks are those
 // PostgreSQL's WAL reader applies to each page it reads.
 func (r *walPageRules) problem(h *WALPageHeader, pageLSN LSN, prevTimeline uint32) string {
+	if h.Magic == 0 && h.Info == 0 && h.PageAddr == 0 {
+		return "the page is zeros where WAL should be (the file was cut short or is not written yet)"
+	}
 	if h.Magic != r.magic {
-		if h.Magic == 0 && h.PageAddr == 0 {
-			return "the page is zeros where WAL should be (the file was cut short or is not written yet)"
+		if r.magic == 0 {
+			return fmt.Sprintf("page magic %04X is that of no PostgreSQL version pgpull knows", h.Magic)
 		}
 		return fmt.Sprintf("page magic %04X, want %04X for this server version", h.Magic, r.magic)
 	}
