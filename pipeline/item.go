@@ -58,6 +58,9 @@ type Piece struct {
 	Data []byte
 	// Missing is set when the file was gone when this Piece was read.
 	Missing bool
+	// Delta, in a refresh, compares the Piece with the destination's copy of its range instead of
+	// fetching it whole; nil when there is no copy to compare with.
+	Delta *Delta
 
 	release func()
 }
@@ -76,6 +79,23 @@ func (p *Piece) Done() {
 	}
 	p.Data = nil
 }
+
+// DeltaBlock is the unit a refresh compares and moves: PostgreSQL's page size, the unit its
+// writes change. Over pgbench load, 8 KiB blocks moved 18% of a cluster where 64 KiB moved 59%.
+const DeltaBlock = 8192
+
+// Delta is a Piece compared block by block with the destination's copy of its range: Data holds
+// that copy, and fetch asks the server for the blocks whose SHA-256 differs.
+type Delta struct {
+	// Sums holds the SHA-256 of each DeltaBlock of the copy, in order; the last block may be short.
+	Sums []byte
+	// Moved marks the blocks fetch replaced with the server's bytes; the other blocks of Data are
+	// already in the destination as they are.
+	Moved []bool
+}
+
+// Blocks is how many blocks the Delta covers.
+func (d *Delta) Blocks() int { return len(d.Moved) }
 
 // Request is one round trip to the server: a range of one large file, or several small files whole.
 type Request struct {

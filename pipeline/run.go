@@ -35,3 +35,28 @@ func GoEach[T any](g *pool.ContextPool, out chan<- T, stages ...func(ctx context
 		return inner.Wait()
 	})
 }
+
+// Each receives values from in until it closes, does its work on each, and sends it on to out:
+// the loop of a stage whose workers pass what they are given along.
+func Each[T any](ctx context.Context, in <-chan T, out chan<- T, do func(T) error) error {
+	for {
+		var v T
+		var ok bool
+		select {
+		case v, ok = <-in:
+			if !ok {
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := do(v); err != nil {
+			return err
+		}
+		select {
+		case out <- v:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

@@ -27,6 +27,9 @@ type area struct {
 	undo []string
 	// changed holds the directories whose entries we added, to fsync at the end.
 	changed map[string]bool
+	// kept holds every entry this run wrote or found in place, by slash path: in a refresh,
+	// whatever else is in the area is stale.
+	kept map[string]bool
 }
 
 // dirState reports whether dir exists and, if it does, whether it is an empty directory.
@@ -70,7 +73,7 @@ func openArea(dir string, dirMode os.FileMode) (*area, error) {
 	}
 	return &area{
 		path: dir, root: root, dirMode: dirMode, madeTop: madeTop,
-		dirs: map[string]bool{".": madeTop != ""}, changed: map[string]bool{},
+		dirs: map[string]bool{".": madeTop != ""}, changed: map[string]bool{}, kept: map[string]bool{},
 	}, nil
 }
 
@@ -110,6 +113,7 @@ func (a *area) mkdirAll(name string) error {
 	if err := a.mkdirAll(path.Dir(name)); err != nil {
 		return err
 	}
+	a.kept[name] = true
 	err := a.root.Mkdir(filepath.FromSlash(name), a.dirMode)
 	if err == nil {
 		a.made(name, true)
@@ -135,6 +139,7 @@ func (a *area) create(name string, mode os.FileMode) (*os.File, error) {
 	if err := a.mkdirAll(path.Dir(name)); err != nil {
 		return nil, err
 	}
+	a.kept[name] = true
 	f, err := a.root.OpenFile(filepath.FromSlash(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return nil, err
@@ -148,6 +153,7 @@ func (a *area) symlink(target, name string) error {
 	if err := a.mkdirAll(path.Dir(name)); err != nil {
 		return err
 	}
+	a.kept[name] = true
 	if err := a.root.Symlink(target, filepath.FromSlash(name)); err != nil {
 		return err
 	}
@@ -212,3 +218,29 @@ func (a *area) rollback() error {
 }
 
 func (a *area) close() error { return a.root.Close() }
+
+// update opens the regular file name of a refresh for writing in place and gives it size bytes:
+// what is there is kept up to that size, so that unchanged ranges need not be written. An entry
+// of another kind in its place is removed first.
+func (a *area) update(name string, mode os.FileMode, size int64) (*os.File, error) {
+	if err := a.mkdirAll(path.Dir(name)); err != nil {
+		return nil, err
+	}
+	a.kept[name] = true
+	osName := filepath.FromSlash(name)
+	if fi, err := a.root.Lstat(osName); err == nil && !fi.Mode().IsRegular() {
+		if err := a.root.RemoveAll(osName); err != nil {
+			return nil, err
+		}
+	}
+	f, err := a.root.OpenFile(osName, os.O_RDWR|os.O_CREATE, mode)
+	if err != nil {
+		return nil, err
+	}
+	a.changed[path.Dir(name)] = true
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}

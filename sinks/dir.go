@@ -3,11 +3,13 @@ package sinks
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pgpull/pgpull/pipeline"
 )
@@ -25,6 +27,12 @@ type DirOptions struct {
 	Tablespaces map[string]string
 	// DirMode and FileMode are the modes of what Dir creates; 0700 and 0600 when zero.
 	DirMode, FileMode os.FileMode
+	// Refresh writes into an earlier backup of the cluster whose system identifier is SystemID,
+	// or into an unfinished one (see IncompleteMarker), in place: files are updated where the
+	// stream says, and what the stream does not hold is removed at Close. Tablespace targets
+	// the directory's pg_tblspc links point to may be non-empty.
+	Refresh  bool
+	SystemID uint64
 }
 
 // Paths with a meaning of their own in a data directory.
@@ -57,6 +65,11 @@ type Dir struct {
 
 	earlier pendingRemoval // an earlier backup to replace (-f)
 
+	began   time.Time
+	marked  bool              // IncompleteMarker written
+	linked  map[string]string // a refresh's tablespace links found in the directory, by OID
+	removed int64             // files a refresh removed as stale
+
 	done bool // closed or aborted
 }
 
@@ -74,14 +87,20 @@ func NewDir(root string, opts DirOptions) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	replace, err := checkDestination(root, opts.Force)
-	if err != nil {
+	linked := map[string]string{}
+	replace := false
+	if opts.Refresh {
+		if err := checkRefreshable(root, opts.SystemID); err != nil {
+			return nil, err
+		}
+		linked = LinkedTablespaces(root)
+	} else if replace, err = checkDestination(root, opts.Force); err != nil {
 		return nil, err
 	}
 
 	targets := make(map[string]string, len(opts.Tablespaces))
 	for _, oid := range slices.Sorted(maps.Keys(opts.Tablespaces)) {
-		target, err := checkTablespaceTarget(oid, opts.Tablespaces[oid], root, targets)
+		target, err := checkTablespaceTarget(oid, opts.Tablespaces[oid], root, targets, linked)
 		if err != nil {
 			return nil, err
 		}
@@ -94,12 +113,22 @@ func NewDir(root string, opts DirOptions) (*Dir, error) {
 		return nil, fmt.Errorf("destination directory: %w", err)
 	}
 	return &Dir{opts: opts, data: data, spaces: map[string]*area{}, closer: newFileCloser(!opts.NoSync, 4),
-		earlier: pendingRemoval{area: data, fsync: !opts.NoSync, pending: replace}}, nil
+		earlier: pendingRemoval{area: data, fsync: !opts.NoSync, pending: replace}, began: time.Now(), linked: linked}, nil
 }
 
+// LocalCopy opens the files already in the destination for reading, for a refresh's delta stage.
+// The caller closes it.
+func (d *Dir) LocalCopy() (*LocalCopy, error) {
+	return openLocalCopy(d.data.path, d.opts.Tablespaces)
+}
+
+// Removed is how many files a refresh removed because the server no longer has them.
+func (d *Dir) Removed() int64 { return d.removed }
+
 // checkTablespaceTarget returns the absolute target of tablespace oid, refusing one that is not
-// empty or that overlaps the data directory or another tablespace's target.
-func checkTablespaceTarget(oid, target, root string, others map[string]string) (string, error) {
+// empty or that overlaps the data directory or another tablespace's target. A refresh may find
+// its target non-empty when the directory's link for oid points to it (linked).
+func checkTablespaceTarget(oid, target, root string, others, linked map[string]string) (string, error) {
 	if target == "" {
 		return "", fmt.Errorf("tablespace %s: empty target directory", oid)
 	}
@@ -114,6 +143,9 @@ func checkTablespaceTarget(oid, target, root string, others map[string]string) (
 		if within(target, t) || within(t, target) {
 			return "", fmt.Errorf("tablespace %s: target %q overlaps that of tablespace %s; map it elsewhere with -T OLD=NEW", oid, target, other)
 		}
+	}
+	if linked[oid] == target {
+		return target, nil
 	}
 	exists, empty, err := dirState(target)
 	if err != nil {
@@ -141,6 +173,12 @@ func (d *Dir) Put(p *pipeline.Piece) error {
 	if err := d.earlier.clear(); err != nil {
 		return fmt.Errorf("writing the backup directory: %w", err)
 	}
+	if !d.marked {
+		if err := markIncomplete(d.data, !d.opts.NoSync, d.began); err != nil {
+			return err
+		}
+		d.marked = true
+	}
 	action, err := d.order.classify(p)
 	if err != nil {
 		return fmt.Errorf("writing the backup directory: %w", err)
@@ -161,7 +199,7 @@ func (d *Dir) Put(p *pipeline.Piece) error {
 	if f == d.controlFile {
 		d.control = append(d.control, p.Data...)
 		d.control = append(d.control, make([]byte, p.Length-int64(len(p.Data)))...)
-	} else if err := writePiece(d.cur, p); err != nil {
+	} else if err := d.write(p); err != nil {
 		return fmt.Errorf("writing the backup directory: %w", err)
 	}
 	if d.order.written(p) && f != d.controlFile {
@@ -198,7 +236,12 @@ func (d *Dir) open(f *pipeline.File) error {
 	case f.Dir:
 		return a.mkdirAll(name)
 	}
-	file, err := a.create(name, d.opts.FileMode)
+	var file *os.File
+	if d.opts.Refresh {
+		file, err = a.update(name, d.opts.FileMode, f.Size)
+	} else {
+		file, err = a.create(name, d.opts.FileMode)
+	}
 	if err != nil {
 		return err
 	}
@@ -254,12 +297,14 @@ func (d *Dir) space(oid string) (*area, error) {
 	if !ok {
 		return nil, fmt.Errorf("tablespace %s has no target directory; give one with -T OLD=NEW", oid)
 	}
-	// Checked in NewDir, but checked again: never write into a non-empty directory we did not make.
+	// Checked in NewDir, but checked again: never write into a non-empty directory we did not
+	// make, unless a refresh's link says an earlier run made it.
+	ours := d.linked[oid] == target
 	exists, empty, err := dirState(target)
 	if err != nil {
 		return nil, fmt.Errorf("tablespace %s: %w", oid, err)
 	}
-	if exists && !empty {
+	if exists && !empty && !ours {
 		return nil, fmt.Errorf("tablespace %s: directory %q exists and is not empty; map it elsewhere with -T OLD=NEW", oid, target)
 	}
 	a, err := openArea(target, d.opts.DirMode)
@@ -267,7 +312,18 @@ func (d *Dir) space(oid string) (*area, error) {
 		return nil, fmt.Errorf("tablespace %s: %w", oid, err)
 	}
 	d.spaces[oid] = a
-	if err := d.data.symlink(a.path, "pg_tblspc/"+oid); err != nil {
+	link := "pg_tblspc/" + oid
+	if ours {
+		d.data.kept[link] = true
+		return a, nil
+	}
+	if d.opts.Refresh {
+		// A link to another place, or anything else, where the tablespace's link goes.
+		if err := d.data.root.RemoveAll(filepath.FromSlash(link)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("tablespace %s: %w", oid, err)
+		}
+	}
+	if err := d.data.symlink(a.path, link); err != nil {
 		return nil, fmt.Errorf("tablespace %s: %w", oid, err)
 	}
 	return a, nil
@@ -286,6 +342,14 @@ func (d *Dir) finish(f *pipeline.File) error {
 	return d.closer.close(file)
 }
 
+// write writes p into the open file: in a refresh at its offset, and only what changed.
+func (d *Dir) write(p *pipeline.Piece) error {
+	if d.opts.Refresh {
+		return writeAt(d.cur, p)
+	}
+	return writePiece(d.cur, p)
+}
+
 // Close writes manifest as backup_manifest, makes everything durable, and only then writes
 // global/pg_control and makes it durable in turn: until pg_control is on disk the directory
 // cannot start, so a crash anywhere before leaves a directory PostgreSQL refuses.
@@ -302,6 +366,15 @@ func (d *Dir) Close(manifest []byte) error {
 	if err := d.closer.wait(); err != nil {
 		return fmt.Errorf("writing the backup directory: %w", err)
 	}
+	if d.opts.Refresh {
+		for _, a := range d.allAreas() {
+			n, err := removeStale(a)
+			d.removed += n
+			if err != nil {
+				return fmt.Errorf("writing the backup directory: %w", err)
+			}
+		}
+	}
 	if manifest != nil {
 		if err := d.writeWhole(manifestName, manifest, nil); err != nil {
 			return err
@@ -314,6 +387,17 @@ func (d *Dir) Close(manifest []byte) error {
 		if err := d.writeWhole(controlPath, d.control, d.controlFile); err != nil {
 			return err
 		}
+		if err := d.syncAll(); err != nil {
+			return err
+		}
+	}
+	if d.marked {
+		// Only now: a directory with pg_control but the marker is complete, one with the marker
+		// but no pg_control is what a rerun with --refresh completes.
+		if err := d.data.root.Remove(IncompleteMarker); err != nil {
+			return fmt.Errorf("writing the backup directory: %w", err)
+		}
+		d.data.changed["."] = true
 		if err := d.syncAll(); err != nil {
 			return err
 		}
@@ -389,6 +473,11 @@ func (d *Dir) Abort() error {
 	d.closer.wait() // the files must be closed before they are removed; their errors no longer matter
 	var errs []error
 	for _, a := range d.allAreas() {
+		if d.opts.Refresh {
+			// Kept for the rerun, which moves only what differs; the marker says so.
+			errs = append(errs, a.close())
+			continue
+		}
 		errs = append(errs, a.rollback())
 	}
 	if err := errors.Join(errs...); err != nil {

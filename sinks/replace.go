@@ -22,6 +22,9 @@ func checkDestination(dir string, force bool) (replace bool, err error) {
 		return false, nil
 	}
 	if !force {
+		if _, err := os.Lstat(filepath.Join(dir, IncompleteMarker)); err == nil {
+			return false, fmt.Errorf("destination directory %q holds an unfinished backup (%s); complete it with --refresh, replace it with -f, or choose another", dir, IncompleteMarker)
+		}
 		return false, fmt.Errorf("destination directory %q exists and is not empty; use -f/--force or choose another", dir)
 	}
 	return true, checkReplaceable(dir)
@@ -42,7 +45,7 @@ func checkReplaceable(dir string) error {
 	switch {
 	case has("postmaster.pid"):
 		return refuse("a server runs from it (postmaster.pid)")
-	case len(tars) > 0:
+	case len(tars) > 0 || has(IncompleteMarker):
 		return nil
 	case !has("PG_VERSION"):
 		return refuse("holds no backup (no PG_VERSION, no base.tar)")
@@ -57,18 +60,8 @@ func checkReplaceable(dir string) error {
 // before the next: from the start the directory neither starts as a cluster nor passes for a
 // complete backup.
 func clearBackup(a *area, fsync bool) error {
-	steps := [][]string{{controlPath}, {"backup_label", manifestName, tablespaceMapPath}}
-	for _, names := range steps {
-		for _, name := range names {
-			if err := a.root.Remove(filepath.FromSlash(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("removing the earlier backup: %w", err)
-			}
-		}
-		if fsync {
-			if err := syncDir(a.root.Open(filepath.Dir(filepath.FromSlash(names[0])))); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("removing the earlier backup: %w", err)
-			}
-		}
+	if err := disarm(a, fsync); err != nil {
+		return fmt.Errorf("removing the earlier backup: %w", err)
 	}
 	top, err := a.root.Open(".")
 	if err != nil {
@@ -86,6 +79,26 @@ func clearBackup(a *area, fsync bool) error {
 	}
 	if fsync {
 		return syncDir(a.root.Open("."))
+	}
+	return nil
+}
+
+// disarm removes what lets a backup directory start or pass for a complete backup:
+// global/pg_control, then backup_label, backup_manifest and tablespace_map, each step on disk
+// before the next.
+func disarm(a *area, fsync bool) error {
+	steps := [][]string{{controlPath}, {"backup_label", manifestName, tablespaceMapPath}}
+	for _, names := range steps {
+		for _, name := range names {
+			if err := a.root.Remove(filepath.FromSlash(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		if fsync {
+			if err := syncDir(a.root.Open(filepath.Dir(filepath.FromSlash(names[0])))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
 	}
 	return nil
 }

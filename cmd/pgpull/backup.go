@@ -52,6 +52,7 @@ type backupFlags struct {
 	events        string
 
 	serverCompress bool // read through pgpull's helper function, which compresses on the server
+	refresh        bool
 }
 
 func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
@@ -64,6 +65,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.StringVarP(&f.compress, "compress", "z", "none", "`METHOD` of compressing tar output: none, gzip[:LEVEL], zstd[:LEVEL]")
 	fs.StringVarP(&f.pgdata, "pgdata", "D", "", "`DEST`, as pg_basebackup -D; then the only argument is DSN")
 	fs.BoolVarP(&f.force, "force", "f", false, "replace an earlier backup in the destination directory")
+	fs.BoolVar(&f.refresh, "refresh", false, "bring the earlier or unfinished plain backup in DEST up to date, moving only the blocks that differ")
 	fs.StringVar(&f.rangeSize, "range-size", "8MB", "`SIZE` fetched per request")
 	fs.VarP(f.mapping, "tablespace-mapping", "T", "relocate the tablespace in `OLDDIR=NEWDIR` (plain format)")
 	fs.BoolVarP(&f.noSync, "no-sync", "N", false, "do not fsync what was written")
@@ -129,6 +131,12 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		// garbage collector from letting the heap grow to twice that between collections.
 		debug.SetMemoryLimit(opts.InFlightBytes() + 48<<20)
 	}
+	if f.refresh && format != "plain" {
+		return fmt.Errorf("--refresh updates a plain backup in a directory: give a directory as DEST, without -F tar")
+	}
+	if f.refresh && f.force {
+		return fmt.Errorf("--refresh and -f/--force exclude each other: --refresh updates the backup in DEST, -f replaces it")
+	}
 	cfg, err := parseDSN(dsn)
 	if err != nil {
 		return err
@@ -160,8 +168,22 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 			}
 		}
 	}
+	var dir *sinks.Dir
+	if f.refresh {
+		dir = sink.(*sinks.Dir)
+		local, err := dir.LocalCopy()
+		if err != nil {
+			sink.Abort()
+			return err
+		}
+		defer local.Close()
+		b.Local = local
+	}
 	res, err := b.Run(ctx, sink)
 	if err != nil {
+		if _, serr := os.Stat(filepath.Join(dest, sinks.IncompleteMarker)); f.refresh && serr == nil {
+			fmt.Fprintf(stderr, "pgpull: %s cannot start until the refresh completes; run the same command again to resume\n", dest)
+		}
 		return err
 	}
 	if err := finish(); err != nil {
@@ -179,6 +201,10 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	mo.result(res, outputBytes)
 	opts.Log("backup complete: %s, WAL %s to %s, %.1fs; %s from the first byte copied", amount(res.Files, res.Bytes, res.WALSegments),
 		res.Start, res.Stop, res.Duration.Seconds(), rate(res.Bytes+res.WALBytes, res.Copying))
+	if dir != nil {
+		opts.Log("refresh: %s compared with the copy, %s moved from the server, %d files removed",
+			humanSize(res.Compared), humanSize(res.Received), dir.Removed())
+	}
 	if n := len(res.PageFailures); n > 0 {
 		for i, pf := range res.PageFailures {
 			if i == 20 {
@@ -320,6 +346,10 @@ func openSink(f backupFlags, b *backup.Backup, dest, format string, spec compres
 		return ts, func() error { return nil }, err
 	}
 	spaces := map[string]string{}
+	linked := map[string]string{}
+	if f.refresh {
+		linked = sinks.LinkedTablespaces(dest) // where the earlier backup put them
+	}
 	for _, t := range b.Tablespaces {
 		if !filepath.IsAbs(t.Location) {
 			continue // in place, inside the data directory
@@ -327,6 +357,8 @@ func openSink(f backupFlags, b *backup.Backup, dest, format string, spec compres
 		target := t.Location
 		if m, ok := f.mapping[t.Location]; ok {
 			target = m
+		} else if l, ok := linked[t.OID]; ok {
+			target = l
 		}
 		spaces[t.OID] = target
 	}
@@ -340,7 +372,7 @@ func openSink(f backupFlags, b *backup.Backup, dest, format string, spec compres
 		}
 	}
 	d, err := sinks.NewDir(dest, sinks.DirOptions{Force: f.force, NoSync: f.noSync, Tablespaces: spaces,
-		DirMode: b.Server.DirMode, FileMode: b.Server.FileMode()})
+		DirMode: b.Server.DirMode, FileMode: b.Server.FileMode(), Refresh: f.refresh, SystemID: b.Server.SystemID})
 	return d, func() error { return nil }, err
 }
 

@@ -21,3 +21,12 @@ func ControlCRCValid(data []byte) bool {
 	}
 	return false
 }
+
+// ControlSystemID is the system identifier pg_control opens with, when data is a whole, valid
+// control file.
+func ControlSystemID(data []byte) (uint64, bool) {
+	if len(data) < 8 || !ControlCRCValid(data) {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(data), true
+}

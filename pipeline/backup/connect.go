@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/session"
+	"github.com/pgpull/pgpull/stages/delta"
 )
 
 // Options are a backup run's settings; the command line fills them.
@@ -52,7 +53,10 @@ type Backup struct {
 	// is then measured, for the caller to warn when the copy may outlast the WAL it needs.
 	NoSlot  string
 	WALRisk session.WALRisk
-	conn    *pgx.Conn // the control session's connection, until Run hands it over
+	// Local, for a refresh, is the destination's copy: ranges it holds are compared with the
+	// server's and only the blocks that differ are moved. nil for a full copy.
+	Local delta.Copy
+	conn  *pgx.Conn // the control session's connection, until Run hands it over
 }
 
 // AssumedCopyRate is the copy's bytes per second the WAL risk is weighed with when -r sets none.

@@ -3,6 +3,8 @@ package backup
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,6 +17,7 @@ import (
 	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/pipeline"
 	"github.com/pgpull/pgpull/sinks"
+	"github.com/pgpull/pgpull/stages/delta"
 	"github.com/pgpull/pgpull/stages/fetch"
 	"github.com/pgpull/pgpull/stages/list"
 	"github.com/pgpull/pgpull/stages/reorder"
@@ -34,6 +37,9 @@ type Result struct {
 	Copying               time.Duration // from the first byte written to the end
 	PageFailures          []pgformat.PageFailure
 	ManifestChecksum      string // "" without a manifest
+	// Compared is the bytes of ranges compared with the destination's copy (a refresh), and
+	// Received the bytes of file data the server sent.
+	Compared, Received int64
 }
 
 // controlPingInterval is how often the idle control session is checked: losing it loses the
@@ -163,18 +169,29 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	splitter := &split.Splitter{RangeSize: b.opts.RangeSize, SmallFile: b.opts.RangeSize / 8, BatchFiles: 1000, Budget: budget}
 	pipeline.Go(g, listed, func(ctx context.Context) error { return t.count(ctx, items, listed) })
 	pipeline.Go(g, requests, func(ctx context.Context) error { return splitter.Run(ctx, listed, requests) })
+	var compared, received atomic.Int64
+	toFetch := requests
+	if b.Local != nil {
+		hashed := make(chan *pipeline.Request, b.opts.Jobs)
+		pipeline.GoAll(g, hashed, runtime.GOMAXPROCS(0), func(ctx context.Context) error {
+			h := &delta.Hasher{Copy: b.Local, Budget: budget, Compared: &compared}
+			return h.Run(ctx, requests, hashed)
+		})
+		toFetch = hashed
+	}
 	pipeline.GoAll(g, fetched, b.opts.Jobs, func(ctx context.Context) error {
 		w := &fetch.Worker{Connect: func(ctx context.Context) (*pgconn.PgConn, error) {
 			return session.ConnectRaw(ctx, b.cfg, "pgpull fetch")
 		}, Budget: budget, Limiter: limiter, Timeout: b.opts.IOTimeout,
-			Retries: 5, Backoff: 500 * time.Millisecond, Log: b.opts.Log, LogSQL: b.opts.LogSQL}
+			Retries: 5, Backoff: 500 * time.Millisecond, Log: b.opts.Log, LogSQL: b.opts.LogSQL,
+			Received: &received}
 		if pages != nil {
 			w.Pages = pages
 		}
 		if b.opts.ServerCompress {
 			w.Reader = &fetch.Compressed{}
 		}
-		return w.Run(ctx, requests, fetched)
+		return w.Run(ctx, toFetch, fetched)
 	})
 	pipeline.Go(g, ordered, func(ctx context.Context) error { return reorder.Run(ctx, fetched, ordered) })
 	if walCheck != nil {
@@ -213,6 +230,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	if !final.Copying.IsZero() {
 		res.Copying = time.Since(final.Copying)
 	}
+	res.Compared, res.Received = compared.Load(), received.Load()
 	if pages != nil {
 		res.PageFailures = pages.Failures()
 	}

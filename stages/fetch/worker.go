@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -40,6 +41,8 @@ type Worker struct {
 	Log     func(format string, args ...any)
 	Reader  Reader       // nil reads with pg_read_binary_file
 	LogSQL  func(string) // nil for none; gets each read with its parameters
+	// Received counts the bytes of file data the server sent, shared by all workers; nil for none.
+	Received *atomic.Int64
 
 	conn *pgconn.PgConn
 }
@@ -63,26 +66,7 @@ func (w *Worker) Run(ctx context.Context, in <-chan *pipeline.Request, out chan<
 	if w.Reader == nil {
 		w.Reader = BinaryFile{}
 	}
-	for {
-		var r *pipeline.Request
-		var ok bool
-		select {
-		case r, ok = <-in:
-			if !ok {
-				return nil
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if err := w.fetchWithRetry(ctx, r); err != nil {
-			return err
-		}
-		select {
-		case out <- r:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return pipeline.Each(ctx, in, out, func(r *pipeline.Request) error { return w.fetchWithRetry(ctx, r) })
 }
 
 func (w *Worker) close() {
@@ -141,11 +125,15 @@ func (w *Worker) fetchStalling(ctx context.Context, r *pipeline.Request, stall *
 		}
 		w.conn = conn
 	}
+	whole, compared := splitCompared(r.Pieces)
 	var err error
-	if len(r.Pieces) == 1 && r.Pieces[0].Length > RowSize {
-		err = w.readRange(ctx, r.Pieces[0], stall)
-	} else {
-		err = w.readBatch(ctx, r.Pieces, stall)
+	if len(whole) == 1 && whole[0].Length > RowSize {
+		err = w.readRange(ctx, whole[0], stall)
+	} else if len(whole) > 0 {
+		err = w.readBatch(ctx, whole, stall)
+	}
+	if err == nil && len(compared) > 0 {
+		err = w.compare(ctx, compared, stall)
 	}
 	if err != nil {
 		return err
@@ -202,7 +190,7 @@ func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece, stall *stallT
 
 // readBatch reads several small Pieces in one query, one row each.
 func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall *stallTimer) error {
-	var paths, offsets, sizes strings.Builder
+	arrays := newTextArrays(3) // paths, offsets, sizes
 	var todo, raw []*pipeline.Piece
 	for _, p := range pieces {
 		if p.File.Source == "" || p.Length == 0 {
@@ -212,14 +200,7 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall 
 			raw = append(raw, p)
 			continue
 		}
-		if len(todo) > 0 {
-			paths.WriteByte(',')
-			offsets.WriteByte(',')
-			sizes.WriteByte(',')
-		}
-		paths.WriteString(arrayElement(p.File.Source))
-		offsets.WriteString(strconv.FormatInt(p.Offset, 10))
-		sizes.WriteString(strconv.FormatInt(p.Length, 10))
+		arrays.add(arrayElement(p.File.Source), strconv.FormatInt(p.Offset, 10), strconv.FormatInt(p.Length, 10))
 		todo = append(todo, p)
 	}
 	for _, p := range raw {
@@ -230,7 +211,7 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall 
 	if len(todo) == 0 {
 		return nil
 	}
-	params := [][]byte{[]byte("{" + paths.String() + "}"), []byte("{" + offsets.String() + "}"), []byte("{" + sizes.String() + "}")}
+	params := arrays.params()
 	rr := w.exec(ctx, w.Reader.BatchSQL(), params)
 	i := 0
 	for rr.NextRow() {
@@ -275,6 +256,9 @@ func (w *Worker) reread(ctx context.Context, f *pipeline.File, off, n int64) ([]
 }
 
 func (w *Worker) wait(ctx context.Context, n int, stall *stallTimer) error {
+	if w.Received != nil {
+		w.Received.Add(int64(n))
+	}
 	if w.Limiter == nil || n == 0 {
 		stall.progress()
 		return nil
@@ -310,6 +294,30 @@ func pad(p *pipeline.Piece) {
 }
 
 func itoa(n int64) []byte { return strconv.AppendInt(nil, n, 10) }
+
+// textArrays builds the text forms of parallel array parameters, one element of each at a time.
+type textArrays []strings.Builder
+
+func newTextArrays(n int) textArrays { return make(textArrays, n) }
+
+// add appends one element to each array; elems are already in array-literal form.
+func (a textArrays) add(elems ...string) {
+	for i, e := range elems {
+		if a[i].Len() > 0 {
+			a[i].WriteByte(',')
+		}
+		a[i].WriteString(e)
+	}
+}
+
+// params is the arrays as parameter values.
+func (a textArrays) params() [][]byte {
+	out := make([][]byte, len(a))
+	for i := range a {
+		out[i] = []byte("{" + a[i].String() + "}")
+	}
+	return out
+}
 
 // arrayElement quotes s as an element of a PostgreSQL array literal. File names come from the
 // server and may hold any byte, so every element is quoted.
