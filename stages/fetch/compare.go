@@ -46,6 +46,10 @@ func (w *Worker) compare(ctx context.Context, pieces []*pipeline.Piece, stall *s
 		p.Missing = false
 	}
 	params := append(arrays.params(), sums)
+	if w.LogSQL != nil {
+		w.LogSQL(fmt.Sprintf("%s -- $1 = %q, $2 = %q, $3 = %q, $4 = %q, $5 = %d block sums", compareSQL,
+			params[0], params[1], params[2], params[3], len(sums)/sha256.Size))
+	}
 	rr := w.conn.ExecParams(ctx, compareSQL, params, nil, compareParamFormats, compareResultFormats)
 	for rr.NextRow() {
 		v := rr.Values()
