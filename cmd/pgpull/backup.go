@@ -199,6 +199,9 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		outputBytes, _ = treeSize(dest)
 	}
 	mo.result(res, outputBytes)
+	if dir != nil {
+		mo.refresh(res, dir.Removed())
+	}
 	opts.Log("backup complete: %s, WAL %s to %s, %.1fs; %s from the first byte copied", amount(res.Files, res.Bytes, res.WALSegments),
 		res.Start, res.Stop, res.Duration.Seconds(), rate(res.Bytes+res.WALBytes, res.Copying))
 	if dir != nil {

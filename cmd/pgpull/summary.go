@@ -50,6 +50,15 @@ type summary struct {
 
 	ChecksumFailures int    `json:"checksum_failures"`
 	ManifestChecksum string `json:"manifest_checksum,omitempty"`
+
+	Refresh *refreshSummary `json:"refresh,omitempty"`
+}
+
+// refreshSummary is what --refresh adds to the summary.
+type refreshSummary struct {
+	ComparedBytes int64 `json:"compared_bytes"`
+	MovedBytes    int64 `json:"moved_bytes"`
+	RemovedFiles  int64 `json:"removed_files"`
 }
 
 // machineOutput writes --summary and --events.
@@ -117,6 +126,11 @@ func (m *machineOutput) result(res backup.Result, outputBytes int64) {
 	}
 	s.ChecksumFailures = len(res.PageFailures)
 	s.ManifestChecksum = res.ManifestChecksum
+}
+
+// refresh records what a refresh compared, moved and removed.
+func (m *machineOutput) refresh(res backup.Result, removed int64) {
+	m.sum.Refresh = &refreshSummary{ComparedBytes: res.Compared, MovedBytes: res.Received, RemovedFiles: removed}
 }
 
 // close writes the summary, to --summary and as the last event, for a run that ended with err.
