@@ -1,6 +1,9 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // defaultJobs and defaultRangeSize are pgpull's defaults; the goals are
 // stated for them.
@@ -24,7 +27,8 @@ type goal struct {
 func findSummary(sums []summary, tool string, jobs int, comp string) (summary, bool) {
 	var fallback *summary
 	for i, s := range sums {
-		if s.Tool != tool || s.Compress != comp || (tool == toolPgpull && s.Jobs != jobs) || s.Runs == 0 {
+		if s.Tool != tool || s.Compress != comp || (tool == toolPgpull && s.Jobs != jobs) || s.Runs == 0 ||
+			strings.HasSuffix(s.Config, " no-walcheck") {
 			continue
 		}
 		if tool != toolPgpull || s.RangeSize == defaultRangeSize {

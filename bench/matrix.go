@@ -115,12 +115,25 @@ type config struct {
 	jobs      int    // pgpull -j, pgBackRest process-max; 1 for the others
 	rangeSize string // pgpull --range-size
 	comp      compression
+	// noWALCheck runs pgpull with --no-check-wal, to measure what the WAL check costs.
+	noWALCheck bool
+}
+
+// pgpullArgs are the config's pgpull flags beyond -j, -c and --range-size.
+func (c config) pgpullArgs() []string {
+	if c.noWALCheck {
+		return append(c.comp.pgpullArgs(), "--no-check-wal")
+	}
+	return c.comp.pgpullArgs()
 }
 
 // name is the config's label in tables and files.
 func (c config) name() string {
 	switch c.tool {
 	case toolPgpull:
+		if c.noWALCheck {
+			return fmt.Sprintf("pgpull -j%d r=%s %s no-walcheck", c.jobs, c.rangeSize, c.comp)
+		}
 		return fmt.Sprintf("pgpull -j%d r=%s %s", c.jobs, c.rangeSize, c.comp)
 	case toolPgbackrest:
 		return fmt.Sprintf("pgbackrest p=%d %s", c.jobs, c.comp)
@@ -134,6 +147,7 @@ func (c config) name() string {
 type matrixSpec struct {
 	jobs           []int
 	rangeSizes     []string
+	walChecks      []bool // pgpull with the WAL check (true), without (false), or both
 	comps          []compression
 	basebackup     bool
 	pgbackrest     bool
@@ -148,8 +162,10 @@ func (m matrixSpec) configs() []config {
 	for _, comp := range m.comps {
 		for _, j := range m.jobs {
 			for _, r := range m.rangeSizes {
-				if comp.forPgpull() {
-					out = append(out, config{tool: toolPgpull, jobs: j, rangeSize: r, comp: comp})
+				for _, w := range m.walChecks {
+					if comp.forPgpull() {
+						out = append(out, config{tool: toolPgpull, jobs: j, rangeSize: r, comp: comp, noWALCheck: !w})
+					}
 				}
 			}
 		}

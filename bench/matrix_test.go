@@ -19,7 +19,7 @@ func TestInterleaveIsRoundRobin(t *testing.T) {
 
 func TestMatrixConfigs(t *testing.T) {
 	m := matrixSpec{
-		jobs: []int{1, 4}, rangeSizes: []string{"8MB"},
+		jobs: []int{1, 4}, rangeSizes: []string{"8MB"}, walChecks: []bool{true},
 		comps:      []compression{{algo: "none"}, {algo: "gzip", level: 1}},
 		basebackup: true, pgbackrest: true, pgbackrestJobs: []int{2}, tar: true,
 	}
@@ -37,11 +37,26 @@ func TestMatrixConfigs(t *testing.T) {
 	}
 }
 
+// TestMatrixWALCheck: --wal-check on,off puts each pgpull cell in twice, the second without the
+// check, so that its cost is measured in interleaved runs.
+func TestMatrixWALCheck(t *testing.T) {
+	m := matrixSpec{jobs: []int{4}, rangeSizes: []string{"8MB"}, walChecks: []bool{true, false},
+		comps: []compression{{algo: "none"}}}
+	var got []string
+	for _, c := range m.configs() {
+		got = append(got, c.name()+": "+strings.Join(c.pgpullArgs(), " "))
+	}
+	want := []string{"pgpull -j4 r=8MB none: -z none", "pgpull -j4 r=8MB none no-walcheck: -z none --no-check-wal"}
+	if !slices.Equal(got, want) {
+		t.Errorf("configs %q, want %q", got, want)
+	}
+}
+
 // TestMatrixServerCompression: pgpull's helper and pg_basebackup's server-side methods each run
 // only where the tool has them, and nothing of the server's goes to pgBackRest.
 func TestMatrixServerCompression(t *testing.T) {
 	m := matrixSpec{
-		jobs: []int{8}, rangeSizes: []string{"8MB"},
+		jobs: []int{8}, rangeSizes: []string{"8MB"}, walChecks: []bool{true},
 		comps:      []compression{{algo: "none"}, {server: true}, {server: true, algo: "zstd", level: 1}},
 		basebackup: true, pgbackrest: true, pgbackrestJobs: []int{2},
 	}

@@ -27,6 +27,7 @@ type runSettings struct {
 	dataset       string
 	jobs          string
 	rangeSizes    string
+	walChecks     string
 	compress      string
 	tools         string
 	pgbackrestJob string
@@ -47,6 +48,7 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&s.dataset, "dataset", "mixed:256MB", "scratch data set: pgbench:SCALE, mixed:SIZE or incompressible:SIZE")
 	fs.StringVar(&s.jobs, "jobs", "1,2,4,8", "pgpull -j values")
 	fs.StringVar(&s.rangeSizes, "range-sizes", "8MB", "pgpull --range-size values")
+	fs.StringVar(&s.walChecks, "wal-check", "on", "pgpull's WAL check: on, off (--no-check-wal), or on,off to measure its cost")
 	fs.StringVar(&s.compress, "compress", "none,gzip:1,zstd:1", "compressions, each run by every tool: none, gzip:N, zstd:N; "+
 		"on the server: server (pgpull --server-compress, helper installed), server-gzip:N, server-lz4:N, server-zstd:N (pg_basebackup)")
 	fs.StringVar(&s.tools, "tools", "pgpull,pg_basebackup,pgbackrest,tar", "tools to run; missing ones are skipped with a note")
@@ -101,6 +103,14 @@ func (s runSettings) plan() (benchPlan, error) {
 		}
 		p.matrix.rangeSizes = append(p.matrix.rangeSizes, r)
 	}
+	for _, w := range splitList(s.walChecks) {
+		switch w {
+		case "on", "off":
+			p.matrix.walChecks = append(p.matrix.walChecks, w == "on")
+		default:
+			return p, fmt.Errorf("--wal-check: %q is neither on nor off", w)
+		}
+	}
 	for _, c := range splitList(s.compress) {
 		comp, err := parseCompression(c)
 		if err != nil {
@@ -108,8 +118,8 @@ func (s runSettings) plan() (benchPlan, error) {
 		}
 		p.matrix.comps = append(p.matrix.comps, comp)
 	}
-	if len(p.matrix.jobs) == 0 || len(p.matrix.rangeSizes) == 0 || len(p.matrix.comps) == 0 {
-		return p, errors.New("--jobs, --range-sizes and --compress need at least one value each")
+	if len(p.matrix.jobs) == 0 || len(p.matrix.rangeSizes) == 0 || len(p.matrix.comps) == 0 || len(p.matrix.walChecks) == 0 {
+		return p, errors.New("--jobs, --range-sizes, --wal-check and --compress need at least one value each")
 	}
 	if s.runs < 1 {
 		return p, errors.New("--runs must be at least 1")
@@ -368,7 +378,7 @@ func toolCommands(configs []config, t *target) []string {
 		var line string
 		switch c.tool {
 		case toolPgpull:
-			line = fmt.Sprintf("pgpull backup -j J -c fast --range-size %s %s DSN - | count", c.rangeSize, strings.Join(c.comp.pgpullArgs(), " "))
+			line = fmt.Sprintf("pgpull backup -j J -c fast --range-size %s %s DSN - | count", c.rangeSize, strings.Join(c.pgpullArgs(), " "))
 		case toolBasebackup:
 			line = strings.Join(append([]string{"pg_basebackup -d DSN -D - -Ft -X fetch -c fast"}, c.comp.basebackupArgs()...), " ") + " | count"
 		case toolPgbackrest:

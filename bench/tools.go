@@ -33,7 +33,7 @@ func (t *target) runConfig(ctx context.Context, cfg config, run int) sample {
 	switch cfg.tool {
 	case toolPgpull:
 		args := append([]string{"backup", "-j", strconv.Itoa(cfg.jobs), "-c", "fast", "--range-size", cfg.rangeSize},
-			cfg.comp.pgpullArgs()...)
+			cfg.pgpullArgs()...)
 		u, err = runChild(ctx, exec.CommandContext(ctx, t.pgpull, append(args, t.dsn, "-")...))
 	case toolBasebackup:
 		// -X fetch: WAL comes at the end in the same stream, as with pgpull;

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/pgpull/pgpull/bench/cluster"
@@ -97,4 +98,52 @@ func makeWAL(t *testing.T) *walFixture {
 	}
 	t.Logf("WAL %s to %s on timeline %d: %d segments", start, stop, timeline, len(f.segments))
 	return f
+}
+
+// BenchmarkWALCheckerPgbench walks WAL as a busy server writes it: a backup's range on a fresh
+// cluster (16 MB segments) while pgbench runs its TPC-B transactions, small records mostly.
+func BenchmarkWALCheckerPgbench(b *testing.B) {
+	ctx := context.Background()
+	const segSize = 16 << 20
+	c := cluster.ForTest(b, cluster.Options{Checksums: true, Conf: []string{"wal_keep_size = 256MB"}})
+	if out, err := c.Pgbench(ctx, "-i", "-q", "-s", "2").CombinedOutput(); err != nil {
+		b.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+	conn, err := c.Connect(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var startText, stopText string
+	var timeline uint32
+	if err := conn.QueryRow(ctx, `SELECT pg_backup_start('bench', true)::text`).Scan(&startText); err != nil {
+		b.Fatal(err)
+	}
+	out, err := c.Pgbench(ctx, "-n", "-c", "2", "-t", "3000").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "number of transactions actually processed: 6000") {
+		b.Fatalf("pgbench: %v\n%s", err, out)
+	}
+	if err := conn.QueryRow(ctx, `SELECT lsn::text, (SELECT timeline_id FROM pg_control_checkpoint()) FROM pg_backup_stop(true)`).Scan(&stopText, &timeline); err != nil {
+		b.Fatal(err)
+	}
+	start, _ := ParseLSN(startText)
+	stop, _ := ParseLSN(stopText)
+	magic, _ := WALPageMagic(15)
+	r := WALRange{Start: start, Stop: stop, Timeline: timeline, SegmentSize: segSize, Magic: magic}
+	var segs [][]byte
+	for s := SegmentOf(start, segSize); s <= LastSegmentBefore(stop, segSize); s++ {
+		seg, err := os.ReadFile(filepath.Join(c.DataDir, "pg_wal", s.Name(timeline, segSize)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		segs = append(segs, seg)
+	}
+	b.Logf("WAL %s to %s: %d segments, %d MB of records", start, stop, len(segs), (stop-start)>>20)
+	b.SetBytes(int64(stop - start))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := checkWAL(r, segs, 256<<10); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
