@@ -12,17 +12,19 @@ import (
 
 // stallProxy forwards TCP connections to a PostgreSQL server. The first connection whose startup
 // message names application stops carrying data to the client once it has carried after bytes,
-// as a connection does whose network path silently died; the server backend stays.
+// as a connection does whose network path silently died; the server backend stays. It counts the
+// bytes it carries from the server to clients: what a run costs on the wire.
 type stallProxy struct {
 	ln          net.Listener
 	upstream    string
 	application []byte
 	after       int64
 
-	stalled atomic.Bool // a connection has been stalled
-	mu      sync.Mutex
-	conns   []net.Conn
-	wg      sync.WaitGroup
+	stalled  atomic.Bool // a connection has been stalled
+	toClient atomic.Int64
+	mu       sync.Mutex
+	conns    []net.Conn
+	wg       sync.WaitGroup
 }
 
 func startStallProxy(t *testing.T, upstream, application string, after int64) *stallProxy {
@@ -108,8 +110,23 @@ func (p *stallProxy) handle(client net.Conn) {
 	if stall {
 		limit = p.after
 	}
-	copyToClient(client, server, limit)
+	copyToClient(client, countingConn{server, &p.toClient}, limit)
 	<-done
+}
+
+// ToClients is how many bytes the proxy has carried from the server to its clients.
+func (p *stallProxy) ToClients() int64 { return p.toClient.Load() }
+
+// countingConn counts what is read from it.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // copyToClient copies until either side ends, or, with limit >= 0, stops reading after limit
