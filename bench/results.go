@@ -24,20 +24,25 @@ func sectionEnd(scenario string) string   { return "<!-- end bench section: " + 
 // updateResults writes rep's section into the file at path, replacing the
 // section of the same scenario if there is one.
 func updateResults(path string, rep benchReport, goals []goal) error {
+	return replaceSection(path, rep.Scenario, renderSection(rep, goals))
+}
+
+// replaceSection writes body as scenario's section of the file at path, replacing the section of
+// the same scenario if there is one.
+func replaceSection(path, scenario, body string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	sections := splitSections(string(old))
-	body := renderSection(rep, goals)
 	replaced := false
 	for i, s := range sections {
-		if s.scenario == rep.Scenario {
+		if s.scenario == scenario {
 			sections[i].text, replaced = body, true
 		}
 	}
 	if !replaced {
-		sections = append(sections, resultsSection{rep.Scenario, body})
+		sections = append(sections, resultsSection{scenario, body})
 	}
 	var b strings.Builder
 	b.WriteString(resultsHeader)
