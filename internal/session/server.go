@@ -23,6 +23,7 @@ type Server struct {
 	SystemID         uint64 // goes into version 2 manifests
 	DataChecksums    bool
 	WALSegmentSize   int64
+	WALBlockSize     int // XLOG_BLCKSZ: the WAL page size the server was built with
 	BlocksPerSegment uint32
 	InRecovery       bool
 	DirMode          os.FileMode // data_directory_mode: 0700, or 0750 with group access
@@ -59,10 +60,11 @@ func Describe(ctx context.Context, conn *pgx.Conn) (Server, error) {
 		       current_setting('wal_level'),
 		       (SELECT setting::int8 FROM pg_settings WHERE name = 'wal_segment_size'),
 		       (SELECT blocks_per_segment FROM pg_control_init()),
+		       (SELECT wal_block_size FROM pg_control_init()),
 		       pg_is_in_recovery(),
 		       current_setting('data_directory_mode')`).Scan(
 		&s.VersionNum, &s.CatalogVersion, &sysID, &checksums, &walLevel,
-		&segSize, &s.BlocksPerSegment, &s.InRecovery, &dirMode)
+		&segSize, &s.BlocksPerSegment, &s.WALBlockSize, &s.InRecovery, &dirMode)
 	if err != nil {
 		return s, fmt.Errorf("reading server settings: %w", err)
 	}

@@ -247,7 +247,7 @@ func (b *Backup) walChecker(start session.Start) (*wal.Checker, error) {
 		return nil, fmt.Errorf("pgpull does not know the WAL format of PostgreSQL %d; use --no-check-wal", b.Server.Major())
 	}
 	r := pgformat.WALRange{Start: start.LSN, Timeline: start.Timeline, SegmentSize: b.Server.WALSegmentSize,
-		Magic: magic, SystemID: b.Server.SystemID}
+		Magic: magic, SystemID: b.Server.SystemID, BlockSize: b.Server.WALBlockSize}
 	return wal.NewChecker(r, b.rereadWAL, b.opts.Log)
 }
 
