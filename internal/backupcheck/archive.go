@@ -252,10 +252,7 @@ func digest(r io.Reader, algs []manifest.Algorithm, buf []byte) (entry, error) {
 			used, hashes, writers = append(used, a), append(hashes, h), append(writers, h)
 		}
 	}
-	w := io.Discard
-	if len(writers) > 0 {
-		w = io.MultiWriter(writers...)
-	}
+	w := io.MultiWriter(append(writers, &e.head)...)
 	n, err := io.CopyBuffer(w, r, buf)
 	e.size = n
 	if err != nil {

@@ -44,6 +44,18 @@ func streamAlgorithms() []manifest.Algorithm {
 type entry struct {
 	size int64
 	sums [manifest.NONE][]byte // digests by algorithm; nil where not computed
+	head head                  // the first bytes: pg_control's system identifier
+}
+
+// head keeps the first bytes written to it.
+type head struct {
+	b [8]byte
+	n int
+}
+
+func (h *head) Write(p []byte) (int, error) {
+	h.n += copy(h.b[h.n:], p)
+	return len(p), nil
 }
 
 // VerifyPath checks the backup at p: a plain backup directory, a directory of -F tar output, or

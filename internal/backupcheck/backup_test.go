@@ -44,6 +44,16 @@ type testBackup struct {
 
 func newTestBackup(t testing.TB, alg manifest.Algorithm) *testBackup {
 	t.Helper()
+	return newVersionedTestBackup(t, alg, 1, 0)
+}
+
+// testSystemID is the system identifier the test backup's pg_control holds: its first 8 bytes.
+const testSystemID = 0x0707070707070707
+
+// newVersionedTestBackup is a test backup whose manifest has the given version and, for 2,
+// System-Identifier.
+func newVersionedTestBackup(t testing.TB, alg manifest.Algorithm, version int, systemID uint64) *testBackup {
+	t.Helper()
 	wal, err := testWAL()
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +73,7 @@ func newTestBackup(t testing.TB, alg manifest.Algorithm) *testBackup {
 		testSeg2:               bytes.Clone(wal.Segments[1]),
 		testSeg3:               bytes.Clone(wal.Segments[2]),
 	}
-	m := manifest.New(1, 0, alg)
+	m := manifest.New(version, systemID, alg)
 	for _, p := range slices.Sorted(maps.Keys(files)) {
 		if pgformat.IsSegmentPath(p) {
 			continue
@@ -259,6 +269,31 @@ func TestVerifyBackupForms(t *testing.T) {
 					t.Errorf("whole backup: %d files and %d WAL segments present, WAL whole: %v; want 7 (postgresql.auto.conf counted, not checked), 3, true",
 						rep.Files, rep.WALSegments, rep.WALWhole)
 				}
+			})
+		}
+	}
+}
+
+// TestVerifyManifestV2SystemID: a version 2 manifest (17 and later) is checked against the
+// backup's pg_control in every form, as pg_verifybackup 17 does.
+func TestVerifyManifestV2SystemID(t *testing.T) {
+	tests := []struct {
+		name     string
+		systemID uint64
+		want     []string
+	}{
+		{"same cluster", testSystemID, nil},
+		{"another cluster", testSystemID + 1, []string{"global/pg_control: system identifier 506381209866536711, manifest says 506381209866536712"}},
+	}
+	for _, f := range forms() {
+		for _, tt := range tests {
+			t.Run(f.name+"/"+tt.name, func(t *testing.T) {
+				b := newVersionedTestBackup(t, manifest.CRC32C, 2, tt.systemID)
+				rep, err := VerifyPath(context.Background(), f.write(t, b))
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantProblems(t, rep, tt.want)
 			})
 		}
 	}

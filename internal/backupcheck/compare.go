@@ -2,6 +2,7 @@ package backupcheck
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -69,6 +70,28 @@ func compare(m *manifest.Parsed, files map[string]entry, walk *walWalk, rep *Rep
 	rep.WALRanges = m.WALRanges
 	checkWAL(m.WALRanges, files, rep)
 	rep.WALWhole = walk.finish(m.WALRanges, rep)
+	checkSystemID(m, files, rep)
+}
+
+// controlFile is where the backup's pg_control is.
+const controlFile = "global/pg_control"
+
+// checkSystemID compares a version 2 manifest's System-Identifier with the one in the backup's
+// pg_control (its first field, in the server's byte order: little-endian on the platforms pgpull
+// builds for), as pg_verifybackup 17 does: a mismatch means the manifest belongs to another
+// cluster's backup.
+func checkSystemID(m *manifest.Parsed, files map[string]entry, rep *Report) {
+	e, ok := files[controlFile]
+	if m.Version < 2 || !ok {
+		return // a missing pg_control is reported already
+	}
+	if e.head.n < len(e.head.b) {
+		rep.add(SystemIDMismatch, controlFile, "too short to hold a system identifier (%d bytes)", e.size)
+		return
+	}
+	if id := binary.LittleEndian.Uint64(e.head.b[:]); id != m.SystemID {
+		rep.add(SystemIDMismatch, controlFile, "system identifier %d, manifest says %d: the manifest is another cluster's", id, m.SystemID)
+	}
 }
 
 // WAL segment sizes initdb accepts: powers of two from 1 MB to 1 GB.

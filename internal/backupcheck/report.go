@@ -23,6 +23,7 @@ const (
 	BadManifest                             // a backup_manifest that does not parse or whose own checksum fails
 	Unchecked                               // checksums that could not be computed
 	BadWAL                                  // WAL that does not read whole to the stop LSN
+	SystemIDMismatch                        // pg_control names another system than a version 2 manifest
 )
 
 // Problem is one way the backup differs from its manifest.
