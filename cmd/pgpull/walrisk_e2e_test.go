@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,22 +22,28 @@ import (
 // --require-slot refuse to start at all, leaving nothing on the server.
 func TestWALRiskPreflight(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true, Conf: []string{"max_wal_size = 32MB", "min_wal_size = 32MB"}})
+	src := cluster.ForTest(t, cluster.Options{Checksums: true, Conf: []string{"max_wal_size = 32MB", "min_wal_size = 32MB", "checkpoint_timeout = 30s"}})
 	load := loadPgbench(t, src, "5")
 	role := grantedRole(t, src, "bk")
 	base := t.TempDir()
 
 	t.Run("warning", func(t *testing.T) {
 		dest := filepath.Join(base, "warned")
-		// At 1 MB/s the copy of some 80 MB takes over a minute: far past 17 MB of WAL at any rate
-		// pgbench writes. The test stops it once the copy has begun.
-		cmd := exec.Command(buildPgpull(t), "backup", "-c", "fast", "-v", "-r", "1M", roleDSN(src, role), dest)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
+		// At 64 kB/s the copy of some 100 MB would take far longer than checkpoint_timeout, so any
+		// WAL written meanwhile is at risk, however slowly pgbench writes on a loaded machine. The
+		// test stops the backup once it has started.
+		cmd := exec.Command(buildPgpull(t), "backup", "-c", "fast", "-v", "-r", "64k", roleDSN(src, role), dest)
+		stderr := &lockedBuffer{}
+		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		waitForCopy(t, dest)
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(stderr.String(), "pgpull: backup started at"); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the backup did not start within 2 minutes:\n%s", stderr.String())
+			}
+		}
 		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
 		}
@@ -46,9 +53,9 @@ func TestWALRiskPreflight(t *testing.T) {
 		out := stderr.String()
 		t.Logf("stderr:\n%s", out)
 		warn := regexp.MustCompile(`pgpull: warning: no slot will hold WAL \(the role lacks REPLICATION[^)]*\): the server writes ([0-9.]+) (kiB|MiB)/s of WAL, ` +
-			`the copy of ([0-9.]+) MiB takes about \S+ at 1.0 MiB/s \(-r\), so about [0-9.]+ [kM]iB of WAL is written meanwhile; ` +
-			`the server keeps 0.0 MiB beyond each checkpoint \(wal_keep_size\) and checkpoints every 5m0s \(checkpoint_timeout\) or every [0-9.]+ MiB of WAL \(max_wal_size 32.0 MiB\).*` +
-			`set wal_keep_size to at least [0-9.]+ [kM]iB`).FindStringSubmatchIndex(out)
+			`the copy of ([0-9.]+) MiB takes about \S+ at 64.0 kiB/s \(-r\), so about [0-9.]+ [kMG]iB of WAL is written meanwhile; ` +
+			`the server keeps 0.0 MiB beyond each checkpoint \(wal_keep_size\) and checkpoints every 30s \(checkpoint_timeout\) or every [0-9.]+ MiB of WAL \(max_wal_size 32.0 MiB\).*` +
+			`set wal_keep_size to at least [0-9.]+ [kMG]iB`).FindStringSubmatchIndex(out)
 		if warn == nil {
 			t.Fatalf("no warning with the WAL rate, the copy's size and time, and the server's settings")
 		}
@@ -97,4 +104,22 @@ func grantedRole(t *testing.T, c *cluster.Cluster, role string) string {
 		t.Fatalf("psql < grants: %v\n%s", err, out)
 	}
 	return role
+}
+
+// lockedBuffer is a bytes.Buffer a child process writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgpull/pgpull/bench/cluster"
+)
+
+// readmeMarker precedes each README block this test runs.
+const readmeMarker = "<!-- run: readme -->"
+
+// readmeBlocks are the shell blocks of README.md that follow readmeMarker, in order.
+func readmeBlocks(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []string
+	for _, part := range strings.Split(string(raw), readmeMarker)[1:] {
+		body, ok := strings.CutPrefix(strings.TrimLeft(part, "\n"), "```sh\n")
+		end := strings.Index(body, "```")
+		if !ok || end < 0 {
+			t.Fatalf("README: a %q line must be followed by a ```sh block", readmeMarker)
+		}
+		blocks = append(blocks, body[:end])
+	}
+	return blocks
+}
+
+// TestReadmeRestores runs README's restore blocks as written, as root with a sudo that becomes the
+// server's OS user: every form must start. The source gets a tablespace before the -F tar block,
+// the last: a plain backup of it on the same host would need -T.
+func TestReadmeRestores(t *testing.T) {
+	ctx := context.Background()
+	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	blocks := readmeBlocks(t)
+	if len(blocks) < 4 {
+		t.Fatalf("README has %d blocks marked %q; want the plain, stream, compressed and -F tar restores", len(blocks), readmeMarker)
+	}
+	restore, err := os.MkdirTemp("", "pgpull-readme-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(restore) })
+	if err := os.Chmod(restore, 0o755); err != nil { // the server's OS user must reach the copies
+		t.Fatal(err)
+	}
+	port, err := cluster.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "pgpull"), ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// README says sudo, as a user who is not postgres would; the test runs as root, where
+	// runuser does the same without a sudoers file.
+	sudo := "#!/bin/sh\nif [ \"$1\" = -u ]; then u=$2; shift 2; exec runuser -u \"$u\" -- \"$@\"; fi\nexec \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "sudo"), []byte(sudo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, d := range []string{"plain", "fromtar", "fromzst", "fromtarfiles"} {
+			stop := exec.Command("runuser", "-u", "postgres", "--", filepath.Join(src.Bindir, "pg_ctl"), "-D", filepath.Join(restore, d), "-m", "immediate", "stop")
+			_ = stop.Run()
+		}
+	})
+	var out bytes.Buffer
+	var oid string
+	for i, block := range blocks {
+		if i == len(blocks)-1 {
+			_, oid = addTablespace(t, src)
+		}
+		cmd := exec.CommandContext(ctx, "bash", "-c", "set -euo pipefail\n"+block)
+		cmd.Env = append(os.Environ(), "SRC="+src.DSN(), "RESTORE="+restore, "PORT="+strconv.Itoa(port), "PGBIN="+src.Bindir,
+			"PATH="+bin+":"+src.ClientBin+":"+os.Getenv("PATH"))
+		var blockOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &blockOut, &blockOut
+		began := time.Now()
+		err := cmd.Run()
+		t.Logf("README block %d (%s):\n%s\noutput:\n%s", i+1, time.Since(began).Round(time.Second), block, blockOut.String())
+		if err != nil {
+			t.Fatalf("README's restore block %d failed: %v", i+1, err)
+		}
+		out.Write(blockOut.Bytes())
+	}
+	if !strings.Contains(out.String(), "\nf\n") && !strings.HasPrefix(out.String(), "f\n") {
+		t.Errorf("the plain copy did not report pg_is_in_recovery() = f")
+	}
+	if want := "ts1|" + filepath.Join(restore, "ts-"+oid); !strings.Contains(out.String(), want) {
+		t.Errorf("the -F tar copy does not show its tablespace at the new place (%q)", want)
+	}
+	checkServerClean(t, src)
+}
