@@ -37,13 +37,14 @@ func readmeBlocks(t *testing.T) []string {
 }
 
 // TestReadmeRestores runs README's restore blocks as written, as root with a sudo that becomes the
-// server's OS user: every form must start. The source gets a tablespace before the -F tar block,
-// the last: a plain backup of it on the same host would need -T.
+// server's OS user: every form must start. The source gets a tablespace before the -F tar block:
+// a plain backup of it on the same host would need -T. ssh, aws and rclone are stand-ins that keep
+// the files under one local directory.
 func TestReadmeRestores(t *testing.T) {
 	ctx := context.Background()
 	src := cluster.ForTest(t, cluster.Options{Checksums: true})
 	blocks := readmeBlocks(t)
-	if len(blocks) < 4 {
+	if len(blocks) < 5 {
 		t.Fatalf("README has %d blocks marked %q; want the plain, stream, compressed and -F tar restores", len(blocks), readmeMarker)
 	}
 	restore, err := os.MkdirTemp("", "pgpull-readme-")
@@ -68,6 +69,19 @@ func TestReadmeRestores(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bin, "sudo"), []byte(sudo), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	remote := t.TempDir()
+	for name, body := range map[string]string{
+		// ssh HOST COMMAND: COMMAND runs here, with the remote's /backups under remote.
+		"ssh": `shift; exec bash -c "$(echo "$*" | sed "s|/backups|` + remote + `|g")"`,
+		// aws s3 cp - s3://B/K ... | aws s3 cp s3://B/K -
+		"aws": `if [ "$3" = - ]; then mkdir -p "$(dirname "` + remote + `/${4#s3://}")"; exec cat > "` + remote + `/${4#s3://}"; fi; exec cat "` + remote + `/${3#s3://}"`,
+		// rclone rcat REMOTE:PATH | rclone cat REMOTE:PATH
+		"rclone": `f="` + remote + `/${2#*:}"; if [ "$1" = rcat ]; then mkdir -p "$(dirname "$f")"; exec cat > "$f"; fi; exec cat "$f"`,
+	} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/bash\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Cleanup(func() {
 		for _, d := range []string{"plain", "fromtar", "fromzst", "fromtarfiles"} {
 			stop := exec.Command("runuser", "-u", "postgres", "--", filepath.Join(src.Bindir, "pg_ctl"), "-D", filepath.Join(restore, d), "-m", "immediate", "stop")
@@ -77,7 +91,7 @@ func TestReadmeRestores(t *testing.T) {
 	var out bytes.Buffer
 	var oid string
 	for i, block := range blocks {
-		if i == len(blocks)-1 {
+		if strings.Contains(block, "-F tar") {
 			_, oid = addTablespace(t, src)
 		}
 		cmd := exec.CommandContext(ctx, "bash", "-c", "set -euo pipefail\n"+block)
@@ -98,6 +112,14 @@ func TestReadmeRestores(t *testing.T) {
 	}
 	if want := "ts1|" + filepath.Join(restore, "ts-"+oid); !strings.Contains(out.String(), want) {
 		t.Errorf("the -F tar copy does not show its tablespace at the new place (%q)", want)
+	}
+	if n := strings.Count(out.String(), "(tar stream (zstd)) verified: "); n != 2 {
+		t.Errorf("%d streams verified; want the zstd file's and the one back through ssh", n)
+	}
+	for _, d := range []string{"froms3", "fromrclone"} {
+		if _, err := os.Stat(filepath.Join(restore, d, "backup_label")); err != nil {
+			t.Errorf("the stream back from %s holds no backup_label: %v", d, err)
+		}
 	}
 	checkServerClean(t, src)
 }
