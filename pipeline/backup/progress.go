@@ -46,10 +46,10 @@ type tally struct {
 	phase       atomic.Value // Phase
 	changed     chan struct{}
 
-	listed, listedWAL                           atomic.Int64
-	files, bytes, walSegments, walBytes         atomic.Int64
-	copying                                     atomic.Int64 // unix nanoseconds of the first byte written
-	skipFile                                    bool         // the file being written is left out
+	listed, listedWAL                   atomic.Int64
+	files, bytes, walSegments, walBytes atomic.Int64
+	copying                             atomic.Int64 // unix nanoseconds of the first byte written
+	skipFile                            bool         // the file being written is left out
 }
 
 func newTally(segmentSize int64) *tally {
