@@ -24,9 +24,6 @@ func NewBudget(total int64, bufSize int) *Budget {
 	return &Budget{sem: semaphore.NewWeighted(total), total: total, bufSize: bufSize}
 }
 
-// Total is the budget's size in bytes.
-func (b *Budget) Total() int64 { return b.total }
-
 // Admit waits until the Request's bytes fit in the budget, then charges them to it. Each Piece
 // gives its share back when its Done is called.
 func (b *Budget) Admit(ctx context.Context, r *Request) error {

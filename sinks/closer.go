@@ -4,20 +4,23 @@ import (
 	"errors"
 	"os"
 	"sync"
+
+	"github.com/sourcegraph/conc/pool"
 )
 
 // fileCloser fsyncs and closes finished files in the background, a few at a time: one slow fsync
 // of a 1 GiB segment then does not stall the stream, and only a few files are ever open.
 type fileCloser struct {
-	fsync bool
-	slots chan struct{}
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	errs  []error
+	fsync    bool
+	parallel int
+	pool     *pool.Pool // at most parallel closes at once; Go waits for a free one
+
+	mu   sync.Mutex
+	errs []error
 }
 
 func newFileCloser(fsync bool, parallel int) *fileCloser {
-	return &fileCloser{fsync: fsync, slots: make(chan struct{}, parallel)}
+	return &fileCloser{fsync: fsync, parallel: parallel, pool: pool.New().WithMaxGoroutines(parallel)}
 }
 
 // close fsyncs (when asked to) and closes f, waiting while parallel files are already being
@@ -29,9 +32,7 @@ func (c *fileCloser) close(f *os.File) error {
 		}
 		return c.err()
 	}
-	c.slots <- struct{}{}
-	c.wg.Go(func() {
-		defer func() { <-c.slots }()
+	c.pool.Go(func() {
 		err := f.Sync()
 		if cerr := f.Close(); err == nil {
 			err = cerr
@@ -43,9 +44,11 @@ func (c *fileCloser) close(f *os.File) error {
 	return c.err()
 }
 
-// wait waits for every close begun and returns their errors.
+// wait waits for every close begun and returns their errors. A pool ends with its Wait, so
+// closes after this one go to a fresh pool. Like close, it is called from the sink's goroutine.
 func (c *fileCloser) wait() error {
-	c.wg.Wait()
+	c.pool.Wait()
+	c.pool = pool.New().WithMaxGoroutines(c.parallel)
 	return c.err()
 }
 

@@ -33,6 +33,9 @@ type DirOptions struct {
 	// the directory's pg_tblspc links point to may be non-empty.
 	Refresh  bool
 	SystemID uint64
+	// FileClosers is how many finished files are fsynced and closed at once, in the background
+	// (backup.Tuning.FileClosers); at least one.
+	FileClosers int
 }
 
 // Paths with a meaning of their own in a data directory.
@@ -112,7 +115,7 @@ func NewDir(root string, opts DirOptions) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("destination directory: %w", err)
 	}
-	return &Dir{opts: opts, data: data, spaces: map[string]*area{}, closer: newFileCloser(!opts.NoSync, 4),
+	return &Dir{opts: opts, data: data, spaces: map[string]*area{}, closer: newFileCloser(!opts.NoSync, max(opts.FileClosers, 1)),
 		earlier: pendingRemoval{area: data, fsync: !opts.NoSync, pending: replace}, began: time.Now(), linked: linked}, nil
 }
 

@@ -5,8 +5,8 @@ package sinks
 import "github.com/pgpull/pgpull/pipeline"
 
 // Sink receives the stream's Pieces in stream order, one goroutine calling it: for each File its
-// Pieces arrive by increasing offset, the first one opening the File. A sink calls Done on every
-// Piece it has written or dropped.
+// Pieces arrive by increasing offset, the first one opening the File. The sink owns each Piece
+// given to Put: it calls Done on it, written, dropped or failed, and no one else does.
 type Sink interface {
 	// Put writes one Piece. A Piece marked Missing on a File's first Piece means the file was
 	// removed on the server: the File is left out, and its later Pieces are dropped.

@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"archive/tar"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -25,10 +26,14 @@ type Tar struct {
 	// now dates backup_manifest and entries without a ModTime; tests fix it.
 	now     func() time.Time
 	aborted bool
+
+	// What NewTarStream put between the archive and its writer, which the Tar owns: closed (and
+	// flushed) by Close, the compressor closed by Abort too, so its goroutines end either way.
+	wrap io.WriteCloser // nil without compression
+	buf  *bufio.Writer  // nil without a buffer
 }
 
-// NewTar returns a Tar sink writing to w. It never closes w; a caller wanting buffering or
-// compression wraps w itself.
+// NewTar returns a Tar sink writing to w. It never closes w.
 func NewTar(w io.Writer) *Tar {
 	// Owned by whoever runs pgpull, so that extracting as that user (or as root with
 	// --same-owner) gives the files to the account that will run the server.
@@ -37,6 +42,37 @@ func NewTar(w io.Writer) *Tar {
 		uid, gid = 0, 0
 	}
 	return &Tar{tw: tar.NewWriter(w), uid: uid, gid: gid, now: time.Now}
+}
+
+// TarStreamOptions say what goes between a tar stream and its writer.
+type TarStreamOptions struct {
+	// Wrap, when set, compresses the stream; closing what it returns must flush it without
+	// closing the writer under it.
+	Wrap func(io.Writer) (io.WriteCloser, error)
+	// Buffer is the size of a write buffer in front of the writer (backup.Tuning.StreamBuffer);
+	// none when zero.
+	Buffer int
+}
+
+// NewTarStream returns a Tar sink writing to w through a buffer and a compressor, both of which
+// it owns: Close finishes and flushes them, Abort closes the compressor. It never closes w.
+func NewTarStream(w io.Writer, opts TarStreamOptions) (*Tar, error) {
+	var buf *bufio.Writer
+	if opts.Buffer > 0 {
+		buf = bufio.NewWriterSize(w, opts.Buffer)
+		w = buf
+	}
+	var wrap io.WriteCloser
+	if opts.Wrap != nil {
+		var err error
+		if wrap, err = opts.Wrap(w); err != nil {
+			return nil, err
+		}
+		w = wrap
+	}
+	t := NewTar(w)
+	t.wrap, t.buf = wrap, buf
+	return t, nil
 }
 
 // Put writes p: the member's header on the File's first Piece, then the Piece's bytes straight
@@ -130,12 +166,26 @@ func (t *Tar) Close(manifest []byte) error {
 	if err := t.tw.Close(); err != nil {
 		return fmt.Errorf("writing the tar stream: %w", err)
 	}
+	if t.wrap != nil {
+		if err := t.wrap.Close(); err != nil {
+			return fmt.Errorf("writing the tar stream: %w", err)
+		}
+	}
+	if t.buf != nil {
+		if err := t.buf.Flush(); err != nil {
+			return fmt.Errorf("writing the tar stream: %w", err)
+		}
+	}
 	return nil
 }
 
 // Abort leaves the stream cut where it is. It writes no end blocks, so tar readers report the
-// archive as truncated instead of taking it for a complete backup.
+// archive as truncated instead of taking it for a complete backup. A compressor it owns is closed,
+// so that none of its goroutines outlive the run.
 func (t *Tar) Abort() error {
 	t.aborted = true
+	if t.wrap != nil {
+		_ = t.wrap.Close() // its error says the stream broke, which the caller already knows
+	}
 	return nil
 }

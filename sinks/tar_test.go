@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/pgpull/pgpull/pipeline"
+	"github.com/pgpull/pgpull/stages/compress"
+	"go.uber.org/goleak"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -333,4 +335,65 @@ func TestTarRawName(t *testing.T) {
 	if got := readFile(t, filepath.Join(dir, name)); !bytes.Equal(got, pattern(1, 700)) {
 		t.Errorf("GNU tar extracted %d bytes under the raw name, want the 700 written", len(got))
 	}
+}
+
+// TestTarStreamOwnsCompressor: the stream sink owns its buffer and compressor. Close finishes
+// both, so that what reaches the writer decompresses to the whole archive; Abort closes the
+// compressor, so that none of its goroutines outlive a failed backup.
+func TestTarStreamOwnsCompressor(t *testing.T) {
+	var s testStream
+	body := pattern(4, 3<<20) // several of gzip's blocks, so that it compresses on goroutines
+	s.file("base/1/1", "", body, 1<<20)
+	gzip := func(w io.Writer) (io.WriteCloser, error) {
+		return compress.NewWriter(w, compress.Spec{Algorithm: compress.Gzip, Level: 1}, 2)
+	}
+	t.Run("close", func(t *testing.T) {
+		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		var out bytes.Buffer
+		sink, err := NewTarStream(&out, TarStreamOptions{Buffer: 64 << 10, Wrap: gzip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := putAll(t, sink, s.pieces); err != nil {
+			t.Fatal(err)
+		}
+		if err := sink.Close([]byte("manifest\n")); err != nil {
+			t.Fatal(err)
+		}
+		zr, _, err := compress.NewReader(&out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zr.Close()
+		tr := tar.NewReader(zr)
+		for _, want := range []struct {
+			name string
+			body []byte
+		}{{"base/1/1", body}, {"backup_manifest", []byte("manifest\n")}} {
+			h, err := tr.Next()
+			if err != nil {
+				t.Fatalf("reading the stream back before %s: %v", want.name, err)
+			}
+			got, err := io.ReadAll(tr)
+			if h.Name != want.name || err != nil || !bytes.Equal(got, want.body) {
+				t.Fatalf("member %s (%d bytes, %v), want %s (%d bytes)", h.Name, len(got), err, want.name, len(want.body))
+			}
+		}
+		if _, err := tr.Next(); err != io.EOF {
+			t.Errorf("after the manifest: %v, want the end of the archive", err)
+		}
+	})
+	t.Run("abort", func(t *testing.T) {
+		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		sink, err := NewTarStream(io.Discard, TarStreamOptions{Buffer: 64 << 10, Wrap: gzip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := putAll(t, sink, s.pieces[:2]); err != nil {
+			t.Fatal(err)
+		}
+		if err := sink.Abort(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

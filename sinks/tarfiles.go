@@ -24,6 +24,9 @@ type TarFilesOptions struct {
 	// Wrap, when set, is put between each archive and its file, to compress it. Closing what it
 	// returns must flush it without closing the file.
 	Wrap func(io.Writer) (io.WriteCloser, error)
+	// Buffer is the size of each archive's write buffer (backup.Tuning.TarFileBuffer); bufio's
+	// default when zero.
+	Buffer int
 }
 
 // TarFiles writes pg_basebackup -Ft's layout into a directory: base.tar with the main data
@@ -101,10 +104,8 @@ func (t *TarFiles) archive(oid string) (*tarFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writing the tar files: %w", err)
 	}
-	// Measured (BenchmarkTarFilesSmallFiles): without a buffer each member costs three write
-	// calls, header, body and padding, which halves throughput on 8 KiB files. Large Pieces
-	// pass through bufio mostly uncopied.
-	a := &tarFile{file: f, buf: bufio.NewWriterSize(f, 64<<10)}
+	// Without a buffer each member costs three write calls, header, body and padding.
+	a := &tarFile{file: f, buf: bufio.NewWriterSize(f, t.opts.Buffer)}
 	var w io.Writer = a.buf
 	if t.opts.Wrap != nil {
 		if a.wrap, err = t.opts.Wrap(a.buf); err != nil {

@@ -178,7 +178,7 @@ func BenchmarkTarFilesSmallFiles(b *testing.B) {
 	}
 	b.SetBytes(int64(len(s.pieces)) * 8192)
 	for b.Loop() {
-		sink, err := NewTarFiles(b.TempDir(), TarFilesOptions{NoSync: true})
+		sink, err := NewTarFiles(b.TempDir(), TarFilesOptions{NoSync: true, Buffer: 64 << 10})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -129,7 +127,7 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The stream's bytes are bounded by the budget; a soft limit just above it keeps the
 		// garbage collector from letting the heap grow to twice that between collections.
-		debug.SetMemoryLimit(opts.InFlightBytes() + 48<<20)
+		debug.SetMemoryLimit(opts.Tuning.MemoryLimit(opts.Jobs, opts.RangeSize))
 	}
 	if f.refresh && format != "plain" {
 		return fmt.Errorf("--refresh updates a plain backup in a directory: give a directory as DEST, without -F tar")
@@ -155,8 +153,11 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	if warning := walRiskWarning(b.NoSlot, b.WALRisk, f.maxRate != ""); warning != "" {
 		fmt.Fprintf(stderr, "pgpull: %s\n", warning)
 	}
-	out := &countingWriter{w: stdout}
-	sink, finish, err := openSink(f, b, dest, format, spec, out)
+	if file, ok := stdout.(*os.File); ok && format == "stream" && isTerminal(file) {
+		return fmt.Errorf("refusing to write a tar stream to a terminal: redirect stdout, or give a directory as DEST")
+	}
+	out := &countingWriter{w: stdout} // hides stdout's *os.File, so the terminal is checked above
+	sink, err := openSink(f, b, dest, format, spec, opts.Tuning, out)
 	if err != nil {
 		return err
 	}
@@ -184,9 +185,6 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		if _, serr := os.Stat(filepath.Join(dest, sinks.IncompleteMarker)); f.refresh && serr == nil {
 			fmt.Fprintf(stderr, "pgpull: %s cannot start until the refresh completes; run the same command again to resume\n", dest)
 		}
-		return err
-	}
-	if err := finish(); err != nil {
 		return err
 	}
 	if f.recoveryConf {
@@ -228,7 +226,7 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 
 // options turns flags into the backup's options and checks them.
 func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, error) {
-	opts := backup.Options{Jobs: f.jobs, Label: f.label, WALInterval: f.walInterval, IOTimeout: f.ioTimeout, Manifest: !f.noManifest, VerifyPages: !f.noVerifyPages, CheckWAL: !f.noCheckWAL}
+	opts := backup.Options{Tuning: backup.DefaultTuning(), Jobs: f.jobs, Label: f.label, WALInterval: f.walInterval, IOTimeout: f.ioTimeout, Manifest: !f.noManifest, VerifyPages: !f.noVerifyPages, CheckWAL: !f.noCheckWAL}
 	opts.ServerCompress = f.serverCompress
 	opts.RequireSlot = f.requireSlot
 	if err := f.checkWALMethod(); err != nil {
@@ -324,29 +322,19 @@ func (f backupFlags) outputFormat(dest string, spec compress.Spec) (string, erro
 	return "", fmt.Errorf("-T/--tablespace-mapping applies to the plain format only")
 }
 
-// openSink makes the sink for DEST and the function that completes the output after the run.
-func openSink(f backupFlags, b *backup.Backup, dest, format string, spec compress.Spec, stdout io.Writer) (sinks.Sink, func() error, error) {
-	procs := runtime.GOMAXPROCS(0)
+// openSink makes the sink for DEST; the run closes or aborts it.
+func openSink(f backupFlags, b *backup.Backup, dest, format string, spec compress.Spec, tu backup.Tuning,
+	stdout io.Writer) (sinks.Sink, error) {
+	procs := tu.CompressorCount()
+	wrap := func(w io.Writer) (io.WriteCloser, error) { return compress.NewWriter(w, spec, procs) }
 	switch format {
 	case "stream":
-		if file, ok := stdout.(*os.File); ok && isTerminal(file) {
-			return nil, nil, fmt.Errorf("refusing to write a tar stream to a terminal: redirect stdout, or give a directory as DEST")
-		}
-		buf := bufio.NewWriterSize(stdout, 1<<20)
-		zw, err := compress.NewWriter(buf, spec, procs)
-		if err != nil {
-			return nil, nil, err
-		}
-		return sinks.NewTar(zw), func() error {
-			if err := zw.Close(); err != nil {
-				return fmt.Errorf("writing stdout: %w", err)
-			}
-			return buf.Flush()
-		}, nil
+		ts, err := sinks.NewTarStream(stdout, sinks.TarStreamOptions{Buffer: tu.StreamBuffer, Wrap: wrap})
+		return ts, err
 	case "tar":
-		ts, err := sinks.NewTarFiles(dest, sinks.TarFilesOptions{Force: f.force, NoSync: f.noSync, Ext: spec.Ext(),
-			Wrap: func(w io.Writer) (io.WriteCloser, error) { return compress.NewWriter(w, spec, procs) }})
-		return ts, func() error { return nil }, err
+		ts, err := sinks.NewTarFiles(dest, sinks.TarFilesOptions{Force: f.force, NoSync: f.noSync, Ext: spec.Ext(), Buffer: tu.TarFileBuffer,
+			Wrap: wrap})
+		return ts, err
 	}
 	spaces := map[string]string{}
 	linked := map[string]string{}
@@ -371,12 +359,13 @@ func openSink(f backupFlags, b *backup.Backup, dest, format string, spec compres
 			found = found || t.Location == old
 		}
 		if !found {
-			return nil, nil, fmt.Errorf("-T %s names no tablespace of the server", old)
+			return nil, fmt.Errorf("-T %s names no tablespace of the server", old)
 		}
 	}
 	d, err := sinks.NewDir(dest, sinks.DirOptions{Force: f.force, NoSync: f.noSync, Tablespaces: spaces,
-		DirMode: b.Server.DirMode, FileMode: b.Server.FileMode(), Refresh: f.refresh, SystemID: b.Server.SystemID})
-	return d, func() error { return nil }, err
+		DirMode: b.Server.DirMode, FileMode: b.Server.FileMode(), Refresh: f.refresh, SystemID: b.Server.SystemID,
+		FileClosers: tu.FileClosers})
+	return d, err
 }
 
 // isTerminal tells a terminal from other character devices such as /dev/null.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgpull/pgpull/internal/backupcheck"
 	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/pipeline/backup"
 )
 
 // verifyCommand is `pgpull verify`; stdin is where `-` reads a stream from (os.Stdin, or a test's
@@ -41,6 +42,8 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 	if scheme := schemeOf(target); scheme != "" {
 		return unsupportedURL("PATH", target, scheme)
 	}
+	t := backup.DefaultTuning()
+	checker := backupcheck.Checker{Readers: t.VerifyReaderCount(), Buffer: t.VerifyBuffer}
 	var rep *backupcheck.Report
 	var err error
 	if target == "-" {
@@ -48,9 +51,9 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 			return fmt.Errorf("refusing to read a tar stream from a terminal: pipe a backup in, or give its PATH")
 		}
 		target = "stdin"
-		rep, err = backupcheck.VerifyStream(ctx, stdin, target)
+		rep, err = checker.VerifyStream(ctx, stdin, target)
 	} else {
-		rep, err = backupcheck.VerifyPath(ctx, target)
+		rep, err = checker.VerifyPath(ctx, target)
 	}
 	if err != nil {
 		return err

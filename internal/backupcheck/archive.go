@@ -85,7 +85,7 @@ func readManifest(dir string, rep *Report) (*manifest.Parsed, error) {
 
 // verifyTarFiles checks -F tar output: the manifest beside the archives is read first, so each
 // archive is read once with the right algorithms.
-func verifyTarFiles(ctx context.Context, dir string, archives map[string]string, others []string) (*Report, error) {
+func (c Checker) verifyTarFiles(ctx context.Context, dir string, archives map[string]string, others []string) (*Report, error) {
 	rep := &Report{Form: "tar files"}
 	m, err := readManifest(dir, rep)
 	if m == nil {
@@ -95,7 +95,7 @@ func verifyTarFiles(ctx context.Context, dir string, archives map[string]string,
 	walk := newWALWalk(m.WALRanges)
 	for _, prefix := range slices.Sorted(maps.Keys(archives)) {
 		name := archives[prefix]
-		if err := scanArchiveFile(ctx, filepath.Join(dir, name), name, prefix, fileAlgorithms(m), files, walk, rep); err != nil {
+		if err := c.scanArchiveFile(ctx, filepath.Join(dir, name), name, prefix, fileAlgorithms(m), files, walk, rep); err != nil {
 			return nil, err
 		}
 	}
@@ -106,7 +106,7 @@ func verifyTarFiles(ctx context.Context, dir string, archives map[string]string,
 	return rep, nil
 }
 
-func scanArchiveFile(ctx context.Context, p, name, prefix string, algsFor func(string) []manifest.Algorithm, files map[string]entry,
+func (c Checker) scanArchiveFile(ctx context.Context, p, name, prefix string, algsFor func(string) []manifest.Algorithm, files map[string]entry,
 	walk *walWalk, rep *Report) error {
 	f, err := os.Open(p)
 	if err != nil {
@@ -114,7 +114,7 @@ func scanArchiveFile(ctx context.Context, p, name, prefix string, algsFor func(s
 		return nil
 	}
 	defer f.Close()
-	scan, err := scanArchive(ctx, f, name, prefix, algsFor, false, files, walk, rep)
+	scan, err := c.scanArchive(ctx, f, name, prefix, algsFor, false, files, walk, rep)
 	if err == nil && scan.members == 0 && scan.notTar != nil {
 		rep.add(Unreadable, name, "not a tar archive: %v", scan.notTar)
 	}
@@ -137,7 +137,7 @@ const tarBlockSize = 512
 // backup_manifest member is kept in scan.manifest instead. An archive that ends early or cannot
 // be decoded is a problem of the backup, added to rep; the error is for ctx and the caller's I/O.
 // WAL segments and PG_VERSION also go through walk, unless it is nil.
-func scanArchive(ctx context.Context, r io.Reader, name, prefix string, algsFor func(string) []manifest.Algorithm,
+func (c Checker) scanArchive(ctx context.Context, r io.Reader, name, prefix string, algsFor func(string) []manifest.Algorithm,
 	wantManifest bool, files map[string]entry, walk *walWalk, rep *Report) (archiveScan, error) {
 	var scan archiveScan
 	zr, alg, err := compress.NewReader(r)
@@ -149,7 +149,7 @@ func scanArchive(ctx context.Context, r io.Reader, name, prefix string, algsFor 
 	defer zr.Close()
 	counted := &countingReader{r: zr}
 	tr := tar.NewReader(&ctxReader{ctx: ctx, r: counted})
-	buf := make([]byte, 256<<10)
+	buf := c.buffer()
 	last := "" // the last member read whole, for messages
 	for {
 		before := counted.n

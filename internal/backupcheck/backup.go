@@ -58,9 +58,26 @@ func (h *head) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Checker checks finished backups. Its fields bound how much it reads at once
+// (backup.Tuning.VerifyReaders and VerifyBuffer).
+type Checker struct {
+	// Readers is how many files of a plain backup are read at once; at least one.
+	Readers int
+	// Buffer is the size of each reader's copy buffer; io.Copy's when zero.
+	Buffer int
+}
+
+// buffer is a copy buffer of the Checker's size, nil for io.Copy's own.
+func (c Checker) buffer() []byte {
+	if c.Buffer <= 0 {
+		return nil
+	}
+	return make([]byte, c.Buffer)
+}
+
 // VerifyPath checks the backup at p: a plain backup directory, a directory of -F tar output, or
 // a file holding a tar stream (plain, gzip or zstd, told apart by content).
-func VerifyPath(ctx context.Context, p string) (*Report, error) {
+func (c Checker) VerifyPath(ctx context.Context, p string) (*Report, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return nil, err
@@ -72,16 +89,16 @@ func VerifyPath(ctx context.Context, p string) (*Report, error) {
 			return nil, err
 		}
 		defer f.Close()
-		return VerifyStream(ctx, f, p)
+		return c.VerifyStream(ctx, f, p)
 	case st.IsDir():
 		archives, others, err := listArchives(p)
 		if err != nil {
 			return nil, err
 		}
 		if _, ok := archives[""]; ok {
-			return verifyTarFiles(ctx, p, archives, others)
+			return c.verifyTarFiles(ctx, p, archives, others)
 		}
-		return verifyPlain(ctx, p)
+		return c.verifyPlain(ctx, p)
 	}
 	return nil, &NotBackupError{Path: p, Reason: "neither a directory nor a regular file"}
 }
@@ -89,7 +106,7 @@ func VerifyPath(ctx context.Context, p string) (*Report, error) {
 // VerifyStream checks a tar stream, plain, gzip or zstd by content; name says where it comes
 // from in messages. If r can seek, it is read a second time when the manifest's checksum
 // algorithm was not computed on the first pass.
-func VerifyStream(ctx context.Context, r io.Reader, name string) (*Report, error) {
+func (c Checker) VerifyStream(ctx context.Context, r io.Reader, name string) (*Report, error) {
 	rewind := func() error { return errors.ErrUnsupported }
 	if s, ok := r.(io.Seeker); ok {
 		if start, err := s.Seek(0, io.SeekCurrent); err == nil {
@@ -99,7 +116,7 @@ func VerifyStream(ctx context.Context, r io.Reader, name string) (*Report, error
 	rep := &Report{}
 	files := map[string]entry{}
 	walk := newWALWalk(nil)
-	scan, err := scanArchive(ctx, r, name, "", func(string) []manifest.Algorithm { return streamAlgorithms() }, true, files, walk, rep)
+	scan, err := c.scanArchive(ctx, r, name, "", func(string) []manifest.Algorithm { return streamAlgorithms() }, true, files, walk, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +145,7 @@ func VerifyStream(ctx context.Context, r io.Reader, name string) (*Report, error
 			// Second pass with the manifest's algorithms; problems with the stream itself were
 			// reported by the first.
 			files = map[string]entry{}
-			if _, err := scanArchive(ctx, r, name, "", fileAlgorithms(m), false, files, nil, &Report{}); err != nil {
+			if _, err := c.scanArchive(ctx, r, name, "", fileAlgorithms(m), false, files, nil, &Report{}); err != nil {
 				return nil, err
 			}
 		}

@@ -15,7 +15,7 @@ import (
 func FuzzVerifyStream(f *testing.F) {
 	b := newTestBackup(f, manifest.CRC32C)
 	whole := tarBytes(f, b.files, b.manifest, compress.Spec{})
-	report, err := VerifyStream(context.Background(), bytes.NewReader(whole), "seed")
+	report, err := testChecker.VerifyStream(context.Background(), bytes.NewReader(whole), "seed")
 	if err != nil || !report.Whole() {
 		f.Fatalf("the seed stream does not verify: %v %+v", err, report)
 	}
@@ -25,7 +25,7 @@ func FuzzVerifyStream(f *testing.F) {
 	f.Add(tarBytes(f, b.files, b.manifest, compress.Spec{Algorithm: compress.Zstd, Level: 1}))
 	f.Add([]byte("not a tar at all"))
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		report, err := VerifyStream(context.Background(), bytes.NewReader(stream), "fuzz")
+		report, err := testChecker.VerifyStream(context.Background(), bytes.NewReader(stream), "fuzz")
 		if err == nil && report == nil {
 			t.Fatal("no report and no error")
 		}

@@ -35,6 +35,9 @@ const (
 // testWAL is the fixture's WAL, read once.
 var testWAL = sync.OnceValues(func() (*walfixture.WAL, error) { return walfixture.Read(walfixture.Dir()) })
 
+// testChecker reads with a small buffer, so that files span many reads, and several readers.
+var testChecker = Checker{Readers: 4, Buffer: 4 << 10}
+
 // testBackup is a small backup held in memory: its files, and a manifest made from them before
 // a test spoils either.
 type testBackup struct {
@@ -252,7 +255,7 @@ func TestVerifyBackupForms(t *testing.T) {
 			t.Run(f.name+"/"+tt.name, func(t *testing.T) {
 				b := newTestBackup(t, manifest.CRC32C)
 				tt.spoil(b)
-				rep, err := VerifyPath(context.Background(), f.write(t, b))
+				rep, err := testChecker.VerifyPath(context.Background(), f.write(t, b))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -289,7 +292,7 @@ func TestVerifyManifestV2SystemID(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(f.name+"/"+tt.name, func(t *testing.T) {
 				b := newVersionedTestBackup(t, manifest.CRC32C, 2, tt.systemID)
-				rep, err := VerifyPath(context.Background(), f.write(t, b))
+				rep, err := testChecker.VerifyPath(context.Background(), f.write(t, b))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -317,7 +320,7 @@ func TestVerifyStreamDamage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, err := VerifyStream(context.Background(), bytes.NewReader(tt.stream), "test")
+			rep, err := testChecker.VerifyStream(context.Background(), bytes.NewReader(tt.stream), "test")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -356,7 +359,7 @@ func TestVerifyNotABackup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, err := VerifyPath(context.Background(), tt.path(t))
+			rep, err := testChecker.VerifyPath(context.Background(), tt.path(t))
 			var nb *NotBackupError
 			if !errors.As(err, &nb) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, %v; want an error containing %q", rep, err, tt.want)
@@ -387,7 +390,7 @@ func TestVerifyStreamStrongChecksums(t *testing.T) {
 			if !tt.seekable {
 				r = onlyReader{r}
 			}
-			rep, err := VerifyStream(context.Background(), r, "test")
+			rep, err := testChecker.VerifyStream(context.Background(), r, "test")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,15 +7,16 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"sync"
+
+	"github.com/sourcegraph/conc/pool"
 
 	"github.com/pgpull/pgpull/internal/manifest"
 )
 
 // verifyPlain checks a plain backup directory, following the links a restored cluster follows:
 // pg_tblspc/<oid> to each tablespace and pg_wal to a separate WAL directory.
-func verifyPlain(ctx context.Context, dir string) (*Report, error) {
+func (c Checker) verifyPlain(ctx context.Context, dir string) (*Report, error) {
 	rep := &Report{Form: "plain directory"}
 	m, err := readManifest(dir, rep)
 	if m == nil {
@@ -23,7 +24,7 @@ func verifyPlain(ctx context.Context, dir string) (*Report, error) {
 	}
 	var found []plainFile
 	walkPlain(dir, "", &found, rep)
-	files, err := readPlain(ctx, found, fileAlgorithms(m), rep)
+	files, err := c.readPlain(ctx, found, fileAlgorithms(m), rep)
 	if err != nil {
 		return nil, err
 	}
@@ -71,39 +72,30 @@ func walkPlain(abs, rel string, out *[]plainFile, rep *Report) {
 	}
 }
 
-// plainReaders bounds the files read at once: a few reads in flight keep an SSD or a RAID busy,
-// and the hashing spreads over the cores.
-func plainReaders() int { return min(runtime.GOMAXPROCS(0), 8) }
-
 // readPlain reads and hashes the files that have a checksum in the manifest; the others need
 // only their size.
-func readPlain(ctx context.Context, found []plainFile, algsFor func(string) []manifest.Algorithm, rep *Report) (map[string]entry, error) {
+func (c Checker) readPlain(ctx context.Context, found []plainFile, algsFor func(string) []manifest.Algorithm, rep *Report) (map[string]entry, error) {
 	entries := make([]entry, len(found))
 	errs := make([]error, len(found))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range plainReaders() {
-		wg.Go(func() {
-			buf := make([]byte, 256<<10)
-			for i := range next {
-				f := found[i]
-				algs := algsFor(f.rel)
-				if len(algs) == 0 || ignoredPath(f.rel) {
-					entries[i] = entry{size: f.size}
-					continue
-				}
-				entries[i], errs[i] = digestFile(ctx, f.abs, algs, buf)
-			}
-		})
-	}
-	for i := range found {
+	// Each read borrows a copy buffer; at most Readers are in use at once.
+	bufs := sync.Pool{New: func() any { b := c.buffer(); return &b }}
+	readers := pool.New().WithMaxGoroutines(max(c.Readers, 1))
+	for i, f := range found {
 		if ctx.Err() != nil {
 			break
 		}
-		next <- i
+		algs := algsFor(f.rel)
+		if len(algs) == 0 || ignoredPath(f.rel) {
+			entries[i] = entry{size: f.size}
+			continue
+		}
+		readers.Go(func() {
+			buf := bufs.Get().(*[]byte)
+			defer bufs.Put(buf)
+			entries[i], errs[i] = digestFile(ctx, f.abs, algs, *buf)
+		})
 	}
-	close(next)
-	wg.Wait()
+	readers.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -36,8 +36,10 @@ type Options struct {
 	// TablespaceMap puts tablespace_map in the backup: only for -F tar, where tablespaces travel
 	// in archives of their own.
 	TablespaceMap bool
-	Log           func(format string, args ...any)
-	LogSQL        func(string)
+	// Tuning holds the bounds on memory and concurrency; DefaultTuning when zero.
+	Tuning Tuning
+	Log    func(format string, args ...any)
+	LogSQL func(string)
 	// Observe, when set, gets the run's Progress at each phase change and about every second,
 	// always from one goroutine.
 	Observe func(Progress)
@@ -65,6 +67,9 @@ const AssumedCopyRate = 100e6
 // Connect opens the control connection and learns what the run needs to know before it starts:
 // the server's version and settings, its tablespaces, and whether it can serve -j connections.
 func Connect(ctx context.Context, cfg *pgx.ConnConfig, opts Options) (*Backup, error) {
+	if opts.Tuning == (Tuning{}) {
+		opts.Tuning = DefaultTuning()
+	}
 	b := &Backup{cfg: cfg, opts: opts}
 	conn, err := session.Connect(ctx, b.cfg, "pgpull control")
 	if err != nil {

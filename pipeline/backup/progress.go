@@ -134,9 +134,9 @@ func (t *tally) written(p *pipeline.Piece) {
 	}
 }
 
-// report hands observe a snapshot at every phase change and every second, until ctx ends.
-func (t *tally) report(ctx context.Context, observe func(Progress)) {
-	tick := time.NewTicker(time.Second)
+// report hands observe a snapshot at every phase change and every interval, until ctx ends.
+func (t *tally) report(ctx context.Context, interval time.Duration, observe func(Progress)) {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	observe(t.snapshot())
 	for {

@@ -3,12 +3,10 @@ package backup
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sourcegraph/conc/pool"
 	"golang.org/x/time/rate"
 
@@ -42,23 +40,15 @@ type Result struct {
 	Compared, Received int64
 }
 
-// controlPingInterval is how often the idle control session is checked: losing it loses the
-// backup, and a ping is one round trip.
-const controlPingInterval = 2 * time.Second
-
-// Run takes the backup into sink. On failure the sink is aborted and the server's backup ends
-// with the control session; on success the sink is closed with the manifest.
+// Run takes the backup into sink, in three parts: begin opens the sessions and starts the backup
+// on the server, stages runs list -> split -> fetch -> reorder -> verify -> sink until the data
+// and WAL are through, and finish closes the sink with the manifest. Run owns sink from here on:
+// on success it is closed, on any failure aborted, and the server's backup ends with the control
+// session either way.
 func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err error) {
 	began := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-
-	ctl, err := session.OpenControl(ctx, b.conn, b.Server, b.opts.LogSQL)
-	if err != nil {
-		return res, err
-	}
-	b.conn = nil
-	defer ctl.Close(context.Background())
 	defer func() {
 		if err != nil {
 			if aerr := sink.Abort(); aerr != nil {
@@ -66,78 +56,126 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 			}
 		}
 	}()
-
-	listConn, err := session.Connect(ctx, b.cfg, "pgpull list")
-	if err != nil {
-		return res, err
-	}
-	defer listConn.Close(context.Background())
-	walConn, err := session.Connect(ctx, b.cfg, "pgpull wal")
-	if err != nil {
-		return res, err
-	}
-	defer walConn.Close(context.Background())
-
-	b.opts.Log("starting the backup (%s checkpoint)", map[bool]string{true: "fast", false: "spread"}[b.opts.Fast])
-	t := newTally(b.Server.WALSegmentSize)
+	r := &run{b: b, tally: newTally(b.Server.WALSegmentSize)}
+	defer r.close()
 	progressCtx, endProgress := context.WithCancel(ctx)
 	progressDone := make(chan struct{})
 	go func() {
 		defer close(progressDone)
-		t.report(progressCtx, b.observe)
+		r.tally.report(progressCtx, b.opts.Tuning.Progress, b.observe)
 	}()
-	defer func() {
+	r.endProgress = func() {
 		endProgress()
 		<-progressDone // so that no progress report follows the run's own last words
-	}()
-	start, err := ctl.Begin(ctx, b.opts.Label, b.opts.Fast)
-	if err != nil {
+	}
+	defer r.endProgress()
+
+	if err := r.begin(ctx); err != nil {
 		return res, err
 	}
-	t.setPhase(PhaseCopy)
-	res.Start, res.Timeline = start.LSN, start.Timeline
-	if start.Slot != "" {
-		b.opts.Log("backup started at %s on timeline %d; temporary slot %s holds WAL", start.LSN, start.Timeline, start.Slot)
+	if err := r.stages(ctx, sink); err != nil {
+		return res, err
+	}
+	return r.finish(sink, began)
+}
+
+// run is one backup in progress: what begin opened and started, what the stages share, and what
+// they found for finish.
+type run struct {
+	b                 *Backup
+	ctl               *session.Control
+	listConn, walConn *pgx.Conn
+	start             session.Start
+	manifest          *manifest.Manifest
+	budget            *pipeline.Budget
+	pages             *verify.PageVerifier // nil when pages are not checked
+	limiter           *rate.Limiter        // nil without --max-rate
+	tally             *tally
+	endProgress       func() // stops the progress reports and waits for the last
+
+	stop               session.Stop // set by the lister's goroutine once the data is through
+	compared, received atomic.Int64
+}
+
+// begin takes over the control connection, opens the lister's and the WAL scanner's, and starts
+// the backup on the server.
+func (r *run) begin(ctx context.Context) error {
+	b, tu := r.b, r.b.opts.Tuning
+	var err error
+	if r.ctl, err = session.OpenControl(ctx, b.conn, b.Server, b.opts.LogSQL); err != nil {
+		return err
+	}
+	b.conn = nil
+	if r.listConn, err = session.Connect(ctx, b.cfg, "pgpull list"); err != nil {
+		return err
+	}
+	if r.walConn, err = session.Connect(ctx, b.cfg, "pgpull wal"); err != nil {
+		return err
+	}
+
+	b.opts.Log("starting the backup (%s checkpoint)", map[bool]string{true: "fast", false: "spread"}[b.opts.Fast])
+	if r.start, err = r.ctl.Begin(ctx, b.opts.Label, b.opts.Fast); err != nil {
+		return err
+	}
+	r.tally.setPhase(PhaseCopy)
+	if r.start.Slot != "" {
+		b.opts.Log("backup started at %s on timeline %d; temporary slot %s holds WAL", r.start.LSN, r.start.Timeline, r.start.Slot)
 	} else {
-		b.opts.Log("backup started at %s on timeline %d; no slot holds WAL: %s", start.LSN, start.Timeline, start.NoSlot)
+		b.opts.Log("backup started at %s on timeline %d; no slot holds WAL: %s", r.start.LSN, r.start.Timeline, r.start.NoSlot)
 	}
 
 	manifestVersion := 1
 	if b.Server.Major() >= 17 {
 		manifestVersion = 2
 	}
-	manifest := manifest.New(manifestVersion, b.Server.SystemID, b.opts.Checksums)
-	budget := pipeline.NewBudget(b.opts.InFlightBytes(), int(b.opts.RangeSize))
-	var pages *verify.PageVerifier
+	r.manifest = manifest.New(manifestVersion, b.Server.SystemID, b.opts.Checksums)
+	r.budget = pipeline.NewBudget(b.opts.InFlightBytes(), int(b.opts.RangeSize))
 	if b.opts.VerifyPages && b.Server.DataChecksums {
-		pages = verify.NewPageVerifier(uint64(start.LSN), b.Server.BlocksPerSegment)
+		r.pages = verify.NewPageVerifier(uint64(r.start.LSN), b.Server.BlocksPerSegment)
 	}
-	var limiter *rate.Limiter
 	if b.opts.MaxRate > 0 {
-		// A tenth of a second's worth: the first burst is free, so a larger one would overshoot the
-		// cap on short runs at low rates. Reads larger than the burst wait for it in parts.
-		limiter = rate.NewLimiter(rate.Limit(b.opts.MaxRate), int(max(b.opts.MaxRate/10, 1)))
+		// Reads larger than the burst wait for it in parts.
+		burst := float64(b.opts.MaxRate) * tu.RateBurst.Seconds()
+		r.limiter = rate.NewLimiter(rate.Limit(b.opts.MaxRate), max(int(burst), 1))
 	}
+	return nil
+}
 
+// close ends the sessions begin opened. A backup still running on the server is aborted with the
+// control session.
+func (r *run) close() {
+	for _, c := range []*pgx.Conn{r.walConn, r.listConn} {
+		if c != nil {
+			_ = c.Close(context.Background())
+		}
+	}
+	if r.ctl != nil {
+		r.ctl.Close(context.Background())
+	}
+}
+
+// stages runs the stages, each in its goroutines and joined by bounded channels, until the data
+// directory and the WAL through the stop point are in the sink, or the first error.
+func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
+	b, tu := r.b, r.b.opts.Tuning
 	stopped := make(chan pgformat.LSN, 1)
-	var stop session.Stop
-	items := make(chan pipeline.Item, 256)
-	listed := make(chan pipeline.Item, 256)
-	requests := make(chan *pipeline.Request, b.opts.Jobs)
-	fetched := make(chan *pipeline.Request, b.opts.Jobs)
-	ordered := make(chan *pipeline.Piece, 64)
-	walChecked := make(chan *pipeline.Piece, 64)
-	checked := make(chan *pipeline.Piece, 64)
-	walCheck, err := b.walChecker(start)
+	items := make(chan pipeline.Item, tu.ItemQueue)
+	listed := make(chan pipeline.Item, tu.ItemQueue)
+	requests := make(chan *pipeline.Request, b.opts.Jobs*tu.RequestsPerJob)
+	fetched := make(chan *pipeline.Request, b.opts.Jobs*tu.RequestsPerJob)
+	ordered := make(chan *pipeline.Piece, tu.PieceQueue)
+	walChecked := make(chan *pipeline.Piece, tu.PieceQueue)
+	checked := make(chan *pipeline.Piece, tu.PieceQueue)
+	walCheck, err := b.walChecker(r.start)
 	if err != nil {
-		return res, err
+		return err
 	}
 
 	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
 	watchStop, watchDone := make(chan struct{}), make(chan struct{})
 	g.Go(func(ctx context.Context) error {
 		defer close(watchDone)
-		return ctl.Watch(ctx, controlPingInterval, watchStop)
+		return r.ctl.Watch(ctx, tu.ControlPing, watchStop)
 	})
 	// quietControl stops the watch, which must not share the session with pg_backup_stop.
 	quietControl := func() {
@@ -146,47 +184,51 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	}
 	// Two sources merge into the stream: the data directory, whose end stops the backup, and
 	// the WAL scanner, which ends once it has sent the WAL through the stop point.
-	scanner := &wal.Scanner{Conn: walConn, SegmentSize: b.Server.WALSegmentSize, Start: start.LSN,
-		Timeline: start.Timeline, Interval: b.opts.WALInterval, Stop: stopped,
+	scanner := &wal.Scanner{Conn: r.walConn, SegmentSize: b.Server.WALSegmentSize, Start: r.start.LSN,
+		Timeline: r.start.Timeline, Interval: b.opts.WALInterval, Stop: stopped,
 		LogSQL: b.opts.LogSQL, Log: b.opts.Log}
-	lister := &list.Lister{Conn: listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: pages != nil, LogSQL: b.opts.LogSQL}
+	lister := &list.Lister{Conn: r.listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: r.pages != nil, LogSQL: b.opts.LogSQL}
 	pipeline.GoEach(g, items,
 		func(ctx context.Context) error {
 			if err := lister.Run(ctx, items); err != nil {
 				return err
 			}
 			var err error
-			if stop, err = b.finishData(ctx, ctl, quietControl, listConn, items, t); err != nil {
+			if r.stop, err = b.finishData(ctx, r.ctl, quietControl, r.listConn, items, r.tally); err != nil {
 				return err
 			}
 			if walCheck != nil {
-				walCheck.SetStop(stop.LSN) // before the scanner can send the segment holding it
+				walCheck.SetStop(r.stop.LSN) // before the scanner can send the segment holding it
 			}
-			stopped <- stop.LSN
+			stopped <- r.stop.LSN
 			return nil
 		},
 		func(ctx context.Context) error { return scanner.Run(ctx, items) })
-	splitter := &split.Splitter{RangeSize: b.opts.RangeSize, SmallFile: b.opts.RangeSize / 8, BatchFiles: 1000, Budget: budget}
-	pipeline.Go(g, listed, func(ctx context.Context) error { return t.count(ctx, items, listed) })
+	splitter := &split.Splitter{RangeSize: b.opts.RangeSize, SmallFile: b.opts.RangeSize / tu.SmallFileShare,
+		BatchFiles: tu.BatchFiles, Budget: r.budget}
+	pipeline.Go(g, listed, func(ctx context.Context) error { return r.tally.count(ctx, items, listed) })
 	pipeline.Go(g, requests, func(ctx context.Context) error { return splitter.Run(ctx, listed, requests) })
-	var compared, received atomic.Int64
 	toFetch := requests
 	if b.Local != nil {
-		hashed := make(chan *pipeline.Request, b.opts.Jobs)
-		pipeline.GoAll(g, hashed, runtime.GOMAXPROCS(0), func(ctx context.Context) error {
-			h := &delta.Hasher{Copy: b.Local, Budget: budget, Compared: &compared}
+		hashed := make(chan *pipeline.Request, b.opts.Jobs*tu.RequestsPerJob)
+		pipeline.GoAll(g, hashed, tu.HasherCount(), func(ctx context.Context) error {
+			h := &delta.Hasher{Copy: b.Local, Budget: r.budget, Compared: &r.compared}
 			return h.Run(ctx, requests, hashed)
 		})
 		toFetch = hashed
 	}
 	pipeline.GoAll(g, fetched, b.opts.Jobs, func(ctx context.Context) error {
-		w := &fetch.Worker{Connect: func(ctx context.Context) (*pgconn.PgConn, error) {
-			return session.ConnectRaw(ctx, b.cfg, "pgpull fetch")
-		}, Budget: budget, Limiter: limiter, Timeout: b.opts.IOTimeout,
-			Retries: 5, Backoff: 500 * time.Millisecond, Log: b.opts.Log, LogSQL: b.opts.LogSQL,
-			Received: &received}
-		if pages != nil {
-			w.Pages = pages
+		w := &fetch.Worker{Connect: func(ctx context.Context) (fetch.Conn, error) {
+			conn, err := session.ConnectRaw(ctx, b.cfg, "pgpull fetch")
+			if err != nil {
+				return nil, err
+			}
+			return fetch.PgConn{PgConn: conn}, nil
+		}, Budget: r.budget, Limiter: r.limiter, Timeout: b.opts.IOTimeout,
+			Retries: tu.FetchRetries, Backoff: tu.FetchBackoff, Log: b.opts.Log, LogSQL: b.opts.LogSQL,
+			Received: &r.received}
+		if r.pages != nil {
+			w.Pages = r.pages
 		}
 		if b.opts.ServerCompress {
 			w.Reader = &fetch.Compressed{}
@@ -199,40 +241,42 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	} else {
 		walChecked = ordered
 	}
-	summer := verify.NewChecksummer(b.opts.Checksums, manifest)
+	summer := verify.NewChecksummer(b.opts.Checksums, r.manifest)
 	pipeline.Go(g, checked, func(ctx context.Context) error { return summer.Run(ctx, walChecked, checked) })
 	g.Go(func(ctx context.Context) error {
-		return write(ctx, checked, sink, t)
+		return write(ctx, checked, sink, r.tally)
 	})
-	if err = g.Wait(); err != nil {
-		return res, err
-	}
-	res.Stop = stop.LSN
-	if tli, ok := session.LabelStartTimeline(stop.Label); ok {
+	return g.Wait()
+}
+
+// finish closes the sink with the manifest, once the stages are through, and reports the run.
+func (r *run) finish(sink sinks.Sink, began time.Time) (Result, error) {
+	b := r.b
+	res := Result{Start: r.start.LSN, Stop: r.stop.LSN, Timeline: r.start.Timeline}
+	if tli, ok := session.LabelStartTimeline(r.stop.Label); ok {
 		res.Timeline = tli
 	}
 	var manifestBytes []byte
 	if b.opts.Manifest {
-		manifest.AddWALRange(res.Timeline, uint64(res.Start), uint64(res.Stop))
-		manifestBytes = manifest.Bytes()
+		r.manifest.AddWALRange(res.Timeline, uint64(res.Start), uint64(res.Stop))
+		manifestBytes = r.manifest.Bytes()
 		res.ManifestChecksum = manifestChecksum(manifestBytes)
 	}
 	if err := sink.Close(manifestBytes); err != nil {
 		return res, err
 	}
-	endProgress()
-	<-progressDone
-	t.setPhase(PhaseDone)
-	final := t.snapshot()
+	r.endProgress()
+	r.tally.setPhase(PhaseDone)
+	final := r.tally.snapshot()
 	b.observe(final)
 	res.Files, res.Bytes, res.WALSegments, res.WALBytes = final.Files, final.Bytes, final.WALSegments, final.WALBytes
 	res.Duration = time.Since(began)
 	if !final.Copying.IsZero() {
 		res.Copying = time.Since(final.Copying)
 	}
-	res.Compared, res.Received = compared.Load(), received.Load()
-	if pages != nil {
-		res.PageFailures = pages.Failures()
+	res.Compared, res.Received = r.compared.Load(), r.received.Load()
+	if r.pages != nil {
+		res.PageFailures = r.pages.Failures()
 	}
 	return res, nil
 }
@@ -268,10 +312,9 @@ func (b *Backup) rereadWAL(ctx context.Context, f *pipeline.File) ([]byte, error
 	return data, nil
 }
 
-// InFlightBytes is how many bytes may be between the splitter and the sink: enough for every job
-// to hold two ranges, so that a slow range does not stall the others behind the reorder window.
+// InFlightBytes is how many bytes may be between the splitter and the sink (see Tuning).
 func (o Options) InFlightBytes() int64 {
-	return max(int64(o.Jobs)*2, 4) * o.RangeSize
+	return o.Tuning.InFlightBytes(o.Jobs, o.RangeSize)
 }
 
 // finishData copies global/pg_control once every other data file has been read, as pg_basebackup
@@ -326,7 +369,7 @@ func send(ctx context.Context, out chan<- pipeline.Item, it pipeline.Item) error
 	}
 }
 
-// write is the last stage: it hands each Piece to the sink and gives its bytes back.
+// write is the last stage: it hands each Piece to the sink, which gives its bytes back.
 func write(ctx context.Context, in <-chan *pipeline.Piece, sink sinks.Sink, t *tally) error {
 	for {
 		select {
@@ -334,9 +377,7 @@ func write(ctx context.Context, in <-chan *pipeline.Piece, sink sinks.Sink, t *t
 			if !ok {
 				return nil
 			}
-			err := sink.Put(p)
-			p.Done()
-			if err != nil {
+			if err := sink.Put(p); err != nil { // the sink gives p's bytes back, written or not
 				return err
 			}
 			t.written(p)

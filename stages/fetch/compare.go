@@ -50,8 +50,8 @@ func (w *Worker) compare(ctx context.Context, pieces []*pipeline.Piece, stall *s
 		w.LogSQL(fmt.Sprintf("%s -- $1 = %q, $2 = %q, $3 = %q, $4 = %q, $5 = %d block sums", compareSQL,
 			params[0], params[1], params[2], params[3], len(sums)/sha256.Size))
 	}
-	rr := w.conn.ExecParams(ctx, compareSQL, params, nil, compareParamFormats, compareResultFormats)
-	for rr.NextRow() {
+	rr := w.conn.Query(ctx, compareSQL, params, compareParamFormats, compareResultFormats)
+	for rr.Next() {
 		v := rr.Values()
 		n, err1 := strconv.Atoi(string(v[0]))
 		block, err2 := strconv.Atoi(string(v[1]))
@@ -74,7 +74,7 @@ func (w *Worker) compare(ctx context.Context, pieces []*pipeline.Piece, stall *s
 			return err
 		}
 	}
-	if _, err := rr.Close(); err != nil {
+	if err := rr.Close(); err != nil {
 		return fmt.Errorf("comparing %d files from %s: %w", len(pieces), pieces[0].File.Path, err)
 	}
 	return nil

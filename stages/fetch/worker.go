@@ -11,15 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/time/rate"
 
 	"github.com/pgpull/pgpull/pipeline"
 	"github.com/pgpull/pgpull/stages/wal"
 )
-
-// binary asks for bytea in binary form, half the bytes of its hex text form.
-var binary = []int16{1}
 
 // Verifier checks the page checksums of a fetched Piece. reread reads one block again, for the
 // second look PostgreSQL gives a page that fails.
@@ -31,7 +27,7 @@ type Verifier interface {
 // for Timeout, it
 // reconnects and reads the Request again, up to Retries times, waiting longer each time.
 type Worker struct {
-	Connect func(ctx context.Context) (*pgconn.PgConn, error)
+	Connect func(ctx context.Context) (Conn, error)
 	Budget  *pipeline.Budget
 	Limiter *rate.Limiter // shared by all workers; nil for no limit
 	Pages   Verifier      // nil when page checksums are not checked
@@ -44,11 +40,11 @@ type Worker struct {
 	// Received counts the bytes of file data the server sent, shared by all workers; nil for none.
 	Received *atomic.Int64
 
-	conn *pgconn.PgConn
+	conn Conn
 }
 
 // exec runs one read, shown to LogSQL first.
-func (w *Worker) exec(ctx context.Context, sql string, params [][]byte) *pgconn.ResultReader {
+func (w *Worker) exec(ctx context.Context, sql string, params [][]byte) Rows {
 	if w.LogSQL != nil {
 		var b strings.Builder
 		b.WriteString(sql)
@@ -57,7 +53,7 @@ func (w *Worker) exec(ctx context.Context, sql string, params [][]byte) *pgconn.
 		}
 		w.LogSQL(b.String())
 	}
-	return w.conn.ExecParams(ctx, sql, params, nil, nil, binary)
+	return w.conn.Query(ctx, sql, params, nil, binary)
 }
 
 // Run reads Requests from in, fills them and sends them to out, until in closes.
@@ -165,23 +161,23 @@ func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece, stall *stallT
 	}
 	row, end := r.RowSize(), p.Offset+p.Length
 	sql, params := r.RangeQuery(p.File, p.Offset, end)
-	rr := w.exec(ctx, sql, params)
-	for at := p.Offset; rr.NextRow(); at += row {
-		v := rr.Values()[0]
+	rows := w.exec(ctx, sql, params)
+	for at := p.Offset; rows.Next(); at += row {
+		v := rows.Values()[0]
 		if v == nil && at == p.Offset {
 			p.Missing = true
 		}
 		var err error
 		if p.Data, err = r.Append(p.Data, v, min(row, end-at)); err != nil {
-			rr.Close()
+			rows.Close()
 			return fatalError{fmt.Errorf("reading %s at %d: %w", p.File.Path, at, err)}
 		}
 		if err := w.wait(ctx, len(v), stall); err != nil {
-			rr.Close()
+			rows.Close()
 			return err
 		}
 	}
-	if _, err := rr.Close(); err != nil {
+	if err := rows.Close(); err != nil {
 		return fmt.Errorf("reading %s at %d: %w", p.File.Path, p.Offset, err)
 	}
 	pad(p)
@@ -212,28 +208,28 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall 
 		return nil
 	}
 	params := arrays.params()
-	rr := w.exec(ctx, w.Reader.BatchSQL(), params)
+	rows := w.exec(ctx, w.Reader.BatchSQL(), params)
 	i := 0
-	for rr.NextRow() {
+	for rows.Next() {
 		if i >= len(todo) {
 			break
 		}
 		p := todo[i]
-		v := rr.Values()[0]
+		v := rows.Values()[0]
 		p.Missing = v == nil
 		var err error
 		if p.Data, err = w.Reader.Append(w.Budget.Buffer(p.Length)[:0], v, p.Length); err != nil {
-			rr.Close()
+			rows.Close()
 			return fatalError{fmt.Errorf("reading %s: %w", p.File.Path, err)}
 		}
 		pad(p)
 		i++
 		if err := w.wait(ctx, len(v), stall); err != nil {
-			rr.Close()
+			rows.Close()
 			return err
 		}
 	}
-	if _, err := rr.Close(); err != nil {
+	if err := rows.Close(); err != nil {
 		return fmt.Errorf("reading %d files from %s: %w", len(todo), todo[0].File.Path, err)
 	}
 	if i != len(todo) {
@@ -245,14 +241,11 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall 
 // reread reads one stretch of a file again, for page verification.
 func (w *Worker) reread(ctx context.Context, f *pipeline.File, off, n int64) ([]byte, error) {
 	sql, params := rangeQuery(f, off, n, off+n)
-	res := w.exec(ctx, sql, params).Read()
-	if res.Err != nil {
-		return nil, fmt.Errorf("reading %s at %d again: %w", f.Path, off, res.Err)
+	page, err := readFirst(w.exec(ctx, sql, params))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s at %d again: %w", f.Path, off, err)
 	}
-	if len(res.Rows) == 0 {
-		return nil, nil
-	}
-	return res.Rows[0][0], nil
+	return page, nil
 }
 
 func (w *Worker) wait(ctx context.Context, n int, stall *stallTimer) error {

@@ -1,0 +1,161 @@
+package backup
+
+import (
+	"runtime"
+	"time"
+)
+
+// Tuning is every bound that decides how much memory pgpull holds and how much it runs at once,
+// in one place: the backup run, the command line and the sinks take their numbers from it, and
+// GOMEMLIMIT is derived from it. DefaultTuning gives the values pgpull runs with and says why
+// each; figures come from bench/RESULTS.md where they were measured there, and a value that was
+// chosen rather than measured says so.
+//
+// Not here: the compressors' block sizes (stages/compress), which are properties of each
+// algorithm measured beside the code they tune, and RowSize (stages/fetch), measured likewise;
+// -j and --range-size, which the user sets (bench/RESULTS.md recommends them per compression).
+type Tuning struct {
+	// RangesPerJob and MinRanges size the byte budget between the splitter and the sink:
+	// max(jobs × RangesPerJob, MinRanges) ranges. Two per job let a slow range be overtaken
+	// without stalling the others behind the reorder window.
+	RangesPerJob int
+	MinRanges    int
+	// MemoryHeadroom is added to the budget for GOMEMLIMIT: room for the compressors, buffers
+	// and the runtime, so that the collector keeps the heap near the budget instead of letting
+	// it double between collections.
+	MemoryHeadroom int64
+
+	// ItemQueue is how many listed Files (and WAL segments) may wait for the splitter: listing
+	// is cheap, and a deep queue keeps the splitter from idling between directories.
+	ItemQueue int
+	// RequestsPerJob is how many Requests wait for each fetch worker, and how many fetched ones
+	// wait for the reorder stage: one each, since the budget already bounds the bytes.
+	RequestsPerJob int
+	// PieceQueue is how many Pieces wait between reorder and verify, and between verify and the
+	// sink.
+	PieceQueue int
+
+	// SmallFileShare: files of at most RangeSize/SmallFileShare are batched with others, so
+	// that a request moves about a range of bytes whatever the files' sizes.
+	SmallFileShare int64
+	// BatchFiles caps the files in one batched request, which keeps its query short.
+	BatchFiles int
+
+	// FetchRetries and FetchBackoff: a fetch whose connection breaks reconnects and reads again
+	// up to FetchRetries times, waiting FetchBackoff, then twice that, and so on.
+	FetchRetries int
+	FetchBackoff time.Duration
+	// RateBurst is how much of --max-rate may be spent at once: a tenth of a second's worth. The
+	// first burst is free, so a larger one overshot the cap on short runs at low rates.
+	RateBurst time.Duration
+
+	// ControlPing is how often the idle control session is checked: losing it loses the backup,
+	// and a ping is one round trip.
+	ControlPing time.Duration
+	// Progress is how often a run reports its progress between phase changes (-v, --events).
+	Progress time.Duration
+
+	// Hashers is how many goroutines hash the destination's ranges in a refresh; 0 means
+	// GOMAXPROCS, since hashing is all CPU.
+	Hashers int
+
+	// Compressors is how many goroutines compress a tar stream or each -F tar archive; 0 means
+	// GOMAXPROCS. Each holds about two blocks (see stages/compress.NewWriter).
+	Compressors int
+	// StreamBuffer buffers the tar stream on its way to stdout, so that a pipe gets large writes.
+	StreamBuffer int
+	// TarFileBuffer buffers each -F tar archive file. Measured (sinks'
+	// BenchmarkTarFilesSmallFiles): without it each member costs three write calls, header,
+	// body and padding, which halves throughput on 8 KiB files. Large Pieces pass through it
+	// mostly uncopied.
+	TarFileBuffer int
+	// FileClosers is how many finished files of a plain backup are fsynced and closed at once,
+	// in the background: one slow fsync of a 1 GiB segment then does not stall the stream.
+	FileClosers int
+
+	// VerifyReaders is how many files `pgpull verify` reads at once in a plain backup; 0 means
+	// min(GOMAXPROCS, 8): a few reads in flight keep an SSD or a RAID busy, and the hashing
+	// spreads over the cores. VerifyBuffer is each reader's copy buffer.
+	VerifyReaders int
+	VerifyBuffer  int
+}
+
+// DefaultTuning is what pgpull runs with.
+func DefaultTuning() Tuning {
+	return Tuning{
+		RangesPerJob: 2,
+		MinRanges:    4,
+		// Commit 381868e: peak RSS 114 MB with -j 4 for none, gzip:1 and zstd:1 on a 1.5 GiB
+		// cluster (142 MB with gzip before the limit); bench/RESULTS.md's "peak RSS" column.
+		MemoryHeadroom: 48 << 20,
+
+		// Chosen, not measured: deep enough that listing never waits on a busy splitter.
+		ItemQueue:      256,
+		RequestsPerJob: 1,
+		// Chosen, not measured: 64 Pieces are at most 64 ranges' worth of pointers; the bytes
+		// behind them are bounded by the budget.
+		PieceQueue: 64,
+
+		// Chosen, not measured: 1 MiB files at the default 8 MB range are batched.
+		SmallFileShare: 8,
+		BatchFiles:     1000,
+
+		// Chosen: 5 tries over about 15 s ride out a server restart or a dropped link.
+		FetchRetries: 5,
+		FetchBackoff: 500 * time.Millisecond,
+		// Measured by the -r e2e test: with a burst of a tenth of a second, a -r 2M backup's
+		// average rate stays within 15% above the cap.
+		RateBurst: 100 * time.Millisecond,
+
+		ControlPing: 2 * time.Second,
+		Progress:    time.Second,
+
+		Hashers:     0,
+		Compressors: 0,
+		// Chosen, not measured: 1 MiB keeps writes to a pipe large without holding much.
+		StreamBuffer:  1 << 20,
+		TarFileBuffer: 64 << 10, // see BenchmarkTarFilesSmallFiles
+		// Chosen, not measured: a few fsyncs in flight keep an SSD or a RAID busy, and only a few
+		// files are ever open.
+		FileClosers: 4,
+
+		VerifyReaders: 0,
+		// Chosen, not measured: large enough that a read is not dominated by its system call.
+		VerifyBuffer: 256 << 10,
+	}
+}
+
+// InFlightBytes is how many bytes may be between the splitter and the sink.
+func (t Tuning) InFlightBytes(jobs int, rangeSize int64) int64 {
+	return int64(max(jobs*t.RangesPerJob, t.MinRanges)) * rangeSize
+}
+
+// MemoryLimit is the soft memory limit (GOMEMLIMIT) for a backup of jobs jobs and rangeSize
+// ranges: the budget plus the headroom.
+func (t Tuning) MemoryLimit(jobs int, rangeSize int64) int64 {
+	return t.InFlightBytes(jobs, rangeSize) + t.MemoryHeadroom
+}
+
+// CompressorCount is Compressors, or GOMAXPROCS when that is 0.
+func (t Tuning) CompressorCount() int {
+	if t.Compressors > 0 {
+		return t.Compressors
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// VerifyReaderCount is VerifyReaders, or min(GOMAXPROCS, 8) when that is 0.
+func (t Tuning) VerifyReaderCount() int {
+	if t.VerifyReaders > 0 {
+		return t.VerifyReaders
+	}
+	return min(runtime.GOMAXPROCS(0), 8)
+}
+
+// HasherCount is Hashers, or GOMAXPROCS when that is 0.
+func (t Tuning) HasherCount() int {
+	if t.Hashers > 0 {
+		return t.Hashers
+	}
+	return runtime.GOMAXPROCS(0)
+}

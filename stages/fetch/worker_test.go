@@ -1,0 +1,303 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/pgpull/pgpull/pipeline"
+)
+
+// TestMain fails the package's tests if any goroutine outlives them: a worker that returns must
+// leave nothing running, whether it finished, failed or was cancelled.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeServer answers the workers' queries from files held in memory, as pg_read_binary_file
+// would, and breaks or stalls the read of a given row, counted over every connection.
+type fakeServer struct {
+	files map[string][]byte
+
+	mu      sync.Mutex
+	rows    int           // rows read so far, over all connections
+	breakAt map[int]bool  // rows whose read breaks the connection
+	stallAt int           // the row whose read waits until its query's context ends; 0 for none
+	stalled chan struct{} // closed when a read stalls
+	opened  int
+	closed  int
+}
+
+func newFakeServer(files map[string][]byte) *fakeServer {
+	return &fakeServer{files: files, breakAt: map[int]bool{}, stalled: make(chan struct{})}
+}
+
+func (s *fakeServer) connect(context.Context) (Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opened++
+	return &fakeConn{s: s}, nil
+}
+
+// counts reports the connections opened and closed.
+func (s *fakeServer) counts() (opened, closed int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opened, s.closed
+}
+
+type fakeConn struct {
+	s      *fakeServer
+	closed bool
+}
+
+func (c *fakeConn) Close(context.Context) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if !c.closed {
+		c.closed = true
+		c.s.closed++
+	}
+	return nil
+}
+
+// Query builds the rows the server would send: for a range read (path, offset, row size, end),
+// one row per row size; for a batch (arrays of paths, offsets and lengths), one row per file.
+// A missing file gives NULL rows.
+func (c *fakeConn) Query(ctx context.Context, sql string, params [][]byte, _, _ []int16) Rows {
+	var values [][]byte
+	read := func(path string, off, n int64) []byte {
+		data, ok := c.s.files[path]
+		if !ok {
+			return nil
+		}
+		return append([]byte{}, data[min(off, int64(len(data))):min(off+n, int64(len(data)))]...)
+	}
+	if sql == batchSQL {
+		paths, offs, lens := textArray(params[0]), textArray(params[1]), textArray(params[2])
+		for i := range paths {
+			values = append(values, read(paths[i], atoi(offs[i]), atoi(lens[i])))
+		}
+	} else {
+		path, off, step, end := string(params[0]), atoi(string(params[1])), atoi(string(params[2])), atoi(string(params[3]))
+		for o := off; o < end; o += step {
+			values = append(values, read(path, o, min(step, end-o)))
+		}
+	}
+	return &fakeRows{ctx: ctx, s: c.s, values: values, at: -1}
+}
+
+type fakeRows struct {
+	ctx    context.Context
+	s      *fakeServer
+	values [][]byte
+	at     int
+	err    error
+}
+
+func (r *fakeRows) Next() bool {
+	if r.err != nil || r.at+1 >= len(r.values) {
+		return false
+	}
+	r.s.mu.Lock()
+	r.s.rows++
+	n := r.s.rows
+	broken, stall := r.s.breakAt[n], n == r.s.stallAt
+	r.s.mu.Unlock()
+	switch {
+	case broken:
+		r.err = errors.New("unexpected EOF")
+		return false
+	case stall:
+		close(r.s.stalled)
+		<-r.ctx.Done()
+		r.err = r.ctx.Err()
+		return false
+	}
+	r.at++
+	return true
+}
+
+func (r *fakeRows) Values() [][]byte { return [][]byte{r.values[r.at]} }
+func (r *fakeRows) Close() error     { return r.err }
+
+// textArray reads the array literals the worker sends: {"a","b"} or {1,2}.
+func textArray(b []byte) []string {
+	var out []string
+	for _, e := range strings.Split(strings.Trim(string(b), "{}"), ",") {
+		out = append(out, strings.Trim(e, `"`))
+	}
+	return out
+}
+
+func atoi(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// testFile is a file of n bytes that differ from row to row.
+func testFile(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i / 1000)
+	}
+	return b
+}
+
+// rangeRequest asks for all of path, listed at size, as one range.
+func rangeRequest(path string, size int64) *pipeline.Request {
+	f := &pipeline.File{Path: path, Source: path, Size: size, Segment: -1}
+	return &pipeline.Request{Pieces: []*pipeline.Piece{{File: f, Length: size}}}
+}
+
+// runWorker runs a worker on the requests until they are all through or it fails, and returns
+// what it sent on.
+func runWorker(ctx context.Context, w *Worker, reqs ...*pipeline.Request) ([]*pipeline.Request, error) {
+	in := make(chan *pipeline.Request, len(reqs))
+	out := make(chan *pipeline.Request, len(reqs))
+	for _, r := range reqs {
+		in <- r
+	}
+	close(in)
+	err := w.Run(ctx, in, out)
+	close(out)
+	var done []*pipeline.Request
+	for r := range out {
+		done = append(done, r)
+	}
+	return done, err
+}
+
+func newTestWorker(s *fakeServer, retries int) (*Worker, *[]string) {
+	var logged []string
+	return &Worker{Connect: s.connect, Budget: pipeline.NewBudget(64<<20, 4<<20), Retries: retries,
+		Backoff: time.Millisecond, Log: func(format string, args ...any) { logged = append(logged, format) }}, &logged
+}
+
+func TestWorkerReads(t *testing.T) {
+	big := testFile(3*RowSize + 1000)
+	small := testFile(5000)
+	s := newFakeServer(map[string][]byte{"base/1/big": big, "base/1/small": small})
+	w, _ := newTestWorker(s, 0)
+	batchFile := func(path string, size int64) *pipeline.Piece {
+		return &pipeline.Piece{File: &pipeline.File{Path: path, Source: path, Size: size, Segment: -1}, Length: size}
+	}
+	batch := &pipeline.Request{Pieces: []*pipeline.Piece{batchFile("base/1/small", 5000), batchFile("base/1/gone", 300),
+		batchFile("base/1/grown", 0)}}
+	shrunk := rangeRequest("base/1/small", 2*RowSize) // listed larger than it now is
+	done, err := runWorker(context.Background(), w, rangeRequest("base/1/big", int64(len(big))), batch, shrunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != 3 {
+		t.Fatalf("%d requests sent on, want 3", len(done))
+	}
+	tests := []struct {
+		name    string
+		p       *pipeline.Piece
+		want    []byte
+		missing bool
+	}{
+		{"range of 4 rows", done[0].Pieces[0], big, false},
+		{"batched file", done[1].Pieces[0], small, false},
+		{"batched file gone from the server: zeros", done[1].Pieces[1], make([]byte, 300), true},
+		{"file listed empty", done[1].Pieces[2], nil, false},
+		{"file shrunk since listed: padded with zeros", done[2].Pieces[0], append(bytes.Clone(small), make([]byte, 2*RowSize-5000)...), false},
+	}
+	for _, tt := range tests {
+		if !bytes.Equal(tt.p.Data, tt.want) || tt.p.Missing != tt.missing {
+			t.Errorf("%s: %d bytes (missing %v), want %d (missing %v)", tt.name, len(tt.p.Data), tt.p.Missing, len(tt.want), tt.missing)
+		}
+	}
+	if opened, closed := s.counts(); opened != 1 || closed != 1 {
+		t.Errorf("%d connections opened and %d closed, want 1 and 1", opened, closed)
+	}
+}
+
+// TestWorkerRetries breaks the connection at a given row read and checks that the worker reads
+// the whole request again on a new connection, or gives up after Retries.
+func TestWorkerRetries(t *testing.T) {
+	data := testFile(4 * RowSize)
+	tests := []struct {
+		name    string
+		breakAt []int // row reads that break, counted over all connections
+		retries int
+		wantErr bool
+		opened  int
+	}{
+		{"unbroken", nil, 2, false, 1},
+		{"broken at row 3, read again", []int{3}, 2, false, 2},
+		{"broken twice", []int{3, 5}, 2, false, 3},
+		{"broken more often than retries", []int{1, 2, 3}, 2, true, 3},
+		{"no retries", []int{2}, 0, true, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFakeServer(map[string][]byte{"base/1/f": data})
+			for _, n := range tt.breakAt {
+				s.breakAt[n] = true
+			}
+			w, logged := newTestWorker(s, tt.retries)
+			done, err := runWorker(context.Background(), w, rangeRequest("base/1/f", int64(len(data))))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Run = %v, want error %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && (len(done) != 1 || !bytes.Equal(done[0].Pieces[0].Data, data)) {
+				t.Errorf("the request did not come through whole")
+			}
+			opened, closed := s.counts()
+			if opened != tt.opened || closed != opened {
+				t.Errorf("%d connections opened and %d closed, want %d opened, all closed", opened, closed, tt.opened)
+			}
+			if len(*logged) != tt.opened-1 {
+				t.Errorf("%d retries logged, want %d", len(*logged), tt.opened-1)
+			}
+		})
+	}
+}
+
+// TestWorkerCancelMidRange cancels the run while a range is half read: Run returns the
+// cancellation, closes its connection, and (TestMain) leaves no goroutine behind.
+func TestWorkerCancelMidRange(t *testing.T) {
+	data := testFile(4 * RowSize)
+	s := newFakeServer(map[string][]byte{"base/1/f": data})
+	s.stallAt = 3
+	w, _ := newTestWorker(s, 5)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	result := make(chan error)
+	go func() {
+		_, err := runWorker(ctx, w, rangeRequest("base/1/f", int64(len(data))))
+		result <- err
+	}()
+	<-s.stalled
+	cancel()
+	if err := <-result; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v, want context.Canceled", err)
+	}
+	if opened, closed := s.counts(); opened != 1 || closed != 1 {
+		t.Errorf("%d connections opened and %d closed, want 1 and 1 (no retry after a cancel)", opened, closed)
+	}
+}
+
+// TestWorkerStall: a server that goes silent in the middle of a range for Timeout is taken for a
+// dead connection, and the error says so.
+func TestWorkerStall(t *testing.T) {
+	data := testFile(4 * RowSize)
+	s := newFakeServer(map[string][]byte{"base/1/f": data})
+	s.stallAt = 2
+	w, _ := newTestWorker(s, 0)
+	w.Timeout = 50 * time.Millisecond
+	_, err := runWorker(context.Background(), w, rangeRequest("base/1/f", int64(len(data))))
+	if err == nil || !strings.Contains(err.Error(), "no data from the server for 50ms") {
+		t.Errorf("Run = %v, want the stall named", err)
+	}
+	if opened, closed := s.counts(); opened != 1 || closed != 1 {
+		t.Errorf("%d connections opened and %d closed, want 1 and 1", opened, closed)
+	}
+}
