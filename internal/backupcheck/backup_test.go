@@ -243,6 +243,9 @@ func TestVerifyBackupForms(t *testing.T) {
 			"bad WAL: " + testSeg2 + " at 0/A20000: the page is zeros where WAL should be"}},
 		{"WAL segment swapped with another", func(b *testBackup) { b.files[testSeg2], b.files[testSeg3] = b.files[testSeg3], b.files[testSeg2] }, []string{
 			"bad WAL: " + testSeg2 + " at 0/A00000: page address 0/B00000, want 0/A00000"}},
+		// The record after the stop LSN is not the backup's: recovery need not read it, and on a
+		// standby the last segment holds whatever the server had not yet overwritten there.
+		{"WAL damaged after the stop LSN", func(b *testBackup) { b.files[testSeg3][0xA73B0+4] ^= 1 }, nil},
 		{"WAL record damaged", func(b *testBackup) { b.files[testSeg1][0x28+30] ^= 1 }, []string{
 			"bad WAL: " + testSeg1 + " at 0/900028: record CRC-32C"}},
 		{"short WAL", func(b *testBackup) { b.files[testSeg1] = b.files[testSeg1][:4096] }, []string{testSeg1 + ": size 4096, a WAL segment is 1048576"}},
