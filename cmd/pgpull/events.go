@@ -21,6 +21,9 @@ type event struct {
 	// BytesPerSecond counts from the first byte copied; ETASeconds is left out while unknown.
 	BytesPerSecond float64  `json:"bytes_per_second"`
 	ETASeconds     *float64 `json:"eta_seconds,omitempty"`
+	// ComparedBytes and MovedBytes, for --refresh only, count as the summary's do.
+	ComparedBytes int64 `json:"compared_bytes,omitempty"`
+	MovedBytes    int64 `json:"moved_bytes,omitempty"`
 }
 
 // observe writes an event for p; the run calls it from one goroutine.
@@ -42,6 +45,9 @@ func (m *machineOutput) observe(p backup.Progress) {
 func progressEvent(p backup.Progress, now time.Time) event {
 	e := event{Type: "progress", Schema: reportSchema, Time: now.UTC(), Phase: string(p.Phase), BytesDone: p.Done(),
 		BytesTotal: p.Total, Files: p.Files, WALSegments: p.WALSegments}
+	if p.Compared > 0 {
+		e.ComparedBytes, e.MovedBytes = p.Compared, p.Received
+	}
 	if !p.Copying.IsZero() {
 		if s := now.Sub(p.Copying).Seconds(); s > 0 && p.Done() > 0 {
 			e.BytesPerSecond = round(float64(p.Done())/s, 0)

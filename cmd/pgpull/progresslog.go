@@ -32,7 +32,11 @@ func (l *progressLog) observe(p backup.Progress) {
 		return
 	}
 	l.last = time.Now()
-	fmt.Fprintf(l.w, "pgpull: copied %s of about %s; %s\n", humanSize(p.Done()), humanSize(p.Total), rate(p.Done(), time.Since(p.Copying)))
+	refresh := ""
+	if p.Compared > 0 {
+		refresh = fmt.Sprintf("; %s compared with the copy, %s moved", humanSize(p.Compared), humanSize(p.Received))
+	}
+	fmt.Fprintf(l.w, "pgpull: copied %s of about %s; %s%s\n", humanSize(p.Done()), humanSize(p.Total), rate(p.Done(), time.Since(p.Copying)), refresh)
 }
 
 // amount is the one wording of what a backup holds, in -v, in the summary line and in verify:

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -118,7 +119,9 @@ func TestRefresh(t *testing.T) {
 
 	load := startLoad(t, src)
 	before := proxy.ToClients()
-	code, stderr = pgpull(t, nil, "backup", "--refresh", "-v", "-c", "fast", "-T", live+"="+filepath.Join(base, "ts-copy"), dsn, dest)
+	summaryFile := filepath.Join(base, "summary.json")
+	code, stderr = pgpull(t, nil, "backup", "--refresh", "-v", "-c", "fast", "--summary", summaryFile,
+		"-T", live+"="+filepath.Join(base, "ts-copy"), dsn, dest)
 	load.stop(t)
 	if code != 0 {
 		t.Fatalf("refresh failed (%d): %s", code, stderr)
@@ -127,6 +130,22 @@ func TestRefresh(t *testing.T) {
 	t.Logf("on the wire: full backup %d bytes, refresh %d bytes (%.1f%%)", full, refresh, 100*float64(refresh)/float64(full))
 	if refresh*3 > full {
 		t.Errorf("the refresh moved %d bytes, a full backup %d: want at most a third", refresh, full)
+	}
+
+	// pgpull's own report, held to the wire and to what the test removed.
+	var sum struct {
+		Refresh struct {
+			Compared int64 `json:"compared_bytes"`
+			Moved    int64 `json:"moved_bytes"`
+			Removed  int64 `json:"removed_files"`
+		} `json:"refresh"`
+	}
+	if body, err := os.ReadFile(summaryFile); err != nil || json.Unmarshal(body, &sum) != nil {
+		t.Fatalf("--summary: %v\n%s", err, body)
+	}
+	if r := sum.Refresh; r.Compared <= 0 || r.Moved <= 0 || r.Moved > refresh || r.Removed < 3 {
+		t.Errorf("summary: %d bytes compared, %d moved, %d files removed; want both counts above 0, the moved ones at most the %d on the wire, "+
+			"at least 3 files removed (the dropped table, the rewritten table's old file, the earlier WAL)", r.Compared, r.Moved, r.Removed, refresh)
 	}
 
 	for _, gone := range []string{rewrittenOld, droppedPath, sinks.IncompleteMarker} {

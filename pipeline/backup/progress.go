@@ -35,6 +35,9 @@ type Progress struct {
 	Total       int64 // expected Bytes + WALBytes at the end
 	// Copying is when the first byte reached the destination; zero before.
 	Copying time.Time
+	// Compared counts the bytes of ranges compared with the destination's copy (a refresh);
+	// Received the file bytes the server sent, changed blocks and ranges read whole.
+	Compared, Received int64
 }
 
 // Done is all the bytes written so far.
@@ -48,6 +51,7 @@ type tally struct {
 
 	listed, listedWAL                   atomic.Int64
 	files, bytes, walSegments, walBytes atomic.Int64
+	compared, received                  atomic.Int64
 	copying                             atomic.Int64 // unix nanoseconds of the first byte written
 	skipFile                            bool         // the file being written is left out
 }
@@ -68,7 +72,8 @@ func (t *tally) setPhase(p Phase) {
 
 func (t *tally) snapshot() Progress {
 	p := Progress{Phase: t.phase.Load().(Phase), Files: t.files.Load(), Bytes: t.bytes.Load(),
-		WALSegments: t.walSegments.Load(), WALBytes: t.walBytes.Load(), Total: t.listed.Load()}
+		WALSegments: t.walSegments.Load(), WALBytes: t.walBytes.Load(), Total: t.listed.Load(),
+		Compared: t.compared.Load(), Received: t.received.Load()}
 	if ns := t.copying.Load(); ns != 0 {
 		p.Copying = time.Unix(0, ns)
 	}

@@ -3,7 +3,6 @@ package backup
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -93,8 +92,7 @@ type run struct {
 	tally             *tally
 	endProgress       func() // stops the progress reports and waits for the last
 
-	stop               session.Stop // set by the lister's goroutine once the data is through
-	compared, received atomic.Int64
+	stop session.Stop // set by the lister's goroutine once the data is through
 }
 
 // begin takes over the control connection, opens the lister's and the WAL scanner's, and starts
@@ -212,7 +210,7 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 	if b.Local != nil {
 		hashed := make(chan *pipeline.Request, b.opts.Jobs*tu.RequestsPerJob)
 		pipeline.GoAll(g, hashed, tu.HasherCount(), func(ctx context.Context) error {
-			h := &delta.Hasher{Copy: b.Local, Budget: r.budget, Compared: &r.compared}
+			h := &delta.Hasher{Copy: b.Local, Budget: r.budget, Compared: &r.tally.compared}
 			return h.Run(ctx, requests, hashed)
 		})
 		toFetch = hashed
@@ -226,7 +224,7 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 			return fetch.PgConn{PgConn: conn}, nil
 		}, Budget: r.budget, Limiter: r.limiter, Timeout: b.opts.IOTimeout,
 			Retries: tu.FetchRetries, Backoff: tu.FetchBackoff, Log: b.opts.Log, LogSQL: b.opts.LogSQL,
-			Received: &r.received}
+			Received: &r.tally.received}
 		if r.pages != nil {
 			w.Pages = r.pages
 		}
@@ -274,7 +272,7 @@ func (r *run) finish(sink sinks.Sink, began time.Time) (Result, error) {
 	if !final.Copying.IsZero() {
 		res.Copying = time.Since(final.Copying)
 	}
-	res.Compared, res.Received = r.compared.Load(), r.received.Load()
+	res.Compared, res.Received = final.Compared, final.Received
 	if r.pages != nil {
 		res.PageFailures = r.pages.Failures()
 	}
