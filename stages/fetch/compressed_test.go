@@ -59,6 +59,7 @@ func TestCompressedAppend(t *testing.T) {
 		{name: "unknown codec", v: []byte("Xabc"), n: 100, wantErr: `codec 'X'`},
 		{name: "empty value", v: []byte{}, n: 100, wantErr: "empty value"},
 		{name: "corrupt zlib", v: []byte("Z\x78\x01garbage"), n: 100, wantErr: "server-compressed data"},
+		{name: "corrupt zstd", v: []byte("S\x28\xb5\x2f\xfdgarbage"), n: 100, wantErr: "server-compressed data"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c Compressed
