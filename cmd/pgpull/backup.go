@@ -22,7 +22,7 @@ const defaultJobs = 4
 
 // backupFlags are the backup command's settings, as parsed.
 type backupFlags struct {
-	jobs          int
+	jobs          jobsFlag
 	checkpoint    string
 	label         string
 	force         bool
@@ -56,7 +56,8 @@ type backupFlags struct {
 func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	f := backupFlags{mapping: tablespaceMapping{}}
 	fs := newFlags("pgpull backup")
-	fs.IntVarP(&f.jobs, "jobs", "j", defaultJobs, "`N` parallel fetch connections")
+	f.jobs.n = defaultJobs
+	fs.VarP(&f.jobs, "jobs", "j", "`N` parallel fetch connections, or auto: from 2 up while the throughput rises")
 	fs.StringVarP(&f.checkpoint, "checkpoint", "c", "spread", "checkpoint at start: `fast|spread`")
 	fs.StringVarP(&f.label, "label", "l", "pgpull base backup", "backup `LABEL`")
 	fs.StringVarP(&f.format, "format", "F", "", "output `FORMAT` for a directory DEST: plain (p) or tar (t); -Ft, -Fp as pg_basebackup")
@@ -226,14 +227,16 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 
 // options turns flags into the backup's options and checks them.
 func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, error) {
-	opts := backup.Options{Tuning: backup.DefaultTuning(), Jobs: f.jobs, Label: f.label, WALInterval: f.walInterval, IOTimeout: f.ioTimeout, Manifest: !f.noManifest, VerifyPages: !f.noVerifyPages, CheckWAL: !f.noCheckWAL}
+	opts := backup.Options{Tuning: backup.DefaultTuning(), Label: f.label, WALInterval: f.walInterval, IOTimeout: f.ioTimeout, Manifest: !f.noManifest, VerifyPages: !f.noVerifyPages, CheckWAL: !f.noCheckWAL}
 	opts.ServerCompress = f.serverCompress
 	opts.RequireSlot = f.requireSlot
 	if err := f.checkWALMethod(); err != nil {
 		return opts, compress.Spec{}, err
 	}
-	if f.jobs < 1 {
-		return opts, compress.Spec{}, fmt.Errorf("-j/--jobs must be at least 1, got %d", f.jobs)
+	if f.jobs.auto {
+		opts.Jobs, opts.AutoJobs = opts.Tuning.AutoJobs.Max, true
+	} else if opts.Jobs = f.jobs.n; opts.Jobs < 1 {
+		return opts, compress.Spec{}, fmt.Errorf("-j/--jobs must be at least 1 (or auto), got %d", opts.Jobs)
 	}
 	switch f.checkpoint {
 	case "fast":

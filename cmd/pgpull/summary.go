@@ -48,6 +48,10 @@ type summary struct {
 	CopySeconds     float64   `json:"copy_seconds"`
 	BytesPerSecond  float64   `json:"bytes_per_second"`
 
+	// Jobs and JobsReason are the fetch connections -j auto settled on and why; absent for a fixed -j.
+	Jobs       int    `json:"jobs,omitempty"`
+	JobsReason string `json:"jobs_reason,omitempty"`
+
 	ChecksumFailures int    `json:"checksum_failures"`
 	ManifestChecksum string `json:"manifest_checksum,omitempty"`
 
@@ -124,6 +128,7 @@ func (m *machineOutput) result(res backup.Result, outputBytes int64) {
 	if res.Copying > 0 {
 		s.BytesPerSecond = round(float64(res.Bytes+res.WALBytes)/res.Copying.Seconds(), 0)
 	}
+	s.Jobs, s.JobsReason = res.Jobs, res.JobsWhy
 	s.ChecksumFailures = len(res.PageFailures)
 	s.ManifestChecksum = res.ManifestChecksum
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Server is what pgpull needs to know about the cluster it copies.
@@ -119,14 +120,31 @@ func Tablespaces(ctx context.Context, conn *pgx.Conn, logSQL func(string)) ([]Ta
 	return spaces, nil
 }
 
+// freeConnectionsSQL counts the client connections the server can still accept from a role that
+// is neither a superuser nor a member of pg_use_reserved_connections (16+): max_connections less
+// the slots kept for those and the client backends now running.
+const freeConnectionsSQL = `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
+		- coalesce(current_setting('reserved_connections', true)::int, 0)
+		- (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')`
+
 // FreeConnections counts the client connections the server can still accept from a role that is
 // not a superuser.
 func FreeConnections(ctx context.Context, conn *pgx.Conn, logSQL func(string)) (int, error) {
-	const q = `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
-		- (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')`
-	logSQL(q)
-	var free int
-	if err := conn.QueryRow(ctx, q).Scan(&free); err != nil {
+	return FreeConnectionsOn(ctx, conn.PgConn(), logSQL)
+}
+
+// FreeConnectionsOn is FreeConnections on a bare connection, such as a fetch worker's.
+func FreeConnectionsOn(ctx context.Context, conn *pgconn.PgConn, logSQL func(string)) (int, error) {
+	logSQL(freeConnectionsSQL)
+	res := conn.ExecParams(ctx, freeConnectionsSQL, nil, nil, nil, nil).Read()
+	if res.Err != nil {
+		return 0, fmt.Errorf("counting free connections: %w", res.Err)
+	}
+	if len(res.Rows) != 1 {
+		return 0, fmt.Errorf("counting free connections: %d rows", len(res.Rows))
+	}
+	free, err := strconv.Atoi(string(res.Rows[0][0]))
+	if err != nil {
 		return 0, fmt.Errorf("counting free connections: %w", err)
 	}
 	return free, nil

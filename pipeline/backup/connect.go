@@ -16,7 +16,10 @@ import (
 
 // Options are a backup run's settings; the command line fills them.
 type Options struct {
+	// Jobs is the number of fetch connections; with AutoJobs the most that may run, from
+	// Tuning.AutoJobs.Start up while the throughput rises (-j auto).
 	Jobs        int
+	AutoJobs    bool
 	Fast        bool // an immediate checkpoint at start, rather than a spread one
 	Label       string
 	RangeSize   int64
@@ -59,6 +62,15 @@ type Backup struct {
 	// server's and only the blocks that differ are moved. nil for a full copy.
 	Local delta.Copy
 	conn  *pgx.Conn // the control session's connection, until Run hands it over
+	free  int       // connections the server could still accept when inspected
+}
+
+// startJobs is how many fetch connections the run opens at the start.
+func (o Options) startJobs() int {
+	if o.AutoJobs {
+		return min(o.Tuning.AutoJobs.Start, o.Jobs)
+	}
+	return o.Jobs
 }
 
 // AssumedCopyRate is the copy's bytes per second the WAL risk is weighed with when -r sets none.
@@ -100,10 +112,15 @@ func (b *Backup) inspect(ctx context.Context) error {
 		return err
 	}
 	// The control session, the lister and the WAL scanner each hold one connection besides the jobs.
-	need := b.opts.Jobs + 2
+	need := b.opts.startJobs() + 2
 	free, err := session.FreeConnections(ctx, b.conn, b.opts.LogSQL)
 	if err != nil {
 		return err
+	}
+	b.free = free
+	if b.opts.AutoJobs && free < need {
+		return fmt.Errorf("the server has %d free connections and -j auto needs at least %d more; raise max_connections",
+			free, need)
 	}
 	if free < need {
 		return fmt.Errorf("the server has %d free connections and -j %d needs %d more; lower -j or raise max_connections",

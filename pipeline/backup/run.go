@@ -37,6 +37,9 @@ type Result struct {
 	// Compared is the bytes of ranges compared with the destination's copy (a refresh), and
 	// Received the bytes of file data the server sent.
 	Compared, Received int64
+	// Jobs and JobsWhy are the fetch connections -j auto settled on and why; 0 and "" for a fixed -j.
+	Jobs    int
+	JobsWhy string
 }
 
 // Run takes the backup into sink, in three parts: begin opens the sessions and starts the backup
@@ -92,7 +95,8 @@ type run struct {
 	tally             *tally
 	endProgress       func() // stops the progress reports and waits for the last
 
-	stop session.Stop // set by the lister's goroutine once the data is through
+	stop    session.Stop // set by the lister's goroutine once the data is through
+	fetcher *fetch.Pool
 }
 
 // begin takes over the control connection, opens the lister's and the WAL scanner's, and starts
@@ -127,7 +131,7 @@ func (r *run) begin(ctx context.Context) error {
 		manifestVersion = 2
 	}
 	r.manifest = manifest.New(manifestVersion, b.Server.SystemID, b.opts.Checksums)
-	r.budget = pipeline.NewBudget(b.opts.InFlightBytes(), int(b.opts.RangeSize))
+	r.budget = pipeline.NewGrowingBudget(b.opts.inFlightBytes(b.opts.startJobs()), b.opts.InFlightBytes(), int(b.opts.RangeSize))
 	if b.opts.VerifyPages && b.Server.DataChecksums {
 		r.pages = verify.NewPageVerifier(uint64(r.start.LSN), b.Server.BlocksPerSegment)
 	}
@@ -215,7 +219,7 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 		})
 		toFetch = hashed
 	}
-	pipeline.GoAll(g, fetched, b.opts.Jobs, func(ctx context.Context) error {
+	newWorker := func() *fetch.Worker {
 		w := &fetch.Worker{Connect: func(ctx context.Context) (fetch.Conn, error) {
 			conn, err := session.ConnectRaw(ctx, b.cfg, "pgpull fetch")
 			if err != nil {
@@ -231,8 +235,20 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 		if b.opts.ServerCompress {
 			w.Reader = &fetch.Compressed{}
 		}
-		return w.Run(ctx, toFetch, fetched)
-	})
+		return w
+	}
+	r.fetcher = &fetch.Pool{Jobs: b.opts.startJobs(), New: newWorker, Log: b.opts.Log}
+	if b.opts.AutoJobs {
+		rule := tu.AutoJobs
+		rule.Max = b.opts.Jobs
+		r.fetcher.Auto, r.fetcher.Window, r.fetcher.Received = &rule, tu.AutoJobsWindow, &r.tally.received
+		r.fetcher.Free = b.free - 2 // the lister's and the WAL scanner's
+		r.fetcher.FreeOn = func(ctx context.Context, conn fetch.Conn) (int, error) {
+			return session.FreeConnectionsOn(ctx, conn.(fetch.PgConn).PgConn, b.opts.LogSQL)
+		}
+		r.fetcher.Grown = func(jobs int) { r.budget.Grow(b.opts.inFlightBytes(jobs) - r.budget.Granted()) }
+	}
+	pipeline.Go(g, fetched, func(ctx context.Context) error { return r.fetcher.Run(ctx, toFetch, fetched) })
 	pipeline.Go(g, ordered, func(ctx context.Context) error { return reorder.Run(ctx, fetched, ordered) })
 	if walCheck != nil {
 		pipeline.Go(g, walChecked, func(ctx context.Context) error { return walCheck.Run(ctx, ordered, walChecked) })
@@ -273,6 +289,11 @@ func (r *run) finish(sink sinks.Sink, began time.Time) (Result, error) {
 		res.Copying = time.Since(final.Copying)
 	}
 	res.Compared, res.Received = final.Compared, final.Received
+	if b.opts.AutoJobs {
+		choice := r.fetcher.Choice()
+		res.Jobs, res.JobsWhy = choice.Jobs, choice.Why
+		b.opts.Log("-j auto: memory budget peak %d of %d bytes granted, bound %d", r.budget.Peak(), r.budget.Granted(), r.budget.Total())
+	}
 	if r.pages != nil {
 		res.PageFailures = r.pages.Failures()
 	}
@@ -310,10 +331,11 @@ func (b *Backup) rereadWAL(ctx context.Context, f *pipeline.File) ([]byte, error
 	return data, nil
 }
 
-// InFlightBytes is how many bytes may be between the splitter and the sink (see Tuning).
-func (o Options) InFlightBytes() int64 {
-	return o.Tuning.InFlightBytes(o.Jobs, o.RangeSize)
-}
+// InFlightBytes is how many bytes may be between the splitter and the sink (see Tuning). With
+// -j auto it is the bound for the most jobs it may run; the budget grows to it as jobs are added.
+func (o Options) InFlightBytes() int64 { return o.inFlightBytes(o.Jobs) }
+
+func (o Options) inFlightBytes(jobs int) int64 { return o.Tuning.InFlightBytes(jobs, o.RangeSize) }
 
 // finishData copies global/pg_control once every other data file has been read, as pg_basebackup
 // does (a backup from a standby depends on it), stops the backup, and sends backup_label and,

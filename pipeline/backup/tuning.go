@@ -3,6 +3,8 @@ package backup
 import (
 	"runtime"
 	"time"
+
+	"github.com/pgpull/pgpull/stages/fetch"
 )
 
 // Tuning is every bound that decides how much memory pgpull holds and how much it runs at once,
@@ -73,6 +75,12 @@ type Tuning struct {
 	// in the background: one slow fsync of a 1 GiB segment then does not stall the stream.
 	FileClosers int
 
+	// AutoJobs is -j auto's rule (stages/fetch.AutoJobs): the connections it starts with, the
+	// most it runs, the rise in throughput that earns more, the free connections it always
+	// leaves to the server's other clients, and how long each count is measured.
+	AutoJobs       fetch.AutoJobs
+	AutoJobsWindow time.Duration
+
 	// VerifyReaders is how many files `pgpull verify` reads at once in a plain backup; 0 means
 	// min(GOMAXPROCS, 8): a few reads in flight keep an SSD or a RAID busy, and the hashing
 	// spreads over the cores. VerifyBuffer is each reader's copy buffer.
@@ -118,6 +126,13 @@ func DefaultTuning() Tuning {
 		// Chosen, not measured: a few fsyncs in flight keep an SSD or a RAID busy, and only a few
 		// files are ever open.
 		FileClosers: 4,
+
+		// Chosen, not measured (bench/RESULTS.md has -j auto beside fixed -j): two connections
+		// are what every server has room for; 16 is twice the best fixed -j measured on the slow
+		// link; 10% rises above the noise of a one-second window, which holds several 8 MB ranges
+		// per job at 100 Mbit/s; three free connections stay for the server's other clients.
+		AutoJobs:       fetch.AutoJobs{Start: 2, Max: 16, Margin: 0.10, Spare: 3},
+		AutoJobsWindow: time.Second,
 
 		VerifyReaders: 0,
 		// Chosen, not measured: large enough that a read is not dominated by its system call.

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/pipeline/backup"
+)
+
+// TestBackupAutoJobs runs -j auto where each connection is capped at 3 MB/s, so that every added
+// connection raises the throughput, on a server with max_connections 16 whose other sessions hold
+// four slots. pgpull must grow from 2 jobs, stop when adding one more would leave fewer than
+// backup.DefaultTuning().AutoJobs.Spare connections free, never hold more than that, keep the bytes in flight
+// within the budget of the jobs it runs, and produce a backup that verifies.
+func TestBackupAutoJobs(t *testing.T) {
+	const maxConnections, reserved, others = 16, 3, 4
+	src := cluster.ForTest(t, cluster.Options{Checksums: true, Conf: []string{
+		fmt.Sprintf("max_connections = %d", maxConnections), fmt.Sprintf("superuser_reserved_connections = %d", reserved)}})
+	ctx := context.Background()
+	if err := src.Exec(ctx, `CREATE TABLE filler AS SELECT g, repeat(md5(g::text), 4) AS pad FROM generate_series(1, 150000) AS g`); err != nil {
+		t.Fatal(err)
+	}
+	// The other sessions: three idle ones and the sampler, which counts the server's client
+	// backends every 10 ms for as long as the backup runs.
+	var conns []*pgx.Conn
+	for range others {
+		c, err := pgx.Connect(ctx, src.DSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		defer c.Close(ctx)
+	}
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	var most, samples int
+	var sampled sync.WaitGroup
+	sampled.Add(1)
+	go func() {
+		defer sampled.Done()
+		for sampleCtx.Err() == nil {
+			var n int
+			if err := conns[0].QueryRow(sampleCtx, `SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'`).Scan(&n); err == nil {
+				most, samples = max(most, n), samples+1
+			}
+			time.Sleep(10 * time.Millisecond) // the sampling period, not a wait on a condition
+		}
+	}()
+
+	shaper := startShaper(t, fmt.Sprintf("127.0.0.1:%d", src.Port), 3000)
+	host, port, _ := strings.Cut(shaper, ":")
+	dsn := fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable", host, port)
+	dest, summaryFile := filepath.Join(t.TempDir(), "copy"), filepath.Join(t.TempDir(), "summary.json")
+	code, stderr := runCLI(t, nil, "backup", "-j", "auto", "-v", "-c", "fast", "--range-size", "1MB", "--summary", summaryFile, dsn, dest)
+	stopSampling()
+	sampled.Wait()
+	if code != 0 {
+		t.Fatalf("backup -j auto: exit %d: %s", code, stderr)
+	}
+
+	var sum struct {
+		Jobs       int64  `json:"jobs"`
+		JobsReason string `json:"jobs_reason"`
+	}
+	raw, err := os.ReadFile(summaryFile)
+	if err != nil || json.Unmarshal(raw, &sum) != nil {
+		t.Fatalf("summary: %v\n%s", err, raw)
+	}
+	// 16 - 3 reserved - 4 others - control, lister and WAL scanner = 6 free for jobs; 3 stay free.
+	wantJobs := int64(maxConnections - reserved - others - 3 - backup.DefaultTuning().AutoJobs.Spare)
+	if sum.Jobs != wantJobs || !strings.Contains(sum.JobsReason, "free connections") {
+		t.Errorf("summary: -j auto settled at %d jobs (%q); want %d, stopped by the free connections", sum.Jobs, sum.JobsReason, wantJobs)
+	}
+	if !regexp.MustCompile(`(?m)^pgpull: -j auto: 2 jobs fetched [0-9.]+ MB/s; trying 3$`).MatchString(stderr) {
+		t.Errorf("-v does not show the step from 2 jobs to 3:\n%s", stderr)
+	}
+	if limit := maxConnections - reserved - backup.DefaultTuning().AutoJobs.Spare; most > limit || samples == 0 {
+		t.Errorf("the server had up to %d client backends in %d samples; -j auto may take it to %d", most, samples, limit)
+	}
+	m := regexp.MustCompile(`memory budget peak (\d+) of (\d+) bytes granted, bound (\d+)`).FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("-v does not show the memory budget:\n%s", stderr)
+	}
+	peak, _ := strconv.ParseInt(m[1], 10, 64)
+	granted, _ := strconv.ParseInt(m[2], 10, 64)
+	bound, _ := strconv.ParseInt(m[3], 10, 64)
+	if peak <= 0 || peak > granted || granted != 2*wantJobs<<20 || bound != 2*int64(backup.DefaultTuning().AutoJobs.Max)<<20 {
+		t.Errorf("memory budget: peak %d, granted %d, bound %d; want 0 < peak <= granted = %d (2 ranges of 1 MB a job), bound %d",
+			peak, granted, bound, 2*wantJobs<<20, 2*backup.DefaultTuning().AutoJobs.Max<<20)
+	}
+	if v := pgpullVerify(t, nil, dest); v.code != 0 {
+		t.Errorf("pgpull verify: exit %d: %s", v.code, v.stderr)
+	}
+	checkServerClean(t, src)
+}
+
+// startShaper puts a proxy in front of upstream that caps each connection at kBps kB/s from the
+// server to the client, and returns its address.
+func startShaper(t *testing.T, upstream string, kBps int) string {
+	t.Helper()
+	zerolog.SetGlobalLevel(zerolog.ErrorLevel)
+	p := toxiproxy.NewProxy(toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()), "autojobs", "127.0.0.1:0", upstream)
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	toxic := fmt.Sprintf(`{"name":"cap","type":"bandwidth","stream":"downstream","attributes":{"rate":%d}}`, kBps)
+	if _, err := p.Toxics.AddToxicJson(strings.NewReader(toxic)); err != nil {
+		t.Fatal(err)
+	}
+	return p.Listen
+}

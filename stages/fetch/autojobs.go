@@ -1,0 +1,50 @@
+package fetch
+
+import "fmt"
+
+// AutoJobs is -j auto's rule: start a few workers, add more while the fetch stage's throughput
+// rises by more than Margin from one count to the next, and stop when it does not, at Max, or when
+// the server would have fewer than Spare free connections left for its other clients. It only
+// decides; Pool measures and acts.
+type AutoJobs struct {
+	Start, Max int
+	Margin     float64 // a rise of less than this share is no rise: 0.1 for 10%
+	Spare      int     // free connections always left to the server's other clients
+}
+
+// Step is one decision: the workers to run from now on, whether the count is final, and why.
+type Step struct {
+	Jobs    int
+	Settled bool
+	Why     string
+}
+
+// Next decides after a window in which jobs workers fetched rate bytes per second. prevJobs and
+// prevRate are the count before and what it fetched (prevJobs 0 after the first window); free
+// is how many connections the server can still accept.
+//
+// A count that made things worse is kept, not undone: a worker cannot be withdrawn in the middle
+// of a range, and the surplus costs a connection slot, not throughput the window showed.
+func (a AutoJobs) Next(jobs int, rate float64, prevJobs int, prevRate float64, free int) Step {
+	if prevJobs > 0 && rate < prevRate*(1+a.Margin) {
+		return Step{Jobs: jobs, Settled: true, Why: fmt.Sprintf("%d jobs fetched %s, %d fetched %s: less than %.0f%% more",
+			jobs, mbps(rate), prevJobs, mbps(prevRate), a.Margin*100)}
+	}
+	if jobs >= a.Max {
+		return Step{Jobs: jobs, Settled: true, Why: fmt.Sprintf("%d jobs (%s) is the most -j auto runs", jobs, mbps(rate))}
+	}
+	room := free - a.Spare
+	if room <= 0 {
+		return Step{Jobs: jobs, Settled: true, Why: fmt.Sprintf("%d jobs (%s): the server has %d free connections and %d are left to others",
+			jobs, mbps(rate), free, a.Spare)}
+	}
+	// Half as many again: a link bound by latency needs many, and each count costs two windows.
+	next := min(jobs+max(1, jobs/2), a.Max, jobs+room)
+	why := fmt.Sprintf("%d jobs fetched %s", jobs, mbps(rate))
+	if prevJobs > 0 {
+		why += fmt.Sprintf(", %d fetched %s", prevJobs, mbps(prevRate))
+	}
+	return Step{Jobs: next, Why: why + fmt.Sprintf("; trying %d", next)}
+}
+
+func mbps(rate float64) string { return fmt.Sprintf("%.1f MB/s", rate/1e6) }

@@ -1,0 +1,36 @@
+package fetch
+
+import "testing"
+
+func TestAutoJobsNext(t *testing.T) {
+	a := AutoJobs{Start: 2, Max: 16, Margin: 0.1, Spare: 3}
+	tests := []struct {
+		name     string
+		jobs     int
+		rate     float64
+		prevJobs int
+		prevRate float64
+		free     int
+		want     int
+		settled  bool
+	}{
+		{"first window grows", 2, 20e6, 0, 0, 50, 3, false},
+		{"rising grows by half", 4, 40e6, 3, 30e6, 50, 6, false},
+		{"rise within the margin settles", 6, 42e6, 4, 40e6, 50, 6, true},
+		{"flat settles", 6, 40e6, 4, 40e6, 50, 6, true},
+		{"falling settles without dropping back", 6, 30e6, 4, 40e6, 50, 6, true},
+		{"rising stops at the maximum", 16, 160e6, 12, 120e6, 50, 16, true},
+		{"rising is capped by the maximum", 12, 120e6, 8, 80e6, 50, 16, false},
+		{"no free connections beyond the spare", 4, 40e6, 3, 30e6, 3, 4, true},
+		{"few free connections cap the step", 4, 40e6, 3, 30e6, 4, 5, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := a.Next(tt.jobs, tt.rate, tt.prevJobs, tt.prevRate, tt.free)
+			if s.Jobs != tt.want || s.Settled != tt.settled || s.Why == "" {
+				t.Errorf("Next(%d, %g, %d, %g, %d) = %+v; want %d jobs, settled %v, with a reason",
+					tt.jobs, tt.rate, tt.prevJobs, tt.prevRate, tt.free, s, tt.want, tt.settled)
+			}
+		})
+	}
+}
