@@ -17,10 +17,14 @@ const (
 // compression is one --compress value: none, gzip:LEVEL or zstd:LEVEL, done by the client; or
 // done by the server: "server" is pgpull --server-compress (its helper picks the codec; the output
 // is uncompressed), server-gzip:LEVEL, server-lz4:LEVEL and server-zstd:LEVEL are pg_basebackup's.
+//
+// zstd:LEVEL:workers=N is pg_basebackup's client-zstd with N compression threads (accepted by
+// pg_basebackup 15 and later); pgpull always compresses on every core, so it has no such row.
 type compression struct {
-	server bool
-	algo   string // "none", "gzip", "zstd" or "lz4"; "" for pgpull's server compression
-	level  int
+	server  bool
+	algo    string // "none", "gzip", "zstd" or "lz4"; "" for pgpull's server compression
+	level   int
+	workers int // pg_basebackup's zstd workers; 0 for none
 }
 
 func parseCompression(s string) (compression, error) {
@@ -38,6 +42,15 @@ func parseCompression(s string) (compression, error) {
 			return compression{}, fmt.Errorf("compression %q: use server, server-gzip:N, server-lz4:N or server-zstd:N", s)
 		}
 		return compression{server: true, algo: algo, level: level}, nil
+	}
+	if base, w, ok := strings.Cut(s, ":workers="); ok && strings.HasPrefix(base, "zstd:") {
+		c, err := parseCompression(base)
+		n, nerr := strconv.Atoi(w)
+		if err != nil || nerr != nil || n < 1 {
+			return compression{}, fmt.Errorf("compression %q: use zstd:LEVEL:workers=N", s)
+		}
+		c.workers = n
+		return c, nil
 	}
 	algo, lvl, hasLevel := strings.Cut(s, ":")
 	switch algo {
@@ -68,13 +81,15 @@ func (c compression) String() string {
 		return fmt.Sprintf("server-%s:%d", c.algo, c.level)
 	case c.algo == "none":
 		return "none"
+	case c.workers > 0:
+		return fmt.Sprintf("%s:%d:workers=%d", c.algo, c.level, c.workers)
 	}
 	return fmt.Sprintf("%s:%d", c.algo, c.level)
 }
 
 // forPgpull and forBasebackup say which tool runs a compression: pgpull's server compression is
 // its helper, pg_basebackup's its server-side methods.
-func (c compression) forPgpull() bool     { return !c.server || c.algo == "" }
+func (c compression) forPgpull() bool     { return (!c.server || c.algo == "") && c.workers == 0 }
 func (c compression) forBasebackup() bool { return c.algo != "" }
 
 // pgpullArgs are pgpull's flags for the compression.
@@ -94,6 +109,8 @@ func (c compression) basebackupArgs() []string {
 		return []string{"--compress=" + c.String(), "--no-manifest"}
 	case c.algo == "none":
 		return nil
+	case c.workers > 0:
+		return []string{fmt.Sprintf("--compress=client-%s:level=%d,workers=%d", c.algo, c.level, c.workers)}
 	}
 	return []string{"--compress=client-" + c.String()}
 }
@@ -112,7 +129,7 @@ func (c compression) pgbackrestArgs() []string {
 // config is one cell of the matrix: a tool and its settings.
 type config struct {
 	tool      string
-	jobs      int    // pgpull -j, pgBackRest process-max; 1 for the others
+	jobs      int    // pgpull -j (0 for -j auto), pgBackRest process-max; 1 for the others
 	rangeSize string // pgpull --range-size
 	comp      compression
 	// noWALCheck runs pgpull with --no-check-wal, to measure what the WAL check costs.
@@ -134,7 +151,7 @@ func (c config) name() string {
 		if c.noWALCheck {
 			return fmt.Sprintf("pgpull -j%d r=%s %s no-walcheck", c.jobs, c.rangeSize, c.comp)
 		}
-		return fmt.Sprintf("pgpull -j%d r=%s %s", c.jobs, c.rangeSize, c.comp)
+		return fmt.Sprintf("pgpull -j%s r=%s %s", jobsArg(c.jobs), c.rangeSize, c.comp)
 	case toolPgbackrest:
 		return fmt.Sprintf("pgbackrest p=%d %s", c.jobs, c.comp)
 	case toolTar:
@@ -172,8 +189,11 @@ func (m matrixSpec) configs() []config {
 		if m.basebackup && comp.forBasebackup() {
 			out = append(out, config{tool: toolBasebackup, jobs: 1, comp: comp})
 		}
-		if m.pgbackrest && !comp.server {
+		if m.pgbackrest && !comp.server && comp.workers == 0 {
 			for _, j := range m.pgbackrestJobs {
+				if j == 0 {
+					continue // no -j auto for pgBackRest
+				}
 				out = append(out, config{tool: toolPgbackrest, jobs: j, comp: comp})
 			}
 		}
@@ -201,6 +221,31 @@ func interleave(n, runs int) []trial {
 		}
 	}
 	return out
+}
+
+// jobsArg is pgpull's -j value for a config's jobs: 0 stands for auto.
+func jobsArg(jobs int) string {
+	if jobs == 0 {
+		return "auto"
+	}
+	return strconv.Itoa(jobs)
+}
+
+// parseJobsList reads "1,2,4,auto": auto is 0.
+func parseJobsList(s string) ([]int, error) {
+	var out []int
+	for _, f := range splitList(s) {
+		if f == "auto" {
+			out = append(out, 0)
+			continue
+		}
+		n, err := parseIntList(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q: want positive integers or auto separated by commas", s)
+		}
+		out = append(out, n...)
+	}
+	return out, nil
 }
 
 // parseIntList reads "1,2,4,8".

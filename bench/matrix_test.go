@@ -119,3 +119,36 @@ func TestParseIntList(t *testing.T) {
 		}
 	}
 }
+
+// TestMatrixAutoJobsAndZstdWorkers: --jobs auto runs pgpull -j auto and no pgBackRest cell, and
+// zstd:1:workers=2 is a pg_basebackup row only, passed as client-zstd's workers option.
+func TestMatrixAutoJobsAndZstdWorkers(t *testing.T) {
+	jobs, err := parseJobsList("2,auto")
+	if err != nil || !slices.Equal(jobs, []int{2, 0}) {
+		t.Fatalf("parseJobsList(2,auto) = %v, %v", jobs, err)
+	}
+	workers, err := parseCompression("zstd:1:workers=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := matrixSpec{
+		jobs: jobs, rangeSizes: []string{"8MB"}, walChecks: []bool{true},
+		comps:      []compression{{algo: "none"}, workers},
+		basebackup: true, pgbackrest: true, pgbackrestJobs: jobs,
+	}
+	var names []string
+	for _, c := range m.configs() {
+		names = append(names, c.name())
+	}
+	want := []string{"pgpull -j2 r=8MB none", "pgpull -jauto r=8MB none", "pg_basebackup none", "pgbackrest p=2 none",
+		"pg_basebackup zstd:1:workers=2"}
+	if !slices.Equal(names, want) {
+		t.Errorf("configs:\n%q\nwant\n%q", names, want)
+	}
+	if got := strings.Join(workers.basebackupArgs(), " "); got != "--compress=client-zstd:level=1,workers=2" {
+		t.Errorf("pg_basebackup args %q", got)
+	}
+	if _, err := parseCompression("zstd:1:workers=0"); err == nil {
+		t.Error("zstd:1:workers=0 accepted")
+	}
+}

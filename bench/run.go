@@ -46,7 +46,7 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&s.dsn, "dsn", "", "back up this existing cluster instead of a scratch one (its data set is left as is)")
 	fs.StringVar(&s.pgdata, "pgdata", "", "with --dsn: the cluster's local data directory, for pgBackRest and the tar ceiling")
 	fs.StringVar(&s.dataset, "dataset", "mixed:256MB", "scratch data set: pgbench:SCALE, mixed:SIZE or incompressible:SIZE")
-	fs.StringVar(&s.jobs, "jobs", "1,2,4,8", "pgpull -j values")
+	fs.StringVar(&s.jobs, "jobs", "1,2,4,8", "pgpull -j values; auto for -j auto")
 	fs.StringVar(&s.rangeSizes, "range-sizes", "8MB", "pgpull --range-size values")
 	fs.StringVar(&s.walChecks, "wal-check", "on", "pgpull's WAL check: on, off (--no-check-wal), or on,off to measure its cost")
 	fs.StringVar(&s.compress, "compress", "none,gzip:1,zstd:1", "compressions, each run by every tool: none, gzip:N, zstd:N; "+
@@ -88,7 +88,7 @@ func (s runSettings) plan() (benchPlan, error) {
 			return p, err
 		}
 	}
-	if p.matrix.jobs, err = parseIntList(s.jobs); err != nil {
+	if p.matrix.jobs, err = parseJobsList(s.jobs); err != nil {
 		return p, fmt.Errorf("--jobs %w", err)
 	}
 	p.matrix.pgbackrestJobs = p.matrix.jobs

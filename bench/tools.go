@@ -32,7 +32,7 @@ func (t *target) runConfig(ctx context.Context, cfg config, run int) sample {
 	var err error
 	switch cfg.tool {
 	case toolPgpull:
-		args := append([]string{"backup", "-j", strconv.Itoa(cfg.jobs), "-c", "fast", "--range-size", cfg.rangeSize},
+		args := append([]string{"backup", "-j", jobsArg(cfg.jobs), "-c", "fast", "--range-size", cfg.rangeSize},
 			cfg.pgpullArgs()...)
 		u, err = runChild(ctx, exec.CommandContext(ctx, t.pgpull, append(args, t.dsn, "-")...))
 	case toolBasebackup:
