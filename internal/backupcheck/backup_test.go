@@ -21,7 +21,7 @@ import (
 	"github.com/pgpull/pgpull/stages/compress"
 )
 
-// Test backups carry real WAL: PostgreSQL 15's, in 1 MB segments (internal/pgformat/testdata),
+// Test backups carry real WAL: PostgreSQL 15's, in 1 MB segments (testdata/wal/15),
 // so that verify reads its records, and has to infer the segment size from pg_wal.
 const (
 	testWALStart = "0/900028"

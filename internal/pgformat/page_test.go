@@ -7,15 +7,16 @@ import (
 	"os"
 	"slices"
 	"testing"
+
+	"github.com/pgpull/pgpull/internal/fixture"
 )
 
-// pageFixture is a real heap page saved from a cluster by stages/verify's
-// TestPageChecksumsMatchPostgres -update, so the table tests can check PageChecksum against
-// PostgreSQL without a server.
-const (
-	pageFixture      = "testdata/heap_block1.page"
-	pageFixtureBlock = 1
-)
+// pageFixture (testdata/page/heap_block1.page at the module root) is a real heap page saved from a
+// cluster by stages/verify's TestPageChecksumsMatchPostgres -update, so the table tests can check
+// PageChecksum against PostgreSQL without a server.
+var pageFixture = []string{"page", "heap_block1.page"}
+
+const pageFixtureBlock = 1
 
 // naivePageChecksum follows the facts file's description word by word, with no tricks, as an
 // independent check of the unrolled PageChecksum.
@@ -62,7 +63,7 @@ func makePage(rng *rand.Rand, blkno uint32, lsn uint64) []byte {
 }
 
 func TestPageChecksumFixture(t *testing.T) {
-	page, err := os.ReadFile(pageFixture)
+	page, err := os.ReadFile(fixture.Path(pageFixture...))
 	if err != nil {
 		t.Fatalf("%v (regenerate with go test -run TestPageChecksumsMatchPostgres -update)", err)
 	}

@@ -13,17 +13,18 @@ import (
 	"testing"
 
 	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/fixture"
 	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// pageFixture is where -update saves a real heap page for internal/pgformat's table tests, which
-// check PageChecksum against PostgreSQL without a server.
-const (
-	pageFixture      = "../../internal/pgformat/testdata/heap_block1.page"
-	pageFixtureBlock = 1
-)
+// pageFixture is where -update saves a real heap page (testdata/page/heap_block1.page at the
+// module root) for internal/pgformat's table tests, which check PageChecksum against PostgreSQL
+// without a server.
+var pageFixture = []string{"page", "heap_block1.page"}
+
+const pageFixtureBlock = 1
 
 // TestPageChecksumsMatchPostgres checks every page of a fresh PostgreSQL cluster made with
 // --data-checksums, then corrupts one page and compares the report with pg_checksums.
@@ -93,7 +94,7 @@ func TestPageChecksumsMatchPostgres(t *testing.T) {
 	}
 	if *update {
 		page := data[pageFixtureBlock*pgformat.BlockSize : (pageFixtureBlock+1)*pgformat.BlockSize]
-		if err := os.WriteFile(pageFixture, page, 0o644); err != nil {
+		if err := os.WriteFile(fixture.Path(pageFixture...), page, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

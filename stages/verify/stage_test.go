@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgpull/pgpull/internal/fixture"
 	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/pipeline"
@@ -139,7 +140,7 @@ func TestChecksummerRejectsDisorder(t *testing.T) {
 // block 1) between two new pages: a page that fails is read again, and only a second failure
 // counts.
 func TestPageVerifier(t *testing.T) {
-	page, err := os.ReadFile(pageFixture)
+	page, err := os.ReadFile(fixture.Path(pageFixture...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/pgpull/pgpull/internal/fixture"
 )
 
 // WAL is a stretch of WAL and what a checker needs to know of it.
@@ -27,10 +28,10 @@ type WAL struct {
 	Segments    [][]byte
 }
 
-// Dir is where the fixture made on PostgreSQL 15 with 1 MiB segments lives, from any package.
+// Dir is where the fixture made on PostgreSQL 15 with 1 MiB segments lives: testdata/wal/15 at
+// the module root.
 func Dir() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "testdata", "wal15")
+	return fixture.Path("wal", "15")
 }
 
 // Read reads the fixture in dir.
