@@ -28,37 +28,14 @@ func TestBackupRefusesDamagedWAL(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "copy")
 	// The scanner sends no WAL before the backup stops, and the data takes seconds at 2 MB/s:
 	// time in which the test writes WAL and damages it.
-	started := newTextWatch("backup started at ")
-	done := make(chan int, 1)
-	go func() {
-		done <- run([]string{"backup", "-v", "-c", "fast", "-r", "2M", "--wal-interval", "1h", src.DSN(), dest}, io.Discard, started)
-	}()
-	select {
-	case <-started.seen:
-	case code := <-done:
-		t.Fatalf("pgpull ended (%d) before the backup started:\n%s", code, started.String())
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("the backup did not start in 2 minutes:\n%s", started.String())
-	}
-	m := regexp.MustCompile(`backup started at (\S+) on timeline (\d+)`).FindStringSubmatch(started.String())
-	if m == nil {
-		t.Fatalf("no start LSN in:\n%s", started.String())
-	}
-	start, err := pgformat.ParseLSN(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
+	started, done, start, tli := startWatchedBackup(t, "backup", "-v", "-c", "fast", "-r", "2M", "--wal-interval", "1h", src.DSN(), dest)
 	// Two segments' worth of WAL, finished by a switch, then zeros from the start segment's
 	// third page on.
 	if err := src.Exec(ctx, `CREATE TABLE filler AS SELECT i, md5(i::text) AS v FROM generate_series(1, 20000) AS i;
 		SELECT pg_switch_wal()`); err != nil {
 		t.Fatal(err)
 	}
-	tli, err := strconv.ParseUint(m[2], 10, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := pgformat.SegmentOf(start, segSize).Name(uint32(tli), segSize)
+	name := pgformat.SegmentOf(start, segSize).Name(tli, segSize)
 	from := int64(start)%segSize - int64(start)%pgformat.WALBlockSize + 2*pgformat.WALBlockSize
 	zeroFrom(t, filepath.Join(src.DataDir, "pg_wal", name), from)
 
@@ -84,6 +61,35 @@ func TestBackupRefusesDamagedWAL(t *testing.T) {
 		t.Errorf("the damaged segment was not read a second time:\n%s", out)
 	}
 	checkServerClean(t, src)
+}
+
+// startWatchedBackup runs pgpull with args in the background and returns once the backup has
+// started, with the start LSN and timeline it reported; done receives pgpull's exit code.
+func startWatchedBackup(t *testing.T, args ...string) (stderr *textWatch, done <-chan int, start pgformat.LSN, tli uint32) {
+	t.Helper()
+	started := newTextWatch("backup started at ")
+	exit := make(chan int, 1)
+	go func() { exit <- run(args, io.Discard, started) }()
+	select {
+	case <-started.seen:
+	case code := <-exit:
+		t.Fatalf("pgpull ended (%d) before the backup started:\n%s", code, started.String())
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the backup did not start in 2 minutes:\n%s", started.String())
+	}
+	m := regexp.MustCompile(`backup started at (\S+) on timeline (\d+)`).FindStringSubmatch(started.String())
+	if m == nil {
+		t.Fatalf("no start LSN in:\n%s", started.String())
+	}
+	start, err := pgformat.ParseLSN(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.ParseUint(m[2], 10, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return started, exit, start, uint32(n)
 }
 
 // zeroFrom zeroes a file from off to its end.
