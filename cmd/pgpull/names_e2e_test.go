@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,20 +53,7 @@ func TestBackupOddFileName(t *testing.T) {
 		if !bytes.Contains(manifest, []byte(`"Encoded-Path": "464f4fe0e0e0424152"`)) {
 			t.Errorf("backup_manifest names %q without Encoded-Path", oddName)
 		}
-		if r := pgpullVerify(t, nil, dest); r.code != 0 {
-			t.Errorf("pgpull verify refused the plain backup (%d): %s%s", r.code, r.stdout, r.stderr)
-		}
-		if args, why := verifybackupArgs(src.Major); args == nil {
-			t.Log(why)
-		} else {
-			bindir, err := cluster.ClientBindir()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out, err := exec.Command(filepath.Join(bindir, "pg_verifybackup"), append(args, dest)...).CombinedOutput(); err != nil {
-				t.Errorf("pg_verifybackup %s: %v\n%s", dest, err, out)
-			}
-		}
+		checkVerifies(t, src.Major, dest)
 		cluster.AdoptForTest(t, dest)
 	})
 

@@ -54,14 +54,23 @@ func exists(path string) bool {
 	return !errors.Is(err, fs.ErrNotExist)
 }
 
-// checkVerifyBackup runs pg_verifybackup on a plain backup.
-func checkVerifyBackup(t *testing.T, dir string) {
+// checkVerifies holds a plain backup of a server of major to pg_verifybackup (as far as version
+// 15's reads that major's backups) and to pgpull verify.
+func checkVerifies(t *testing.T, major int, dir string) {
 	t.Helper()
-	bins, err := cluster.FindBinaries()
+	if r := pgpullVerify(t, nil, dir); r.code != 0 {
+		t.Errorf("pgpull verify refused %s (%d): %s%s", dir, r.code, r.stdout, r.stderr)
+	}
+	args, why := verifybackupArgs(major)
+	if args == nil {
+		t.Log(why)
+		return
+	}
+	bindir, err := cluster.ClientBindir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(filepath.Join(bins.Client, "pg_verifybackup"), dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command(filepath.Join(bindir, "pg_verifybackup"), append(args, dir)...).CombinedOutput(); err != nil {
 		t.Errorf("pg_verifybackup %s: %v\n%s", dir, err, out)
 	}
 }
@@ -156,7 +165,7 @@ func TestRefresh(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dest, shrunkPath)); err != nil || fi.Size() != shrunkSize {
 		t.Errorf("truncated relation %s in the copy: %v, %v; want %d bytes", shrunkPath, fi, err, shrunkSize)
 	}
-	checkVerifyBackup(t, dest)
+	checkVerifies(t, src.Major, dest)
 	r := cluster.AdoptForTest(t, dest)
 	checkRestored(t, r)
 	for _, q := range []struct {
@@ -271,7 +280,7 @@ func TestRefreshKilled(t *testing.T) {
 	if resumed+present/2 > total {
 		t.Errorf("resuming moved %d bytes of %d with %d already in place: what was written was moved again", resumed, total, present)
 	}
-	checkVerifyBackup(t, dest)
+	checkVerifies(t, src.Major, dest)
 
 	runPgbench(t, src, 1000)
 	killWhen(t, bin, func() bool {
@@ -284,6 +293,6 @@ func TestRefreshKilled(t *testing.T) {
 	if code, stderr := pgpull(t, nil, "backup", "--refresh", "-c", "fast", dsn, dest); code != 0 {
 		t.Fatalf("rerunning the killed refresh failed (%d): %s", code, stderr)
 	}
-	checkVerifyBackup(t, dest)
+	checkVerifies(t, src.Major, dest)
 	checkRestored(t, cluster.AdoptForTest(t, dest))
 }
