@@ -51,6 +51,7 @@ type backupFlags struct {
 
 	serverCompress bool // read through pgpull's helper function, which compresses on the server
 	refresh        bool
+	cpuProfile     string // hidden: where to write a CPU profile of the run (bench/README.md, PGO)
 }
 
 func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
@@ -85,6 +86,8 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.StringVar(&f.events, "events", "", "write JSON lines of the run's progress to `FD|FILE`, the summary last; docs/events.md")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "report progress on stderr")
 	fs.BoolVarP(&f.debug, "debug", "d", false, "show every SQL statement on stderr")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the backup to `FILE`")
+	_ = fs.MarkHidden("cpuprofile") // for the profile behind PGO (bench/README.md), not for users
 	return &command{
 		name:  "backup",
 		usage: "backup [flags] DSN DEST",
@@ -109,6 +112,13 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	opts, spec, err := f.options(stderr)
 	if err != nil {
 		return err
+	}
+	if f.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
 	}
 	format, err := f.outputFormat(dest, spec)
 	if err != nil {
