@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -26,6 +28,12 @@ type Tar struct {
 	// now dates backup_manifest and entries without a ModTime; tests fix it.
 	now     func() time.Time
 	aborted bool
+
+	// extra holds bytes added at the end of members, by member name (-R's standby settings, as
+	// pg_basebackup -R -Ft writes them); a name the stream never carries becomes a member of
+	// its own before backup_manifest. due is what the open member still owes.
+	extra map[string][]byte
+	due   []byte
 
 	// What NewTarStream put between the archive and its writer, which the Tar owns: closed (and
 	// flushed) by Close, the compressor closed by Abort too, so its goroutines end either way.
@@ -52,6 +60,8 @@ type TarStreamOptions struct {
 	// Buffer is the size of a write buffer in front of the writer (backup.Tuning.StreamBuffer);
 	// none when zero.
 	Buffer int
+	// Append adds bytes at the end of members, by name; see Tar.Append.
+	Append map[string][]byte
 }
 
 // NewTarStream returns a Tar sink writing to w through a buffer and a compressor, both of which
@@ -72,7 +82,21 @@ func NewTarStream(w io.Writer, opts TarStreamOptions) (*Tar, error) {
 	}
 	t := NewTar(w)
 	t.wrap, t.buf = wrap, buf
+	t.Append(opts.Append)
 	return t, nil
+}
+
+// Append makes the archive carry extra bytes at the end of the members named by extra's keys
+// (names as in the archive), and members of their own for names the stream does not carry.
+// The manifest still describes the server's files; pg_verifybackup and pgpull verify skip
+// the two files -R changes, postgresql.auto.conf and standby.signal, for that reason.
+func (t *Tar) Append(extra map[string][]byte) {
+	for name, b := range extra {
+		if t.extra == nil {
+			t.extra = map[string][]byte{}
+		}
+		t.extra[name] = append(t.extra[name], b...)
+	}
 }
 
 // Put writes p: the member's header on the File's first Piece, then the Piece's bytes straight
@@ -99,13 +123,28 @@ func (t *Tar) Put(p *pipeline.Piece) error {
 				return fmt.Errorf("writing the tar stream: %s: %w", f.Path, err)
 			}
 			t.order.completed(f)
-			return nil
+			return t.writeDue(f)
 		}
 	}
 	if err := writePiece(t.tw, p); err != nil {
 		return fmt.Errorf("writing the tar stream: %s at offset %d: %w", p.File.Path, p.Offset, err)
 	}
-	t.order.written(p)
+	if t.order.written(p) {
+		return t.writeDue(p.File)
+	}
+	return nil
+}
+
+// writeDue ends member f with the bytes Append gave for it, if any.
+func (t *Tar) writeDue(f *pipeline.File) error {
+	if len(t.due) == 0 {
+		return nil
+	}
+	due := t.due
+	t.due = nil
+	if _, err := t.tw.Write(due); err != nil {
+		return fmt.Errorf("writing the tar stream: %s: %w", f.Path, err)
+	}
 	return nil
 }
 
@@ -121,6 +160,11 @@ func (t *Tar) writeHeader(f *pipeline.File) error {
 	if mtime.IsZero() {
 		mtime = t.now()
 	}
+	due, appends := t.extra[name]
+	if appends && !f.Dir {
+		delete(t.extra, name)
+		t.due = due
+	}
 	// Format is left unset: archive/tar then writes plain USTAR and adds PAX records only for
 	// what USTAR cannot hold (long names, sizes of 8 GiB and more), and rounds ModTime to seconds.
 	h := &tar.Header{Name: name, ModTime: mtime, Uid: t.uid, Gid: t.gid}
@@ -128,9 +172,9 @@ func (t *Tar) writeHeader(f *pipeline.File) error {
 	case f.Dir:
 		h.Typeflag, h.Name, h.Mode = tar.TypeDir, name+"/", 0o700
 	case f.Content != nil:
-		h.Typeflag, h.Mode, h.Size = tar.TypeReg, 0o600, int64(len(f.Content))
+		h.Typeflag, h.Mode, h.Size = tar.TypeReg, 0o600, int64(len(f.Content)+len(t.due))
 	default:
-		h.Typeflag, h.Mode, h.Size = tar.TypeReg, 0o600, f.Size
+		h.Typeflag, h.Mode, h.Size = tar.TypeReg, 0o600, f.Size+int64(len(t.due))
 	}
 	if !utf8.ValidString(h.Name) {
 		// archive/tar writes such a name only into a PAX record, whose paths readers take for
@@ -153,14 +197,15 @@ func (t *Tar) Close(manifest []byte) error {
 	if err := t.order.unfinished(); err != nil {
 		return fmt.Errorf("writing the tar stream: %w", err)
 	}
-	if manifest != nil {
-		h := &tar.Header{Typeflag: tar.TypeReg, Name: "backup_manifest", Mode: 0o600,
-			Size: int64(len(manifest)), ModTime: t.now(), Uid: t.uid, Gid: t.gid}
-		if err := t.tw.WriteHeader(h); err != nil {
-			return fmt.Errorf("writing the tar stream: backup_manifest: %w", err)
+	for _, name := range slices.Sorted(maps.Keys(t.extra)) {
+		if err := t.writeMember(name, t.extra[name]); err != nil {
+			return err
 		}
-		if _, err := t.tw.Write(manifest); err != nil {
-			return fmt.Errorf("writing the tar stream: backup_manifest: %w", err)
+	}
+	t.extra = nil
+	if manifest != nil {
+		if err := t.writeMember(manifestName, manifest); err != nil {
+			return err
 		}
 	}
 	if err := t.tw.Close(); err != nil {
@@ -175,6 +220,19 @@ func (t *Tar) Close(manifest []byte) error {
 		if err := t.buf.Flush(); err != nil {
 			return fmt.Errorf("writing the tar stream: %w", err)
 		}
+	}
+	return nil
+}
+
+// writeMember writes a member of its own holding b.
+func (t *Tar) writeMember(name string, b []byte) error {
+	h := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o600,
+		Size: int64(len(b)), ModTime: t.now(), Uid: t.uid, Gid: t.gid}
+	if err := t.tw.WriteHeader(h); err != nil {
+		return fmt.Errorf("writing the tar stream: %s: %w", name, err)
+	}
+	if _, err := t.tw.Write(b); err != nil {
+		return fmt.Errorf("writing the tar stream: %s: %w", name, err)
 	}
 	return nil
 }

@@ -397,3 +397,45 @@ func TestTarStreamOwnsCompressor(t *testing.T) {
 		}
 	})
 }
+
+// TestTarAppend checks -R's way into an archive: bytes added to a member the stream carries (its
+// header's size grows to match), and a member of its own, before backup_manifest, for a name the
+// stream lacks.
+func TestTarAppend(t *testing.T) {
+	tests := []struct {
+		name    string
+		content bool // the member arrives whole as File.Content instead of as ranges
+	}{{"ranges", false}, {"content", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s testStream
+			conf := []byte("work_mem = '8MB'\n")
+			if tt.content {
+				s.content("postgresql.auto.conf", conf)
+			} else {
+				s.file("postgresql.auto.conf", "", conf, 4)
+			}
+			control := pattern(7, 8192)
+			s.file("global/pg_control", "", control, 8192)
+			manifest := []byte("{}\n")
+			added := []byte("primary_conninfo = 'host=a'\n")
+
+			var out bytes.Buffer
+			sink := testTar(&out)
+			sink.Append(map[string][]byte{"postgresql.auto.conf": added, "standby.signal": {}})
+			if err := putAll(t, sink, s.pieces); err != nil {
+				t.Fatal(err)
+			}
+			if err := sink.Close(manifest); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := readTar(t, out.Bytes())
+			checkMembers(t, got, []tarMember{
+				{name: "postgresql.auto.conf", body: append(append([]byte{}, conf...), added...)},
+				{name: "global/pg_control", body: control},
+				{name: "standby.signal", body: []byte{}},
+				{name: "backup_manifest", body: manifest},
+			})
+		})
+	}
+}

@@ -27,6 +27,8 @@ type TarFilesOptions struct {
 	// Buffer is the size of each archive's write buffer (backup.Tuning.TarFileBuffer); bufio's
 	// default when zero.
 	Buffer int
+	// Append adds bytes at the end of base.tar's members, by name; see Tar.Append.
+	Append map[string][]byte
 }
 
 // TarFiles writes pg_basebackup -Ft's layout into a directory: base.tar with the main data
@@ -116,6 +118,9 @@ func (t *TarFiles) archive(oid string) (*tarFile, error) {
 	}
 	a.tar = NewTar(w)
 	a.tar.strip = strip
+	if oid == "" {
+		a.tar.Append(t.opts.Append)
+	}
 	t.archives[oid] = a
 	return a, nil
 }

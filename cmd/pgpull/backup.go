@@ -77,7 +77,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.BoolVar(&f.noVerifyPages, "no-verify-checksums", false, "do not verify data page checksums")
 	fs.BoolVar(&f.serverCompress, "server-compress", false, "compress on the server with pgpull's helper function (see pgpull grants --server-compress)")
 	fs.BoolVar(&f.noCheckWAL, "no-check-wal", false, "do not read the WAL's records as they are copied (they are, by default, up to the stop LSN)")
-	fs.BoolVarP(&f.recoveryConf, "write-recovery-conf", "R", false, "make the copy a standby of the server: standby.signal and primary_conninfo (plain format)")
+	fs.BoolVarP(&f.recoveryConf, "write-recovery-conf", "R", false, "make the copy a standby of the server: standby.signal and primary_conninfo")
 	fs.BoolVarP(&f.askPassword, "password", "W", false, "ask for the password on the terminal")
 	fs.StringVarP(&f.walMethod, "wal-method", "X", "stream", "pg_basebackup's -X `METHOD`: stream and fetch both mean what pgpull always does, the WAL in the backup")
 	fs.BoolVar(&f.requireSlot, "require-slot", false, "refuse to start unless a temporary replication slot will hold the WAL the backup needs")
@@ -168,7 +168,11 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		return fmt.Errorf("refusing to write a tar stream to a terminal: redirect stdout, or give a directory as DEST")
 	}
 	out := &countingWriter{w: stdout} // hides stdout's *os.File, so the terminal is checked above
-	sink, err := openSink(f, b, dest, format, spec, opts.Tuning, out)
+	var appendTo map[string][]byte    // -R's settings, written into the archive as it streams
+	if f.recoveryConf && format != "plain" {
+		appendTo = recoveryAppend(cfg)
+	}
+	sink, err := openSink(f, b, dest, format, spec, opts.Tuning, out, appendTo)
 	if err != nil {
 		return err
 	}
@@ -198,7 +202,7 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		}
 		return err
 	}
-	if f.recoveryConf {
+	if f.recoveryConf && format == "plain" {
 		if err := writeRecoveryConf(dest, cfg, b.Server.FileMode(), f.noSync); err != nil {
 			return err
 		}
@@ -312,9 +316,6 @@ func (f backupFlags) outputFormat(dest string, spec compress.Spec) (string, erro
 		return "", fmt.Errorf("invalid format %q: use -F plain or -F tar", f.format)
 	}
 	if dest == "-" {
-		if f.recoveryConf {
-			return "", fmt.Errorf("-R writes the standby settings into a plain backup only: give a directory as DEST, or add standby.signal and primary_conninfo after extracting")
-		}
 		if format == "plain" {
 			return "", fmt.Errorf("a plain backup cannot go to stdout: give a directory as DEST, or drop -F plain")
 		}
@@ -322,9 +323,6 @@ func (f backupFlags) outputFormat(dest string, spec compress.Spec) (string, erro
 	}
 	if format == "" {
 		format = "plain"
-	}
-	if f.recoveryConf && format != "plain" {
-		return "", fmt.Errorf("-R writes the standby settings into a plain backup only: drop -F tar, or add standby.signal and primary_conninfo after extracting")
 	}
 	if format == "plain" && spec.Algorithm != compress.None {
 		return "", fmt.Errorf("-z applies to tar output only: add -F tar, or write to stdout with DEST -")
@@ -337,16 +335,17 @@ func (f backupFlags) outputFormat(dest string, spec compress.Spec) (string, erro
 
 // openSink makes the sink for DEST; the run closes or aborts it.
 func openSink(f backupFlags, b *backup.Backup, dest, format string, spec compress.Spec, tu backup.Tuning,
-	stdout io.Writer) (sinks.Sink, error) {
+	stdout io.Writer, appendTo map[string][]byte) (sinks.Sink, error) {
 	procs := tu.CompressorCount()
 	wrap := func(w io.Writer) (io.WriteCloser, error) { return compress.NewWriter(w, spec, procs) }
 	switch format {
 	case "stream":
-		ts, err := sinks.NewTarStream(stdout, sinks.TarStreamOptions{Buffer: tu.StreamBuffer, Wrap: wrap})
+		ts, err := sinks.NewTarStream(stdout, sinks.TarStreamOptions{Buffer: tu.StreamBuffer, Wrap: wrap,
+			Append: appendTo})
 		return ts, err
 	case "tar":
 		ts, err := sinks.NewTarFiles(dest, sinks.TarFilesOptions{Force: f.force, NoSync: f.noSync, Ext: spec.Ext(), Buffer: tu.TarFileBuffer,
-			Wrap: wrap})
+			Wrap: wrap, Append: appendTo})
 		return ts, err
 	}
 	spaces := map[string]string{}

@@ -42,7 +42,6 @@ func TestCommandLine(t *testing.T) {
 		{"-Fx attached is read as -F x", nil, []string{"backup", "-Fx", dsn, dest}, `invalid format "x"`, 1},
 		{"-D DEST with a DSN and a DEST", nil, []string{"backup", "-D", dest, dsn, dest}, "with -D DEST give at most DSN", 1},
 		{"-X none", nil, []string{"backup", "-X", "none", dsn, dest}, "always puts the WAL", 1},
-		{"-R with a stream", nil, []string{"backup", "-R", dsn, "-"}, "plain backup only", 1},
 		{"-W without a terminal", nil, []string{"backup", "-W", dsn, dest}, "not one: give it with PGPASSWORD", 1},
 		{"environment from the long name", map[string]string{"PGPULL_FORMAT": "plain"}, []string{"backup", dsn, "-"}, "cannot go to stdout", 1},
 		{"a short name in the environment means nothing", map[string]string{"PGPULL_F": "tar", "PGPULL_D": "x"}, []string{"backup", "-Fx", dsn, dest}, `invalid format "x"`, 1},

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,40 +18,67 @@ import (
 	"github.com/pgpull/pgpull/bench/cluster"
 )
 
-// TestBackupWriteRecoveryConf takes a plain backup with -R, as pg_basebackup -R: the copy starts
-// as a standby of the source and streams from it.
+// TestBackupWriteRecoveryConf takes a backup with -R, as pg_basebackup -R, into a directory and as
+// a tar stream extracted afterwards: either copy starts as a standby of the source and streams
+// from it.
 func TestBackupWriteRecoveryConf(t *testing.T) {
 	ctx := context.Background()
 	src := cluster.ForTest(t, cluster.Options{Checksums: true})
-	dest := filepath.Join(t.TempDir(), "standby")
-	if code, stderr := runCLI(t, nil, "backup", "-R", "-c", "fast", src.DSN(), dest); code != 0 {
-		t.Fatalf("backup -R: exit %d: %s", code, stderr)
-	}
-	if _, err := os.Stat(filepath.Join(dest, "standby.signal")); err != nil {
-		t.Errorf("no standby.signal: %v", err)
-	}
-	conf, err := os.ReadFile(filepath.Join(dest, "postgresql.auto.conf"))
-	want := "primary_conninfo = 'user=postgres host=" + src.SocketDir + " port=" + strconv.Itoa(src.Port) + "'"
-	if err != nil || !strings.Contains(string(conf), want) {
-		t.Errorf("postgresql.auto.conf lacks %q (%v):\n%s", want, err, conf)
-	}
-	checkModes(t, dest)
-	copy := cluster.AdoptForTest(t, dest)
-	if err := src.Exec(ctx, `CREATE TABLE after_backup AS SELECT 42 AS answer`); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		status, _ := copy.QueryString(ctx, `SELECT status FROM pg_stat_wal_receiver`)
-		n, err := copy.QueryInt(ctx, `SELECT answer FROM after_backup`)
-		if status == "streaming" && err == nil && n == 42 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the copy does not stream from the source: receiver %q, table written after the backup: %v", status, err)
-		}
-	}
-	if in, err := copy.QueryString(ctx, `SELECT pg_is_in_recovery()::text`); err != nil || in != "true" {
-		t.Errorf("the copy is in recovery: %q (%v); want a standby", in, err)
+	tests := []struct {
+		name   string
+		stream bool
+	}{{"plain", false}, {"tar stream", true}}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "standby")
+			if tt.stream {
+				archive := filepath.Join(t.TempDir(), "base.tar")
+				out, err := os.Create(archive)
+				if err != nil {
+					t.Fatal(err)
+				}
+				code, stderr := runCLI(t, out, "backup", "-R", "-c", "fast", src.DSN(), "-")
+				out.Close()
+				if code != 0 {
+					t.Fatalf("backup -R to a stream: exit %d: %s", code, stderr)
+				}
+				extract(t, archive, dest)
+				if code, stderr := runCLI(t, nil, "verify", dest); code != 0 {
+					t.Errorf("pgpull verify of the extracted copy: exit %d: %s", code, stderr)
+				}
+			} else if code, stderr := runCLI(t, nil, "backup", "-R", "-c", "fast", src.DSN(), dest); code != 0 {
+				t.Fatalf("backup -R: exit %d: %s", code, stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dest, "standby.signal")); err != nil {
+				t.Errorf("no standby.signal: %v", err)
+			}
+			conf, err := os.ReadFile(filepath.Join(dest, "postgresql.auto.conf"))
+			want := "primary_conninfo = 'user=postgres host=" + src.SocketDir + " port=" + strconv.Itoa(src.Port) + "'"
+			if err != nil || !strings.Contains(string(conf), want) {
+				t.Errorf("postgresql.auto.conf lacks %q (%v):\n%s", want, err, conf)
+			}
+			if !tt.stream {
+				checkModes(t, dest)
+			}
+			copy := cluster.AdoptForTest(t, dest)
+			table := fmt.Sprintf("after_backup_%d", i)
+			if err := src.Exec(ctx, `CREATE TABLE `+table+` AS SELECT 42 AS answer`); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+				status, _ := copy.QueryString(ctx, `SELECT status FROM pg_stat_wal_receiver`)
+				n, err := copy.QueryInt(ctx, `SELECT answer FROM `+table)
+				if status == "streaming" && err == nil && n == 42 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the copy does not stream from the source: receiver %q, table written after the backup: %v", status, err)
+				}
+			}
+			if in, err := copy.QueryString(ctx, `SELECT pg_is_in_recovery()::text`); err != nil || in != "true" {
+				t.Errorf("the copy is in recovery: %q (%v); want a standby", in, err)
+			}
+		})
 	}
 }
 

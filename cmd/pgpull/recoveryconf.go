@@ -18,9 +18,19 @@ func writeRecoveryConf(dir string, cfg *pgx.ConnConfig, fileMode os.FileMode, no
 	if err := writeSynced(signal, nil, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, fileMode, noSync); err != nil {
 		return err
 	}
-	line := "\n# written by pgpull backup -R\nprimary_conninfo = " + quoteSetting(primaryConninfo(cfg)) + "\n"
 	conf := filepath.Join(dir, "postgresql.auto.conf")
-	return writeSynced(conf, []byte(line), os.O_CREATE|os.O_APPEND|os.O_WRONLY, fileMode, noSync)
+	return writeSynced(conf, recoverySettings(cfg), os.O_CREATE|os.O_APPEND|os.O_WRONLY, fileMode, noSync)
+}
+
+// recoveryAppend is what -R adds to a tar archive's members, by name: the same two changes
+// writeRecoveryConf makes to a directory.
+func recoveryAppend(cfg *pgx.ConnConfig) map[string][]byte {
+	return map[string][]byte{"standby.signal": {}, "postgresql.auto.conf": recoverySettings(cfg)}
+}
+
+// recoverySettings is the text -R appends to postgresql.auto.conf.
+func recoverySettings(cfg *pgx.ConnConfig) []byte {
+	return []byte("\n# written by pgpull backup -R\nprimary_conninfo = " + quoteSetting(primaryConninfo(cfg)) + "\n")
 }
 
 func writeSynced(path string, b []byte, flags int, mode os.FileMode, noSync bool) error {
