@@ -39,14 +39,27 @@ func GoEach[T any](g *pool.ContextPool, out chan<- T, stages ...func(ctx context
 // Each receives values from in until it closes, does its work on each, and sends it on to out:
 // the loop of a stage whose workers pass what they are given along.
 func Each[T any](ctx context.Context, in <-chan T, out chan<- T, do func(T) error) error {
+	return EachUntil(ctx, nil, in, out, do)
+}
+
+// EachUntil is Each that also returns, with nil, once quit is closed: after the value in hand, never
+// in the middle of one. A nil quit never closes.
+func EachUntil[T any](ctx context.Context, quit <-chan struct{}, in <-chan T, out chan<- T, do func(T) error) error {
 	for {
 		var v T
 		var ok bool
+		select {
+		case <-quit:
+			return nil
+		default:
+		}
 		select {
 		case v, ok = <-in:
 			if !ok {
 				return nil
 			}
+		case <-quit:
+			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -24,6 +24,10 @@ type event struct {
 	// ComparedBytes and MovedBytes, for --refresh only, count as the summary's do.
 	ComparedBytes int64 `json:"compared_bytes,omitempty"`
 	MovedBytes    int64 `json:"moved_bytes,omitempty"`
+	// Jobs and JobsReason, for -j auto only, are its last decision: the fetch connections from
+	// then on and why.
+	Jobs       int    `json:"jobs,omitempty"`
+	JobsReason string `json:"jobs_reason,omitempty"`
 }
 
 // observe writes an event for p; the run calls it from one goroutine.
@@ -44,7 +48,7 @@ func (m *machineOutput) observe(p backup.Progress) {
 // progressEvent is p as an event at now, with the rate and the time left derived.
 func progressEvent(p backup.Progress, now time.Time) event {
 	e := event{Type: "progress", Schema: reportSchema, Time: now.UTC(), Phase: string(p.Phase), BytesDone: p.Done(),
-		BytesTotal: p.Total, Files: p.Files, WALSegments: p.WALSegments}
+		BytesTotal: p.Total, Files: p.Files, WALSegments: p.WALSegments, Jobs: p.Jobs, JobsReason: p.JobsWhy}
 	if p.Compared > 0 {
 		e.ComparedBytes, e.MovedBytes = p.Compared, p.Received
 	}

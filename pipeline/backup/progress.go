@@ -9,6 +9,7 @@ import (
 	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/pipeline"
+	"github.com/pgpull/pgpull/stages/fetch"
 )
 
 // Phase is the step a run is in.
@@ -38,6 +39,10 @@ type Progress struct {
 	// Compared counts the bytes of ranges compared with the destination's copy (a refresh);
 	// Received the file bytes the server sent, changed blocks and ranges read whole.
 	Compared, Received int64
+	// Jobs and JobsWhy are -j auto's last decision: the fetch connections from then on and why;
+	// zero and "" for a fixed -j.
+	Jobs    int
+	JobsWhy string
 }
 
 // Done is all the bytes written so far.
@@ -54,6 +59,7 @@ type tally struct {
 	compared, received                  atomic.Int64
 	copying                             atomic.Int64 // unix nanoseconds of the first byte written
 	skipFile                            bool         // the file being written is left out
+	jobs                                atomic.Value // fetch.Step: -j auto's last decision
 }
 
 func newTally(segmentSize int64) *tally {
@@ -76,6 +82,9 @@ func (t *tally) snapshot() Progress {
 		Compared: t.compared.Load(), Received: t.received.Load()}
 	if ns := t.copying.Load(); ns != 0 {
 		p.Copying = time.Unix(0, ns)
+	}
+	if s, ok := t.jobs.Load().(fetch.Step); ok {
+		p.Jobs, p.JobsWhy = s.Jobs, s.Why
 	}
 	if t.listedWAL.Load() == 0 {
 		p.Total += t.segmentSize // at least the segment holding the start point is to come

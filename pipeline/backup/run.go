@@ -247,6 +247,7 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 			return session.FreeConnectionsOn(ctx, conn.(fetch.PgConn).PgConn, b.opts.LogSQL)
 		}
 		r.fetcher.Grown = func(jobs int) { r.budget.Grow(b.opts.inFlightBytes(jobs) - r.budget.Granted()) }
+		r.fetcher.Decided = func(s fetch.Step) { r.tally.jobs.Store(s) }
 	}
 	pipeline.Go(g, fetched, func(ctx context.Context) error { return r.fetcher.Run(ctx, toFetch, fetched) })
 	pipeline.Go(g, ordered, func(ctx context.Context) error { return reorder.Run(ctx, fetched, ordered) })

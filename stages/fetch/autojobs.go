@@ -3,9 +3,9 @@ package fetch
 import "fmt"
 
 // AutoJobs is -j auto's rule: start a few workers, add more while the fetch stage's throughput
-// rises by more than Margin from one count to the next, and stop when it does not, at Max, or when
-// the server would have fewer than Spare free connections left for its other clients. It only
-// decides; Pool measures and acts.
+// rises by more than Margin from one count to the next, go back to the count before when it does
+// not, and stop at Max or when the server would have fewer than Spare free connections left for
+// its other clients. It only decides; Pool measures and acts.
 type AutoJobs struct {
 	Start, Max int
 	Margin     float64 // a rise of less than this share is no rise: 0.1 for 10%
@@ -23,12 +23,13 @@ type Step struct {
 // prevRate are the count before and what it fetched (prevJobs 0 after the first window); free
 // is how many connections the server can still accept.
 //
-// A count that made things worse is kept, not undone: a worker cannot be withdrawn in the middle
-// of a range, and the surplus costs a connection slot, not throughput the window showed.
+// When the last increase did not raise the throughput by Margin, the count goes back to prevJobs:
+// the extra connections bought nothing and hold a slot on the server and a share of the memory
+// budget each.
 func (a AutoJobs) Next(jobs int, rate float64, prevJobs int, prevRate float64, free int) Step {
 	if prevJobs > 0 && rate < prevRate*(1+a.Margin) {
-		return Step{Jobs: jobs, Settled: true, Why: fmt.Sprintf("%d jobs fetched %s, %d fetched %s: less than %.0f%% more",
-			jobs, mbps(rate), prevJobs, mbps(prevRate), a.Margin*100)}
+		return Step{Jobs: prevJobs, Settled: true, Why: fmt.Sprintf("%d jobs fetched %s, %d fetched %s: less than %.0f%% more, so back to %d",
+			jobs, mbps(rate), prevJobs, mbps(prevRate), a.Margin*100, prevJobs)}
 	}
 	if jobs >= a.Max {
 		return Step{Jobs: jobs, Settled: true, Why: fmt.Sprintf("%d jobs (%s) is the most -j auto runs", jobs, mbps(rate))}

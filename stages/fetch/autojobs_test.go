@@ -16,9 +16,10 @@ func TestAutoJobsNext(t *testing.T) {
 	}{
 		{"first window grows", 2, 20e6, 0, 0, 50, 3, false},
 		{"rising grows by half", 4, 40e6, 3, 30e6, 50, 6, false},
-		{"rise within the margin settles", 6, 42e6, 4, 40e6, 50, 6, true},
-		{"flat settles", 6, 40e6, 4, 40e6, 50, 6, true},
-		{"falling settles without dropping back", 6, 30e6, 4, 40e6, 50, 6, true},
+		{"rise within the margin drops back", 6, 42e6, 4, 40e6, 50, 4, true},
+		{"flat drops back", 6, 40e6, 4, 40e6, 50, 4, true},
+		{"falling drops back", 6, 30e6, 4, 40e6, 50, 4, true},
+		{"a rise beyond the margin grows", 6, 45e6, 4, 40e6, 50, 9, false},
 		{"rising stops at the maximum", 16, 160e6, 12, 120e6, 50, 16, true},
 		{"rising is capped by the maximum", 12, 120e6, 8, 80e6, 50, 16, false},
 		{"no free connections beyond the spare", 4, 40e6, 3, 30e6, 3, 4, true},

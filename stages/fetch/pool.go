@@ -33,7 +33,11 @@ type Pool struct {
 	Free   int
 	FreeOn func(ctx context.Context, conn Conn) (int, error)
 	// Grown learns each new count, before its workers take any Request: the budget grows with it.
+	// A drop back does not shrink it: what was granted stays within the bound, and the buffers are
+	// already made.
 	Grown func(jobs int)
+	// Decided, when set, learns each decision -j auto takes, as it takes it (for the progress events).
+	Decided func(Step)
 
 	mu     sync.Mutex
 	choice Step // the last decision -j auto took
@@ -54,7 +58,7 @@ func (p *Pool) Run(ctx context.Context, in <-chan *pipeline.Request, out chan<- 
 	start := func(w *Worker) {
 		g.Go(func() error {
 			err := w.Run(ctx, in, out)
-			if err == nil {
+			if err == nil && !w.withdrawn() {
 				once.Do(func() { close(drained) })
 			}
 			return err
@@ -64,14 +68,24 @@ func (p *Pool) Run(ctx context.Context, in <-chan *pipeline.Request, out chan<- 
 		start(p.New())
 	}
 	if p.Auto != nil {
-		p.choice = Step{Jobs: p.Jobs, Why: "the data ended before a full window"}
+		p.decide(Step{Jobs: p.Jobs, Why: "the data ended before a full window"})
 		// The controller is one of the group, so Wait cannot return while it may still add.
 		g.Go(func() error { return p.control(ctx, drained, start) })
 	}
 	return g.Wait()
 }
 
-// control measures each count of workers over a window and adds workers while Auto says to.
+func (p *Pool) decide(s Step) {
+	p.mu.Lock()
+	p.choice = s
+	p.mu.Unlock()
+	if p.Decided != nil {
+		p.Decided(s)
+	}
+}
+
+// control measures each count of workers over a window, adds workers while Auto says to, and
+// withdraws the last ones added when Auto says to go back.
 func (p *Pool) control(ctx context.Context, drained <-chan struct{}, start func(*Worker)) error {
 	wait := func(d time.Duration) bool {
 		select {
@@ -83,6 +97,7 @@ func (p *Pool) control(ctx context.Context, drained <-chan struct{}, start func(
 		return false
 	}
 	jobs, prevJobs, prevRate, free := p.Jobs, 0, 0.0, p.Free-p.Jobs
+	var added []*Worker // the workers the last increase started, newest last
 	for {
 		if !wait(p.Window / 2) {
 			return nil
@@ -93,28 +108,33 @@ func (p *Pool) control(ctx context.Context, drained <-chan struct{}, start func(
 		}
 		rate := float64(p.Received.Load()-from) / time.Since(began).Seconds()
 		step := p.Auto.Next(jobs, rate, prevJobs, prevRate, free)
-		added := 0
-		for ; jobs+added < step.Jobs; added++ {
+		if step.Jobs < jobs {
+			// Each withdrawn worker finishes the Request it holds and closes its connection.
+			for _, w := range added[len(added)-(jobs-step.Jobs):] {
+				w.withdraw()
+			}
+		}
+		added = added[:0]
+		for jobs+len(added) < step.Jobs {
 			w, left, err := p.connect(ctx)
 			if err != nil {
-				step = Step{Jobs: jobs + added, Settled: true, Why: fmt.Sprintf("%d jobs: %v", jobs+added, err)}
+				step = Step{Jobs: jobs + len(added), Settled: true, Why: fmt.Sprintf("%d jobs: %v", jobs+len(added), err)}
 				break
 			}
 			free = left
+			added = append(added, w)
 			start(w)
 		}
-		if added > 0 && p.Grown != nil {
-			p.Grown(jobs + added)
+		if len(added) > 0 && p.Grown != nil {
+			p.Grown(jobs + len(added))
 		}
-		p.mu.Lock()
-		p.choice = step
-		p.mu.Unlock()
+		p.decide(step)
 		if step.Settled {
 			p.Log("-j auto: settled at %s", step.Why)
 			return nil
 		}
 		p.Log("-j auto: %s", step.Why)
-		prevJobs, prevRate, jobs = jobs, rate, jobs+added
+		prevJobs, prevRate, jobs = jobs, rate, step.Jobs
 	}
 }
 
@@ -138,6 +158,6 @@ func (p *Pool) connect(ctx context.Context) (w *Worker, left int, err error) {
 		_ = conn.Close(context.WithoutCancel(ctx))
 		return nil, 0, err
 	}
-	w.conn = conn
+	w.conn, w.quit = conn, make(chan struct{})
 	return w, left, nil
 }

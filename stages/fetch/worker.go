@@ -41,6 +41,21 @@ type Worker struct {
 	Received *atomic.Int64
 
 	conn Conn
+	quit chan struct{} // closed when -j auto withdraws the worker; nil for one it never will
+}
+
+// withdraw tells the worker to stop after the Request it holds; only -j auto's added workers
+// have a quit channel.
+func (w *Worker) withdraw() { close(w.quit) }
+
+// withdrawn reports whether the worker was told to stop.
+func (w *Worker) withdrawn() bool {
+	select {
+	case <-w.quit:
+		return true
+	default:
+		return false
+	}
 }
 
 // exec runs one read, shown to LogSQL first.
@@ -56,13 +71,14 @@ func (w *Worker) exec(ctx context.Context, sql string, params [][]byte) Rows {
 	return w.conn.Query(ctx, sql, params, nil, binary)
 }
 
-// Run reads Requests from in, fills them and sends them to out, until in closes.
+// Run reads Requests from in, fills them and sends them to out, until in closes or -j auto
+// withdraws the worker.
 func (w *Worker) Run(ctx context.Context, in <-chan *pipeline.Request, out chan<- *pipeline.Request) error {
 	defer w.close()
 	if w.Reader == nil {
 		w.Reader = BinaryFile{}
 	}
-	return pipeline.Each(ctx, in, out, func(r *pipeline.Request) error { return w.fetchWithRetry(ctx, r) })
+	return pipeline.EachUntil(ctx, w.quit, in, out, func(r *pipeline.Request) error { return w.fetchWithRetry(ctx, r) })
 }
 
 func (w *Worker) close() {
