@@ -19,6 +19,9 @@ func writeOutputs(rep benchReport, p benchPlan, s runSettings, stdout io.Writer,
 	goals := evaluateGoals(rep)
 	fmt.Fprintln(stdout)
 	writeGoals(stdout, goals)
+	for _, l := range bestLines(rep.Summaries) {
+		fmt.Fprintln(stdout, "best:", strings.ReplaceAll(l, "`", ""))
+	}
 	fmt.Fprintln(stdout, recommendation(rep.Summaries))
 
 	dir, err := outDir(s)

@@ -117,6 +117,12 @@ func renderSection(rep benchReport, goals []goal) string {
 	for _, g := range goals {
 		fmt.Fprintf(&b, "- %s\n", strings.TrimPrefix(goalLine(g), "goal  "))
 	}
+	if lines := bestLines(rep.Summaries); len(lines) > 0 {
+		b.WriteString("\nEach tool at its best (median wall; a ratio above 1 is pgpull faster than that tool's fastest configuration):\n\n")
+		for _, l := range lines {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+	}
 	fmt.Fprintf(&b, "\n%s\n", recommendation(rep.Summaries))
 	return b.String()
 }
