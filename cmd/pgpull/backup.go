@@ -160,7 +160,7 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		return err
 	}
 	defer b.Close()
-	mo.server(b.Server)
+	mo.server(b.Server, b.ServerCodec)
 	if warning := walRiskWarning(b.NoSlot, b.WALRisk, f.maxRate != ""); warning != "" {
 		fmt.Fprintf(stderr, "pgpull: %s\n", warning)
 	}

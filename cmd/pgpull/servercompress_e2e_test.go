@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,7 +19,8 @@ import (
 // plain role, and holds it to what README promises: a backup through it under load restores
 // consistent; it reads nothing outside the data directory; a role without EXECUTE, a server
 // without the helper and a helper of another version each fail the backup in one line that
-// names the way out, before DEST exists.
+// names the way out, before DEST exists; the codec -v and --summary report is the fastest the
+// server's Python has.
 func TestServerCompress(t *testing.T) {
 	ctx := context.Background()
 	// track_functions counts the helper's calls, to show the backup read through it.
@@ -73,7 +75,7 @@ func TestServerCompress(t *testing.T) {
 		if err := conn.QueryRow(ctx, `SELECT pgpull.read_compressed('PG_VERSION', 0, 100)`).Scan(&v); err != nil {
 			t.Fatalf("reading PG_VERSION through the helper: %v", err)
 		}
-		t.Logf("the helper compresses with codec %q ('S' zstd, 'Z' zlib)", v[:1])
+		t.Logf("the helper compresses with codec %q ('L' lz4, 'S' zstd, 'Z' zlib)", v[:1])
 		var c fetch.Compressed
 		if got, err := c.Append(nil, v, 100); err != nil || !regexp.MustCompile(`^\d+\n$`).Match(got) {
 			t.Errorf("PG_VERSION through the helper: %q, %v", got, err)
@@ -114,12 +116,23 @@ func TestServerCompress(t *testing.T) {
 	})
 
 	t.Run("backup under load restores", func(t *testing.T) {
+		codec := serverPythonCodec(t, src)
 		load := startLoad(t, src)
-		dest := filepath.Join(base, "copy")
-		code, stderr := runCLI(t, nil, "backup", "--server-compress", "-j", "4", "-c", "fast", "-v", dsn, dest)
+		dest, summaryFile := filepath.Join(base, "copy"), filepath.Join(base, "summary.json")
+		code, stderr := runCLI(t, nil, "backup", "--server-compress", "-j", "4", "-c", "fast", "-v", "--summary", summaryFile, dsn, dest)
 		load.stop(t)
 		if code != 0 {
 			t.Fatalf("backup --server-compress failed (%d): %s", code, stderr)
+		}
+		if want := "the server's helper compresses with " + codec + "\n"; !strings.Contains(stderr, want) {
+			t.Errorf("-v lacks %q:\n%s", want, stderr)
+		}
+		sum, err := os.ReadFile(summaryFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `"server_compress":"` + codec + `"`; !strings.Contains(string(sum), want) {
+			t.Errorf("--summary lacks %s: %s", want, sum)
 		}
 		checkServerClean(t, src)
 		calls, err := src.QueryInt(ctx, `SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions
@@ -129,6 +142,34 @@ func TestServerCompress(t *testing.T) {
 		}
 		checkRestored(t, cluster.AdoptForTest(t, dest))
 	})
+}
+
+// serverPythonCodec is the codec README promises the helper picks, from the modules the server's
+// own Python imports (plpython3u embeds the system's libpython, not the python3 first on PATH):
+// lz4 with python3-lz4, else zstd with python3-zstandard, else zlib.
+func serverPythonCodec(t *testing.T, c *cluster.Cluster) string {
+	t.Helper()
+	ctx := context.Background()
+	if err := c.Exec(ctx, `CREATE OR REPLACE FUNCTION public.pgpull_test_imports(m text) RETURNS bool LANGUAGE plpython3u AS $$
+import importlib
+try:
+    importlib.import_module(m)
+    return True
+except ImportError:
+    return False
+$$`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct{ module, codec string }{{"lz4.block", "lz4"}, {"zstandard", "zstd"}} {
+		var has bool
+		if err := c.QueryRow(ctx, `SELECT public.pgpull_test_imports($1)`, []any{m.module}, &has); err != nil {
+			t.Fatal(err)
+		}
+		if has {
+			return m.codec
+		}
+	}
+	return "zlib"
 }
 
 // applySQL runs what pgpull grants printed as README says: piped to psql.

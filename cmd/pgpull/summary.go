@@ -38,6 +38,8 @@ type summary struct {
 	WALBytes    int64  `json:"wal_bytes"`
 	Format      string `json:"format"`
 	Compression string `json:"compression"`
+	// ServerCompress is the codec --server-compress's helper used on the server; absent without it.
+	ServerCompress string `json:"server_compress,omitempty"`
 	// OutputBytes is what reached DEST: compressed, with tar headers and backup_manifest.
 	OutputBytes      int64   `json:"output_bytes"`
 	CompressionRatio float64 `json:"compression_ratio,omitempty"`
@@ -111,8 +113,9 @@ func openMachineOutput(summaryArg, eventsArg string, stderr io.Writer, format, c
 	return m, nil
 }
 
-func (m *machineOutput) server(s session.Server) {
+func (m *machineOutput) server(s session.Server, serverCodec string) {
 	m.sum.ServerVersion = fmt.Sprintf("%d.%d", s.Major(), s.VersionNum%10000)
+	m.sum.ServerCompress = serverCodec
 }
 
 // result records a finished run; outputBytes is what reached DEST.

@@ -61,8 +61,11 @@ type Backup struct {
 	// Local, for a refresh, is the destination's copy: ranges it holds are compared with the
 	// server's and only the blocks that differ are moved. nil for a full copy.
 	Local delta.Copy
-	conn  *pgx.Conn // the control session's connection, until Run hands it over
-	free  int       // connections the server could still accept when inspected
+	// ServerCodec is the codec --server-compress's helper uses on this server ("lz4", "zstd" or
+	// "zlib"); "" without --server-compress.
+	ServerCodec string
+	conn        *pgx.Conn // the control session's connection, until Run hands it over
+	free        int       // connections the server could still accept when inspected
 }
 
 // startJobs is how many fetch connections the run opens at the start.
@@ -104,9 +107,10 @@ func (b *Backup) inspect(ctx context.Context) error {
 		return err
 	}
 	if b.opts.ServerCompress {
-		if err := session.CheckHelper(ctx, b.conn, b.opts.LogSQL); err != nil {
+		if b.ServerCodec, err = session.CheckHelper(ctx, b.conn, b.opts.LogSQL); err != nil {
 			return err
 		}
+		b.opts.Log("--server-compress: the server's helper compresses with %s", b.ServerCodec)
 	}
 	if b.Tablespaces, err = session.Tablespaces(ctx, b.conn, b.opts.LogSQL); err != nil {
 		return err

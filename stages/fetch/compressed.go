@@ -8,6 +8,7 @@ import (
 
 	"github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 
 	"github.com/pgpull/pgpull/pipeline"
 )
@@ -43,11 +44,11 @@ func (*Compressed) BatchSQL() string { return helperBatchSQL }
 func (*Compressed) RowSize() int64   { return CompressedRowSize }
 
 // maxCompressed bounds what n bytes may compress to: incompressible input grows by a few bytes
-// per block in both zlib and zstd, far less than n/64.
+// per block in zlib and zstd and by n/255 in lz4, less than n/64.
 func maxCompressed(n int64) int64 { return n + n/64 + 1024 }
 
-// Append decompresses v, a codec byte ('Z' zlib, 'S' zstd, 'R' none) and the bytes, onto dst.
-// A NULL v (the file is gone) appends nothing.
+// Append decompresses v, a codec byte ('L' lz4 block, 'Z' zlib, 'S' zstd, 'R' none) and the
+// bytes, onto dst. A NULL v (the file is gone) appends nothing.
 func (c *Compressed) Append(dst, v []byte, n int64) ([]byte, error) {
 	if v == nil {
 		return dst, nil
@@ -57,6 +58,17 @@ func (c *Compressed) Append(dst, v []byte, n int64) ([]byte, error) {
 	}
 	if len(v) == 0 {
 		return dst, errors.New("the server-compress helper sent an empty value")
+	}
+	if v[0] == 'L' {
+		// The lz4 block decoder writes straight into dst and refuses to write past its end: no
+		// copy out of a decoder's window, as zstd's streaming one needs.
+		start := len(dst)
+		dst = grow(dst, n)
+		got, err := lz4.UncompressBlock(v[1:], dst[start:])
+		if err != nil {
+			return dst[:start], fmt.Errorf("server-compressed data (lz4, %d bytes for a %d-byte read): %w", len(v)-1, n, err)
+		}
+		return dst[:start+got], nil
 	}
 	c.src.Reset(v[1:])
 	var r io.Reader

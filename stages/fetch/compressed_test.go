@@ -7,7 +7,27 @@ import (
 
 	"github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 )
+
+// lz4Value is what the helper's lz4.block.compress(data, store_size=False) sends: the block
+// without its size.
+func lz4Value(t testing.TB, data []byte) []byte {
+	dst := make([]byte, 1+lz4.CompressBlockBound(len(data)))
+	dst[0] = 'L'
+	var c lz4.Compressor
+	k, err := c.CompressBlock(data, dst[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k == 0 && len(data) > 0 { // incompressible: a block of literals only
+		t.Fatalf("lz4 refused %d bytes", len(data))
+	}
+	if len(data) == 0 {
+		return []byte("L\x00") // as Python's lz4.block.compress(b'') gives
+	}
+	return dst[:1+k]
+}
 
 func zlibValue(t testing.TB, data []byte) []byte {
 	var b bytes.Buffer
@@ -47,6 +67,12 @@ func TestCompressedAppend(t *testing.T) {
 		{name: "zlib", v: zlibValue(t, page), n: int64(len(page)), want: page},
 		{name: "zstd", v: zstdValue(t, page), n: int64(len(page)), want: page},
 		{name: "zstd incompressible", v: zstdValue(t, random), n: int64(len(random)), want: random},
+		{name: "lz4", v: lz4Value(t, page), n: int64(len(page)), want: page},
+		{name: "lz4 incompressible", v: lz4Value(t, random), n: int64(len(random)), want: random},
+		{name: "lz4 short read at end of file", v: lz4Value(t, page[:100]), n: 8192, want: page[:100]},
+		{name: "lz4 empty read past end of file", v: lz4Value(t, nil), n: 8192, want: []byte{}},
+		{name: "lz4 more than asked", v: lz4Value(t, page), n: 100, wantErr: "server-compressed data (lz4"},
+		{name: "corrupt lz4", v: []byte("L\xf0garbage"), n: 100, wantErr: "server-compressed data (lz4"},
 		{name: "raw", v: append([]byte{'R'}, random...), n: int64(len(random)), want: random},
 		{name: "raw more than asked", v: append([]byte{'R'}, random...), n: 100, wantErr: "for a 100-byte read"},
 		{name: "raw a little more than asked", v: append([]byte{'R'}, random[:101]...), n: 100, wantErr: "more than the 100 bytes"},
@@ -88,6 +114,7 @@ func TestCompressedAppend(t *testing.T) {
 func FuzzCompressedAppend(f *testing.F) {
 	f.Add(zlibValue(f, []byte("hello hello hello")), int64(17))
 	f.Add(zstdValue(f, []byte("hello hello hello")), int64(5))
+	f.Add(lz4Value(f, []byte("hello hello hello")), int64(17))
 	f.Add([]byte("Z"), int64(0))
 	f.Fuzz(func(t *testing.T, v []byte, n int64) {
 		n = n & (1<<20 - 1)
