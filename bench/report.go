@@ -23,6 +23,9 @@ func writeOutputs(rep benchReport, p benchPlan, s runSettings, stdout io.Writer,
 		fmt.Fprintln(stdout, "best:", strings.ReplaceAll(l, "`", ""))
 	}
 	fmt.Fprintln(stdout, recommendation(rep.Summaries))
+	if advice := serverCompressAdvice(rep.Summaries); advice != "" {
+		fmt.Fprintln(stdout, strings.ReplaceAll(advice, "`", ""))
+	}
 
 	dir, err := outDir(s)
 	if err != nil {

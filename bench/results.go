@@ -124,5 +124,8 @@ func renderSection(rep benchReport, goals []goal) string {
 		}
 	}
 	fmt.Fprintf(&b, "\n%s\n", recommendation(rep.Summaries))
+	if advice := serverCompressAdvice(rep.Summaries); advice != "" {
+		fmt.Fprintf(&b, "\n%s\n", advice)
+	}
 	return b.String()
 }
