@@ -88,8 +88,11 @@ func bestLines(sums []summary) []string {
 	}
 	for _, p := range autoAgainstFixed(sums) {
 		verdict := "within 10%"
-		if p.ratio < 0.9 {
+		switch {
+		case p.ratio < 0.9:
 			verdict = "MISSED, more than 10% slower"
+		case p.ratio > 1:
+			verdict = "faster"
 		}
 		out = append(out, fmt.Sprintf("`%s` %.2f s against the best fixed -j `%s` %.2f s: %.2fx (%s)",
 			p.auto.Config, p.auto.WallSec, p.fixed.Config, p.fixed.WallSec, p.ratio, verdict))
