@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/stages/fetch"
 )
 
@@ -107,6 +109,12 @@ func TestServerCompress(t *testing.T) {
 	})
 
 	t.Run("helper of an older version", func(t *testing.T) {
+		// Version 3 as it was installed: no helper_codec yet.
+		if err := src.Exec(ctx, `DROP FUNCTION pgpull.helper_codec();
+			CREATE OR REPLACE FUNCTION pgpull.helper_version() RETURNS int LANGUAGE sql AS 'SELECT 3'`); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, "version 3", fmt.Sprintf("needs version %d", session.HelperVersion), "to upgrade it")
 		if err := src.Exec(ctx, `CREATE OR REPLACE FUNCTION pgpull.helper_version() RETURNS int LANGUAGE sql AS 'SELECT 0'`); err != nil {
 			t.Fatal(err)
 		}

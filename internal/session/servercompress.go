@@ -134,26 +134,26 @@ func CheckHelper(ctx context.Context, conn *pgx.Conn, logSQL func(string)) (code
 	case !usage || !execute:
 		return "", fmt.Errorf("role %q may not call pgpull's server-compress helper; %s", role, install)
 	}
-	version, ok := helperVersion(ctx, conn, logSQL)
-	if !ok {
-		return "", fmt.Errorf("--server-compress: the server's helper has no version this pgpull can read; to upgrade it, %s", install)
+	// One round trip in the usual case, which counts on a slow link; a helper older than version 4
+	// has no helper_codec, and then its version alone says what to do.
+	q2 := "SELECT " + HelperVersionFunc + ", " + HelperCodecFunc
+	logSQL(q2)
+	var version int
+	if err := conn.QueryRow(ctx, q2).Scan(&version, &codec); err == nil {
+		if version != HelperVersion {
+			return "", staleHelper(version, install)
+		}
+		return codec, nil
+	}
+	q3 := "SELECT " + HelperVersionFunc
+	logSQL(q3)
+	if err := conn.QueryRow(ctx, q3).Scan(&version); err != nil {
+		return "", fmt.Errorf("--server-compress: reading the helper's version: %w; %s", err, install)
 	}
 	if version != HelperVersion {
 		return "", staleHelper(version, install)
 	}
-	q3 := "SELECT " + HelperCodecFunc
-	logSQL(q3)
-	if err := conn.QueryRow(ctx, q3).Scan(&codec); err != nil {
-		return "", fmt.Errorf("--server-compress: asking the helper for its codec: %w; %s", err, install)
-	}
-	return codec, nil
-}
-
-// helperVersion reads the installed helper's version; ok is false when the role cannot call it.
-func helperVersion(ctx context.Context, conn *pgx.Conn, logSQL func(string)) (version int, ok bool) {
-	q := "SELECT " + HelperVersionFunc
-	logSQL(q)
-	return version, conn.QueryRow(ctx, q).Scan(&version) == nil
+	return "", fmt.Errorf("--server-compress: the server's helper (version %d) does not name its codec; to repair it, %s", version, install)
 }
 
 func staleHelper(version int, install string) error {
