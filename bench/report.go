@@ -61,7 +61,7 @@ func writeOutputs(rep benchReport, p benchPlan, s runSettings, stdout io.Writer,
 		if err := updateResults(s.results, rep, goals); err != nil {
 			return err
 		}
-		logf("updated section %q of %s", rep.Scenario, s.results)
+		logf("updated section %q of %s", rep.sectionName(), s.results)
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ func sectionEnd(scenario string) string   { return "<!-- end bench section: " + 
 // updateResults writes rep's section into the file at path, replacing the
 // section of the same scenario if there is one.
 func updateResults(path string, rep benchReport, goals []goal) error {
-	return replaceSection(path, rep.Scenario, renderSection(rep, goals))
+	return replaceSection(path, rep.sectionName(), renderSection(rep, goals))
 }
 
 // replaceSection writes body as scenario's section of the file at path, replacing the section of
@@ -87,7 +87,7 @@ func splitSections(doc string) []resultsSection {
 func renderSection(rep benchReport, goals []goal) string {
 	var b strings.Builder
 	m := rep.Machine
-	fmt.Fprintf(&b, "## Scenario: %s\n\n", rep.Scenario)
+	fmt.Fprintf(&b, "## Scenario: %s\n\n", rep.sectionName())
 	fmt.Fprintf(&b, "- measured: %s, took %.0f s\n", rep.Started.Format("2006-01-02 15:04 MST"), rep.Elapsed)
 	fmt.Fprintf(&b, "- machine: %d CPUs (%s), memory %s, load average at start %s, kernel %s; shared with other work, so expect noise\n",
 		m.CPUs, m.CPUModel, m.MemTotal, m.LoadAvg, m.Kernel)

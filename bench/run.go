@@ -37,6 +37,7 @@ type runSettings struct {
 	out           string
 	results       string
 	runTimeout    time.Duration
+	section       string
 }
 
 func runCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -59,6 +60,7 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&s.out, "out", "", "directory for CSV, JSON and PNG output (default: bench/out in the module)")
 	fs.StringVar(&s.results, "results", "", "regenerate this scenario's section of a results file, e.g. bench/RESULTS.md")
 	fs.DurationVar(&s.runTimeout, "run-timeout", 30*time.Minute, "limit on one run of one tool")
+	fs.StringVar(&s.section, "section", "", "with --results: add this to the section's name (default: the scenario alone), so runs of one link on other data or tools keep sections of their own")
 	return &ffcli.Command{
 		Name:       "run",
 		ShortUsage: "go run ./bench run [flags]",
@@ -178,9 +180,18 @@ func (p benchPlan) scenario() string {
 	return strings.Join(parts, ", ")
 }
 
+// sectionName names rep's section of the results file: its scenario, and --section when given.
+func (rep benchReport) sectionName() string {
+	if rep.Section == "" {
+		return rep.Scenario
+	}
+	return rep.Scenario + ", " + rep.Section
+}
+
 // benchReport is everything one run command measured, for every output.
 type benchReport struct {
 	Scenario  string    `json:"scenario"`
+	Section   string    `json:"section,omitempty"` // --section, added to the results section's name
 	Machine   machine   `json:"machine"`
 	Dataset   string    `json:"dataset"`
 	Server    string    `json:"server"` // version() of the server backed up, and where its binaries came from
@@ -199,7 +210,7 @@ func runBench(ctx context.Context, s runSettings, stdout, stderr io.Writer) (err
 	if err != nil {
 		return err
 	}
-	rep := benchReport{Scenario: p.scenario(), Machine: describeMachine(), Started: time.Now(), Notes: p.notes,
+	rep := benchReport{Scenario: p.scenario(), Section: s.section, Machine: describeMachine(), Started: time.Now(), Notes: p.notes,
 		Command: "go run ./bench run " + strings.Join(os.Args[2:], " ")}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(stderr, "[%6.1fs] %s\n", time.Since(rep.Started).Seconds(), fmt.Sprintf(format, args...))
