@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -55,7 +56,11 @@ func runChild(ctx context.Context, cmd *exec.Cmd) (childUsage, error) {
 	if cmd.Stdout == nil {
 		cmd.Stdout = &out
 	}
-	cmd.Stderr = &stderr
+	if cmd.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(cmd.Stderr, &stderr)
+	} else {
+		cmd.Stderr = &stderr
+	}
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		return childUsage{}, err

@@ -29,6 +29,7 @@ type refreshSettings struct {
 	latency      time.Duration
 	bandwidth    string
 	results      string
+	logDir       string
 }
 
 func refreshCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -40,6 +41,7 @@ func refreshCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.IntVar(&s.jobs, "jobs", 4, "pgpull -j")
 	fs.DurationVar(&s.latency, "latency", 20*time.Millisecond, "delay each way on the shaped link")
 	fs.StringVar(&s.bandwidth, "bandwidth", "200Mbit", "cap per connection and direction on the shaped link")
+	fs.StringVar(&s.logDir, "log", "", "keep in this directory each pgpull run's -v -d output, lines stamped with the seconds since its start, its CPU profile (NAME.pprof), and the server log with every statement's duration")
 	fs.StringVar(&s.results, "results", "", "write the figures as the refresh section of this results file, e.g. bench/RESULTS.md")
 	return &ffcli.Command{
 		Name:       "refresh",
@@ -80,7 +82,14 @@ func runRefreshBench(ctx context.Context, s refreshSettings, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	src, err := w.startCluster(ctx, "src", cluster.Options{Checksums: true})
+	opts := cluster.Options{Checksums: true}
+	if s.logDir != "" {
+		if err := os.MkdirAll(s.logDir, 0o755); err != nil {
+			return err
+		}
+		opts.Conf = []string{"log_min_duration_statement = 0", "log_line_prefix = '%m [%p] %a '"}
+	}
+	src, err := w.startCluster(ctx, "src", opts)
 	if err != nil {
 		return err
 	}
@@ -106,8 +115,21 @@ func runRefreshBench(ctx context.Context, s refreshSettings, stdout, stderr io.W
 		host, port, _ := net.SplitHostPort(addr)
 		return fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable", host, port)
 	}
-	pgpull := func(args ...string) (refreshRun, error) {
+	pgpull := func(name string, args ...string) (refreshRun, error) {
+		var trace *stampedWriter
+		if s.logDir != "" {
+			f, err := os.Create(filepath.Join(s.logDir, name+".log"))
+			if err != nil {
+				return refreshRun{}, err
+			}
+			defer f.Close()
+			trace = &stampedWriter{w: f, start: time.Now()}
+			args = append([]string{args[0], "-v", "-d", "--cpuprofile", filepath.Join(s.logDir, name+".pprof")}, args[1:]...)
+		}
 		cmd := exec.CommandContext(ctx, bin, args...)
+		if trace != nil {
+			cmd.Stderr = trace
+		}
 		before, server0 := counter.n.Load(), serverCPU(src)
 		u, err := runChild(ctx, cmd)
 		if err != nil {
@@ -120,7 +142,7 @@ func runRefreshBench(ctx context.Context, s refreshSettings, stdout, stderr io.W
 	var copies []string
 	for i := range links {
 		dir := w.join(fmt.Sprintf("copy%d", i))
-		if _, err := pgpull("backup", "-c", "fast", "-j", strconv.Itoa(s.jobs), dsn(counter.addr), dir); err != nil {
+		if _, err := pgpull(fmt.Sprintf("copy%d", i), "backup", "-c", "fast", "-j", strconv.Itoa(s.jobs), dsn(counter.addr), dir); err != nil {
 			return err
 		}
 		copies = append(copies, dir)
@@ -138,13 +160,13 @@ func runRefreshBench(ctx context.Context, s refreshSettings, stdout, stderr io.W
 	var runs []refreshRun
 	for i, l := range links {
 		fmt.Fprintf(stderr, "bench: %s link\n", l.name)
-		full, err := pgpull("backup", "-c", "fast", "-j", strconv.Itoa(s.jobs), dsn(l.addr), w.join(fmt.Sprintf("full%d", i)))
+		full, err := pgpull(fmt.Sprintf("full%d", i), "backup", "-c", "fast", "-j", strconv.Itoa(s.jobs), dsn(l.addr), w.join(fmt.Sprintf("full%d", i)))
 		if err != nil {
 			return err
 		}
 		full.link, full.kind = l.name, "full backup"
 		os.RemoveAll(w.join(fmt.Sprintf("full%d", i)))
-		refresh, err := pgpull("backup", "--refresh", "-c", "fast", "-j", strconv.Itoa(s.jobs), dsn(l.addr), copies[i])
+		refresh, err := pgpull(fmt.Sprintf("refresh%d", i), "backup", "--refresh", "-c", "fast", "-j", strconv.Itoa(s.jobs), dsn(l.addr), copies[i])
 		if err != nil {
 			return err
 		}
@@ -174,6 +196,11 @@ func runRefreshBench(ctx context.Context, s refreshSettings, stdout, stderr io.W
 		fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.1f | %.1f |\n", r.link, r.kind, r.wall.Seconds(), float64(r.wire)/1e6, r.clientCPU, r.serverCPU)
 	}
 	fmt.Fprint(stdout, b.String())
+	if s.logDir != "" {
+		if log, err := os.ReadFile(src.LogFile); err == nil {
+			_ = os.WriteFile(filepath.Join(s.logDir, "server.log"), log, 0o644)
+		}
+	}
 	if s.results != "" {
 		return replaceSection(s.results, "refresh", b.String())
 	}
@@ -255,3 +282,29 @@ func (p *countingProxy) forward(client net.Conn, upstream string) {
 
 // Close stops accepting; open connections end with their clients.
 func (p *countingProxy) Close() { p.ln.Close() }
+
+// stampedWriter prefixes each line written to it with the seconds since start, so that a -v -d
+// trace shows when each statement went out.
+type stampedWriter struct {
+	w       io.Writer
+	start   time.Time
+	partial bool // the last write ended inside a line
+}
+
+func (s *stampedWriter) Write(p []byte) (int, error) {
+	var b []byte
+	for _, c := range p {
+		if !s.partial {
+			b = fmt.Appendf(b, "%8.3f ", time.Since(s.start).Seconds())
+			s.partial = true
+		}
+		b = append(b, c)
+		if c == '\n' {
+			s.partial = false
+		}
+	}
+	if _, err := s.w.Write(b); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
