@@ -29,6 +29,11 @@ type File struct {
 	// WAL marks a WAL segment file. It travels as one Piece, so that the WAL check can read it
 	// again whole from the server before any of it is written.
 	WAL bool
+	// ReadTo, when above 0, is where the bytes read from the server end: from there to Size the
+	// file is zeros, written without asking the server. The backup's last WAL segment is read
+	// only through the page that holds the stop LSN, since recovery, pg_waldump and pgpull's WAL
+	// check read no further, and a new segment is zeros beyond what was written.
+	ReadTo int64
 	// Segment is the relation segment number (the ".N" suffix) of a relation data file whose pages
 	// carry checksums, or -1 when the file's pages are not checked.
 	Segment int
@@ -36,6 +41,14 @@ type File struct {
 
 // Fetched reports whether the file's bytes must be read from the server.
 func (f *File) Fetched() bool { return !f.Dir && f.Content == nil && f.Size > 0 }
+
+// ReadEnd is where reading the server for the stretch of the file that ends at end stops.
+func (f *File) ReadEnd(end int64) int64 {
+	if f.ReadTo > 0 {
+		return min(end, f.ReadTo)
+	}
+	return end
+}
 
 // Item is what a source sends to the splitter: a File, or a Barrier.
 type Item struct {

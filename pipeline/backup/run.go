@@ -186,7 +186,7 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 	}
 	// Two sources merge into the stream: the data directory, whose end stops the backup, and
 	// the WAL scanner, which ends once it has sent the WAL through the stop point.
-	scanner := &wal.Scanner{Conn: r.walConn, SegmentSize: b.Server.WALSegmentSize, Start: r.start.LSN,
+	scanner := &wal.Scanner{Conn: r.walConn, SegmentSize: b.Server.WALSegmentSize, BlockSize: int64(b.Server.WALBlockSize), Start: r.start.LSN,
 		Timeline: r.start.Timeline, Interval: b.opts.WALInterval, Stop: stopped,
 		LogSQL: b.opts.LogSQL, Log: b.opts.Log}
 	lister := &list.Lister{Conn: r.listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: r.pages != nil, LogSQL: b.opts.LogSQL}
@@ -326,7 +326,7 @@ func (b *Backup) rereadWAL(ctx context.Context, f *pipeline.File) ([]byte, error
 	const q = `SELECT pg_read_binary_file($1, 0, $2, true)`
 	b.opts.LogSQL(q)
 	var data []byte
-	if err := conn.QueryRow(ctx, q, f.Source, f.Size).Scan(&data); err != nil {
+	if err := conn.QueryRow(ctx, q, f.Source, f.ReadEnd(f.Size)).Scan(&data); err != nil {
 		return nil, fmt.Errorf("reading %s again: %w", f.Path, err)
 	}
 	return data, nil

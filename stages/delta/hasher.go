@@ -47,7 +47,7 @@ func (h *Hasher) Run(ctx context.Context, in <-chan *pipeline.Request, out chan<
 // as zeros, which is what the sink's file holds there once it has set the file's size.
 func (h *Hasher) hash(p *pipeline.Piece) error {
 	f := p.File
-	if !f.Fetched() || f.Source == "" || p.Length == 0 {
+	if !f.Fetched() || f.Source == "" || p.Length == 0 || f.ReadTo > 0 {
 		return nil
 	}
 	file, err := h.Copy.Open(f)

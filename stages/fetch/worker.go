@@ -175,7 +175,11 @@ func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece, stall *stallT
 	if !validName(p.File.Source) {
 		r = BinaryFile{} // the helper takes its path as text; names that are not are rare
 	}
-	row, end := r.RowSize(), p.Offset+p.Length
+	row, end := r.RowSize(), p.File.ReadEnd(p.Offset+p.Length)
+	if end <= p.Offset {
+		pad(p)
+		return nil
+	}
 	sql, params := r.RangeQuery(p.File, p.Offset, end)
 	rows := w.exec(ctx, sql, params)
 	for at := p.Offset; rows.Next(); at += row {
@@ -208,8 +212,8 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall 
 		if p.File.Source == "" || p.Length == 0 {
 			continue
 		}
-		if !validName(p.File.Source) {
-			raw = append(raw, p)
+		if !validName(p.File.Source) || p.File.ReadEnd(p.Offset+p.Length) < p.Offset+p.Length {
+			raw = append(raw, p) // readRange reads it, to where the server's bytes end
 			continue
 		}
 		arrays.add(arrayElement(p.File.Source), strconv.FormatInt(p.Offset, 10), strconv.FormatInt(p.Length, 10))

@@ -190,12 +190,21 @@ func TestWorkerReads(t *testing.T) {
 	batch := &pipeline.Request{Pieces: []*pipeline.Piece{batchFile("base/1/small", 5000), batchFile("base/1/gone", 300),
 		batchFile("base/1/grown", 0)}}
 	shrunk := rangeRequest("base/1/small", 2*RowSize) // listed larger than it now is
-	done, err := runWorker(context.Background(), w, rangeRequest("base/1/big", int64(len(big))), batch, shrunk)
+	// The backup's last WAL segment, read only through the page holding the stop LSN: the server's
+	// later bytes (not zero in big) must not come into it.
+	walEnd := rangeRequest("base/1/big", int64(len(big)))
+	walEnd.Pieces[0].File.ReadTo = RowSize + 8192
+	walEndSmall := &pipeline.Request{Pieces: []*pipeline.Piece{batchFile("base/1/small", 5000)}}
+	walEndSmall.Pieces[0].File.ReadTo = 2000
+	done, err := runWorker(context.Background(), w, rangeRequest("base/1/big", int64(len(big))), batch, shrunk, walEnd, walEndSmall)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(done) != 3 {
-		t.Fatalf("%d requests sent on, want 3", len(done))
+	if len(done) != 5 {
+		t.Fatalf("%d requests sent on, want 5", len(done))
+	}
+	readTo := func(data []byte, n int) []byte {
+		return append(bytes.Clone(data[:n]), make([]byte, len(data)-n)...)
 	}
 	tests := []struct {
 		name    string
@@ -208,6 +217,8 @@ func TestWorkerReads(t *testing.T) {
 		{"batched file gone from the server: zeros", done[1].Pieces[1], make([]byte, 300), true},
 		{"file listed empty", done[1].Pieces[2], nil, false},
 		{"file shrunk since listed: padded with zeros", done[2].Pieces[0], append(bytes.Clone(small), make([]byte, 2*RowSize-5000)...), false},
+		{"range read to ReadTo, zeros after", done[3].Pieces[0], readTo(big, RowSize+8192), false},
+		{"small file read to ReadTo, zeros after", done[4].Pieces[0], readTo(small, 2000), false},
 	}
 	for _, tt := range tests {
 		if !bytes.Equal(tt.p.Data, tt.want) || tt.p.Missing != tt.missing {

@@ -112,8 +112,8 @@ func (c *Checker) segment(ctx context.Context, p *pipeline.Piece) error {
 		return fmt.Errorf("%v, read twice; %s", err, KeepWAL)
 	}
 	c.log("WAL segment %s read again is whole", name)
-	if len(data) == len(p.Data) {
-		copy(p.Data, data) // keeps the budget's buffer
+	if len(data) <= len(p.Data) {
+		clear(p.Data[copy(p.Data, data):]) // keeps the budget's buffer; a segment read in part ends in zeros
 	} else {
 		p.Data = data
 	}

@@ -26,6 +26,7 @@ import (
 type Scanner struct {
 	Conn        *pgx.Conn // the scanner's own connection
 	SegmentSize int64
+	BlockSize   int64 // WAL page size: the last segment is read through the page holding the stop LSN
 	Start       pgformat.LSN
 	Timeline    uint32 // the backup's, to name segments in messages
 	Interval    time.Duration
@@ -42,7 +43,7 @@ func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
 	stop := s.Stop
 	for {
 		var limit pgformat.Segment // first segment not to send yet
-		final := false
+		final, readTo := false, int64(0)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -57,7 +58,7 @@ func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
 				return err
 			}
 			limit = pgformat.LastSegmentBefore(end, s.SegmentSize) + 1
-			final = true
+			final, readTo = true, s.lastSegmentReadTo(end)
 		}
 		if limit > next || final {
 			names, err := s.list(ctx)
@@ -70,13 +71,17 @@ func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
 					return fmt.Errorf("WAL segment %s was removed from the server before pgpull could copy it; %s",
 						next.Name(s.Timeline, s.SegmentSize), KeepWAL)
 				}
-				if err := s.send(ctx, out, "pg_wal/"+name, s.SegmentSize); err != nil {
+				to := int64(0)
+				if final && next == limit-1 {
+					to = readTo
+				}
+				if err := s.send(ctx, out, "pg_wal/"+name, s.SegmentSize, to); err != nil {
 					return err
 				}
 			}
 			if final {
 				for _, h := range names.histories {
-					if err := s.send(ctx, out, "pg_wal/"+h, -1); err != nil {
+					if err := s.send(ctx, out, "pg_wal/"+h, -1, 0); err != nil {
 						return err
 					}
 				}
@@ -119,9 +124,25 @@ func (s *Scanner) list(ctx context.Context) (walNames, error) {
 	return w, nil
 }
 
+// lastSegmentReadTo is how much of the segment holding the stop LSN end is read from the server:
+// through the page holding the byte before end, whose records recovery and pg_waldump read (the
+// long header of the segment's first page among them); 0 for all of it.
+func (s *Scanner) lastSegmentReadTo(end pgformat.LSN) int64 {
+	if s.BlockSize <= 0 {
+		return 0
+	}
+	seg := pgformat.LastSegmentBefore(end, s.SegmentSize)
+	within := int64(uint64(end) - uint64(seg)*uint64(s.SegmentSize)) // in (0, SegmentSize]
+	to := (within + s.BlockSize - 1) / s.BlockSize * s.BlockSize
+	if to >= s.SegmentSize {
+		return 0
+	}
+	return to
+}
+
 // send emits one WAL file and its .done marker. size -1 means "as large as the server says", for
-// history files; segments have the segment size.
-func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path string, size int64) error {
+// history files; segments have the segment size. readTo is File.ReadTo.
+func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path string, size, readTo int64) error {
 	now := time.Now()
 	segment := size >= 0
 	if size < 0 {
@@ -133,7 +154,7 @@ func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path strin
 	}
 	s.Log("WAL %s", path)
 	files := []*pipeline.File{
-		{Path: path, Source: path, Size: size, ModTime: now, Required: true, WAL: segment, Segment: -1},
+		{Path: path, Source: path, Size: size, ReadTo: readTo, ModTime: now, Required: true, WAL: segment, Segment: -1},
 		{Path: "pg_wal/archive_status/" + path[len("pg_wal/"):] + ".done", Content: []byte{}, ModTime: now, Segment: -1},
 	}
 	for _, f := range files {

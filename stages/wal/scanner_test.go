@@ -14,7 +14,9 @@ import (
 // TestScannerEndsAtStopSegment: given the backup's stop LSN, the scanner sends the segments from
 // the start through the one holding the last byte before the stop LSN, and no further. A stop
 // LSN exactly at a segment boundary ends in the segment before it; one byte further needs the
-// next segment too. The server is real, its segments finished by pg_switch_wal.
+// next segment too. The last segment is read from the server only through the WAL page holding
+// the byte before the stop LSN (File.ReadTo), all of it when that page is its last. The server
+// is real, its segments finished by pg_switch_wal.
 func TestScannerEndsAtStopSegment(t *testing.T) {
 	ctx := context.Background()
 	c := cluster.ForTest(t, cluster.Options{})
@@ -55,19 +57,22 @@ func TestScannerEndsAtStopSegment(t *testing.T) {
 	boundary := pgformat.LSN(int64(first+1) * size) // where segment first+1 begins
 
 	tests := []struct {
-		name string
-		stop pgformat.LSN
-		want []pgformat.Segment
+		name   string
+		stop   pgformat.LSN
+		want   []pgformat.Segment
+		readTo int64 // of the last segment
 	}{
-		{"just before a boundary", boundary - 1, []pgformat.Segment{first}},
-		{"exactly at a boundary", boundary, []pgformat.Segment{first}},
-		{"just after a boundary", boundary + 1, []pgformat.Segment{first, first + 1}},
+		{"just before a boundary", boundary - 1, []pgformat.Segment{first}, 0},
+		{"exactly at a boundary", boundary, []pgformat.Segment{first}, 0},
+		{"just after a boundary", boundary + 1, []pgformat.Segment{first, first + 1}, 8192},
+		{"inside the second page", boundary + 8193, []pgformat.Segment{first, first + 1}, 16384},
+		{"at the end of the second page", boundary + 16384, []pgformat.Segment{first, first + 1}, 16384},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stop := make(chan pgformat.LSN, 1)
 			stop <- tt.stop
-			s := &Scanner{Conn: conn, SegmentSize: size, Start: pgformat.LSN(int64(first)*size + 40), Timeline: 1,
+			s := &Scanner{Conn: conn, SegmentSize: size, BlockSize: 8192, Start: pgformat.LSN(int64(first)*size + 40), Timeline: 1,
 				Interval: time.Hour, Stop: stop, LogSQL: func(string) {}, Log: func(string, ...any) {}}
 			out := make(chan pipeline.Item, 64)
 			runCtx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -77,10 +82,17 @@ func TestScannerEndsAtStopSegment(t *testing.T) {
 			}
 			close(out)
 			var got []string
+			var readTo []int64
 			for it := range out {
 				if it.File != nil && it.File.WAL {
 					got = append(got, it.File.Path)
+					readTo = append(readTo, it.File.ReadTo)
 				}
+			}
+			wantReadTo := make([]int64, len(tt.want))
+			wantReadTo[len(wantReadTo)-1] = tt.readTo
+			if !slices.Equal(readTo, wantReadTo) {
+				t.Errorf("stop %s: read to %v, want %v (0 for the whole segment)", tt.stop, readTo, wantReadTo)
 			}
 			var want []string
 			for _, seg := range tt.want {
