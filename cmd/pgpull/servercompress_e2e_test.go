@@ -22,7 +22,8 @@ import (
 // consistent; it reads nothing outside the data directory; a role without EXECUTE, a server
 // without the helper and a helper of another version each fail the backup in one line that
 // names the way out, before DEST exists; the codec -v and --summary report is the fastest the
-// server's Python has.
+// server's Python has, and each of lz4, zstd and zlib, as the helper picks it when the faster ones
+// are missing, returns a relation's bytes exactly.
 func TestServerCompress(t *testing.T) {
 	ctx := context.Background()
 	// track_functions counts the helper's calls, to show the backup read through it.
@@ -100,6 +101,54 @@ func TestServerCompress(t *testing.T) {
 		}
 	})
 
+	// The server here may have lz4 and zstandard; a session that hides them from its Python (all
+	// of a backend's PL/Python functions share one interpreter) is a server without them.
+	t.Run("each codec the server's Python may have", func(t *testing.T) {
+		rel, err := src.QueryString(ctx, `SELECT pg_relation_filepath('pgbench_accounts')`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			hide  []string
+			codec string
+		}{
+			{nil, serverPythonCodec(t, src)},
+			{[]string{"lz4", "lz4.block"}, ""},
+			{[]string{"lz4", "lz4.block", "zstandard"}, "zlib"},
+		} {
+			conn, err := pgx.Connect(ctx, src.DSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			for _, m := range tc.hide {
+				if _, err := conn.Exec(ctx, fmt.Sprintf(`DO $$ import sys; sys.modules[%q] = None $$ LANGUAGE plpython3u`, m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := tc.codec
+			if want == "" {
+				want = map[bool]string{true: "zstd", false: "zlib"}[pythonImports(t, src, "zstandard")]
+			}
+			var codec string
+			var compressed, plain []byte
+			if err := conn.QueryRow(ctx, `SELECT pgpull.helper_codec(), pgpull.read_compressed($1, 8192, 1048576),
+				pg_read_binary_file($1, 8192, 1048576)`, rel).Scan(&codec, &compressed, &plain); err != nil {
+				t.Fatal(err)
+			}
+			if codec != want {
+				t.Errorf("hiding %v: helper_codec() = %q; want %q", tc.hide, codec, want)
+			}
+			tag := map[string]string{"lz4": "L", "zstd": "S", "zlib": "Z"}[want]
+			var c fetch.Compressed
+			got, err := c.Append(nil, compressed, 1048576)
+			if string(compressed[:1]) != tag || err != nil || !bytes.Equal(got, plain) {
+				t.Errorf("hiding %v: 1 MB of %s through the helper: codec %q (want %q), %d bytes of %d equal, %v",
+					tc.hide, rel, compressed[:1], tag, len(got), len(plain), err)
+			}
+		}
+	})
+
 	t.Run("role without EXECUTE", func(t *testing.T) {
 		if err := src.Exec(ctx, `REVOKE EXECUTE ON FUNCTION pgpull.read_compressed(text, bigint, bigint) FROM bk`); err != nil {
 			t.Fatal(err)
@@ -157,6 +206,17 @@ func TestServerCompress(t *testing.T) {
 // lz4 with python3-lz4, else zstd with python3-zstandard, else zlib.
 func serverPythonCodec(t *testing.T, c *cluster.Cluster) string {
 	t.Helper()
+	for _, m := range []struct{ module, codec string }{{"lz4.block", "lz4"}, {"zstandard", "zstd"}} {
+		if pythonImports(t, c, m.module) {
+			return m.codec
+		}
+	}
+	return "zlib"
+}
+
+// pythonImports reports whether the server's Python imports module.
+func pythonImports(t *testing.T, c *cluster.Cluster, module string) bool {
+	t.Helper()
 	ctx := context.Background()
 	if err := c.Exec(ctx, `CREATE OR REPLACE FUNCTION public.pgpull_test_imports(m text) RETURNS bool LANGUAGE plpython3u AS $$
 import importlib
@@ -168,16 +228,11 @@ except ImportError:
 $$`); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []struct{ module, codec string }{{"lz4.block", "lz4"}, {"zstandard", "zstd"}} {
-		var has bool
-		if err := c.QueryRow(ctx, `SELECT public.pgpull_test_imports($1)`, []any{m.module}, &has); err != nil {
-			t.Fatal(err)
-		}
-		if has {
-			return m.codec
-		}
+	var has bool
+	if err := c.QueryRow(ctx, `SELECT public.pgpull_test_imports($1)`, []any{module}, &has); err != nil {
+		t.Fatal(err)
 	}
-	return "zlib"
+	return has
 }
 
 // applySQL runs what pgpull grants printed as README says: piped to psql.
