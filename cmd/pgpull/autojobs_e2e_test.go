@@ -135,7 +135,7 @@ func TestBackupAutoJobsDropsBack(t *testing.T) {
 
 	// The last count tried, and the one it went back to.
 	tried := regexp.MustCompile(`(?m)^pgpull: -j auto: .*; trying (\d+)$`).FindAllStringSubmatch(stderr, -1)
-	settled := regexp.MustCompile(`(?m)^pgpull: -j auto: settled at (\d+) jobs fetched .*, (\d+) fetched .*: less than 10% more, so back to (\d+)$`).FindStringSubmatch(stderr)
+	settled := regexp.MustCompile(`(?m)^pgpull: -j auto: settled at (\d+) jobs fetched .*, (\d+) fetched .*: no more than 10% more, so back to (\d+)$`).FindStringSubmatch(stderr)
 	if len(tried) == 0 || settled == nil {
 		t.Fatalf("-v shows no step up followed by a drop back:\n%s", stderr)
 	}

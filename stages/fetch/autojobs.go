@@ -27,8 +27,9 @@ type Step struct {
 // the extra connections bought nothing and hold a slot on the server and a share of the memory
 // budget each.
 func (a AutoJobs) Next(jobs int, rate float64, prevJobs int, prevRate float64, free int) Step {
-	if prevJobs > 0 && rate < prevRate*(1+a.Margin) {
-		return Step{Jobs: prevJobs, Settled: true, Why: fmt.Sprintf("%d jobs fetched %s, %d fetched %s: less than %.0f%% more, so back to %d",
+	// Not "rate < ...": a window that fetched nothing after one that fetched nothing is no rise.
+	if prevJobs > 0 && !(rate > prevRate*(1+a.Margin)) {
+		return Step{Jobs: prevJobs, Settled: true, Why: fmt.Sprintf("%d jobs fetched %s, %d fetched %s: no more than %.0f%% more, so back to %d",
 			jobs, mbps(rate), prevJobs, mbps(prevRate), a.Margin*100, prevJobs)}
 	}
 	if jobs >= a.Max {

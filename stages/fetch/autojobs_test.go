@@ -20,6 +20,7 @@ func TestAutoJobsNext(t *testing.T) {
 		{"flat drops back", 6, 40e6, 4, 40e6, 50, 4, true},
 		{"falling drops back", 6, 30e6, 4, 40e6, 50, 4, true},
 		{"a rise beyond the margin grows", 6, 45e6, 4, 40e6, 50, 9, false},
+		{"nothing fetched twice drops back", 3, 0, 2, 0, 50, 2, true},
 		{"rising stops at the maximum", 16, 160e6, 12, 120e6, 50, 16, true},
 		{"rising is capped by the maximum", 12, 120e6, 8, 80e6, 50, 16, false},
 		{"no free connections beyond the spare", 4, 40e6, 3, 30e6, 3, 4, true},
