@@ -48,3 +48,19 @@ func TestScenarioSlug(t *testing.T) {
 		t.Errorf("slug %q", got)
 	}
 }
+
+func TestShellJoin(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dataset", "mixed:256MB", "--latency", "20ms"}, "--dataset mixed:256MB --latency 20ms"},
+		{[]string{"--section", "server-compress, mixed data"}, "--section 'server-compress, mixed data'"},
+		{[]string{"--section", "it's"}, `--section 'it'\''s'`},
+		{[]string{"--dsn", ""}, "--dsn ''"},
+	} {
+		if got := shellJoin(tc.args); got != tc.want {
+			t.Errorf("shellJoin(%q) = %s; want %s", tc.args, got, tc.want)
+		}
+	}
+}

@@ -180,6 +180,19 @@ func (p benchPlan) scenario() string {
 	return strings.Join(parts, ", ")
 }
 
+// shellJoin joins args as a shell would need them typed, so the command a report shows can be
+// run again as it stands: an argument with a space or a shell character goes in single quotes.
+func shellJoin(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = a
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`|&;<>()*?[]{}~#!") {
+			quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(quoted, " ")
+}
+
 // sectionName names rep's section of the results file: its scenario, and --section when given.
 func (rep benchReport) sectionName() string {
 	if rep.Section == "" {
@@ -211,7 +224,7 @@ func runBench(ctx context.Context, s runSettings, stdout, stderr io.Writer) (err
 		return err
 	}
 	rep := benchReport{Scenario: p.scenario(), Section: s.section, Machine: describeMachine(), Started: time.Now(), Notes: p.notes,
-		Command: "go run ./bench run " + strings.Join(os.Args[2:], " ")}
+		Command: "go run ./bench run " + shellJoin(os.Args[2:])}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(stderr, "[%6.1fs] %s\n", time.Since(rep.Started).Seconds(), fmt.Sprintf(format, args...))
 	}
