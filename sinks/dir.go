@@ -463,7 +463,9 @@ func (d *Dir) allAreas() []*area {
 }
 
 // Abort removes everything the sink made: the data directory and tablespace targets if it made
-// them, else the entries it made inside them. Nothing that was there before is touched.
+// them, else the entries it made inside them. Nothing that was there before is touched, except
+// an earlier backup -f replaces: that is removed when the first Piece arrives, so an abort after
+// it leaves DEST empty.
 func (d *Dir) Abort() error {
 	if d.done {
 		return nil

@@ -125,6 +125,15 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		return err
 	}
 	opts.TablespaceMap = format == "tar"
+	if f.refresh && format != "plain" {
+		return fmt.Errorf("--refresh updates a plain backup in a directory: give a directory as DEST, without -F tar")
+	}
+	if f.refresh && f.force {
+		return fmt.Errorf("--refresh and -f/--force exclude each other: --refresh updates the backup in DEST, -f replaces it")
+	}
+	if file, ok := stdout.(*os.File); ok && format == "stream" && isTerminal(file) {
+		return fmt.Errorf("refusing to write a tar stream to a terminal: redirect stdout, or give a directory as DEST")
+	}
 	mo, err := openMachineOutput(f.summary, f.events, stderr, format, spec.String())
 	if err != nil {
 		return err
@@ -139,12 +148,6 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		// The stream's bytes are bounded by the budget; a soft limit just above it keeps the
 		// garbage collector from letting the heap grow to twice that between collections.
 		debug.SetMemoryLimit(opts.Tuning.MemoryLimit(opts.Jobs, opts.RangeSize))
-	}
-	if f.refresh && format != "plain" {
-		return fmt.Errorf("--refresh updates a plain backup in a directory: give a directory as DEST, without -F tar")
-	}
-	if f.refresh && f.force {
-		return fmt.Errorf("--refresh and -f/--force exclude each other: --refresh updates the backup in DEST, -f replaces it")
 	}
 	cfg, err := parseDSN(dsn)
 	if err != nil {
@@ -163,9 +166,6 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	mo.server(b.Server, b.ServerCodec)
 	if warning := walRiskWarning(b.NoSlot, b.WALRisk, f.maxRate != ""); warning != "" {
 		fmt.Fprintf(stderr, "pgpull: %s\n", warning)
-	}
-	if file, ok := stdout.(*os.File); ok && format == "stream" && isTerminal(file) {
-		return fmt.Errorf("refusing to write a tar stream to a terminal: redirect stdout, or give a directory as DEST")
 	}
 	out := &countingWriter{w: stdout} // hides stdout's *os.File, so the terminal is checked above
 	var appendTo map[string][]byte    // -R's settings, written into the archive as it streams
@@ -319,7 +319,7 @@ func (f backupFlags) outputFormat(dest string, spec compress.Spec) (string, erro
 		if format == "plain" {
 			return "", fmt.Errorf("a plain backup cannot go to stdout: give a directory as DEST, or drop -F plain")
 		}
-		return "stream", nil
+		format = "stream"
 	}
 	if format == "" {
 		format = "plain"
@@ -327,10 +327,11 @@ func (f backupFlags) outputFormat(dest string, spec compress.Spec) (string, erro
 	if format == "plain" && spec.Algorithm != compress.None {
 		return "", fmt.Errorf("-z applies to tar output only: add -F tar, or write to stdout with DEST -")
 	}
-	if format == "plain" || len(f.mapping) == 0 {
-		return format, nil
+	if format != "plain" && len(f.mapping) > 0 {
+		// Tar output keeps each tablespace's place in tablespace_map; mapping applies on extraction.
+		return "", fmt.Errorf("-T/--tablespace-mapping applies to the plain format only: give a directory as DEST without -F tar, or edit tablespace_map after extracting")
 	}
-	return "", fmt.Errorf("-T/--tablespace-mapping applies to the plain format only")
+	return format, nil
 }
 
 // openSink makes the sink for DEST; the run closes or aborts it.

@@ -25,9 +25,6 @@ type command struct {
 	run   func(ctx context.Context, args []string) error
 }
 
-// errUsage asks for a command's help on stderr with exit status 2: what a bare "pgpull" gets.
-var errUsage = errors.New("usage requested")
-
 // newFlags makes a command's flag set: flags may follow the arguments, as in "backup DSN DEST -j 8",
 // and the parser prints nothing, so that a mistake costs one line.
 func newFlags(name string) *pflag.FlagSet {

@@ -54,6 +54,10 @@ func TestCommandLine(t *testing.T) {
 		{"refused connection", nil, []string{"backup", "host=127.0.0.1 port=1 user=postgres password=" + secret, dest},
 			"cannot connect to 127.0.0.1:1 as user postgres: connection refused; check that the server runs there", 1},
 		{"missing socket", nil, []string{"backup", dsn, dest}, "cannot connect to socket ", 1},
+		{"-T with a stream", nil, []string{"backup", "-T", "/old=/new", dsn, "-"}, "-T/--tablespace-mapping applies to the plain format only", 1},
+		{"-T with -F tar", nil, []string{"backup", "-F", "tar", "-T", "/old=/new", dsn, dest}, "-T/--tablespace-mapping applies to the plain format only", 1},
+		{"--refresh with a stream", nil, []string{"backup", "--refresh", dsn, "-"}, "--refresh updates a plain backup", 1},
+		{"--refresh with -f", nil, []string{"backup", "--refresh", "-f", dsn, dest}, "exclude each other", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +76,24 @@ func TestCommandLine(t *testing.T) {
 				t.Errorf("failed run left %s (%v)", dest, err)
 			}
 		})
+	}
+}
+
+// TestBadFlagsKeepSummary: flags that contradict each other are refused before --summary FILE
+// is opened, so an earlier run's summary survives the mistake.
+func TestBadFlagsKeepSummary(t *testing.T) {
+	summary := filepath.Join(t.TempDir(), "summary.json")
+	earlier := []byte(`{"earlier":"run"}` + "\n")
+	if err := os.WriteFile(summary, earlier, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dsn := "host=" + t.TempDir() + " user=postgres"
+	code, _, stderr := runCLIOut(t, "backup", "--summary", summary, "--refresh", "-f", dsn, filepath.Join(t.TempDir(), "copy"))
+	if code == 0 || !strings.Contains(stderr, "exclude each other") {
+		t.Fatalf("exit %d, stderr %q; want the --refresh/-f refusal", code, stderr)
+	}
+	if got, err := os.ReadFile(summary); err != nil || !bytes.Equal(got, earlier) {
+		t.Errorf("summary file now %q (%v); want the earlier run's %q", got, err, earlier)
 	}
 }
 

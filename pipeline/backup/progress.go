@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/pipeline"
 	"github.com/pgpull/pgpull/stages/fetch"
@@ -163,6 +162,3 @@ func (t *tally) report(ctx context.Context, interval time.Duration, observe func
 		observe(t.snapshot())
 	}
 }
-
-// manifestChecksum is here, away from Run, whose manifest variable hides the package.
-func manifestChecksum(b []byte) string { return manifest.ChecksumOf(b) }

@@ -242,7 +242,7 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 		rule := tu.AutoJobs
 		rule.Max = b.opts.Jobs
 		r.fetcher.Auto, r.fetcher.Window, r.fetcher.Received = &rule, tu.AutoJobsWindow, &r.tally.received
-		r.fetcher.Free = b.free - 2 // the lister's and the WAL scanner's
+		r.fetcher.Free = b.free - 3 // the lister's, the WAL scanner's, and a WAL re-read's
 		r.fetcher.FreeOn = func(ctx context.Context, conn fetch.Conn) (int, error) {
 			return session.FreeConnectionsOn(ctx, conn.(fetch.PgConn).PgConn, b.opts.LogSQL)
 		}
@@ -275,7 +275,7 @@ func (r *run) finish(sink sinks.Sink, began time.Time) (Result, error) {
 	if b.opts.Manifest {
 		r.manifest.AddWALRange(res.Timeline, uint64(res.Start), uint64(res.Stop))
 		manifestBytes = r.manifest.Bytes()
-		res.ManifestChecksum = manifestChecksum(manifestBytes)
+		res.ManifestChecksum = manifest.ChecksumOf(manifestBytes)
 	}
 	if err := sink.Close(manifestBytes); err != nil {
 		return res, err

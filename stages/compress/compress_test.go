@@ -247,13 +247,21 @@ func TestNewReaderCorrupt(t *testing.T) {
 	}
 }
 
-// stockDecompress pipes z through a stock tool's decompressor.
-func stockDecompress(t *testing.T, z []byte, tool string, args ...string) []byte {
+// needTool finds a stock tool the test checks pgpull's output with; without it the test fails,
+// as a skip would let CI pass without the check.
+func needTool(t *testing.T, tool string) string {
 	t.Helper()
 	path, err := exec.LookPath(tool)
 	if err != nil {
-		t.Skipf("%s not installed", tool)
+		t.Fatalf("%s is not installed: apt-get install %s (.ci/run installs it)", tool, tool)
 	}
+	return path
+}
+
+// stockDecompress pipes z through a stock tool's decompressor.
+func stockDecompress(t *testing.T, z []byte, tool string, args ...string) []byte {
+	t.Helper()
+	path := needTool(t, tool)
 	cmd := exec.Command(path, args...)
 	cmd.Stdin = bytes.NewReader(z)
 	var stderr bytes.Buffer
@@ -304,18 +312,14 @@ func TestStockTarExtracts(t *testing.T) {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := exec.LookPath("tar"); err != nil {
-		t.Skip("tar not installed")
-	}
+	needTool(t, "tar")
 	for _, tc := range []struct {
 		spec string
 		flag string
 		tool string
 	}{{"gzip:1", "-z", "gzip"}, {"zstd:1", "--zstd", "zstd"}, {"zstd", "--zstd", "zstd"}} {
 		t.Run(tc.spec, func(t *testing.T) {
-			if _, err := exec.LookPath(tc.tool); err != nil {
-				t.Skipf("%s not installed", tc.tool)
-			}
+			needTool(t, tc.tool)
 			s := specs(t, tc.spec)[0]
 			z := compressAll(t, plain.Bytes(), s, 2, 10000)
 			dir := t.TempDir()

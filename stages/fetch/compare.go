@@ -11,9 +11,9 @@ import (
 )
 
 // compareSQL reads each block of the Pieces once and returns it only when its SHA-256 differs
-// from the destination's ($5 holds the local sums, 32 bytes each, $4 where each Piece's start),
-// or when the file is gone (NULL). sha256() is in every supported version (11+) and is used on
-// all of them: on PostgreSQL 15 (Debian, OpenSSL, this repository's 2-core EPYC) hashing 128 MiB
+// from the destination's ($5 holds the local sums, 32 bytes each; $4 says where each Piece's
+// sums start in $5), or when the file is gone (NULL). sha256() is built in since PostgreSQL 11,
+// so every supported version has it, and it is used on all of them: on PostgreSQL 15 (Debian, OpenSSL, this repository's 2-core EPYC) hashing 128 MiB
 // in 8 KiB blocks cost the backend 150-190 ms of CPU with sha256() and 250-310 ms with md5(),
 // over 250 ms for the reads themselves; and md5() fails on a server in FIPS mode. Reading one
 // block per call, rather than a large range cut with substr(), was the cheaper of the two
@@ -27,11 +27,11 @@ SELECT x.n, x.i, x.b FROM (
 	OFFSET 0) AS x
  WHERE x.b IS NULL OR sha256(x.b) <> substr($5::bytea, ((x.h + x.i) * SUM + 1)::int4, SUM)`)
 
-// compareFormats: the sums go as raw bytes; the result's numbers as text, its blocks as raw bytes.
-var (
-	compareParamFormats  = []int16{0, 0, 0, 0, 1}
-	compareResultFormats = []int16{0, 0, 1}
-)
+// compareParamFormats: the sums ($5) go as raw bytes, the rest as text.
+func compareParamFormats() []int16 { return []int16{0, 0, 0, 0, 1} }
+
+// compareResultFormats: the result's numbers come as text, its blocks as raw bytes.
+func compareResultFormats() []int16 { return []int16{0, 0, 1} }
 
 // compare fills Pieces that carry a Delta: Data already holds the destination's bytes, and only
 // the blocks the server sends are replaced. A block the server sends short (the file shrank) is
@@ -50,7 +50,7 @@ func (w *Worker) compare(ctx context.Context, pieces []*pipeline.Piece, stall *s
 		w.LogSQL(fmt.Sprintf("%s -- $1 = %q, $2 = %q, $3 = %q, $4 = %q, $5 = %d block sums", compareSQL,
 			params[0], params[1], params[2], params[3], len(sums)/sha256.Size))
 	}
-	rr := w.conn.Query(ctx, compareSQL, params, compareParamFormats, compareResultFormats)
+	rr := w.conn.Query(ctx, compareSQL, params, compareParamFormats(), compareResultFormats())
 	for rr.Next() {
 		v := rr.Values()
 		n, err1 := strconv.Atoi(string(v[0]))

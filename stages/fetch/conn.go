@@ -36,8 +36,9 @@ func (c PgConn) Query(ctx context.Context, sql string, params [][]byte, paramFor
 	return pgRows{c.ExecParams(ctx, sql, params, nil, paramFormats, resultFormats)}
 }
 
-// binary asks for one bytea column in binary form, half the bytes of its hex text form.
-var binary = []int16{1}
+// binary asks for one bytea column in binary form, half the bytes of its hex text form. A new
+// slice each time: pgconn keeps what it is given until the query ends.
+func binary() []int16 { return []int16{1} }
 
 type pgRows struct{ rr *pgconn.ResultReader }
 

@@ -68,7 +68,7 @@ func (w *Worker) exec(ctx context.Context, sql string, params [][]byte) Rows {
 		}
 		w.LogSQL(b.String())
 	}
-	return w.conn.Query(ctx, sql, params, nil, binary)
+	return w.conn.Query(ctx, sql, params, nil, binary())
 }
 
 // Run reads Requests from in, fills them and sends them to out, until in closes or -j auto
