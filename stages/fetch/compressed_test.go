@@ -71,6 +71,7 @@ func TestCompressedAppend(t *testing.T) {
 		{name: "lz4 incompressible", v: lz4Value(t, random), n: int64(len(random)), want: random},
 		{name: "lz4 short read at end of file", v: lz4Value(t, page[:100]), n: 8192, want: page[:100]},
 		{name: "lz4 empty read past end of file", v: lz4Value(t, nil), n: 8192, want: []byte{}},
+		{name: "lz4 empty file", v: lz4Value(t, nil), n: 0, want: []byte{}},
 		{name: "lz4 more than asked", v: lz4Value(t, page), n: 100, wantErr: "server-compressed data (lz4"},
 		{name: "corrupt lz4", v: []byte("L\xf0garbage"), n: 100, wantErr: "server-compressed data (lz4"},
 		{name: "raw", v: append([]byte{'R'}, random...), n: int64(len(random)), want: random},
