@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,38 +15,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pgpull/pgpull/internal/fixture"
 )
 
 // No fuzz test: the parser is a small closed table covered exhaustively below, and the codecs
 // are klauspost's, fuzzed upstream; what is ours (block cutting and ordering) is covered by the
 // round trips at sizes around the block boundaries.
 
-// mixedInput returns n deterministic bytes shaped like a database backup: runs of 64 KiB that
-// alternate between random bytes (incompressible, like compressed TOAST or random keys) and
-// repetitive text (compressible, like heap pages of similar rows).
-func mixedInput(n int) []byte {
-	const run = 64 << 10
-	rng := rand.New(rand.NewChaCha8([32]byte{'p', 'g', 'p', 'u', 'l', 'l'}))
-	out := make([]byte, 0, n)
-	for i := 0; len(out) < n; i++ {
-		k := min(run, n-len(out))
-		if i%2 == 0 {
-			b := make([]byte, k)
-			for j := range b {
-				b[j] = byte(rng.Uint32())
-			}
-			out = append(out, b...)
-			continue
-		}
-		var sb strings.Builder
-		for sb.Len() < k {
-			fmt.Fprintf(&sb, "INSERT INTO accounts VALUES (%d, 'customer-%d', %d.%02d, 'active');\n",
-				rng.IntN(1_000_000), rng.IntN(5000), rng.IntN(10000), rng.IntN(100))
-		}
-		out = append(out, sb.String()[:k]...)
-	}
-	return out
-}
+// mixedInput is the mixed backup-shaped input of fixture.Mixed.
+func mixedInput(n int) []byte { return fixture.Mixed(n) }
 
 func specs(t testing.TB, values ...string) []Spec {
 	var out []Spec

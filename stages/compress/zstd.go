@@ -68,9 +68,8 @@ func newZstdWriter(w io.Writer, level, concurrency, blockSize int) (io.WriteClos
 		// Lets Close write a valid (empty) frame for an empty stream, which `zstd -d` accepts
 		// where it rejects zero bytes.
 		zstd.WithZeroFrames(true),
-		// No per-frame xxhash: every file in the stream is covered by backup_manifest's
-		// checksums and the manifest by its own, and the hash cost 10-20% of the CPU per byte.
-		zstd.WithEncoderCRC(false),
+		// Each frame keeps its xxhash (the library's default), which `zstd -d` checks: leaving
+		// it out saved no CPU that benchstat could tell apart (bench/README.md).
 	)
 	if err != nil {
 		return nil, err
