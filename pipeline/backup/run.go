@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -108,16 +109,20 @@ func (r *run) begin(ctx context.Context) error {
 		return err
 	}
 	b.conn = nil
-	if r.listConn, err = session.Connect(ctx, b.cfg, "pgpull list"); err != nil {
-		return err
-	}
-	if r.walConn, err = session.Connect(ctx, b.cfg, "pgpull wal"); err != nil {
-		return err
-	}
-
+	// The lister's and the WAL scanner's connections open while the control session starts the
+	// backup: each costs a few round trips (0.1-0.2 s through a 20 ms link), and pg_backup_start
+	// waits for a checkpoint besides. Should one fail, close ends the backup begun meanwhile.
+	var listErr, walErr error
+	var opening sync.WaitGroup
+	opening.Go(func() { r.listConn, listErr = session.Connect(ctx, b.cfg, "pgpull list") })
+	opening.Go(func() { r.walConn, walErr = session.Connect(ctx, b.cfg, "pgpull wal") })
 	b.opts.Log("starting the backup (%s checkpoint)", map[bool]string{true: "fast", false: "spread"}[b.opts.Fast])
-	if r.start, err = r.ctl.Begin(ctx, b.opts.Label, b.opts.Fast); err != nil {
-		return err
+	r.start, err = r.ctl.Begin(ctx, b.opts.Label, b.opts.Fast)
+	opening.Wait()
+	for _, e := range []error{listErr, walErr, err} {
+		if e != nil {
+			return e
+		}
 	}
 	r.tally.setPhase(PhaseCopy)
 	if r.start.Slot != "" {
