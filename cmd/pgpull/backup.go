@@ -52,6 +52,8 @@ type backupFlags struct {
 	serverCompress bool // read through pgpull's helper function, which compresses on the server
 	refresh        bool
 	cpuProfile     string // hidden: where to write a CPU profile of the run (bench/README.md, PGO)
+
+	s3 s3Flags
 }
 
 func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
@@ -84,6 +86,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.BoolVarP(&f.progress, "progress", "P", false, "show progress on stderr: a bar on a terminal, a line every few seconds elsewhere")
 	fs.StringVar(&f.summary, "summary", "", "write a JSON summary of the run to `FILE` at the end (- for stderr); docs/events.md")
 	fs.StringVar(&f.events, "events", "", "write JSON lines of the run's progress to `FD|FILE`, the summary last; docs/events.md")
+	f.s3.add(fs)
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "report progress on stderr")
 	fs.BoolVarP(&f.debug, "debug", "d", false, "show every SQL statement on stderr")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the backup to `FILE`")
@@ -106,7 +109,8 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	if err != nil {
 		return err
 	}
-	if scheme := schemeOf(dest); scheme != "" {
+	scheme := schemeOf(dest)
+	if scheme != "" && scheme != "s3" {
 		return unsupportedURL("DEST", dest, scheme)
 	}
 	opts, spec, err := f.options(stderr)
@@ -123,6 +127,13 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	format, err := f.outputFormat(dest, spec)
 	if err != nil {
 		return err
+	}
+	var store *objectDest
+	if scheme == "s3" {
+		// Before the server: a missing bucket or refused credentials cost one line, nothing else.
+		if store, err = f.openStore(ctx, dest, format, stderr); err != nil {
+			return err
+		}
 	}
 	opts.TablespaceMap = format == "tar"
 	if f.refresh && format != "plain" {
@@ -147,7 +158,7 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The stream's bytes are bounded by the budget; a soft limit just above it keeps the
 		// garbage collector from letting the heap grow to twice that between collections.
-		debug.SetMemoryLimit(opts.Tuning.MemoryLimit(opts.Jobs, opts.RangeSize))
+		debug.SetMemoryLimit(opts.Tuning.MemoryLimit(opts.Jobs, opts.RangeSize) + store.memory())
 	}
 	cfg, err := parseDSN(dsn)
 	if err != nil {
@@ -172,7 +183,7 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	if f.recoveryConf && format != "plain" {
 		appendTo = recoveryAppend(cfg)
 	}
-	sink, err := openSink(f, b, dest, format, spec, opts.Tuning, out, appendTo)
+	sink, err := openSink(f, b, dest, format, spec, opts.Tuning, out, appendTo, store)
 	if err != nil {
 		return err
 	}
@@ -208,7 +219,10 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		}
 	}
 	outputBytes := out.n
-	if format != "stream" {
+	switch {
+	case store != nil:
+		outputBytes = store.written()
+	case format != "stream":
 		outputBytes, _ = treeSize(dest)
 	}
 	mo.result(res, outputBytes)
@@ -321,6 +335,19 @@ func (f backupFlags) outputFormat(dest string, spec compress.Spec) (string, erro
 		}
 		format = "stream"
 	}
+	if schemeOf(dest) == "s3" {
+		switch {
+		case format == "plain":
+			return "", fmt.Errorf("a plain backup cannot go to S3: drop -F plain for one tar object, or use -F tar for pg_basebackup -Ft's objects")
+		case f.recoveryConf:
+			return "", fmt.Errorf("-R writes the standby settings into a plain backup only: add standby.signal and primary_conninfo after extracting")
+		case len(f.mapping) > 0:
+			return "", fmt.Errorf("-T/--tablespace-mapping applies to the plain format only")
+		case format == "":
+			return "stream", nil
+		}
+		return format, nil
+	}
 	if format == "" {
 		format = "plain"
 	}
@@ -336,8 +363,11 @@ func (f backupFlags) outputFormat(dest string, spec compress.Spec) (string, erro
 
 // openSink makes the sink for DEST; the run closes or aborts it.
 func openSink(f backupFlags, b *backup.Backup, dest, format string, spec compress.Spec, tu backup.Tuning,
-	stdout io.Writer, appendTo map[string][]byte) (sinks.Sink, error) {
+	stdout io.Writer, appendTo map[string][]byte, store *objectDest) (sinks.Sink, error) {
 	procs := tu.CompressorCount()
+	if store != nil {
+		return store.sink(format == "tar", spec, procs), nil
+	}
 	wrap := func(w io.Writer) (io.WriteCloser, error) { return compress.NewWriter(w, spec, procs) }
 	switch format {
 	case "stream":

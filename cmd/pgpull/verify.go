@@ -15,31 +15,36 @@ import (
 // verifyCommand is `pgpull verify`; stdin is where `-` reads a stream from (os.Stdin, or a test's
 // reader).
 func verifyCommand(stdin io.Reader, stdout, stderr io.Writer) *command {
+	var s3 s3Flags
+	fs := newFlags("pgpull verify")
+	s3.add(fs)
 	return &command{
 		name:  "verify",
-		usage: "verify PATH|-",
+		usage: "verify PATH|s3://BUCKET/PREFIX|-",
 		short: "check a backup against its backup_manifest",
 		long: "PATH is a plain backup directory, a directory of -F tar output, or a file holding a tar stream\n" +
-			"(plain, gzip or zstd, told by content); - reads such a stream from stdin.\n" +
+			"(plain, gzip or zstd, told by content); - reads such a stream from stdin; s3://BUCKET/PREFIX\n" +
+			"reads what pgpull backup wrote there, streaming, with the AWS variables' credentials.\n" +
 			"Every file's size and checksum, missing and extra files, the manifest's own checksum, and the\n" +
 			"WAL the backup needs, read record by record from its start to its stop LSN as recovery reads it,\n" +
 			"are checked. Problems are printed one a line on stdout; the exit\n" +
 			"status is 0 only when there are none.\n" +
 			"A stream is hashed with CRC32C and SHA256 as it passes; a manifest with other checksums makes a\n" +
 			"file be read twice, and leaves a stream on a pipe unchecked.",
-		flags: newFlags("pgpull verify"),
+		flags: fs,
 		run: func(ctx context.Context, args []string) error {
-			return runVerify(ctx, args, stdin, stdout)
+			return runVerify(ctx, args, s3, stdin, stdout)
 		},
 	}
 }
 
-func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+func runVerify(ctx context.Context, args []string, s3 s3Flags, stdin io.Reader, stdout io.Writer) error {
 	if len(args) != 1 {
 		return fmt.Errorf("verify needs one PATH, or - for a stream on stdin, got %d arguments; see pgpull verify -h", len(args))
 	}
 	target := args[0]
-	if scheme := schemeOf(target); scheme != "" {
+	scheme := schemeOf(target)
+	if scheme != "" && scheme != "s3" {
 		return unsupportedURL("PATH", target, scheme)
 	}
 	t := backup.DefaultTuning()
@@ -52,6 +57,12 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 		}
 		target = "stdin"
 		rep, err = checker.VerifyStream(ctx, stdin, target)
+	} else if scheme == "s3" {
+		store, oerr := s3.open(ctx, target)
+		if oerr != nil {
+			return oerr
+		}
+		rep, err = checker.VerifyObjects(ctx, store, target)
 	} else {
 		rep, err = checker.VerifyPath(ctx, target)
 	}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pgpull/pgpull/internal/s3store"
+	"github.com/pgpull/pgpull/sinks"
+	"github.com/pgpull/pgpull/stages/compress"
+)
+
+// s3Parallel is how many parts are sent at once; with s3PartSize it bounds the sink's memory.
+const (
+	s3Parallel = 4
+	s3PartSize = 16 << 20 // 10000 parts make objects of up to 156 GiB
+)
+
+// s3Flags are the settings of an s3:// DEST or PATH beyond what the AWS variables give.
+type s3Flags struct {
+	endpoint  string
+	pathStyle bool
+}
+
+func (s *s3Flags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&s.endpoint, "s3-endpoint", "", "`URL` of an S3-compatible store for s3:// locations (default AWS_ENDPOINT_URL, else AWS S3)")
+	fs.BoolVar(&s.pathStyle, "s3-path-style", false, "address buckets as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT")
+}
+
+// open reaches the bucket of an s3://bucket/prefix location and checks it is there.
+func (s s3Flags) open(ctx context.Context, location string) (*s3store.Store, error) {
+	loc, err := s3store.ParseURL(location)
+	if err != nil {
+		return nil, err
+	}
+	return s3store.Open(ctx, s3store.Config{Endpoint: s.endpoint, PathStyle: s.pathStyle}, loc)
+}
+
+// objectDest is an s3:// DEST: the store, the part budget of its uploads, and where warnings go.
+type objectDest struct {
+	store  *s3store.Store
+	parts  *s3store.Parts
+	stderr io.Writer
+	ctx    context.Context
+}
+
+// openStore checks the bucket of DEST before anything starts on the server.
+func (f backupFlags) openStore(ctx context.Context, dest, format string, stderr io.Writer) (*objectDest, error) {
+	store, err := f.s3.open(ctx, dest)
+	if err != nil {
+		return nil, err
+	}
+	return &objectDest{store: store, parts: s3store.NewParts(s3PartSize, s3Parallel), stderr: &lineWriter{w: stderr}, ctx: ctx}, nil
+}
+
+// memory is the most the part buffers take: the parts in flight and one filling per archive
+// (base.tar, and with -F tar one per tablespace, counted as two).
+func (o *objectDest) memory() int64 {
+	if o == nil {
+		return 0
+	}
+	return o.parts.Bytes(2)
+}
+
+func (o *objectDest) written() int64 { return o.parts.Sent() }
+
+func (o *objectDest) sink(split bool, spec compress.Spec, procs int) sinks.Sink {
+	return sinks.NewS3(o.ctx, sinks.S3Options{Store: o.store, Parts: o.parts, Split: split, Ext: spec.Ext(),
+		Wrap: func(w io.Writer) (io.WriteCloser, error) { return compress.NewWriter(w, spec, procs) },
+		Warn: func(msg string) { fmt.Fprintf(o.stderr, "pgpull: %s\n", msg) }})
+}

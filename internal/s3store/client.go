@@ -1,0 +1,110 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// Config is how to reach the store. Credentials and region come from the environment and the
+// shared files as the AWS tools read them: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN, AWS_REGION (or AWS_DEFAULT_REGION), AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE.
+type Config struct {
+	// Endpoint is the store's URL (https://host:port); "" means AWS_ENDPOINT_URL, else AWS S3.
+	Endpoint string
+	// PathStyle addresses buckets as host/bucket instead of bucket.host.
+	PathStyle bool
+	// Transport, when set, carries the requests (tests put faults into it).
+	Transport http.RoundTripper
+}
+
+// Store is one bucket of an S3-compatible store, reached with minio-go's low-level Core API so
+// that pgpull owns the part buffers and their retries.
+type Store struct {
+	core     minio.Core
+	loc      Location
+	endpoint string
+}
+
+// Open makes the client and checks that the bucket is there and the credentials are accepted,
+// so that a mistake shows before anything starts on the database server.
+func Open(ctx context.Context, cfg Config, loc Location) (*Store, error) {
+	endpoint := cfg.Endpoint
+	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL_S3")
+	}
+	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL")
+	}
+	if endpoint == "" {
+		endpoint = "https://s3.amazonaws.com"
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("S3 endpoint %q is not an http:// or https:// URL: give --s3-endpoint https://host:port", endpoint)
+	}
+	region := os.Getenv("AWS_REGION")
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION")
+	}
+	lookup := minio.BucketLookupAuto
+	if cfg.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	opts := &minio.Options{
+		// Environment first, then the shared credentials file's profile (AWS_PROFILE or default).
+		Creds: credentials.NewChainCredentials([]credentials.Provider{
+			&credentials.EnvAWS{}, &credentials.FileAWSCredentials{},
+		}),
+		Secure:       u.Scheme == "https",
+		Region:       region,
+		BucketLookup: lookup,
+		Transport:    cfg.Transport,
+		// pgpull retries each request itself (retry.go), keeping the part's bytes until it is sent.
+		MaxRetries: 1,
+	}
+	client, err := minio.New(u.Host, opts)
+	if err != nil {
+		return nil, fmt.Errorf("S3 client for %s: %w", endpoint, err)
+	}
+	s := &Store{core: minio.Core{Client: client}, loc: loc, endpoint: endpoint}
+	err = retry(ctx, func(ctx context.Context) error {
+		ok, err := client.BucketExists(ctx, loc.Bucket)
+		if err == nil && !ok {
+			return permanent{errNoBucket}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, s.explain(err)
+	}
+	return s, nil
+}
+
+var errNoBucket = errors.New("no such bucket")
+
+// explain words a failed bucket check as one line naming the way out.
+func (s *Store) explain(err error) error {
+	code := minio.ToErrorResponse(errors.Unwrap(err)).Code
+	if code == "" {
+		code = minio.ToErrorResponse(err).Code
+	}
+	switch {
+	case errors.Is(err, errNoBucket) || code == "NoSuchBucket":
+		return fmt.Errorf("bucket %q does not exist at %s: create it, or name another in s3://bucket/prefix", s.loc.Bucket, s.endpoint)
+	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "AccessDenied" ||
+		code == "InvalidToken" || code == "ExpiredToken" || strings.Contains(err.Error(), "Access Denied"):
+		return fmt.Errorf("the store at %s refused the credentials for bucket %q (%s): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_PROFILE", s.endpoint, s.loc.Bucket, code)
+	}
+	return fmt.Errorf("cannot reach bucket %q at %s: %v; check --s3-endpoint and the network", s.loc.Bucket, s.endpoint, err)
+}
+
+// Location is where the store's objects go.
+func (s *Store) Location() Location { return s.loc }

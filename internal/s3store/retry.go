@@ -1,0 +1,56 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+)
+
+// retryDelays are the waits between attempts of one request: five attempts over about 7.5 s,
+// enough for a store's restart or a load balancer's hiccup, short enough to fail a backup
+// whose store went away.
+var retryDelays = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second}
+
+// permanent marks an error no retry can cure.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+// retry runs op until it succeeds, fails permanently, or the attempts are spent.
+func retry(ctx context.Context, op func(context.Context) error) error {
+	return retryWith(ctx, retryDelays, op)
+}
+
+func retryWith(ctx context.Context, delays []time.Duration, op func(context.Context) error) error {
+	for attempt := 0; ; attempt++ {
+		err := op(ctx)
+		if err == nil || !retryable(err) || attempt == len(delays) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delays[attempt]):
+		}
+	}
+}
+
+// retryable tells errors worth another attempt: network failures, the server's 5xx, throttling
+// and timeouts. A refusal (credentials, missing bucket, bad request) stays refused.
+func retryable(err error) bool {
+	var p permanent
+	if errors.As(err, &p) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	resp := minio.ToErrorResponse(err)
+	switch {
+	case resp.StatusCode == 0:
+		return true // no answer: the connection failed
+	case resp.StatusCode >= 500, resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests:
+		return true
+	}
+	return resp.Code == "RequestTimeout" || resp.Code == "SlowDown" || resp.Code == "InternalError"
+}

@@ -1,0 +1,166 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+
+	"github.com/pgpull/pgpull/internal/s3store"
+	"github.com/pgpull/pgpull/pipeline"
+)
+
+// S3Options configure an S3 sink.
+type S3Options struct {
+	Store *s3store.Store
+	Parts *s3store.Parts
+	// Split writes pg_basebackup -Ft's layout, base.tar, <oid>.tar and backup_manifest; without
+	// it the whole stream, manifest inside, is the one object base.tar.
+	Split bool
+	// Ext is appended to each archive's name: ".zst" gives base.tar.zst.
+	Ext string
+	// Wrap, when set, is put between each archive and its upload, to compress it. Closing what
+	// it returns must flush it without closing the upload.
+	Wrap func(io.Writer) (io.WriteCloser, error)
+	// Warn is told what Abort is waiting for.
+	Warn func(string)
+}
+
+// S3 writes the backup as objects under s3://bucket/prefix, each one multipart upload that
+// appears only once complete; with Split, backup_manifest is uploaded after every archive is
+// complete, so its presence means the backup is whole.
+type S3 struct {
+	ctx      context.Context
+	opts     S3Options
+	archives map[string]*s3Archive // by tablespace OID ("" for base.tar, the only one without Split)
+	done     bool
+}
+
+type s3Archive struct {
+	upload *s3store.Upload
+	wrap   io.WriteCloser // nil without compression
+	tar    *Tar
+}
+
+// NewS3 makes the sink; nothing is uploaded before the first Piece.
+func NewS3(ctx context.Context, opts S3Options) *S3 {
+	return &S3{ctx: ctx, opts: opts, archives: map[string]*s3Archive{}}
+}
+
+// Put writes p to its archive, starting that archive's upload on first use.
+func (s *S3) Put(p *pipeline.Piece) error {
+	if s.done {
+		p.Done()
+		return errors.New("writing to S3: put after close or abort")
+	}
+	oid := ""
+	if s.opts.Split {
+		oid = p.File.Tablespace
+		if oid != "" && p.File.Path == "pg_tblspc/"+oid {
+			p.Done() // tablespace_map says where the tablespace goes
+			return nil
+		}
+	}
+	a, err := s.archive(oid)
+	if err != nil {
+		p.Done()
+		return err
+	}
+	return a.tar.Put(p)
+}
+
+func (s *S3) archive(oid string) (*s3Archive, error) {
+	if a := s.archives[oid]; a != nil {
+		return a, nil
+	}
+	name, strip := "base.tar", ""
+	if oid != "" {
+		if err := checkOID(oid); err != nil {
+			return nil, fmt.Errorf("writing to S3: tablespace: %w", err)
+		}
+		name, strip = oid+".tar", "pg_tblspc/"+oid+"/"
+	}
+	name += s.opts.Ext
+	up, err := s.opts.Store.Create(s.ctx, name, s.opts.Parts)
+	if err != nil {
+		return nil, fmt.Errorf("writing to S3: %w", err)
+	}
+	a := &s3Archive{upload: up}
+	var w io.Writer = up
+	if s.opts.Wrap != nil {
+		if a.wrap, err = s.opts.Wrap(up); err != nil {
+			up.Abort(s.opts.Warn)
+			return nil, fmt.Errorf("writing to S3: %s: %w", name, err)
+		}
+		w = a.wrap
+	}
+	a.tar = NewTar(w)
+	a.tar.strip = strip
+	s.archives[oid] = a
+	return a, nil
+}
+
+// Close completes every archive (base.tar even when empty), then uploads manifest as
+// backup_manifest; without Split the manifest is the stream's last member.
+func (s *S3) Close(manifest []byte) error {
+	if s.done {
+		return errors.New("writing to S3: close after close or abort")
+	}
+	if _, err := s.archive(""); err != nil {
+		return err
+	}
+	inside := manifest
+	if s.opts.Split {
+		inside = nil
+	}
+	for _, oid := range slices.Sorted(maps.Keys(s.archives)) {
+		a := s.archives[oid]
+		err := a.tar.Close(inside)
+		if a.wrap != nil && err == nil {
+			err = a.wrap.Close()
+		}
+		if err == nil {
+			err = a.upload.Commit()
+		}
+		if err != nil {
+			return fmt.Errorf("writing to S3: %w", err)
+		}
+		delete(s.archives, oid)
+	}
+	if s.opts.Split && manifest != nil {
+		up, err := s.opts.Store.Create(s.ctx, manifestName, s.opts.Parts)
+		if err == nil {
+			if _, err = up.Write(manifest); err == nil {
+				err = up.Commit()
+			}
+			if err != nil {
+				up.Abort(s.opts.Warn)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("writing to S3: %w", err)
+		}
+	}
+	s.done = true
+	return nil
+}
+
+// Abort aborts every upload not yet complete, so the store keeps no parts of it. Archives
+// already complete stay; without backup_manifest they are no backup.
+func (s *S3) Abort() error {
+	if s.done {
+		return nil
+	}
+	s.done = true
+	var errs []error
+	for _, a := range s.archives {
+		a.tar.Abort()
+		errs = append(errs, a.upload.Abort(s.opts.Warn))
+		if a.wrap != nil {
+			a.wrap.Close() // stops a compressor's goroutines; the aborted upload refuses its output
+		}
+	}
+	return errors.Join(errs...)
+}
