@@ -10,14 +10,11 @@ import (
 	"strings"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
-// Config is how to reach the store. Credentials and region come from the environment and the
-// shared files as the AWS tools read them: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-// AWS_SESSION_TOKEN, AWS_REGION (or AWS_DEFAULT_REGION), AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE.
+// Config is what the command line says of the store; Resolve adds the AWS variables and files.
 type Config struct {
-	// Endpoint is the store's URL (https://host:port); "" means AWS_ENDPOINT_URL, else AWS S3.
+	// Endpoint is the store's URL (https://host:port); "" leaves it to Resolve.
 	Endpoint string
 	// PathStyle addresses buckets as host/bucket instead of bucket.host.
 	PathStyle bool
@@ -36,35 +33,23 @@ type Store struct {
 // Open makes the client and checks that the bucket is there and the credentials are accepted,
 // so that a mistake shows before anything starts on the database server.
 func Open(ctx context.Context, cfg Config, loc Location) (*Store, error) {
-	endpoint := cfg.Endpoint
-	if endpoint == "" {
-		endpoint = os.Getenv("AWS_ENDPOINT_URL_S3")
+	set, err := Resolve(cfg, os.Getenv)
+	if err != nil {
+		return nil, err
 	}
-	if endpoint == "" {
-		endpoint = os.Getenv("AWS_ENDPOINT_URL")
-	}
-	if endpoint == "" {
-		endpoint = "https://s3.amazonaws.com"
-	}
+	endpoint := set.Endpoint
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("S3 endpoint %q is not an http:// or https:// URL: give --s3-endpoint https://host:port", endpoint)
 	}
-	region := os.Getenv("AWS_REGION")
-	if region == "" {
-		region = os.Getenv("AWS_DEFAULT_REGION")
-	}
 	lookup := minio.BucketLookupAuto
-	if cfg.PathStyle {
+	if set.PathStyle {
 		lookup = minio.BucketLookupPath
 	}
 	opts := &minio.Options{
-		// Environment first, then the shared credentials file's profile (AWS_PROFILE or default).
-		Creds: credentials.NewChainCredentials([]credentials.Provider{
-			&credentials.EnvAWS{}, &credentials.FileAWSCredentials{},
-		}),
+		Creds:        set.Creds,
 		Secure:       u.Scheme == "https",
-		Region:       region,
+		Region:       set.Region,
 		BucketLookup: lookup,
 		Transport:    cfg.Transport,
 		// pgpull retries each request itself (retry.go), keeping the part's bytes until it is sent.
