@@ -35,6 +35,12 @@ type S3 struct {
 	ctx      context.Context
 	opts     S3Options
 	archives map[string]*s3Archive // by tablespace OID ("" for base.tar, the only one without Split)
+	// last is the tablespace whose archive the previous Piece went to; finished are those whose
+	// archives are complete. The listing sends each tablespace's files together, after the main
+	// data directory's and before its WAL, so a tablespace's archive is complete once a Piece
+	// of another comes: completing it then keeps at most two part buffers filling.
+	last     string
+	finished map[string]bool
 	done     bool
 }
 
@@ -46,7 +52,7 @@ type s3Archive struct {
 
 // NewS3 makes the sink; nothing is uploaded before the first Piece.
 func NewS3(ctx context.Context, opts S3Options) *S3 {
-	return &S3{ctx: ctx, opts: opts, archives: map[string]*s3Archive{}}
+	return &S3{ctx: ctx, opts: opts, archives: map[string]*s3Archive{}, finished: map[string]bool{}}
 }
 
 // Put writes p to its archive, starting that archive's upload on first use.
@@ -63,6 +69,13 @@ func (s *S3) Put(p *pipeline.Piece) error {
 			return nil
 		}
 	}
+	if oid != s.last {
+		if err := s.finish(s.last); err != nil {
+			p.Done()
+			return err
+		}
+		s.last = oid
+	}
 	a, err := s.archive(oid)
 	if err != nil {
 		p.Done()
@@ -71,11 +84,42 @@ func (s *S3) Put(p *pipeline.Piece) error {
 	return a.tar.Put(p)
 }
 
+// finish completes the archive of tablespace oid; base.tar ("") waits for Close, since the
+// closing files and the WAL come last.
+func (s *S3) finish(oid string) error {
+	a := s.archives[oid]
+	if oid == "" || a == nil {
+		return nil
+	}
+	if err := a.complete(nil); err != nil {
+		return fmt.Errorf("writing to S3: %w", err)
+	}
+	delete(s.archives, oid)
+	s.finished[oid] = true
+	return nil
+}
+
+// complete ends the archive with inside as its last member (nil for none), flushes its
+// compressor and completes its upload.
+func (a *s3Archive) complete(inside []byte) error {
+	err := a.tar.Close(inside)
+	if a.wrap != nil && err == nil {
+		err = a.wrap.Close()
+	}
+	if err == nil {
+		err = a.upload.Commit()
+	}
+	return err
+}
+
 func (s *S3) archive(oid string) (*s3Archive, error) {
 	if a := s.archives[oid]; a != nil {
 		return a, nil
 	}
 	name, strip := "base.tar", ""
+	if s.finished[oid] {
+		return nil, fmt.Errorf("writing to S3: a file of tablespace %s came after its archive was complete", oid)
+	}
 	if oid != "" {
 		if err := checkOID(oid); err != nil {
 			return nil, fmt.Errorf("writing to S3: tablespace: %w", err)
@@ -116,15 +160,7 @@ func (s *S3) Close(manifest []byte) error {
 		inside = nil
 	}
 	for _, oid := range slices.Sorted(maps.Keys(s.archives)) {
-		a := s.archives[oid]
-		err := a.tar.Close(inside)
-		if a.wrap != nil && err == nil {
-			err = a.wrap.Close()
-		}
-		if err == nil {
-			err = a.upload.Commit()
-		}
-		if err != nil {
+		if err := s.archives[oid].complete(inside); err != nil {
 			return fmt.Errorf("writing to S3: %w", err)
 		}
 		delete(s.archives, oid)

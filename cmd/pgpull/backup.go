@@ -131,7 +131,9 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	var store *objectDest
 	if scheme == "s3" {
 		// Before the server: a missing bucket or refused credentials cost one line, nothing else.
-		if store, err = f.openStore(ctx, dest, format, stderr); err != nil {
+		// The part buffers are a share of the in-flight bytes, not an addition to them.
+		opts.SinkBytes = opts.SinkShare()
+		if store, err = f.openStore(ctx, dest, opts.SinkBytes, stderr); err != nil {
 			return err
 		}
 	}
@@ -158,7 +160,7 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The stream's bytes are bounded by the budget; a soft limit just above it keeps the
 		// garbage collector from letting the heap grow to twice that between collections.
-		debug.SetMemoryLimit(opts.Tuning.MemoryLimit(opts.Jobs, opts.RangeSize) + store.memory())
+		debug.SetMemoryLimit(opts.MemoryLimit())
 	}
 	cfg, err := parseDSN(dsn)
 	if err != nil {
@@ -231,6 +233,9 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	}
 	opts.Log("backup complete: %s, WAL %s to %s, %.1fs; %s from the first byte copied", amount(res.Files, res.Bytes, res.WALSegments),
 		res.Start, res.Stop, res.Duration.Seconds(), rate(res.Bytes+res.WALBytes, res.Copying))
+	if store != nil {
+		opts.Log("S3 part buffers: peak %d of %d bytes (the pipeline's budget %d)", store.parts.Peak(), store.parts.Bytes(), opts.InFlightBytes())
+	}
 	if dir != nil {
 		opts.Log("refresh: %s compared with the copy, %s moved from the server, %d files removed",
 			humanSize(res.Compared), humanSize(res.Received), dir.Removed())

@@ -12,12 +12,6 @@ import (
 	"github.com/pgpull/pgpull/stages/compress"
 )
 
-// s3Parallel is how many parts are sent at once; with s3PartSize it bounds the sink's memory.
-const (
-	s3Parallel = 4
-	s3PartSize = 16 << 20 // 10000 parts make objects of up to 156 GiB
-)
-
 // s3Flags are the settings of an s3:// DEST or PATH beyond what the AWS variables give.
 type s3Flags struct {
 	endpoint  string
@@ -46,22 +40,14 @@ type objectDest struct {
 	ctx    context.Context
 }
 
-// openStore checks the bucket of DEST before anything starts on the server.
-func (f backupFlags) openStore(ctx context.Context, dest, format string, stderr io.Writer) (*objectDest, error) {
+// openStore checks the bucket of DEST before anything starts on the server; the uploads' part
+// buffers share partBytes.
+func (f backupFlags) openStore(ctx context.Context, dest string, partBytes int64, stderr io.Writer) (*objectDest, error) {
 	store, err := f.s3.open(ctx, dest)
 	if err != nil {
 		return nil, err
 	}
-	return &objectDest{store: store, parts: s3store.NewParts(s3PartSize, s3Parallel), stderr: &lineWriter{w: stderr}, ctx: ctx}, nil
-}
-
-// memory is the most the part buffers take: the parts in flight and one filling per archive
-// (base.tar, and with -F tar one per tablespace, counted as two).
-func (o *objectDest) memory() int64 {
-	if o == nil {
-		return 0
-	}
-	return o.parts.Bytes(2)
+	return &objectDest{store: store, parts: s3store.NewParts(partBytes), stderr: &lineWriter{w: stderr}, ctx: ctx}, nil
 }
 
 func (o *objectDest) written() int64 { return o.parts.Sent() }

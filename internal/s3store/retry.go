@@ -3,13 +3,16 @@ package s3store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 )
 
-// retryDelays are the waits between attempts of one request: five attempts over about 7.5 s,
+// retryDelays are the waits between attempts of one request: five attempts over about 7.5 s
+// (messages say so: keep them in step),
 // enough for a store's restart or a load balancer's hiccup, short enough to fail a backup
 // whose store went away.
 var retryDelays = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second}
@@ -36,6 +39,16 @@ func retryWith(ctx context.Context, delays []time.Duration, op func(context.Cont
 		case <-time.After(delays[attempt]):
 		}
 	}
+}
+
+// unanswered rewords a request that got no answer: the request's URL (with the upload's id)
+// says less to the user than the endpoint and the cause.
+func (s *Store) unanswered(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && minio.ToErrorResponse(err).StatusCode == 0 {
+		return fmt.Errorf("the store at %s did not answer: %w", s.endpoint, ue.Err)
+	}
+	return err
 }
 
 // retryable tells errors worth another attempt: network failures, the server's 5xx, throttling

@@ -14,41 +14,81 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// Parts bounds the memory of every upload of one Writer set: at most Parallel parts are being
-// sent at once, each holding a buffer of PartSize, and each open Upload fills one more.
+// MinPartSize is S3's smallest part but the last.
+const MinPartSize = 5 << 20
+
+// maxParts is S3's limit on the parts of one upload; partStep parts are sent at each size, so
+// that 10000 parts, doubling from 5 MiB, make objects of up to 5 TB (S3's largest) while the
+// first 5 GB go in the smallest parts.
+const (
+	maxParts = 10000
+	partStep = 1000
+)
+
+// PartSize is the size of part n (from 1) of every upload.
+func PartSize(n int) int { return MinPartSize << ((n - 1) / partStep) }
+
+// Parts bounds the memory of every upload sharing it to Bytes: each part's buffer, from the
+// first byte written into it until the store has it, holds its size of Bytes (but at most half,
+// so that two objects being filled at once, base.tar and a tablespace's, always get a buffer).
+// Parts of up to Bytes/2 keep within Bytes; larger ones, for objects of many GB on a small
+// budget, take what S3's 10000 parts need.
 type Parts struct {
-	PartSize int // at least 5 MiB, S3's smallest part but the last
-	Parallel int
-	slots    *semaphore.Weighted
-	bufs     sync.Pool
-	sent     atomic.Int64
+	bytes int64
+	slots *semaphore.Weighted
+	bufs  sync.Pool
+	sent  atomic.Int64
+	peak  atomic.Int64
+	held  atomic.Int64
 }
 
-// NewParts makes the shared part budget.
-func NewParts(partSize, parallel int) *Parts {
-	return &Parts{PartSize: partSize, Parallel: parallel, slots: semaphore.NewWeighted(int64(parallel))}
+// NewParts makes a budget of n bytes for the part buffers, at least 2 x MinPartSize.
+func NewParts(n int64) *Parts {
+	n = max(n, 2*MinPartSize)
+	return &Parts{bytes: n, slots: semaphore.NewWeighted(n)}
 }
 
-// Bytes is the most memory the part buffers take with uploads open at once.
-func (p *Parts) Bytes(uploads int) int64 { return int64(p.PartSize) * int64(p.Parallel+uploads) }
+// Bytes is the budget.
+func (p *Parts) Bytes() int64 { return p.bytes }
 
 // Sent is the bytes of the parts the store accepted.
 func (p *Parts) Sent() int64 { return p.sent.Load() }
 
-func (p *Parts) buffer() []byte {
-	if b, ok := p.bufs.Get().(*[]byte); ok {
-		return (*b)[:0]
+// Peak is the most bytes of the budget the buffers held at once.
+func (p *Parts) Peak() int64 { return p.peak.Load() }
+
+func (p *Parts) weight(size int) int64 { return min(int64(size), p.bytes/2) }
+
+// take waits for the budget of a part of size bytes and returns its empty buffer.
+func (p *Parts) take(ctx context.Context, size int) ([]byte, error) {
+	w := p.weight(size)
+	if err := p.slots.Acquire(ctx, w); err != nil {
+		return nil, err
 	}
-	return make([]byte, 0, p.PartSize)
+	now := p.held.Add(w)
+	for {
+		old := p.peak.Load()
+		if now <= old || p.peak.CompareAndSwap(old, now) {
+			break
+		}
+	}
+	if b, ok := p.bufs.Get().(*[]byte); ok && cap(*b) >= size {
+		return (*b)[:0:size], nil
+	}
+	return make([]byte, 0, size), nil
 }
 
-func (p *Parts) recycle(b []byte) { p.bufs.Put(&b) }
+// give returns a part's buffer and its budget.
+func (p *Parts) give(b []byte) {
+	w := p.weight(cap(b))
+	b = b[:0:cap(b)]
+	p.bufs.Put(&b)
+	p.held.Add(-w)
+	p.slots.Release(w)
+}
 
-// maxParts is S3's limit on the parts of one upload.
-const maxParts = 10000
-
-// Upload writes one object as a multipart upload: Write fills a part buffer and hands each full
-// part to a goroutine once a slot of Parts is free; Commit sends the last part and completes the
+// Upload writes one object as a multipart upload: Write fills a part buffer taken from Parts and
+// hands each full part to a goroutine that sends it and gives the buffer back; Commit sends the last part and completes the
 // upload, so the object appears whole or not at all; Abort removes the parts sent.
 type Upload struct {
 	store *Store
@@ -57,8 +97,8 @@ type Upload struct {
 	id    string
 	ctx   context.Context
 	stop  context.CancelFunc
-	buf   []byte
-	next  int // number of the part being filled
+	buf   []byte // nil until the first byte of part next
+	next  int    // number of the part being filled
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	sent  []minio.CompletePart
@@ -75,10 +115,10 @@ func (s *Store) Create(ctx context.Context, name string, parts *Parts) (*Upload,
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("starting the upload of %s: %w", s.url(key), err)
+		return nil, fmt.Errorf("starting the upload of %s: %w", s.url(key), s.unanswered(err))
 	}
 	uctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	return &Upload{store: s, parts: parts, key: key, id: id, ctx: uctx, stop: stop, buf: parts.buffer(), next: 1}, nil
+	return &Upload{store: s, parts: parts, key: key, id: id, ctx: uctx, stop: stop, next: 1}, nil
 }
 
 func (s *Store) url(key string) string { return "s3://" + s.loc.Bucket + "/" + key }
@@ -93,6 +133,11 @@ func (u *Upload) Write(b []byte) (int, error) {
 		if err := u.failed(); err != nil {
 			return n, err
 		}
+		if u.buf == nil {
+			if err := u.fresh(); err != nil {
+				return n, err
+			}
+		}
 		c := copy(u.buf[len(u.buf):cap(u.buf)], b)
 		u.buf = u.buf[:len(u.buf)+c]
 		n += c
@@ -106,20 +151,26 @@ func (u *Upload) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// send hands the full buffer to a goroutine, waiting for a free slot, and takes a fresh one.
-func (u *Upload) send() error {
+// fresh takes the buffer of part next, waiting for the budget.
+func (u *Upload) fresh() error {
 	if u.next > maxParts {
-		return fmt.Errorf("uploading %s: more than %d parts of %d MiB", u.store.url(u.key), maxParts, u.parts.PartSize>>20)
+		return fmt.Errorf("uploading %s: more than %d parts", u.store.url(u.key), maxParts)
 	}
-	if err := u.parts.slots.Acquire(u.ctx, 1); err != nil {
+	buf, err := u.parts.take(u.ctx, PartSize(u.next))
+	if err != nil {
 		return u.failedOr(err)
 	}
+	u.buf = buf
+	return nil
+}
+
+// send hands the filled buffer to a goroutine, which gives it back once the store has it.
+func (u *Upload) send() error {
 	part, data := u.next, u.buf
 	u.next++
 	u.buf = nil
 	u.wg.Go(func() {
-		defer u.parts.slots.Release(1)
-		defer u.parts.recycle(data)
+		defer u.parts.give(data)
 		var info minio.ObjectPart
 		err := retry(u.ctx, func(ctx context.Context) (err error) {
 			info, err = u.store.core.PutObjectPart(ctx, u.store.loc.Bucket, u.key, u.id, part,
@@ -130,7 +181,7 @@ func (u *Upload) send() error {
 		defer u.mu.Unlock()
 		if err != nil {
 			if u.err == nil {
-				u.err = fmt.Errorf("uploading part %d of %s: %w", part, u.store.url(u.key), err)
+				u.err = fmt.Errorf("uploading part %d of %s (tried 5 times over 7.5 s): %w", part, u.store.url(u.key), u.store.unanswered(err))
 			}
 			u.stop() // the other parts are wasted now
 			return
@@ -138,7 +189,6 @@ func (u *Upload) send() error {
 		u.sent = append(u.sent, minio.CompletePart{PartNumber: part, ETag: info.ETag})
 		u.parts.sent.Add(int64(len(data)))
 	})
-	u.buf = u.parts.buffer()
 	return nil
 }
 
@@ -160,7 +210,12 @@ func (u *Upload) Commit() error {
 	if u.done {
 		return errors.New("commit after commit or abort")
 	}
-	if len(u.buf) > 0 || u.next == 1 { // an empty object is one empty part
+	if u.next == 1 && u.buf == nil { // an empty object is one empty part
+		if err := u.fresh(); err != nil {
+			return err
+		}
+	}
+	if u.buf != nil {
 		if err := u.send(); err != nil {
 			return err
 		}
@@ -175,7 +230,7 @@ func (u *Upload) Commit() error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("completing the upload of %s: %w", u.store.url(u.key), err)
+		return fmt.Errorf("completing the upload of %s: %w", u.store.url(u.key), u.store.unanswered(err))
 	}
 	u.done = true
 	u.stop()
@@ -196,6 +251,10 @@ func (u *Upload) Abort(warn func(string)) error {
 	u.done = true
 	u.stop()
 	u.wg.Wait()
+	if u.buf != nil {
+		u.parts.give(u.buf)
+		u.buf = nil
+	}
 	warned := false
 	err := retryWith(context.Background(), abortDelays, func(ctx context.Context) error {
 		err := u.store.core.AbortMultipartUpload(ctx, u.store.loc.Bucket, u.key, u.id)
@@ -204,7 +263,7 @@ func (u *Upload) Abort(warn func(string)) error {
 		}
 		if err != nil && !warned && warn != nil {
 			warned = true
-			warn(fmt.Sprintf("cannot abort the upload of %s yet (%v); retrying for 2 minutes", u.store.url(u.key), err))
+			warn(fmt.Sprintf("cannot abort the upload of %s yet (%v); retrying for 2 minutes", u.store.url(u.key), u.store.unanswered(err)))
 		}
 		return err
 	})

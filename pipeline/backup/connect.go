@@ -39,6 +39,9 @@ type Options struct {
 	// TablespaceMap puts tablespace_map in the backup: only for -F tar, where tablespaces travel
 	// in archives of their own.
 	TablespaceMap bool
+	// SinkBytes is how much of the in-flight bytes the sink's own buffers take (SinkShare for an
+	// S3 sink's parts); the pipeline's budget is the rest.
+	SinkBytes int64
 	// Tuning holds the bounds on memory and concurrency; DefaultTuning when zero.
 	Tuning Tuning
 	Log    func(format string, args ...any)

@@ -337,11 +337,27 @@ func (b *Backup) rereadWAL(ctx context.Context, f *pipeline.File) ([]byte, error
 	return data, nil
 }
 
-// InFlightBytes is how many bytes may be between the splitter and the sink (see Tuning). With
-// -j auto it is the bound for the most jobs it may run; the budget grows to it as jobs are added.
+// InFlightBytes is how many bytes may be between the splitter and the sink (see Tuning), less
+// the sink's own SinkBytes but at least one range. With -j auto it is the bound for the most
+// jobs it may run; the budget grows to it as jobs are added.
 func (o Options) InFlightBytes() int64 { return o.inFlightBytes(o.Jobs) }
 
-func (o Options) inFlightBytes(jobs int) int64 { return o.Tuning.InFlightBytes(jobs, o.RangeSize) }
+func (o Options) inFlightBytes(jobs int) int64 {
+	return max(o.Tuning.InFlightBytes(jobs, o.RangeSize)-o.SinkBytes, o.RangeSize)
+}
+
+// SinkShare is the share of the in-flight bytes a sink with buffers of its own (S3's parts)
+// takes: Tuning's share of what the run starts with, so that it is fixed as -j auto grows.
+func (o Options) SinkShare() int64 {
+	return max(int64(float64(o.Tuning.InFlightBytes(o.startJobs(), o.RangeSize))*o.Tuning.SinkShare), o.Tuning.SinkShareMin)
+}
+
+// MemoryLimit is the soft memory limit (GOMEMLIMIT) for the run: the budget, the sink's own
+// bytes and the headroom. With SinkBytes = SinkShare() it is the tar stream's (Tuning's), unless
+// the budget is under SinkShareMin.
+func (o Options) MemoryLimit() int64 {
+	return o.InFlightBytes() + o.SinkBytes + o.Tuning.MemoryHeadroom
+}
 
 // finishData copies global/pg_control once every other data file has been read, as pg_basebackup
 // does (a backup from a standby depends on it), stops the backup, and sends backup_label and,

@@ -22,6 +22,11 @@ type Tuning struct {
 	// without stalling the others behind the reorder window.
 	RangesPerJob int
 	MinRanges    int
+	// SinkShare and SinkShareMin: an object store's sink (S3) takes SinkShare of the in-flight
+	// bytes, at least SinkShareMin, for its part buffers, and the pipeline's budget is what is
+	// left: its uploads then stay within a tar stream's bound rather than adding to it.
+	SinkShare    float64
+	SinkShareMin int64
 	// MemoryHeadroom is added to the budget for GOMEMLIMIT: room for the compressors, buffers
 	// and the runtime, so that the collector keeps the heap near the budget instead of letting
 	// it double between collections.
@@ -96,6 +101,11 @@ func DefaultTuning() Tuning {
 		// Commit 381868e: peak RSS 114 MB with -j 4 for none, gzip:1 and zstd:1 on a 1.5 GiB
 		// cluster (142 MB with gzip before the limit); bench/RESULTS.md's "peak RSS" column.
 		MemoryHeadroom: 48 << 20,
+		// Chosen, not measured: half leaves the fetch jobs a range each and the uploads 6 parts
+		// of 5 MiB at the default -j 4; the least is two parts of S3's smallest size, one filling
+		// for base.tar and one for a tablespace's archive.
+		SinkShare:    0.5,
+		SinkShareMin: 10 << 20,
 
 		// Chosen, not measured: deep enough that listing never waits on a busy splitter.
 		ItemQueue:      256,
