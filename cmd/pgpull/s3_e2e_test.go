@@ -141,7 +141,8 @@ func TestS3TarZstdWithTablespace(t *testing.T) {
 }
 
 // TestS3RefusedBeforeServer: a missing bucket or refused credentials cost one line, and come
-// before pgpull connects: the DSN names a closed port, which would fail otherwise.
+// before pgpull connects, so the server never sees pg_backup_start: the DSN names a closed port,
+// and any attempt to reach it would fail with a connection error instead of the store's.
 func TestS3RefusedBeforeServer(t *testing.T) {
 	srv := s3Store(t)
 	closed, err := cluster.FreePort()
@@ -169,7 +170,11 @@ func TestS3RefusedBeforeServer(t *testing.T) {
 			if code != 1 || !strings.Contains(stderr, tt.want) {
 				t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, stderr, tt.want)
 			}
-			checkOneLine(t, stderr, secret, tt.env["AWS_SECRET_ACCESS_KEY"], s3Secret)
+			secrets := []string{secret, s3Secret}
+			if wrong := tt.env["AWS_SECRET_ACCESS_KEY"]; wrong != "" {
+				secrets = append(secrets, wrong)
+			}
+			checkOneLine(t, stderr, secrets...)
 		})
 	}
 }
@@ -215,9 +220,12 @@ func TestS3StoreStoppedMidUpload(t *testing.T) {
 	load.stop(t)
 	out := stderr.String()
 	t.Logf("exit %d:\n%s", code, out)
-	if code != 1 || !strings.Contains(out, "base.tar") {
-		t.Errorf("exit %d; want 1 and a message naming the object", code)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	last := lines[len(lines)-1]
+	if code != 1 || !strings.Contains(last, "s3://"+s3Bucket+"/stopped/base.tar") || !strings.Contains(last, "the store at "+srv.Endpoint()+" did not answer") {
+		t.Errorf("exit %d, last line %q; want 1 and a line naming the object and the store that did not answer", code, last)
 	}
+	checkOneLine(t, last, s3Secret)
 	open, err := st.OpenUploads(context.Background())
 	if err != nil || len(open) != 0 {
 		t.Errorf("uploads left open: %v (%v); want none", open, err)
