@@ -247,9 +247,13 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 		rule := tu.AutoJobs
 		rule.Max = b.opts.Jobs
 		r.fetcher.Auto, r.fetcher.Window, r.fetcher.Received = &rule, tu.AutoJobsWindow, &r.tally.received
-		r.fetcher.Free = b.free - 3 // the lister's, the WAL scanner's, and a WAL re-read's
+		// A WAL re-read may open a connection after the jobs: it is counted as taken both in the
+		// count before the lister and the WAL scanner opened and in each count a new worker takes.
+		const reread = 1
+		r.fetcher.Free = b.free - 2 - reread // the lister's, the WAL scanner's, and a WAL re-read's
 		r.fetcher.FreeOn = func(ctx context.Context, conn fetch.Conn) (int, error) {
-			return session.FreeConnectionsOn(ctx, conn.(fetch.PgConn).PgConn, b.opts.LogSQL)
+			free, err := session.FreeConnectionsOn(ctx, conn.(fetch.PgConn).PgConn, b.opts.LogSQL)
+			return free - reread, err
 		}
 		r.fetcher.Grown = func(jobs int) { r.budget.Grow(b.opts.inFlightBytes(jobs) - r.budget.Granted()) }
 		r.fetcher.Decided = func(s fetch.Step) { r.tally.jobs.Store(s) }
