@@ -3,6 +3,7 @@
 //	go run ./bench demo          back up a scratch cluster under load, restore it, check it
 //	go run ./bench run [flags]   time pgpull, pg_basebackup, pgBackRest and tar -c on one data set
 //	go run ./bench refresh       time backup --refresh beside a full backup, locally and over a slow link
+//	go run ./bench s3            time backup to a local S3 store beside a tar stream piped into aws s3 cp -
 //
 // See bench/README.md for the flags and what every reported column means.
 package main
@@ -35,7 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Name:        "bench",
 		ShortUsage:  "go run ./bench <demo|run> [flags]",
 		FlagSet:     flag.NewFlagSet("bench", flag.ContinueOnError),
-		Subcommands: []*ffcli.Command{demoCommand(stdout, stderr), runCommand(stdout, stderr), refreshCommand(stdout, stderr)},
+		Subcommands: []*ffcli.Command{demoCommand(stdout, stderr), runCommand(stdout, stderr), refreshCommand(stdout, stderr), s3Command(stdout, stderr)},
 		Exec: func(context.Context, []string) error {
 			return flag.ErrHelp
 		},

@@ -89,13 +89,9 @@ func runRefreshBench(ctx context.Context, s refreshSettings, stdout, stderr io.W
 		}
 		opts.Conf = []string{"log_min_duration_statement = 0", "log_line_prefix = '%m [%p] %a '"}
 	}
-	src, err := w.startCluster(ctx, "src", opts)
+	src, err := w.startPgbench(ctx, opts, s.scale, stderr)
 	if err != nil {
 		return err
-	}
-	fmt.Fprintf(stderr, "bench: pgbench -i -s %d\n", s.scale)
-	if out, err := src.Pgbench(ctx, "-i", "-q", "-s", strconv.Itoa(s.scale)).CombinedOutput(); err != nil {
-		return fmt.Errorf("pgbench -i: %v\n%s", err, out)
 	}
 	counter, err := startCountingProxy(fmt.Sprintf("127.0.0.1:%d", src.Port))
 	if err != nil {

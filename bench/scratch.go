@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/pgpull/pgpull/bench/cluster"
 )
@@ -40,6 +42,19 @@ func (w *workDir) join(name ...string) string {
 // startCluster initdbs and starts a scratch cluster at name; Close removes it.
 func (w *workDir) startCluster(ctx context.Context, name string, opts cluster.Options) (*cluster.Cluster, error) {
 	return w.start(ctx)(cluster.Init(ctx, w.join(name), opts))
+}
+
+// startPgbench starts the source cluster "src" with pgbench's tables at scale.
+func (w *workDir) startPgbench(ctx context.Context, opts cluster.Options, scale int, stderr io.Writer) (*cluster.Cluster, error) {
+	src, err := w.startCluster(ctx, "src", opts)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "bench: pgbench -i -s %d\n", scale)
+	if out, err := src.Pgbench(ctx, "-i", "-q", "-s", strconv.Itoa(scale)).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("pgbench -i: %v\n%s", err, out)
+	}
+	return src, nil
 }
 
 // adoptCluster starts a restored data directory as a cluster; Close removes it.
