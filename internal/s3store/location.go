@@ -25,6 +25,9 @@ func ParseURL(u string) (Location, error) {
 	if bucket == "" {
 		return Location{}, fmt.Errorf("%q names no bucket: use s3://bucket/prefix", u)
 	}
+	if !validBucket(bucket) {
+		return Location{}, fmt.Errorf("%q is no S3 bucket name: use 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit", bucket)
+	}
 	if strings.Contains(prefix, "//") {
 		return Location{}, fmt.Errorf("%q has an empty path element: use s3://bucket/prefix", u)
 	}
@@ -44,4 +47,18 @@ func (l Location) String() string {
 		return "s3://" + l.Bucket
 	}
 	return "s3://" + l.Bucket + "/" + l.Prefix
+}
+
+// validBucket applies S3's naming rules for buckets, which the store would refuse otherwise.
+func validBucket(b string) bool {
+	if len(b) < 3 || len(b) > 63 || strings.Contains(b, "..") {
+		return false
+	}
+	for i, c := range b {
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || i == len(b)-1 || c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
 }

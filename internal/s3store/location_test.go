@@ -13,12 +13,17 @@ func TestParseURL(t *testing.T) {
 		key     string // Key("base.tar")
 		wantErr string
 	}{
-		{"s3://bk/run1", "bk", "run1", "run1/base.tar", ""},
-		{"s3://bk/a/b/", "bk", "a/b", "a/b/base.tar", ""},
-		{"s3://bk", "bk", "", "base.tar", ""},
-		{"s3://bk/", "bk", "", "base.tar", ""},
+		{"s3://bkt/run1", "bkt", "run1", "run1/base.tar", ""},
+		{"s3://bkt/a/b/", "bkt", "a/b", "a/b/base.tar", ""},
+		{"s3://bkt", "bkt", "", "base.tar", ""},
+		{"s3://my-backups.2026/", "my-backups.2026", "", "base.tar", ""},
 		{"s3:///x", "", "", "", "names no bucket"},
-		{"s3://bk/a//b", "", "", "", "empty path element"},
+		{"s3://bk/x", "", "", "", "no S3 bucket name"},
+		{"s3://Backups/x", "", "", "", "no S3 bucket name"},
+		{"s3://-bkt/x", "", "", "", "no S3 bucket name"},
+		{"s3://bkt-/x", "", "", "", "no S3 bucket name"},
+		{"s3://b_kt/x", "", "", "", "no S3 bucket name"},
+		{"s3://bkt/a//b", "", "", "", "empty path element"},
 		{"gs://bk/x", "", "", "", "not an s3://"},
 	}
 	for _, tt := range tests {

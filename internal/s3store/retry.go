@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -51,17 +53,20 @@ func (s *Store) unanswered(err error) error {
 	return err
 }
 
-// retryable tells errors worth another attempt: network failures, the server's 5xx, throttling
-// and timeouts. A refusal (credentials, missing bucket, bad request) stays refused.
+// retryable tells errors worth another attempt: no answer (the connection failed or broke), the
+// server's 5xx, throttling and timeouts. A refusal (credentials, missing bucket, bad request)
+// stays refused, as does what the client itself rejects.
 func retryable(err error) bool {
 	var p permanent
 	if errors.As(err, &p) || errors.Is(err, context.Canceled) {
 		return false
 	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
 	resp := minio.ToErrorResponse(err)
 	switch {
-	case resp.StatusCode == 0:
-		return true // no answer: the connection failed
 	case resp.StatusCode >= 500, resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests:
 		return true
 	}
