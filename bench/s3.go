@@ -72,6 +72,9 @@ func runS3Bench(ctx context.Context, s s3Settings, stdout, stderr io.Writer) (er
 	if err != nil {
 		return err
 	}
+	if err := os.Mkdir(w.join("weed"), 0o700); err != nil {
+		return err
+	}
 	store, err := weed.Start(ctx, w.join("weed"), weed.Options{Bucket: s3BenchBucket, AccessKey: s3BenchKey, SecretKey: s3BenchSecret})
 	if err != nil {
 		return err
@@ -93,7 +96,7 @@ func runS3Bench(ctx context.Context, s s3Settings, stdout, stderr io.Writer) (er
 	}
 	aws, awsErr := exec.LookPath("aws")
 	if awsErr == nil {
-		forms = append(forms, &s3Form{name: "pgpull - | aws s3 cp - (one stream, CLI's parts)",
+		forms = append(forms, &s3Form{name: "pgpull - \\| aws s3 cp - (one stream, CLI's parts)",
 			command: fmt.Sprintf("%s - | %q s3 cp - s3://%s/piped/base.tar --endpoint-url %s --only-show-errors", backup, aws, s3BenchBucket, store.Endpoint())})
 	} else {
 		fmt.Fprintln(stderr, "bench: no aws CLI on PATH: the piped form is left out (apt-get install awscli)")
