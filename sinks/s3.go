@@ -24,6 +24,8 @@ type S3Options struct {
 	// Wrap, when set, is put between each archive and its upload, to compress it. Closing what
 	// it returns must flush it without closing the upload.
 	Wrap func(io.Writer) (io.WriteCloser, error)
+	// Append adds bytes at the end of base.tar's members, by name; see Tar.Append.
+	Append map[string][]byte
 	// Warn is told what Abort is waiting for.
 	Warn func(string)
 }
@@ -142,6 +144,9 @@ func (s *S3) archive(oid string) (*s3Archive, error) {
 	}
 	a.tar = NewTar(w)
 	a.tar.strip = strip
+	if oid == "" {
+		a.tar.Append(s.opts.Append)
+	}
 	s.archives[oid] = a
 	return a, nil
 }

@@ -14,9 +14,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // BuildCommand builds weed and prints its path.
@@ -120,12 +124,24 @@ func (s *Server) waitReady(ctx context.Context) error {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	url := s.Endpoint() + "/healthz"
+	// weed creates -bucket after /healthz answers; with a client of the server's own key, the
+	// bucket's presence is the last sign.
+	client, err := minio.New(strings.TrimPrefix(s.Endpoint(), "http://"), &minio.Options{
+		Creds: credentials.NewStaticV4(s.opts.AccessKey, s.opts.SecretKey, ""), Region: "us-east-1"})
+	if err != nil {
+		return err
+	}
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return nil
+				if s.opts.Bucket == "" {
+					return nil
+				}
+				if ok, err := client.BucketExists(ctx, s.opts.Bucket); err == nil && ok {
+					return nil
+				}
 			}
 		}
 		select {

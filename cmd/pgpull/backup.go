@@ -344,8 +344,6 @@ func (f backupFlags) outputFormat(dest string, spec compress.Spec) (string, erro
 		switch {
 		case format == "plain":
 			return "", fmt.Errorf("a plain backup cannot go to S3: drop -F plain for one tar object, or use -F tar for pg_basebackup -Ft's objects")
-		case f.recoveryConf:
-			return "", fmt.Errorf("-R writes the standby settings into a plain backup only: add standby.signal and primary_conninfo after extracting")
 		case len(f.mapping) > 0:
 			return "", fmt.Errorf("-T/--tablespace-mapping applies to the plain format only")
 		case format == "":
@@ -371,7 +369,7 @@ func openSink(f backupFlags, b *backup.Backup, dest, format string, spec compres
 	stdout io.Writer, appendTo map[string][]byte, store *objectDest) (sinks.Sink, error) {
 	procs := tu.CompressorCount()
 	if store != nil {
-		return store.sink(format == "tar", spec, procs), nil
+		return store.sink(format == "tar", spec, procs, appendTo), nil
 	}
 	wrap := func(w io.Writer) (io.WriteCloser, error) { return compress.NewWriter(w, spec, procs) }
 	switch format {

@@ -18,20 +18,31 @@ import (
 	"github.com/pgpull/pgpull/bench/cluster"
 )
 
-// TestBackupWriteRecoveryConf takes a backup with -R, as pg_basebackup -R, into a directory and as
-// a tar stream extracted afterwards: either copy starts as a standby of the source and streams
-// from it.
+// TestBackupWriteRecoveryConf takes a backup with -R, as pg_basebackup -R, into a directory, as
+// a tar stream and as an S3 object extracted afterwards: each copy starts as a standby of the
+// source and streams from it.
 func TestBackupWriteRecoveryConf(t *testing.T) {
 	ctx := context.Background()
 	src := cluster.ForTest(t, cluster.Options{Checksums: true})
 	tests := []struct {
 		name   string
 		stream bool
-	}{{"plain", false}, {"tar stream", true}}
+		s3     bool
+	}{{"plain", false, false}, {"tar stream", true, false}, {"s3", true, true}}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dest := filepath.Join(t.TempDir(), "standby")
-			if tt.stream {
+			if tt.s3 {
+				srv := s3Store(t)
+				location := "s3://" + s3Bucket + "/standby"
+				if code, stderr := runCLI(t, nil, "backup", "-R", "-c", "fast", "--s3-endpoint", srv.Endpoint(), src.DSN(), location); code != 0 {
+					t.Fatalf("backup -R to S3: exit %d: %s", code, stderr)
+				}
+				s3Extract(t, s3Open(t, srv.Endpoint(), location), "base.tar", dest)
+				if code, stderr := runCLI(t, nil, "verify", dest); code != 0 {
+					t.Errorf("pgpull verify of the extracted copy: exit %d: %s", code, stderr)
+				}
+			} else if tt.stream {
 				archive := filepath.Join(t.TempDir(), "base.tar")
 				out, err := os.Create(archive)
 				if err != nil {

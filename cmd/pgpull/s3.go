@@ -52,8 +52,8 @@ func (f backupFlags) openStore(ctx context.Context, dest string, partBytes int64
 
 func (o *objectDest) written() int64 { return o.parts.Sent() }
 
-func (o *objectDest) sink(split bool, spec compress.Spec, procs int) sinks.Sink {
-	return sinks.NewS3(o.ctx, sinks.S3Options{Store: o.store, Parts: o.parts, Split: split, Ext: spec.Ext(),
+func (o *objectDest) sink(split bool, spec compress.Spec, procs int, appendTo map[string][]byte) sinks.Sink {
+	return sinks.NewS3(o.ctx, sinks.S3Options{Store: o.store, Parts: o.parts, Split: split, Ext: spec.Ext(), Append: appendTo,
 		Wrap: func(w io.Writer) (io.WriteCloser, error) { return compress.NewWriter(w, spec, procs) },
 		Warn: func(msg string) { fmt.Fprintf(o.stderr, "pgpull: %s\n", msg) }})
 }
