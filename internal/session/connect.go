@@ -26,7 +26,24 @@ func Config(cfg *pgx.ConnConfig, name string) *pgx.ConnConfig {
 
 // Connect opens a pgx connection for one of the run's sessions, named name.
 func Connect(ctx context.Context, cfg *pgx.ConnConfig, name string) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, Config(cfg, name))
+	return connect(ctx, Config(cfg, name))
+}
+
+// ConnectUnprepared opens a connection, named name, whose statements each take one round trip.
+// pgx otherwise prepares a statement the first time it runs on a connection, in a round trip of
+// its own, and the control, list and WAL sessions run most of theirs once: about 13 round trips
+// at a backup's start, 0.5 s through a 20 ms link. Parameters and results then travel as text,
+// in the forms pgx reads: ISO dates, hex bytea.
+func ConnectUnprepared(ctx context.Context, cfg *pgx.ConnConfig, name string) (*pgx.Conn, error) {
+	c := Config(cfg, name)
+	c.DefaultQueryExecMode = pgx.QueryExecModeExec
+	c.RuntimeParams["DateStyle"] = "ISO"
+	c.RuntimeParams["bytea_output"] = "hex"
+	return connect(ctx, c)
+}
+
+func connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, ConnectError(err)
 	}

@@ -89,7 +89,7 @@ func Connect(ctx context.Context, cfg *pgx.ConnConfig, opts Options) (*Backup, e
 		opts.Tuning = DefaultTuning()
 	}
 	b := &Backup{cfg: cfg, opts: opts}
-	conn, err := session.Connect(ctx, b.cfg, "pgpull control")
+	conn, err := session.ConnectUnprepared(ctx, b.cfg, "pgpull control")
 	if err != nil {
 		return nil, err
 	}

@@ -114,8 +114,8 @@ func (r *run) begin(ctx context.Context) error {
 	// waits for a checkpoint besides. Should one fail, close ends the backup begun meanwhile.
 	var listErr, walErr error
 	var opening sync.WaitGroup
-	opening.Go(func() { r.listConn, listErr = session.Connect(ctx, b.cfg, "pgpull list") })
-	opening.Go(func() { r.walConn, walErr = session.Connect(ctx, b.cfg, "pgpull wal") })
+	opening.Go(func() { r.listConn, listErr = session.ConnectUnprepared(ctx, b.cfg, "pgpull list") })
+	opening.Go(func() { r.walConn, walErr = session.ConnectUnprepared(ctx, b.cfg, "pgpull wal") })
 	b.opts.Log("starting the backup (%s checkpoint)", map[bool]string{true: "fast", false: "spread"}[b.opts.Fast])
 	r.start, err = r.ctl.Begin(ctx, b.opts.Label, b.opts.Fast)
 	opening.Wait()
