@@ -169,15 +169,23 @@ func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece, stall *stallT
 	if p.File.Source == "" || p.Length == 0 {
 		return nil
 	}
-	p.Data = w.Budget.Buffer(p.Length)[:0]
+	row, end := w.Reader.RowSize(), p.File.ReadEnd(p.Offset+p.Length)
+	// Past ReadTo the Piece is zeros, which a new buffer already holds and a reused one would
+	// have to be cleared for: 16 MB, most of the backup's last WAL segment, cleared a second time.
+	zeroed := end < p.Offset+p.Length
+	if zeroed {
+		p.Data = make([]byte, 0, p.Length)
+	} else {
+		p.Data = w.Budget.Buffer(p.Length)[:0]
+	}
 	p.Missing = false
 	r := w.Reader
 	if !validName(p.File.Source) {
 		r = BinaryFile{} // the helper takes its path as text; names that are not are rare
+		row = r.RowSize()
 	}
-	row, end := r.RowSize(), p.File.ReadEnd(p.Offset+p.Length)
 	if end <= p.Offset {
-		pad(p)
+		pad(p, zeroed)
 		return nil
 	}
 	sql, params := r.RangeQuery(p.File, p.Offset, end)
@@ -200,7 +208,7 @@ func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece, stall *stallT
 	if err := rows.Close(); err != nil {
 		return fmt.Errorf("reading %s at %d: %w", p.File.Path, p.Offset, err)
 	}
-	pad(p)
+	pad(p, zeroed)
 	return nil
 }
 
@@ -242,7 +250,7 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall 
 			rows.Close()
 			return fatalError{fmt.Errorf("reading %s: %w", p.File.Path, err)}
 		}
-		pad(p)
+		pad(p, false)
 		i++
 		if err := w.wait(ctx, len(v), stall); err != nil {
 			rows.Close()
@@ -291,8 +299,8 @@ func (w *Worker) wait(ctx context.Context, n int, stall *stallTimer) error {
 // pad brings a Piece to its listed length. A file that shrank during the copy is filled with
 // zeros to the size its tar header already declared, as pg_basebackup does; WAL replay rewrites
 // those blocks. A WAL segment padded so is no WAL: the WAL check finds the zeros and reads the
-// segment again.
-func pad(p *pipeline.Piece) {
+// segment again. zeroed says the buffer beyond the bytes read is known to hold zeros.
+func pad(p *pipeline.Piece, zeroed bool) {
 	n := len(p.Data)
 	if int64(n) >= p.Length {
 		p.Data = p.Data[:p.Length]
@@ -300,7 +308,9 @@ func pad(p *pipeline.Piece) {
 	}
 	if int64(cap(p.Data)) >= p.Length {
 		p.Data = p.Data[:p.Length]
-		clear(p.Data[n:])
+		if !zeroed {
+			clear(p.Data[n:])
+		}
 		return
 	}
 	p.Data = append(p.Data, make([]byte, p.Length-int64(n))...)
