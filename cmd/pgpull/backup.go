@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pgpull/pgpull/internal/manifest"
+	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/pipeline/backup"
 	"github.com/pgpull/pgpull/sinks"
 	"github.com/pgpull/pgpull/stages/compress"
@@ -177,9 +178,6 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	}
 	defer b.Close()
 	mo.server(b.Server, b.ServerCodec)
-	if warning := walRiskWarning(b.NoSlot, b.WALRisk, f.maxRate != ""); warning != "" {
-		fmt.Fprintf(stderr, "pgpull: %s\n", warning)
-	}
 	out := &countingWriter{w: stdout} // hides stdout's *os.File, so the terminal is checked above
 	var appendTo map[string][]byte    // -R's settings, written into the archive as it streams
 	if f.recoveryConf && format != "plain" {
@@ -319,6 +317,11 @@ func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, e
 		opts.Observe = func(p backup.Progress) {
 			plog.observe(p)
 			display.observe(p)
+		}
+	}
+	opts.WALRisk = func(noSlot string, r session.WALRisk) {
+		if warning := walRiskWarning(noSlot, r, f.maxRate != ""); warning != "" {
+			fmt.Fprintf(stderr, "pgpull: %s\n", warning)
 		}
 	}
 	opts.LogSQL = func(string) {}

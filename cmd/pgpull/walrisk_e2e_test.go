@@ -18,8 +18,9 @@ import (
 )
 
 // TestWALRiskPreflight backs up, as a role without REPLICATION, a server that keeps little WAL
-// while pgbench writes: pgpull must warn with the numbers before the copy starts, and with
-// --require-slot refuse to start at all, leaving nothing on the server.
+// while pgbench writes: pgpull must warn with the numbers while the copy runs, having measured
+// the WAL rate over the backup's start rather than before it, and with --require-slot refuse to
+// start at all, leaving nothing on the server.
 func TestWALRiskPreflight(t *testing.T) {
 	ctx := context.Background()
 	src := cluster.ForTest(t, cluster.Options{Checksums: true, Conf: []string{"max_wal_size = 32MB", "min_wal_size = 32MB", "checkpoint_timeout = 30s"}})
@@ -31,17 +32,17 @@ func TestWALRiskPreflight(t *testing.T) {
 		dest := filepath.Join(base, "warned")
 		// At 64 kB/s the copy of some 100 MB would take far longer than checkpoint_timeout, so any
 		// WAL written meanwhile is at risk, however slowly pgbench writes on a loaded machine. The
-		// test stops the backup once it has started.
-		cmd := exec.Command(buildPgpull(t), "backup", "-c", "fast", "-v", "-r", "64k", roleDSN(src, role), dest)
+		// test stops the backup once it has warned.
+		cmd := exec.Command(buildPgpull(t), "backup", "-c", "fast", "-v", "-d", "-r", "64k", roleDSN(src, role), dest)
 		stderr := &lockedBuffer{}
 		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill() })
-		for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(stderr.String(), "pgpull: backup started at"); time.Sleep(50 * time.Millisecond) {
+		for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(stderr.String(), "pgpull: warning: no slot"); time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("the backup did not start within 2 minutes:\n%s", stderr.String())
+				t.Fatalf("no warning within 2 minutes:\n%s", stderr.String())
 			}
 		}
 		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
@@ -62,8 +63,16 @@ func TestWALRiskPreflight(t *testing.T) {
 		if rate, _ := strconv.ParseFloat(out[warn[2]:warn[3]], 64); rate <= 0 {
 			t.Errorf("WAL rate %s measured under pgbench; want more than 0", out[warn[2]:warn[3]])
 		}
-		if started := strings.Index(out, "pgpull: starting the backup"); started < 0 || warn[0] > started {
-			t.Errorf("the warning (at %d) must come before the backup starts (at %d)", warn[0], started)
+		// The rate's second reading waits for no one: it comes after pg_backup_start, on the
+		// control session, and the warning while the copy runs.
+		started := strings.Index(out, "pgpull: backup started at")
+		position := regexp.MustCompile(`(?m)^pgpull: SQL: SELECT pg_current_wal_lsn\(\) - '0/0'::pg_lsn`).FindAllStringIndex(out, -1)
+		if started < 0 || len(position) != 2 || position[1][0] < strings.Index(out, "pg_backup_start(") || warn[0] < started {
+			t.Errorf("want the WAL position read before the backup starts and again after pg_backup_start, then the warning "+
+				"after \"backup started\" (at %d): position reads at %v, warning at %d", started, position, warn[0])
+		}
+		if strings.Contains(out, "pgpull: backup stopped") {
+			t.Errorf("the warning came after the copy ended")
 		}
 		checkServerClean(t, src)
 	})

@@ -68,11 +68,8 @@ func (s *Control) Begin(ctx context.Context, label string, fast bool) (Start, er
 		return st, err
 	}
 	if st.NoSlot = reason; reason == "" {
-		var pid int
-		if err := s.queryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
-			return st, err
-		}
-		name := "pgpull_" + strconv.Itoa(pid)
+		// The backend's pid came with the connection: no round trip for pg_backend_pid().
+		name := "pgpull_" + strconv.Itoa(int(s.conn.PgConn().PID()))
 		if err := s.exec(ctx, `SELECT pg_create_physical_replication_slot($1, true, true)`, name); err != nil {
 			return st, fmt.Errorf("creating temporary replication slot %s: %w", name, err)
 		}

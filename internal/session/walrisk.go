@@ -63,9 +63,20 @@ func (r WALRisk) AtRisk() bool {
 // walSampleGap is the time between the two readings of the WAL position.
 const walSampleGap = time.Second
 
-// MeasureWALRisk reads the server's WAL settings and size, and its WAL rate from two readings of
-// its WAL position walSampleGap apart. copyRate is the copy's expected bytes per second.
-func MeasureWALRisk(ctx context.Context, conn *pgx.Conn, server Server, copyRate float64, logSQL func(string)) (WALRisk, error) {
+// WALSample is the first of the two readings of the WAL position the WAL rate is measured
+// between. The second is taken on the control session while the backup starts and runs, so
+// that the gap between them delays nothing.
+type WALSample struct {
+	query string
+	pos   float64
+	at    time.Time // the server's clock
+	taken time.Time // ours, for the wait
+}
+
+// MeasureWALRisk reads the server's WAL settings and size, and takes the first reading of its
+// WAL position; the risk's WALRate is 0 until Control.WALRate measures it. copyRate is the
+// copy's expected bytes per second.
+func MeasureWALRisk(ctx context.Context, conn *pgx.Conn, server Server, copyRate float64, logSQL func(string)) (WALRisk, WALSample, error) {
 	r := WALRisk{CopyRate: copyRate}
 	q := `SELECT pg_size_bytes(current_setting('max_wal_size')), pg_size_bytes(current_setting('wal_keep_size')),
 		(SELECT setting::int FROM pg_settings WHERE name = 'checkpoint_timeout'),
@@ -74,33 +85,43 @@ func MeasureWALRisk(ctx context.Context, conn *pgx.Conn, server Server, copyRate
 	logSQL(q)
 	var timeout int
 	if err := conn.QueryRow(ctx, q).Scan(&r.MaxWALSize, &r.WALKeepSize, &timeout, &r.CompletionTarget, &r.CopyBytes); err != nil {
-		return r, fmt.Errorf("reading the server's WAL settings: %w", err)
+		return r, WALSample{}, fmt.Errorf("reading the server's WAL settings: %w", err)
 	}
 	r.CheckpointTimeout = time.Duration(timeout) * time.Second
-	pos := `SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, clock_timestamp()`
-	if server.InRecovery {
-		pos = `SELECT coalesce(pg_last_wal_replay_lsn() - '0/0'::pg_lsn, 0), clock_timestamp()`
-	}
-	var first, second float64
-	var t1, t2 time.Time
-	logSQL(pos)
-	if err := conn.QueryRow(ctx, pos).Scan(&first, &t1); err != nil {
-		return r, fmt.Errorf("reading the WAL position: %w", err)
-	}
-	select {
-	case <-time.After(walSampleGap):
-	case <-ctx.Done():
-		return r, ctx.Err()
-	}
-	logSQL(pos)
-	if err := conn.QueryRow(ctx, pos).Scan(&second, &t2); err != nil {
-		return r, fmt.Errorf("reading the WAL position: %w", err)
-	}
-	if d := t2.Sub(t1).Seconds(); d > 0 {
-		r.WALRate = (second - first) / d
-	}
 	if copyRate > 0 {
 		r.CopyTime = time.Duration(float64(r.CopyBytes) / copyRate * float64(time.Second))
 	}
-	return r, nil
+	s := WALSample{query: `SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, clock_timestamp()`}
+	if server.InRecovery {
+		s.query = `SELECT coalesce(pg_last_wal_replay_lsn() - '0/0'::pg_lsn, 0), clock_timestamp()`
+	}
+	logSQL(s.query)
+	if err := conn.QueryRow(ctx, s.query).Scan(&s.pos, &s.at); err != nil {
+		return r, s, fmt.Errorf("reading the WAL position: %w", err)
+	}
+	s.taken = time.Now()
+	return r, s, nil
+}
+
+// WALRate reads the WAL position again once walSampleGap has passed since first, and returns
+// the bytes of WAL per second in between. It returns ok false, having read nothing, when stop
+// closes or ctx ends first: the copy was done before the rate could matter.
+func (s *Control) WALRate(ctx context.Context, first WALSample, stop <-chan struct{}) (rate float64, ok bool, err error) {
+	select {
+	case <-time.After(time.Until(first.taken.Add(walSampleGap))):
+	case <-stop:
+		return 0, false, nil
+	case <-ctx.Done():
+		return 0, false, nil
+	}
+	s.logSQL(first.query)
+	var pos float64
+	var at time.Time
+	if err := s.conn.QueryRow(ctx, first.query).Scan(&pos, &at); err != nil {
+		return 0, false, fmt.Errorf("reading the WAL position: %w", err)
+	}
+	if d := at.Sub(first.at).Seconds(); d > 0 {
+		rate = (pos - first.pos) / d
+	}
+	return rate, true, nil
 }

@@ -46,6 +46,10 @@ type Options struct {
 	Tuning Tuning
 	Log    func(format string, args ...any)
 	LogSQL func(string)
+	// WALRisk, when set, gets the WAL risk of a run no slot protects, once its WAL rate is
+	// measured on the control session about a second after Connect, while the backup starts and
+	// copies; it is not called when the copy ends first.
+	WALRisk func(noSlot string, r session.WALRisk)
 	// Observe, when set, gets the run's Progress at each phase change and about every second,
 	// always from one goroutine.
 	Observe func(Progress)
@@ -57,10 +61,13 @@ type Backup struct {
 	opts        Options
 	Server      session.Server
 	Tablespaces []session.Tablespace
-	// NoSlot says why no replication slot will hold WAL during the run, "" when one will; WALRisk
-	// is then measured, for the caller to warn when the copy may outlast the WAL it needs.
-	NoSlot  string
-	WALRisk session.WALRisk
+	// NoSlot says why no replication slot will hold WAL during the run, "" when one will; the
+	// WAL risk is then measured, for Options.WALRisk to warn when the copy may outlast the WAL
+	// it needs: walRisk is known at Connect but its rate, from walSample on, only once the run
+	// has begun.
+	NoSlot    string
+	walRisk   session.WALRisk
+	walSample *session.WALSample
 	// Local, for a refresh, is the destination's copy: ranges it holds are compared with the
 	// server's and only the blocks that differ are moved. nil for a full copy.
 	Local delta.Copy
@@ -151,8 +158,12 @@ func (b *Backup) weighWALRisk(ctx context.Context) error {
 	if rate == 0 {
 		rate = AssumedCopyRate
 	}
-	b.WALRisk, err = session.MeasureWALRisk(ctx, b.conn, b.Server, rate, b.opts.LogSQL)
-	return err
+	var sample session.WALSample
+	if b.walRisk, sample, err = session.MeasureWALRisk(ctx, b.conn, b.Server, rate, b.opts.LogSQL); err != nil {
+		return err
+	}
+	b.walSample = &sample
+	return nil
 }
 
 // Close releases the control connection of a Backup that never ran.

@@ -148,6 +148,29 @@ func (r *run) begin(ctx context.Context) error {
 	return nil
 }
 
+// weighWALRate measures, for a run no slot protects, the WAL rate on the control session a
+// second after Connect's first reading, and hands the risk to Options.WALRisk. The second
+// overlaps the backup's start and copy instead of coming before them.
+func (r *run) weighWALRate(ctx context.Context, stop <-chan struct{}) error {
+	b := r.b
+	if b.walSample == nil {
+		return nil
+	}
+	rate, ok, err := r.ctl.WALRate(ctx, *b.walSample, stop)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return r.ctl.Lost(err)
+	}
+	if ok && b.opts.WALRisk != nil {
+		risk := b.walRisk
+		risk.WALRate = rate
+		b.opts.WALRisk(b.NoSlot, risk)
+	}
+	return nil
+}
+
 // close ends the sessions begin opened. A backup still running on the server is aborted with the
 // control session.
 func (r *run) close() {
@@ -182,6 +205,9 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 	watchStop, watchDone := make(chan struct{}), make(chan struct{})
 	g.Go(func(ctx context.Context) error {
 		defer close(watchDone)
+		if err := r.weighWALRate(ctx, watchStop); err != nil {
+			return err
+		}
 		return r.ctl.Watch(ctx, tu.ControlPing, watchStop)
 	})
 	// quietControl stops the watch, which must not share the session with pg_backup_stop.
