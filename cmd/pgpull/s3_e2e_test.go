@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -269,4 +270,36 @@ func TestS3PartRetried(t *testing.T) {
 		t.Fatalf("part 2 was sent %d times, refused %d; want sent twice, refused once", part2.Load(), refused.Load())
 	}
 	s3Verify(t, srv.Endpoint(), location)
+}
+
+// TestS3Interrupted: ^C with parts of base.tar stored ends pgpull with a failure, the upload
+// aborted (none left open, no object), and nothing of pgpull left on the server.
+func TestS3Interrupted(t *testing.T) {
+	srv := s3Store(t)
+	src := clusterWith46MB(t)
+	bin := buildPgpull(t)
+	location := "s3://" + s3Bucket + "/interrupted"
+	st := s3Open(t, srv.Endpoint(), location)
+	cmd := exec.Command(bin, "backup", "-c", "fast", "--max-rate", "4M", "--s3-endpoint", srv.Endpoint(), src.DSN(), location)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Minute, "a part of base.tar stored", func() bool {
+		parts, err := st.UploadedParts(context.Background(), "base.tar")
+		return err == nil && parts > 0
+	})
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd, time.Minute); code == 0 {
+		t.Errorf("pgpull exit 0 after ^C mid-upload: %s", stderr.String())
+	}
+	open, err := st.OpenUploads(context.Background())
+	if err != nil || len(open) != 0 {
+		t.Errorf("uploads left open: %v (%v); want none", open, err)
+	}
+	s3Names(t, st)
+	checkServerClean(t, src)
 }
