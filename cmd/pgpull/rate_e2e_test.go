@@ -76,8 +76,10 @@ func (c *lineClock) Write(p []byte) (int, error) {
 	return c.Buffer.Write(p)
 }
 
-// fileBytes sums the sizes of the regular files of a tar stream that pgpull read from the
-// server: backup_manifest, which pgpull writes itself, is left out.
+// fileBytes sums the bytes of a tar stream's regular files that pgpull read from the server:
+// backup_manifest, which pgpull writes itself, is left out, and so is a WAL segment's zero tail,
+// which pgpull writes without reading (it reads the last segment only through the stop LSN's
+// page).
 func fileBytes(tr *tar.Reader) (int64, error) {
 	var n int64
 	for {
@@ -88,7 +90,15 @@ func fileBytes(tr *tar.Reader) (int64, error) {
 		if err != nil {
 			return n, err
 		}
-		if hdr.Typeflag == tar.TypeReg && hdr.Name != "backup_manifest" {
+		switch {
+		case hdr.Typeflag != tar.TypeReg || hdr.Name == "backup_manifest":
+		case strings.HasPrefix(hdr.Name, "pg_wal/"):
+			body, err := io.ReadAll(tr)
+			if err != nil {
+				return n, err
+			}
+			n += int64(len(bytes.TrimRight(body, "\x00")))
+		default:
 			n += hdr.Size
 		}
 	}
