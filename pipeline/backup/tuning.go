@@ -137,12 +137,14 @@ func DefaultTuning() Tuning {
 		// files are ever open.
 		FileClosers: 4,
 
-		// Chosen, not measured (bench/RESULTS.md has -j auto beside fixed -j): two connections
-		// are what every server has room for; 16 is twice the best fixed -j measured on the slow
-		// link; 10% rises above the noise of a one-second window, which holds several 8 MB ranges
-		// per job at 100 Mbit/s; three free connections stay for the server's other clients.
-		AutoJobs:       fetch.AutoJobs{Start: 2, Max: 16, Margin: 0.10, Spare: 3},
-		AutoJobsWindow: time.Second,
+		// Two connections are what every server has room for; 16 is twice the best fixed -j
+		// measured on the slow link; 10% rises above the noise of a window, which holds several
+		// 256 kB rows per job even at 100 Mbit/s; three free connections stay for the server's
+		// other clients. Doubling at 80% of a proportional rise and the 750 ms window: on the
+		// 20 ms / 200 Mbit link a 256 MB backup took 6.2 s at +50% per 1 s window against
+		// 3.6 s at -j 8 (bench/RESULTS.md, 2026-11-30 12:25): the ramp, not the choice, cost it.
+		AutoJobs:       fetch.AutoJobs{Start: 2, Max: 16, Margin: 0.10, Linear: 0.8, Spare: 3},
+		AutoJobsWindow: 750 * time.Millisecond,
 
 		VerifyReaders: 0,
 		// Chosen, not measured: large enough that a read is not dominated by its system call.

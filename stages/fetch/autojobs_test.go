@@ -3,7 +3,7 @@ package fetch
 import "testing"
 
 func TestAutoJobsNext(t *testing.T) {
-	a := AutoJobs{Start: 2, Max: 16, Margin: 0.1, Spare: 3}
+	a := AutoJobs{Start: 2, Max: 16, Margin: 0.1, Linear: 0.8, Spare: 3}
 	tests := []struct {
 		name     string
 		jobs     int
@@ -14,8 +14,11 @@ func TestAutoJobsNext(t *testing.T) {
 		want     int
 		settled  bool
 	}{
-		{"first window grows", 2, 20e6, 0, 0, 50, 3, false},
-		{"rising grows by half", 4, 40e6, 3, 30e6, 50, 6, false},
+		{"first window doubles", 2, 20e6, 0, 0, 50, 4, false},
+		{"rising in proportion doubles", 4, 40e6, 2, 20e6, 50, 8, false},
+		{"rising at 80% of proportion doubles", 4, 36e6, 2, 20e6, 50, 8, false},
+		{"rising less than in proportion grows by half", 4, 35e6, 2, 20e6, 50, 6, false},
+		{"rising grows by half", 4, 36e6, 3, 30e6, 50, 6, false},
 		{"rise within the margin drops back", 6, 42e6, 4, 40e6, 50, 4, true},
 		{"flat drops back", 6, 40e6, 4, 40e6, 50, 4, true},
 		{"falling drops back", 6, 30e6, 4, 40e6, 50, 4, true},

@@ -22,8 +22,8 @@ func (c closeSignal) Close(ctx context.Context) error {
 }
 
 // TestPoolDropsBack runs -j auto's pool where no window fetches anything, so that the step from 2
-// workers to 3 raises nothing: the pool must go back to 2, say why, and have the added worker
-// close its connection while the backup goes on.
+// workers to 4 raises nothing: the pool must go back to 2, say why, and have the added workers
+// close their connections while the backup goes on.
 func TestPoolDropsBack(t *testing.T) {
 	s := newFakeServer(nil)
 	closed := make(chan struct{}, 16)
@@ -38,7 +38,7 @@ func TestPoolDropsBack(t *testing.T) {
 			}, Log: t.Logf}
 		},
 		Log:      t.Logf,
-		Auto:     &AutoJobs{Start: 2, Max: 16, Margin: 0.1, Spare: 3},
+		Auto:     &AutoJobs{Start: 2, Max: 16, Margin: 0.1, Linear: 0.8, Spare: 3},
 		Window:   10 * time.Millisecond,
 		Received: &received,
 		Free:     100,
@@ -54,12 +54,13 @@ func TestPoolDropsBack(t *testing.T) {
 		steps = append(steps, <-decided)
 	}
 	last := steps[len(steps)-1]
-	if len(steps) != 3 || steps[1].Jobs != 3 || last.Jobs != 2 || !strings.HasSuffix(last.Why, "so back to 2") {
-		t.Errorf("decisions %+v; want the start at 2, a step to 3, then back to 2", steps)
+	if len(steps) != 3 || steps[1].Jobs != 4 || last.Jobs != 2 || !strings.HasSuffix(last.Why, "so back to 2") {
+		t.Errorf("decisions %+v; want the start at 2, a step to 4, then back to 2", steps)
 	}
-	<-closed // the withdrawn worker's connection, while in is still open
-	if opened, closedN := s.counts(); opened != 1 || closedN != 1 {
-		t.Errorf("connections opened %d, closed %d before the data ended; want the added one opened and closed", opened, closedN)
+	<-closed // the withdrawn workers' connections, while in is still open
+	<-closed
+	if opened, closedN := s.counts(); opened != 2 || closedN != 2 {
+		t.Errorf("connections opened %d, closed %d before the data ended; want the two added ones opened and closed", opened, closedN)
 	}
 	close(in)
 	if err := <-done; err != nil {
