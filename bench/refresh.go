@@ -69,7 +69,7 @@ func runRefreshBench(ctx context.Context, s refreshSettings, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	w, err := newWorkDir()
+	w, bin, err := newWorkDirWithPgpull(ctx)
 	if err != nil {
 		return err
 	}
@@ -78,10 +78,6 @@ func runRefreshBench(ctx context.Context, s refreshSettings, stdout, stderr io.W
 			err = cerr
 		}
 	}()
-	bin, err := buildPgpull(ctx, w.path)
-	if err != nil {
-		return err
-	}
 	opts := cluster.Options{Checksums: true}
 	if s.logDir != "" {
 		if err := os.MkdirAll(s.logDir, 0o755); err != nil {

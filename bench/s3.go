@@ -59,7 +59,7 @@ type s3Form struct {
 
 func runS3Bench(ctx context.Context, s s3Settings, stdout, stderr io.Writer) (err error) {
 	began := time.Now()
-	w, err := newWorkDir()
+	w, bin, err := newWorkDirWithPgpull(ctx)
 	if err != nil {
 		return err
 	}
@@ -68,10 +68,6 @@ func runS3Bench(ctx context.Context, s s3Settings, stdout, stderr io.Writer) (er
 			err = cerr
 		}
 	}()
-	bin, err := buildPgpull(ctx, w.path)
-	if err != nil {
-		return err
-	}
 	if err := os.Mkdir(w.join("weed"), 0o700); err != nil {
 		return err
 	}

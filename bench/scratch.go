@@ -34,6 +34,21 @@ func newWorkDir() (*workDir, error) {
 	return &workDir{path: dir}, nil
 }
 
+// newWorkDirWithPgpull makes a work directory and builds pgpull into it, for the scenarios
+// that time the current tree's pgpull; the caller closes the directory.
+func newWorkDirWithPgpull(ctx context.Context) (*workDir, string, error) {
+	w, err := newWorkDir()
+	if err != nil {
+		return nil, "", err
+	}
+	bin, err := buildPgpull(ctx, w.path)
+	if err != nil {
+		w.Close()
+		return nil, "", err
+	}
+	return w, bin, nil
+}
+
 // join names a path inside the work directory.
 func (w *workDir) join(name ...string) string {
 	return filepath.Join(append([]string{w.path}, name...)...)

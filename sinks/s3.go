@@ -118,15 +118,12 @@ func (s *S3) archive(oid string) (*s3Archive, error) {
 	if a := s.archives[oid]; a != nil {
 		return a, nil
 	}
-	name, strip := "base.tar", ""
 	if s.finished[oid] {
 		return nil, fmt.Errorf("writing to S3: a file of tablespace %s came after its archive was complete", oid)
 	}
-	if oid != "" {
-		if err := checkOID(oid); err != nil {
-			return nil, fmt.Errorf("writing to S3: tablespace: %w", err)
-		}
-		name, strip = oid+".tar", "pg_tblspc/"+oid+"/"
+	name, strip, err := archiveName(oid)
+	if err != nil {
+		return nil, fmt.Errorf("writing to S3: %w", err)
 	}
 	name += s.opts.Ext
 	up, err := s.opts.Store.Create(s.ctx, name, s.opts.Parts)
@@ -142,11 +139,7 @@ func (s *S3) archive(oid string) (*s3Archive, error) {
 		}
 		w = a.wrap
 	}
-	a.tar = NewTar(w)
-	a.tar.strip = strip
-	if oid == "" {
-		a.tar.Append(s.opts.Append)
-	}
+	a.tar = newArchiveTar(w, oid, strip, s.opts.Append)
 	s.archives[oid] = a
 	return a, nil
 }

@@ -94,12 +94,9 @@ func (t *TarFiles) archive(oid string) (*tarFile, error) {
 	if a := t.archives[oid]; a != nil {
 		return a, nil
 	}
-	name, strip := "base.tar", ""
-	if oid != "" {
-		if err := checkOID(oid); err != nil {
-			return nil, fmt.Errorf("writing the tar files: tablespace: %w", err)
-		}
-		name, strip = oid+".tar", "pg_tblspc/"+oid+"/"
+	name, strip, err := archiveName(oid)
+	if err != nil {
+		return nil, fmt.Errorf("writing the tar files: %w", err)
 	}
 	name += t.opts.Ext
 	f, err := t.dir.create(name, 0o600)
@@ -116,13 +113,32 @@ func (t *TarFiles) archive(oid string) (*tarFile, error) {
 		}
 		w = a.wrap
 	}
-	a.tar = NewTar(w)
-	a.tar.strip = strip
-	if oid == "" {
-		a.tar.Append(t.opts.Append)
-	}
+	a.tar = newArchiveTar(w, oid, strip, t.opts.Append)
 	t.archives[oid] = a
 	return a, nil
+}
+
+// archiveName is pg_basebackup -Ft's name for tablespace oid's archive ("" for base.tar), and
+// the prefix its members' names drop.
+func archiveName(oid string) (name, strip string, err error) {
+	if oid == "" {
+		return "base.tar", "", nil
+	}
+	if err := checkOID(oid); err != nil {
+		return "", "", fmt.Errorf("tablespace: %w", err)
+	}
+	return oid + ".tar", "pg_tblspc/" + oid + "/", nil
+}
+
+// newArchiveTar makes the Tar of one archive: names relative to strip, and -R's additions
+// (appendTo) in base.tar only.
+func newArchiveTar(w io.Writer, oid, strip string, appendTo map[string][]byte) *Tar {
+	t := NewTar(w)
+	t.strip = strip
+	if oid == "" {
+		t.Append(appendTo)
+	}
+	return t
 }
 
 // Close ends every archive (base.tar even when empty), then writes manifest, when not nil, as
