@@ -17,8 +17,10 @@ type closeSignal struct {
 }
 
 func (c closeSignal) Close(ctx context.Context) error {
+	// Signal once closed, so that a test woken by it sees the fake server's count include it.
+	err := c.Conn.Close(ctx)
 	c.closed <- struct{}{}
-	return c.Conn.Close(ctx)
+	return err
 }
 
 // TestPoolDropsBack runs -j auto's pool where no window fetches anything, so that the step from 2
