@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // Data set kinds accepted by --dataset.
@@ -114,7 +114,7 @@ func formatByteSize(n int64) string {
 
 // load fills c with the data set and checkpoints, so the data files on disk
 // are what every tool then copies.
-func (d datasetSpec) load(ctx context.Context, c *cluster.Cluster) error {
+func (d datasetSpec) load(ctx context.Context, c *testcluster.Cluster) error {
 	switch d.kind {
 	case datasetPgbench:
 		out, err := c.Pgbench(ctx, "-i", "-q", "-s", strconv.Itoa(d.scale)).CombinedOutput()
@@ -148,7 +148,7 @@ const loaderConns = 2
 
 // loadTable creates table(id, v colType) and COPYs about size bytes of values
 // made by gen into it over loaderConns connections.
-func loadTable(ctx context.Context, c *cluster.Cluster, table, colType string, size int64, gen func(r *rand.Rand, buf []byte) any) error {
+func loadTable(ctx context.Context, c *testcluster.Cluster, table, colType string, size int64, gen func(r *rand.Rand, buf []byte) any) error {
 	// STORAGE EXTERNAL: never pglz-compress, so repetitive text stays
 	// repetitive in the files, as it would be in many real tables.
 	ddl := fmt.Sprintf(`CREATE TABLE %s (id bigint, v %s); ALTER TABLE %[1]s ALTER COLUMN v SET STORAGE EXTERNAL`, table, colType)

@@ -16,7 +16,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // demoSettings are the demo command's flags.
@@ -67,7 +67,7 @@ func runDemo(ctx context.Context, s demoSettings, stdout io.Writer) (err error) 
 	}()
 
 	say("initdb --data-checksums and start a scratch cluster")
-	src, err := work.startCluster(ctx, "source", cluster.Options{Checksums: true})
+	src, err := work.startCluster(ctx, "source", testcluster.Options{Checksums: true})
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func restoreAndCheck(ctx context.Context, work *workDir, tarPath string, say fun
 	if err != nil {
 		return []demoCheck{{"extract the tar", err}}
 	}
-	err = cluster.ExtractTar(f, restored)
+	err = testcluster.ExtractTar(f, restored)
 	f.Close()
 	if err != nil {
 		return []demoCheck{{"extract the tar", err}}

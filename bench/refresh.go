@@ -18,7 +18,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // refreshSettings are the refresh command's flags.
@@ -78,7 +78,7 @@ func runRefreshBench(ctx context.Context, s refreshSettings, stdout, stderr io.W
 			err = cerr
 		}
 	}()
-	opts := cluster.Options{Checksums: true}
+	opts := testcluster.Options{Checksums: true}
 	if s.logDir != "" {
 		if err := os.MkdirAll(s.logDir, 0o755); err != nil {
 			return err
@@ -201,7 +201,7 @@ func runRefreshBench(ctx context.Context, s refreshSettings, stdout, stderr io.W
 
 // serverCPU is the user+system seconds of the server's finished backends: the postmaster's
 // reaped children, from /proc (clock ticks of 1/100 s).
-func serverCPU(c *cluster.Cluster) float64 {
+func serverCPU(c *testcluster.Cluster) float64 {
 	head, err := os.ReadFile(filepath.Join(c.DataDir, "postmaster.pid"))
 	if err != nil {
 		return 0

@@ -18,7 +18,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // runSettings are the run command's flags, as given.
@@ -237,7 +237,7 @@ func runBench(ctx context.Context, s runSettings, stdout, stderr io.Writer) (err
 			err = cerr
 		}
 	}()
-	bins, err := cluster.FindBinaries()
+	bins, err := testcluster.FindBinaries()
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,7 @@ func runBench(ctx context.Context, s runSettings, stdout, stderr io.Writer) (err
 	if s.dsn == "" {
 		rep.Dataset = p.dataset.String()
 		logf("scratch cluster with data checksums, loading %s", p.dataset)
-		src, err := work.startCluster(ctx, "source", cluster.Options{Checksums: true,
+		src, err := work.startCluster(ctx, "source", testcluster.Options{Checksums: true,
 			Conf: []string{"max_wal_size = 4GB", "checkpoint_timeout = 30min"}})
 		if err != nil {
 			return err
@@ -361,7 +361,7 @@ func (t *target) fillFromDSN() error {
 // MB/s figure, so compressed and uncompressed runs compare by time.
 // describeServer records which PostgreSQL the run backs up: version(), and for a scratch
 // cluster the binaries' directory when PGPULL_PG_BIN chose them. It returns the major version.
-func describeServer(ctx context.Context, dsn string, scratch bool, bins cluster.Binaries, rep *benchReport) (int, error) {
+func describeServer(ctx context.Context, dsn string, scratch bool, bins testcluster.Binaries, rep *benchReport) (int, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return 0, err
@@ -376,8 +376,8 @@ func describeServer(ctx context.Context, dsn string, scratch bool, bins cluster.
 		version = version[:i] // the build platform and compiler say nothing about the run
 	}
 	rep.Server = version
-	if scratch && os.Getenv(cluster.BinEnv) != "" {
-		rep.Server += fmt.Sprintf(" (scratch cluster from %s=%s)", cluster.BinEnv, bins.Server)
+	if scratch && os.Getenv(testcluster.BinEnv) != "" {
+		rep.Server += fmt.Sprintf(" (scratch cluster from %s=%s)", testcluster.BinEnv, bins.Server)
 	}
 	return num / 10000, nil
 }

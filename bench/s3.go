@@ -12,7 +12,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/bench/weed"
 )
 
@@ -76,7 +76,7 @@ func runS3Bench(ctx context.Context, s s3Settings, stdout, stderr io.Writer) (er
 		return err
 	}
 	defer store.Stop()
-	src, err := w.startPgbench(ctx, cluster.Options{Checksums: true}, s.scale, stderr)
+	src, err := w.startPgbench(ctx, testcluster.Options{Checksums: true}, s.scale, stderr)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // workDir is a private temporary directory for one bench command: scratch
@@ -17,7 +17,7 @@ import (
 // cleans up everything.
 type workDir struct {
 	path     string
-	clusters []*cluster.Cluster
+	clusters []*testcluster.Cluster
 }
 
 // newWorkDir makes the directory. It is 0755 rather than MkdirTemp's 0700
@@ -55,12 +55,12 @@ func (w *workDir) join(name ...string) string {
 }
 
 // startCluster initdbs and starts a scratch cluster at name; Close removes it.
-func (w *workDir) startCluster(ctx context.Context, name string, opts cluster.Options) (*cluster.Cluster, error) {
-	return w.start(ctx)(cluster.Init(ctx, w.join(name), opts))
+func (w *workDir) startCluster(ctx context.Context, name string, opts testcluster.Options) (*testcluster.Cluster, error) {
+	return w.start(ctx)(testcluster.Init(ctx, w.join(name), opts))
 }
 
 // startPgbench starts the source cluster "src" with pgbench's tables at scale.
-func (w *workDir) startPgbench(ctx context.Context, opts cluster.Options, scale int, stderr io.Writer) (*cluster.Cluster, error) {
+func (w *workDir) startPgbench(ctx context.Context, opts testcluster.Options, scale int, stderr io.Writer) (*testcluster.Cluster, error) {
 	src, err := w.startCluster(ctx, "src", opts)
 	if err != nil {
 		return nil, err
@@ -73,13 +73,13 @@ func (w *workDir) startPgbench(ctx context.Context, opts cluster.Options, scale 
 }
 
 // adoptCluster starts a restored data directory as a cluster; Close removes it.
-func (w *workDir) adoptCluster(ctx context.Context, dataDir string) (*cluster.Cluster, error) {
-	return w.start(ctx)(cluster.Adopt(ctx, dataDir))
+func (w *workDir) adoptCluster(ctx context.Context, dataDir string) (*testcluster.Cluster, error) {
+	return w.start(ctx)(testcluster.Adopt(ctx, dataDir))
 }
 
 // start returns what records a new cluster for Close and starts it.
-func (w *workDir) start(ctx context.Context) func(*cluster.Cluster, error) (*cluster.Cluster, error) {
-	return func(c *cluster.Cluster, err error) (*cluster.Cluster, error) {
+func (w *workDir) start(ctx context.Context) func(*testcluster.Cluster, error) (*testcluster.Cluster, error) {
+	return func(c *testcluster.Cluster, err error) (*testcluster.Cluster, error) {
 		if err != nil {
 			return nil, err
 		}

@@ -220,7 +220,7 @@ func (d *Dir) open(f *pipeline.File) error {
 		return err
 	}
 	if f.Tablespace == "" && f.Path == controlPath && !f.Dir {
-		// Held back whether it is fetched or made: pipeline/backup hands over the copy it read
+		// Held back whether it is fetched or made: backup hands over the copy it read
 		// after every other file as Content, ahead of backup_label and the last WAL.
 		d.controlFile, d.control = f, make([]byte, 0, f.Size)
 		d.control = append(d.control, f.Content...)

@@ -402,7 +402,7 @@ func TestDirTablespaceChecks(t *testing.T) {
 }
 
 // TestDirWritesPgControlLast: global/pg_control, however it comes (fetched, or made and sent
-// ahead of backup_label and the last WAL, as pipeline/backup does), appears only after every
+// ahead of backup_label and the last WAL, as backup does), appears only after every
 // other file, backup_manifest included, so that a directory cut short anywhere cannot start.
 func TestDirWritesPgControlLast(t *testing.T) {
 	control := pattern(4, 8192)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/pgpull/pgpull/pipeline"
-	"github.com/pgpull/pgpull/stages/compress"
+	"github.com/pgpull/pgpull/internal/compress"
 	"go.uber.org/goleak"
 )
 

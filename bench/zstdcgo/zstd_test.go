@@ -2,7 +2,7 @@ package zstdcgo
 
 // CPU per byte of libzstd (cgo, DataDog/zstd) against klauspost's pure-Go zstd at
 // level 1, one core, 1 MiB frames as pgpull's zstdWriter makes them, on the mixed input of
-// stages/compress's tests (fixture.Mixed).
+// internal/compress's tests (fixture.Mixed).
 
 import (
 	"testing"

@@ -17,8 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
-	"github.com/pgpull/pgpull/bench/cluster"
-	"github.com/pgpull/pgpull/pipeline/backup"
+	"github.com/pgpull/pgpull/internal/testcluster"
+	"github.com/pgpull/pgpull/backup"
 )
 
 // TestBackupAutoJobs runs -j auto where each connection is capped at 3 MB/s, so that every added
@@ -28,7 +28,7 @@ import (
 // within the budget of the jobs it runs, and produce a backup that verifies.
 func TestBackupAutoJobs(t *testing.T) {
 	const maxConnections, reserved, others = 17, 3, 4
-	src := cluster.ForTest(t, cluster.Options{Checksums: true, Conf: []string{
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true, Conf: []string{
 		fmt.Sprintf("max_connections = %d", maxConnections), fmt.Sprintf("superuser_reserved_connections = %d", reserved)}})
 	ctx := context.Background()
 	if err := src.Exec(ctx, `CREATE TABLE filler AS SELECT g, repeat(md5(g::text), 4) AS pad FROM generate_series(1, 150000) AS g`); err != nil {
@@ -118,7 +118,7 @@ func startShaper(t *testing.T, upstream string, kBps int) string {
 // -v, in the summary and in the progress events, stay within its memory budget and bound, and
 // produce a backup that verifies.
 func TestBackupAutoJobsDropsBack(t *testing.T) {
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	ctx := context.Background()
 	if err := src.Exec(ctx, `CREATE TABLE filler AS SELECT g, repeat(md5(g::text), 4) AS pad FROM generate_series(1, 300000) AS g`); err != nil {
 		t.Fatal(err)

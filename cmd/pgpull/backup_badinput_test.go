@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // secret is the password every failing case's DSN carries: it must never reach stderr.
@@ -18,10 +18,10 @@ const secret = "secret-pw-4711"
 // stderr, leave what was in DEST, and leave nothing of pgpull on the server.
 func TestBackupBadInput(t *testing.T) {
 	// Few connections, so -j 10 cannot fit; scram on TCP, so a wrong password is refused.
-	src := cluster.ForTest(t, cluster.Options{Conf: []string{"max_connections = 8"}})
+	src := testcluster.ForTest(t, testcluster.Options{Conf: []string{"max_connections = 8"}})
 	requirePassword(t, src, "pw_user", "right-"+secret)
-	minimal := cluster.ForTest(t, cluster.Options{Conf: []string{"wal_level = minimal", "max_wal_senders = 0"}})
-	closedPort, err := cluster.FreePort()
+	minimal := testcluster.ForTest(t, testcluster.Options{Conf: []string{"wal_level = minimal", "max_wal_senders = 0"}})
+	closedPort, err := testcluster.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestBackupBadInput(t *testing.T) {
 // TestBackupPasswordNeverLogged takes a backup over scram with -v and -d: the password must not
 // show in the progress or SQL logged.
 func TestBackupPasswordNeverLogged(t *testing.T) {
-	src := cluster.ForTest(t, cluster.Options{})
+	src := testcluster.ForTest(t, testcluster.Options{})
 	requirePassword(t, src, "pw_user", secret)
 	dsn := strings.Replace(src.TCPDSN(), "user=postgres", "user=pw_user", 1) + " password=" + secret
 	code, stderr := runCLI(t, nil, "backup", "-j", "2", "-c", "fast", "-v", "-d", dsn, filepath.Join(t.TempDir(), "copy"))
@@ -114,7 +114,7 @@ func TestBackupPasswordNeverLogged(t *testing.T) {
 
 // requirePassword makes role a superuser that must give password over TCP: the harness trusts
 // every connection, so a scram line for role goes in front of pg_hba.conf's.
-func requirePassword(t *testing.T, c *cluster.Cluster, role, password string) {
+func requirePassword(t *testing.T, c *testcluster.Cluster, role, password string) {
 	t.Helper()
 	ctx := context.Background()
 	if err := c.Exec(ctx, fmt.Sprintf(`SET password_encryption = 'scram-sha-256'; CREATE ROLE %s LOGIN SUPERUSER PASSWORD '%s'`, role, password)); err != nil {

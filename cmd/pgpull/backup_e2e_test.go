@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // pgpull runs the command in-process, as a user would run the binary, and returns its exit
@@ -30,7 +30,7 @@ func pgpull(t *testing.T, stdout *os.File, args ...string) (int, string) {
 }
 
 // addUnlogged makes an unlogged table with rows: a restored copy must have it empty.
-func addUnlogged(t *testing.T, c *cluster.Cluster) {
+func addUnlogged(t *testing.T, c *testcluster.Cluster) {
 	t.Helper()
 	if err := c.Exec(context.Background(), `CREATE UNLOGGED TABLE scratch AS SELECT g, md5(g::text) FROM generate_series(1, 50000) g`); err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func addUnlogged(t *testing.T, c *cluster.Cluster) {
 }
 
 // checkRestored runs the checks a user relies on against a started restored copy.
-func checkRestored(t *testing.T, r *cluster.Cluster) {
+func checkRestored(t *testing.T, r *testcluster.Cluster) {
 	t.Helper()
 	ctx := context.Background()
 	if err := r.CheckTPCB(ctx); err != nil {
@@ -54,7 +54,7 @@ func checkRestored(t *testing.T, r *cluster.Cluster) {
 }
 
 func TestBackupStreamUnderLoad(t *testing.T) {
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	addUnlogged(t, src)
 	load := loadPgbench(t, src, "10")
 
@@ -71,12 +71,12 @@ func TestBackupStreamUnderLoad(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "restored")
 	extract(t, tarPath, dir)
-	checkRestored(t, cluster.AdoptForTest(t, dir))
+	checkRestored(t, testcluster.AdoptForTest(t, dir))
 }
 
 func TestBackupPlainWithTablespace(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	base := t.TempDir()
 	live := filepath.Join(base, "ts-live")
 	if err := src.MkdirForServer(live); err != nil {
@@ -119,7 +119,7 @@ func TestBackupPlainWithTablespace(t *testing.T) {
 		}
 	}
 	checkWALDirs(t, dest, src.Major)
-	r := cluster.AdoptForTest(t, dest)
+	r := testcluster.AdoptForTest(t, dest)
 	checkRestored(t, r)
 	n, err := r.QueryInt(ctx, `SELECT count(*) FROM spaced`)
 	if err != nil || n != 100000 {
@@ -129,7 +129,7 @@ func TestBackupPlainWithTablespace(t *testing.T) {
 
 // summarizeWAL turns on 17's WAL summarizer and waits until it has written a summary into
 // pg_wal/summaries, which a backup must then leave out.
-func summarizeWAL(t *testing.T, c *cluster.Cluster) {
+func summarizeWAL(t *testing.T, c *testcluster.Cluster) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -193,7 +193,7 @@ func checkWALDirs(t *testing.T, dest string, major int) {
 }
 
 // addTablespace makes tablespace ts1 in a new directory and a table "spaced" of 50000 rows in it.
-func addTablespace(t *testing.T, c *cluster.Cluster) (location, oid string) {
+func addTablespace(t *testing.T, c *testcluster.Cluster) (location, oid string) {
 	t.Helper()
 	ctx := context.Background()
 	location = filepath.Join(t.TempDir(), "ts")
@@ -209,7 +209,7 @@ func addTablespace(t *testing.T, c *cluster.Cluster) (location, oid string) {
 	return location, tablespaceOID(t, c, "ts1")
 }
 
-func tablespaceOID(t *testing.T, c *cluster.Cluster, name string) string {
+func tablespaceOID(t *testing.T, c *testcluster.Cluster, name string) string {
 	t.Helper()
 	oid, err := c.QueryString(context.Background(), `SELECT oid::text FROM pg_tablespace WHERE spcname = $1`, name)
 	if err != nil {
@@ -222,7 +222,7 @@ func tablespaceOID(t *testing.T, c *cluster.Cluster, name string) string {
 // pg_basebackup's, with a temp table open, an unlogged table and a pgsql_tmp file present.
 func TestBackupMatchesPgBasebackup(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	if src.Major > 15 {
 		t.Skipf("pg_basebackup 15 refuses servers newer than 15, and this one is %d", src.Major)
 	}
@@ -249,7 +249,7 @@ func TestBackupMatchesPgBasebackup(t *testing.T) {
 		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
 	}
 	theirs := filepath.Join(base, "pg_basebackup")
-	bindir, err := cluster.ClientBindir()
+	bindir, err := testcluster.ClientBindir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func backupPaths(t *testing.T, root string) map[string]bool {
 // tablespace_map; moved out and linked back before the first start, the copy starts.
 func TestBackupStreamWithTablespace(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	_, oid := addTablespace(t, src)
 	tarPath := filepath.Join(t.TempDir(), "base.tar")
 	stderr := streamBackup(t, tarPath, "-c", "fast", src.DSN())
@@ -322,7 +322,7 @@ func TestBackupStreamWithTablespace(t *testing.T) {
 	if err := os.Symlink(moved, inStream); err != nil {
 		t.Fatal(err)
 	}
-	r := cluster.AdoptForTest(t, dir)
+	r := testcluster.AdoptForTest(t, dir)
 	n, err := r.QueryInt(ctx, `SELECT count(*) FROM spaced`)
 	if err != nil || n != 50000 {
 		t.Errorf("table in the tablespace: %d rows, %v; want 50000", n, err)
@@ -334,7 +334,7 @@ func TestBackupStreamWithTablespace(t *testing.T) {
 // tablespace_map edited to point there; recovery then makes the pg_tblspc link itself.
 func TestBackupTarFilesWithTablespace(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	live, oid := addTablespace(t, src)
 	dest := filepath.Join(t.TempDir(), "tars")
 	if code, stderr := pgpull(t, nil, "backup", "-F", "tar", "-c", "fast", src.DSN(), dest); code != 0 {
@@ -350,7 +350,7 @@ func TestBackupTarFilesWithTablespace(t *testing.T) {
 	moved := filepath.Join(t.TempDir(), "ts-restored")
 	extract(t, filepath.Join(dest, oid+".tar"), moved)
 	moveTablespace(t, dir, oid, live, moved)
-	r := cluster.AdoptForTest(t, dir)
+	r := testcluster.AdoptForTest(t, dir)
 	n, err := r.QueryInt(ctx, `SELECT count(*) FROM spaced`)
 	if err != nil || n != 50000 {
 		t.Errorf("table in the tablespace: %d rows, %v; want 50000", n, err)
@@ -401,7 +401,7 @@ func extract(t *testing.T, tarPath, dir string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := cluster.ExtractTar(f, dir); err != nil {
+	if err := testcluster.ExtractTar(f, dir); err != nil {
 		t.Fatal(err)
 	}
 }

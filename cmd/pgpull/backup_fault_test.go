@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // faultRate slows backups of the scale 10 cluster to several seconds, long enough to interrupt.
@@ -24,7 +24,7 @@ const faultRate = "20M"
 // neither leaves anything on the server or a partial DEST.
 func TestBackupFault(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	loadPgbench(t, src, "10")
 	base := t.TempDir()
 
@@ -41,7 +41,7 @@ func TestBackupFault(t *testing.T) {
 			t.Errorf("no reconnect reported:\n%s", stderr)
 		}
 		checkServerClean(t, src)
-		r := cluster.AdoptForTest(t, dest)
+		r := testcluster.AdoptForTest(t, dest)
 		if err := r.CheckTPCB(ctx); err != nil {
 			t.Error(err)
 		}
@@ -151,7 +151,7 @@ func (bg *background) wait(t *testing.T, timeout time.Duration) (int, string) {
 
 // waitForSession waits until the server shows a session of application, and fails t if none
 // comes within a minute.
-func waitForSession(t *testing.T, c *cluster.Cluster, application string) {
+func waitForSession(t *testing.T, c *testcluster.Cluster, application string) {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		n, err := c.QueryInt(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, application)
@@ -178,7 +178,7 @@ func waitForCopy(t *testing.T, dest string) {
 }
 
 // terminate ends one session of application on the server.
-func terminate(t *testing.T, c *cluster.Cluster, application string) {
+func terminate(t *testing.T, c *testcluster.Cluster, application string) {
 	t.Helper()
 	n, err := c.QueryInt(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM
 		(SELECT pid FROM pg_stat_activity WHERE application_name = $1 LIMIT 1) AS s`, application)

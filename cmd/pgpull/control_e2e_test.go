@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestPlainKilledAfterBackupLabel kills a plain-format backup the moment backup_label shows in
@@ -15,7 +15,7 @@ import (
 // global/pg_control, so that PostgreSQL refuses to start it rather than run crash recovery
 // from a copy without its WAL. pg_control is written last, after everything else is on disk.
 func TestPlainKilledAfterBackupLabel(t *testing.T) {
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	dest := filepath.Join(t.TempDir(), "copy")
 	// The scanner sends no WAL before the backup stops, so two segments at most 4 MB/s follow
 	// backup_label: seconds in which the run is still going.

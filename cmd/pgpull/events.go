@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/pgpull/pgpull/pipeline/backup"
+	"github.com/pgpull/pgpull/backup"
 )
 
 // event is one line of --events before the summary: at each phase change ("phase") and about

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // runCLI runs the command in-process with stdout going to w (nil to discard it), and returns its
@@ -44,7 +44,7 @@ func checkOneLine(t *testing.T, stderr string, secrets ...string) {
 // checkServerClean waits for the server to show what a finished or failed run must leave: no
 // pgpull session (and so no backup, which dies with the session that started it) and no
 // replication slot. Backends take a moment to exit after their client goes.
-func checkServerClean(t *testing.T, c *cluster.Cluster) {
+func checkServerClean(t *testing.T, c *testcluster.Cluster) {
 	t.Helper()
 	ctx := context.Background()
 	var sessions, slots int64
@@ -86,6 +86,6 @@ func checkModes(t *testing.T, root string) {
 }
 
 // roleDSN is c's unix-socket DSN for another role.
-func roleDSN(c *cluster.Cluster, role string) string {
+func roleDSN(c *testcluster.Cluster, role string) string {
 	return strings.Replace(c.DSN(), "user=postgres", "user="+role, 1)
 }

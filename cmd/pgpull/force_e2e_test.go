@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestBackupForce runs -f over an earlier backup: a run that fails before copying anything
@@ -19,7 +19,7 @@ import (
 // passes pgpull verify and starts.
 func TestBackupForce(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	dest := filepath.Join(t.TempDir(), "copy")
 	if code, stderr := pgpull(t, nil, "backup", "-c", "fast", src.DSN(), dest); code != 0 {
 		t.Fatalf("first backup failed (%d): %s", code, stderr)
@@ -96,7 +96,7 @@ func TestBackupForce(t *testing.T) {
 		if r := pgpullVerify(t, nil, dest); r.code != 0 {
 			t.Errorf("pgpull verify refused the -f backup (%d): %s%s", r.code, r.stdout, r.stderr)
 		}
-		cluster.AdoptForTest(t, dest)
+		testcluster.AdoptForTest(t, dest)
 	})
 }
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestGrantsLetARoleBackUp gives a plain role exactly what `pgpull grants` prints and takes a
@@ -16,7 +16,7 @@ import (
 // naming the function.
 func TestGrantsLetARoleBackUp(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	if out, err := src.Pgbench(ctx, "-i", "-q", "-s", "1").CombinedOutput(); err != nil {
 		t.Fatalf("pgbench -i: %v\n%s", err, out)
 	}
@@ -108,7 +108,7 @@ func TestGrantsLetARoleBackUp(t *testing.T) {
 		}
 		checkServerClean(t, src)
 		checkModes(t, dest)
-		r := cluster.AdoptForTest(t, dest)
+		r := testcluster.AdoptForTest(t, dest)
 		if err := r.CheckTPCB(ctx); err != nil {
 			t.Error(err)
 		}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"testing"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // loadPgbench fills c with pgbench tables at scale and starts a load on them.
-func loadPgbench(t *testing.T, c *cluster.Cluster, scale string) *testLoad {
+func loadPgbench(t *testing.T, c *testcluster.Cluster, scale string) *testLoad {
 	t.Helper()
 	if out, err := c.Pgbench(context.Background(), "-i", "-q", "-s", scale).CombinedOutput(); err != nil {
 		t.Fatalf("pgbench -i: %v\n%s", err, out)
@@ -16,16 +16,16 @@ func loadPgbench(t *testing.T, c *cluster.Cluster, scale string) *testLoad {
 	return startLoad(t, c)
 }
 
-// testLoad is a cluster.Load that fails its test unless it ran: every pgbench run exit 0, and
+// testLoad is a testcluster.Load that fails its test unless it ran: every pgbench run exit 0, and
 // transactions processed.
 type testLoad struct {
-	*cluster.Load
+	*testcluster.Load
 	checked bool
 }
 
 // startLoad starts 4 pgbench clients on c's pgbench tables, returning once they have committed
 // a transaction; the load is stopped and checked at the latest when the test ends.
-func startLoad(t *testing.T, c *cluster.Cluster) *testLoad {
+func startLoad(t *testing.T, c *testcluster.Cluster) *testLoad {
 	t.Helper()
 	l, err := c.StartLoad(context.Background(), 4)
 	if err != nil {

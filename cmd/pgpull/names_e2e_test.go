@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // oddName is the file name PostgreSQL's own pg_basebackup test plants in a data directory: not
@@ -24,7 +24,7 @@ const oddName = "FOO\xe0\xe0\xe0BAR"
 // restored copy must start. Such a file once failed every backup ("invalid byte sequence for
 // encoding").
 func TestBackupOddFileName(t *testing.T) {
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	body := []byte("a file with an odd name\n")
 	if err := os.WriteFile(filepath.Join(src.DataDir, oddName), body, 0o644); err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestBackupOddFileName(t *testing.T) {
 			t.Errorf("backup_manifest names %q without Encoded-Path", oddName)
 		}
 		checkVerifies(t, src.Major, dest)
-		cluster.AdoptForTest(t, dest)
+		testcluster.AdoptForTest(t, dest)
 	})
 
 	t.Run("plain, connected to a SQL_ASCII database", func(t *testing.T) {
@@ -88,7 +88,7 @@ func TestBackupOddFileName(t *testing.T) {
 		dir := filepath.Join(base, "from-tar")
 		extract(t, tarPath, dir)
 		checkOddFiles(t, dir, oddPaths, body)
-		cluster.AdoptForTest(t, dir)
+		testcluster.AdoptForTest(t, dir)
 	})
 }
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestPagesCorruptBlockReported damages one page of a table on disk, as a failing disk would,
@@ -15,7 +15,7 @@ import (
 // and that --no-verify-checksums takes the same backup with exit 0.
 func TestPagesCorruptBlockReported(t *testing.T) {
 	ctx := context.Background()
-	c := cluster.ForTest(t, cluster.Options{Checksums: true})
+	c := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	// No autovacuum: it would try to read the damaged page and fill the log with errors.
 	for _, sql := range []string{
 		`CREATE TABLE damaged WITH (autovacuum_enabled = off) AS SELECT g, md5(g::text) AS pad FROM generate_series(1, 5000) g`,

@@ -15,7 +15,7 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestBackupWriteRecoveryConf takes a backup with -R, as pg_basebackup -R, into a directory, as
@@ -23,7 +23,7 @@ import (
 // source and streams from it.
 func TestBackupWriteRecoveryConf(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	tests := []struct {
 		name   string
 		stream bool
@@ -71,7 +71,7 @@ func TestBackupWriteRecoveryConf(t *testing.T) {
 			if !tt.stream {
 				checkModes(t, dest)
 			}
-			copy := cluster.AdoptForTest(t, dest)
+			copy := testcluster.AdoptForTest(t, dest)
 			table := fmt.Sprintf("after_backup_%d", i)
 			if err := src.Exec(ctx, `CREATE TABLE `+table+` AS SELECT 42 AS answer`); err != nil {
 				t.Fatal(err)
@@ -96,7 +96,7 @@ func TestBackupWriteRecoveryConf(t *testing.T) {
 // TestBackupPasswordPrompt runs backup -W on a terminal, as pg_basebackup -W: it asks for the
 // password, takes it without echo and connects with it.
 func TestBackupPasswordPrompt(t *testing.T) {
-	src := cluster.ForTest(t, cluster.Options{})
+	src := testcluster.ForTest(t, testcluster.Options{})
 	requirePassword(t, src, "pw_user", secret)
 	dsn := strings.Replace(src.TCPDSN(), "user=postgres", "user=pw_user", 1)
 	ptmx, tty, err := pty.Open()

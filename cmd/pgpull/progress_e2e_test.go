@@ -12,7 +12,7 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestProgressDisplay runs backup -P with the tar stream on stdout: in a pseudo-terminal the bar
@@ -87,9 +87,9 @@ func TestProgressDisplay(t *testing.T) {
 
 // clusterWith46MB is a cluster of about 46 MB: long enough to copy at a few MB/s for a display or
 // an event stream to be seen advancing.
-func clusterWith46MB(t *testing.T) *cluster.Cluster {
+func clusterWith46MB(t *testing.T) *testcluster.Cluster {
 	t.Helper()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	if err := src.Exec(context.Background(), `CREATE TABLE filler AS SELECT g, repeat(md5(g::text), 4) AS pad FROM generate_series(1, 150000) AS g`); err != nil {
 		t.Fatal(err)
 	}

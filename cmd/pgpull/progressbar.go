@@ -8,7 +8,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/pgpull/pgpull/pipeline/backup"
+	"github.com/pgpull/pgpull/backup"
 )
 
 // progressDisplay is -P: on a terminal a bar redrawn in place (bytes done of the expected total,

@@ -5,7 +5,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/pgpull/pgpull/pipeline/backup"
+	"github.com/pgpull/pgpull/backup"
 )
 
 // progressLog writes the run's phase and progress lines on stderr: the wait for a spread

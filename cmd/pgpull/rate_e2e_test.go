@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestBackupMaxRate: -r holds the average rate of a backup to its cap, measured from the moment
@@ -19,7 +19,7 @@ import (
 // outright (a batch row larger than the limiter's burst). The upper bound is what a user relies
 // on; the lower one is loose because a loaded machine may fall short of the cap.
 func TestBackupMaxRate(t *testing.T) {
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	const capBytes = 2 << 20
 	r, w, err := os.Pipe()
 	if err != nil {

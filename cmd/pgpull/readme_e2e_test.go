@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // readmeMarker precedes each README block this test runs.
@@ -42,7 +42,7 @@ func readmeBlocks(t *testing.T) []string {
 // the files under one local directory.
 func TestReadmeRestores(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	blocks := readmeBlocks(t)
 	if len(blocks) < 5 {
 		t.Fatalf("README has %d blocks marked %q; want the plain, stream, compressed and -F tar restores", len(blocks), readmeMarker)
@@ -55,7 +55,7 @@ func TestReadmeRestores(t *testing.T) {
 	if err := os.Chmod(restore, 0o755); err != nil { // the server's OS user must reach the copies
 		t.Fatal(err)
 	}
-	port, err := cluster.FreePort()
+	port, err := testcluster.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

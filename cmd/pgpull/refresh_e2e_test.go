@@ -15,20 +15,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/sinks"
 )
 
 // countingDSN puts a byte-counting proxy in front of c: what a run moves is counted on the wire,
 // not taken from pgpull's own report.
-func countingDSN(t *testing.T, c *cluster.Cluster) (string, *stallProxy) {
+func countingDSN(t *testing.T, c *testcluster.Cluster) (string, *stallProxy) {
 	t.Helper()
 	proxy := startStallProxy(t, fmt.Sprintf("127.0.0.1:%d", c.Port), "no connection is stalled", -1)
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable", proxy.Port()), proxy
 }
 
 // runPgbench runs n transactions of TPC-B and fails t unless they all ran.
-func runPgbench(t *testing.T, c *cluster.Cluster, n int) {
+func runPgbench(t *testing.T, c *testcluster.Cluster, n int) {
 	t.Helper()
 	out, err := c.Pgbench(context.Background(), "-c", "2", "-j", "2", "-t", strconv.Itoa(n/2), "-n").CombinedOutput()
 	if err != nil {
@@ -40,7 +40,7 @@ func runPgbench(t *testing.T, c *cluster.Cluster, n int) {
 	}
 }
 
-func mustExec(t *testing.T, c *cluster.Cluster, sqls ...string) {
+func mustExec(t *testing.T, c *testcluster.Cluster, sqls ...string) {
 	t.Helper()
 	for _, sql := range sqls {
 		if err := c.Exec(context.Background(), sql); err != nil {
@@ -66,7 +66,7 @@ func checkVerifies(t *testing.T, major int, dir string) {
 		t.Log(why)
 		return
 	}
-	bindir, err := cluster.ClientBindir()
+	bindir, err := testcluster.ClientBindir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func checkVerifies(t *testing.T, major int, dir string) {
 // pg_verifybackup and that the refresh moved a fraction of a full backup's bytes on the wire.
 func TestRefresh(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	dsn, proxy := countingDSN(t, src)
 	if out, err := src.Pgbench(ctx, "-i", "-q", "-s", "10").CombinedOutput(); err != nil {
 		t.Fatalf("pgbench -i: %v\n%s", err, out)
@@ -169,7 +169,7 @@ func TestRefresh(t *testing.T) {
 		t.Errorf("truncated relation %s in the copy: %v, %v; want %d bytes", shrunkPath, fi, err, shrunkSize)
 	}
 	checkVerifies(t, src.Major, dest)
-	r := cluster.AdoptForTest(t, dest)
+	r := testcluster.AdoptForTest(t, dest)
 	checkRestored(t, r)
 	for _, q := range []struct {
 		sql  string
@@ -262,7 +262,7 @@ func checkCannotStart(t *testing.T, dir string) {
 // wire), the second time into a copy that restores consistent.
 func TestRefreshKilled(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	dsn, proxy := countingDSN(t, src)
 	if out, err := src.Pgbench(ctx, "-i", "-q", "-s", "5").CombinedOutput(); err != nil {
 		t.Fatalf("pgbench -i: %v\n%s", err, out)
@@ -297,5 +297,5 @@ func TestRefreshKilled(t *testing.T) {
 		t.Fatalf("rerunning the killed refresh failed (%d): %s", code, stderr)
 	}
 	checkVerifies(t, src.Major, dest)
-	checkRestored(t, cluster.AdoptForTest(t, dest))
+	checkRestored(t, testcluster.AdoptForTest(t, dest))
 }

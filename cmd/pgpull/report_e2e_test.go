@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // amountRE finds the one wording of what a backup holds, as -v's last line and verify say it.
@@ -18,7 +18,7 @@ var amountRE = regexp.MustCompile(`\d+ files? \([0-9.]+ [kMG]iB\) and \d+ WAL se
 // backup and verify count the same files, bytes and WAL segments in the same words.
 func TestBackupReports(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	// A spread checkpoint paces its writes over minutes: leave it nothing to write.
 	if err := src.Exec(ctx, `CREATE TABLE t AS SELECT generate_series(1, 100000) AS i; CHECKPOINT`); err != nil {
 		t.Fatal(err)

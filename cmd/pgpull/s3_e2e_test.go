@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/bench/weed"
 	"github.com/pgpull/pgpull/internal/s3store"
-	"github.com/pgpull/pgpull/stages/compress"
+	"github.com/pgpull/pgpull/internal/compress"
 )
 
 const (
@@ -82,7 +82,7 @@ func s3Extract(t *testing.T, st *s3store.Store, name, dir string) {
 		t.Fatal(err)
 	}
 	defer zr.Close()
-	if err := cluster.ExtractTar(zr, dir); err != nil {
+	if err := testcluster.ExtractTar(zr, dir); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -98,7 +98,7 @@ func s3Verify(t *testing.T, endpoint, location string) {
 // several parts; verify reads it back whole; extracted, it starts and is consistent.
 func TestS3BackupUnderLoad(t *testing.T) {
 	srv := s3Store(t)
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	addUnlogged(t, src)
 	load := loadPgbench(t, src, "10")
 	location := "s3://" + s3Bucket + "/runs/one"
@@ -112,7 +112,7 @@ func TestS3BackupUnderLoad(t *testing.T) {
 	s3Verify(t, srv.Endpoint(), location)
 	dir := filepath.Join(t.TempDir(), "restored")
 	s3Extract(t, st, "base.tar", dir)
-	checkRestored(t, cluster.AdoptForTest(t, dir))
+	checkRestored(t, testcluster.AdoptForTest(t, dir))
 	checkServerClean(t, src)
 }
 
@@ -120,7 +120,7 @@ func TestS3BackupUnderLoad(t *testing.T) {
 // among them; they restore with the tablespace where tablespace_map says.
 func TestS3TarZstdWithTablespace(t *testing.T) {
 	srv := s3Store(t)
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	live, oid := addTablespace(t, src)
 	location := "s3://" + s3Bucket + "/tars"
 	if code, stderr := pgpull(t, nil, "backup", "-F", "tar", "-z", "zstd", "-c", "fast", "--s3-endpoint", srv.Endpoint(), src.DSN(), location); code != 0 {
@@ -134,7 +134,7 @@ func TestS3TarZstdWithTablespace(t *testing.T) {
 	moved := filepath.Join(t.TempDir(), "ts-restored")
 	s3Extract(t, st, oid+".tar.zst", moved)
 	moveTablespace(t, dir, oid, live, moved)
-	r := cluster.AdoptForTest(t, dir)
+	r := testcluster.AdoptForTest(t, dir)
 	n, err := r.QueryInt(context.Background(), `SELECT count(*) FROM spaced`)
 	if err != nil || n != 50000 {
 		t.Errorf("table in the tablespace: %d rows, %v; want 50000", n, err)
@@ -146,7 +146,7 @@ func TestS3TarZstdWithTablespace(t *testing.T) {
 // and any attempt to reach it would fail with a connection error instead of the store's.
 func TestS3RefusedBeforeServer(t *testing.T) {
 	srv := s3Store(t)
-	closed, err := cluster.FreePort()
+	closed, err := testcluster.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // open, and nothing of pgpull is left on the server.
 func TestS3StoreStoppedMidUpload(t *testing.T) {
 	srv := s3Store(t)
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	load := loadPgbench(t, src, "10")
 	location := "s3://" + s3Bucket + "/stopped"
 	st := s3Open(t, srv.Endpoint(), location)
@@ -237,7 +237,7 @@ func TestS3StoreStoppedMidUpload(t *testing.T) {
 // TestS3PartRetried: a part the store refuses once is sent again and the backup completes.
 func TestS3PartRetried(t *testing.T) {
 	srv := s3Store(t)
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	addUnlogged(t, src)
 	upstream, err := url.Parse(srv.Endpoint())
 	if err != nil {

@@ -11,15 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
-	"github.com/pgpull/pgpull/pipeline/backup"
+	"github.com/pgpull/pgpull/internal/testcluster"
+	"github.com/pgpull/pgpull/backup"
 )
 
 // clusterOf2GB is a cluster of about 2 GB made in seconds: one row on each page of a
 // fillfactor-10 table, so that the heap is 2 GB of mostly empty pages and the WAL a tenth of it.
-func clusterOf2GB(t *testing.T) *cluster.Cluster {
+func clusterOf2GB(t *testing.T) *testcluster.Cluster {
 	t.Helper()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	began := time.Now()
 	if err := src.Exec(context.Background(), `CREATE TABLE sparse (id int, pad text) WITH (fillfactor = 10);
 		INSERT INTO sparse SELECT g, repeat('p', 500) FROM generate_series(1, 262144) AS g`); err != nil {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/stages/fetch"
 )
@@ -27,7 +27,7 @@ import (
 func TestServerCompress(t *testing.T) {
 	ctx := context.Background()
 	// track_functions counts the helper's calls, to show the backup read through it.
-	src := cluster.ForTest(t, cluster.Options{Checksums: true, Conf: []string{"track_functions = 'pl'"}})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true, Conf: []string{"track_functions = 'pl'"}})
 	requirePlpython(t, src)
 	addUnlogged(t, src)
 	if out, err := src.Pgbench(ctx, "-i", "-q", "-s", "10").CombinedOutput(); err != nil {
@@ -197,14 +197,14 @@ func TestServerCompress(t *testing.T) {
 		if err != nil || calls == 0 {
 			t.Errorf("the helper was called %d times (%v); want the backup to read through it", calls, err)
 		}
-		checkRestored(t, cluster.AdoptForTest(t, dest))
+		checkRestored(t, testcluster.AdoptForTest(t, dest))
 	})
 }
 
 // serverPythonCodec is the codec README promises the helper picks, from the modules the server's
 // own Python imports (plpython3u embeds the system's libpython, not the python3 first on PATH):
 // lz4 with python3-lz4, else zstd with python3-zstandard, else zlib.
-func serverPythonCodec(t *testing.T, c *cluster.Cluster) string {
+func serverPythonCodec(t *testing.T, c *testcluster.Cluster) string {
 	t.Helper()
 	for _, m := range []struct{ module, codec string }{{"lz4.block", "lz4"}, {"zstandard", "zstd"}} {
 		if pythonImports(t, c, m.module) {
@@ -215,7 +215,7 @@ func serverPythonCodec(t *testing.T, c *cluster.Cluster) string {
 }
 
 // pythonImports reports whether the server's Python imports module.
-func pythonImports(t *testing.T, c *cluster.Cluster, module string) bool {
+func pythonImports(t *testing.T, c *testcluster.Cluster, module string) bool {
 	t.Helper()
 	ctx := context.Background()
 	if err := c.Exec(ctx, `CREATE OR REPLACE FUNCTION public.pgpull_test_imports(m text) RETURNS bool LANGUAGE plpython3u AS $$
@@ -236,7 +236,7 @@ $$`); err != nil {
 }
 
 // applySQL runs what pgpull grants printed as README says: piped to psql.
-func applySQL(t *testing.T, c *cluster.Cluster, sql string) {
+func applySQL(t *testing.T, c *testcluster.Cluster, sql string) {
 	t.Helper()
 	psql := c.Psql(context.Background(), "-d", "template1")
 	psql.Stdin = strings.NewReader(sql)
@@ -246,7 +246,7 @@ func applySQL(t *testing.T, c *cluster.Cluster, sql string) {
 }
 
 // requirePlpython fails t, saying how to install it, when the server lacks PL/Python.
-func requirePlpython(t *testing.T, c *cluster.Cluster) {
+func requirePlpython(t *testing.T, c *testcluster.Cluster) {
 	t.Helper()
 	ctx := context.Background()
 	n, err := c.QueryInt(ctx, `SELECT count(*) FROM pg_available_extensions WHERE name = 'plpython3u'`)

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestBackupFromStandby takes the backup from a streaming replica while the primary is under
@@ -14,8 +14,8 @@ import (
 // global/pg_control it copied, which is why that file must be read after every other.
 func TestBackupFromStandby(t *testing.T) {
 	ctx := context.Background()
-	primary := cluster.ForTest(t, cluster.Options{Checksums: true})
-	replica := cluster.StandbyForTest(t, primary)
+	primary := testcluster.ForTest(t, testcluster.Options{Checksums: true})
+	replica := testcluster.StandbyForTest(t, primary)
 	addUnlogged(t, primary)
 	load := loadPgbench(t, primary, "5")
 	if in, err := replica.QueryString(ctx, `SELECT pg_is_in_recovery()::text`); err != nil || in != "true" {
@@ -32,5 +32,5 @@ func TestBackupFromStandby(t *testing.T) {
 	if err := os.Remove(filepath.Join(dest, "standby.signal")); err != nil {
 		t.Fatalf("the standby's backup has no standby.signal: %v", err)
 	}
-	checkRestored(t, cluster.AdoptForTest(t, dest))
+	checkRestored(t, testcluster.AdoptForTest(t, dest))
 }

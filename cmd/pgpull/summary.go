@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pgpull/pgpull/internal/session"
-	"github.com/pgpull/pgpull/pipeline/backup"
+	"github.com/pgpull/pgpull/backup"
 )
 
 // reportSchema versions the JSON objects of --summary and --events; docs/events.md describes

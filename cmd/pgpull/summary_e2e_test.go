@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestBackupSummaryAndEvents takes a rate-capped backup with --events and --summary and holds the
@@ -94,7 +94,7 @@ func TestBackupSummaryAndEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cluster.ExtractTar(zr, restored); err != nil {
+		if err := testcluster.ExtractTar(zr, restored); err != nil {
 			t.Fatal(err)
 		}
 		checkSummaryAgainstBackup(t, sum, restored)

@@ -6,14 +6,14 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestBackupTarCompressedRestores takes -F tar backups compressed with gzip:1 and zstd under
 // pgbench load, extracts base.tar.gz and base.tar.zst with GNU tar as a user would, and starts
 // the copies: they must recover consistent (pgbench sums, amcheck, unlogged table empty).
 func TestBackupTarCompressedRestores(t *testing.T) {
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	addUnlogged(t, src)
 	load := loadPgbench(t, src, "2")
 	base := t.TempDir()
@@ -41,7 +41,7 @@ func TestBackupTarCompressedRestores(t *testing.T) {
 			if out, err := exec.Command("tar", args...).CombinedOutput(); err != nil {
 				t.Fatalf("tar %v: %v\n%s", args, err, out)
 			}
-			checkRestored(t, cluster.AdoptForTest(t, dir))
+			checkRestored(t, testcluster.AdoptForTest(t, dir))
 		})
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
@@ -44,7 +44,7 @@ func pgpullVerify(t *testing.T, stdin io.Reader, target string) verifyRun {
 
 // verifyFixture is a small cluster with a tablespace and a backup of it in each form.
 type verifyFixture struct {
-	src                *cluster.Cluster
+	src                *testcluster.Cluster
 	gzip, zstd         string // tar stream files
 	plain, tarDir      string
 	accounts, branches string // relation file paths of two pgbench tables
@@ -53,7 +53,7 @@ type verifyFixture struct {
 func newVerifyFixture(t *testing.T) *verifyFixture {
 	t.Helper()
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	if out, err := src.Pgbench(ctx, "-i", "-q", "-s", "1").CombinedOutput(); err != nil {
 		t.Fatalf("pgbench -i: %v\n%s", err, out)
 	}
@@ -80,7 +80,7 @@ func newVerifyFixture(t *testing.T) *verifyFixture {
 	return f
 }
 
-func relationPath(t *testing.T, c *cluster.Cluster, table string) string {
+func relationPath(t *testing.T, c *testcluster.Cluster, table string) string {
 	t.Helper()
 	p, err := c.QueryString(context.Background(), `SELECT pg_relation_filepath($1::regclass)`, table)
 	if err != nil {
@@ -97,7 +97,7 @@ func backupOK(t *testing.T, args ...string) {
 }
 
 // backupToFile writes a tar stream backup, as `pgpull backup ... DSN - > p` does.
-func backupToFile(t *testing.T, c *cluster.Cluster, p string, flags ...string) string {
+func backupToFile(t *testing.T, c *testcluster.Cluster, p string, flags ...string) string {
 	t.Helper()
 	out, err := os.Create(p)
 	if err != nil {
@@ -339,7 +339,7 @@ func TestVerifyBackups(t *testing.T) {
 		if args == nil {
 			t.Skip(why)
 		}
-		bindir, err := cluster.ClientBindir()
+		bindir, err := testcluster.ClientBindir()
 		if err != nil {
 			t.Fatal(err)
 		}

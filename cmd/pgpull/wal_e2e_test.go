@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
@@ -27,7 +27,7 @@ const walSegSize = 16 << 20
 // segment being written only as NAME.partial; and the feed must stop cleanly on SIGINT.
 func TestWALFeed(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	dir := t.TempDir()
 	feed := startFeed(t, buildPgpull(t), "-D", "200ms", "-v", src.DSN(), dir)
 	first := writtenSegment(t, src)
@@ -79,7 +79,7 @@ func TestWALFeed(t *testing.T) {
 // the standby itself, which restores from that archive and receives nothing by streaming.
 func TestWALFeedKeepsAStandby(t *testing.T) {
 	ctx := context.Background()
-	primary := cluster.ForTest(t, cluster.Options{Checksums: true})
+	primary := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	if err := primary.Exec(ctx, `CREATE ROLE feeder LOGIN; CREATE TABLE after_backup (i int)`); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestWALFeedKeepsAStandby(t *testing.T) {
 	if err := appendConf(filepath.Join(dest, "postgresql.auto.conf"), conf); err != nil {
 		t.Fatal(err)
 	}
-	standby := cluster.AdoptForTest(t, dest)
+	standby := testcluster.AdoptForTest(t, dest)
 
 	// Default mode: the rows arrive once their segment is finished.
 	// Two statements, two transactions: the commit must come before the switch.
@@ -161,7 +161,7 @@ func TestWALFeedKeepsAStandby(t *testing.T) {
 // much WAL, must resume without a gap. A role without REPLICATION is refused --slot.
 func TestWALFeedGap(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true,
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true,
 		Conf: []string{"max_wal_size = 32MB", "min_wal_size = 32MB", "wal_keep_size = 0"}})
 	bin := buildPgpull(t)
 	if err := src.Exec(ctx, `CREATE TABLE churn (i int); CREATE ROLE plain LOGIN`); err != nil {
@@ -357,7 +357,7 @@ func waitForPartial(t *testing.T, feed *feedProcess, dir string) string {
 
 // waitForSlot waits until the slot's restart point is in segment want: the feed has released
 // every segment before it, and no more.
-func waitForSlot(t *testing.T, c *cluster.Cluster, slot string, want pgformat.Segment) {
+func waitForSlot(t *testing.T, c *testcluster.Cluster, slot string, want pgformat.Segment) {
 	t.Helper()
 	waitUntil(t, fmt.Sprintf("slot %s to restart in %s", slot, want.Name(1, walSegSize)), func() (bool, error) {
 		restart, err := c.QueryString(context.Background(), `SELECT restart_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, slot)
@@ -373,7 +373,7 @@ func waitForSlot(t *testing.T, c *cluster.Cluster, slot string, want pgformat.Se
 }
 
 // waitForRows waits until the standby has replayed n rows of after_backup.
-func waitForRows(t *testing.T, standby *cluster.Cluster, n int64) {
+func waitForRows(t *testing.T, standby *testcluster.Cluster, n int64) {
 	t.Helper()
 	waitUntil(t, fmt.Sprintf("%d rows on the standby", n), func() (bool, error) {
 		got, err := standby.QueryInt(context.Background(), `SELECT count(*) FROM after_backup`)
@@ -382,7 +382,7 @@ func waitForRows(t *testing.T, standby *cluster.Cluster, n int64) {
 }
 
 // writtenSegment is the segment a primary is writing.
-func writtenSegment(t *testing.T, c *cluster.Cluster) pgformat.Segment {
+func writtenSegment(t *testing.T, c *testcluster.Cluster) pgformat.Segment {
 	t.Helper()
 	txt, err := c.QueryString(context.Background(), `SELECT pg_current_wal_lsn()::text`)
 	if err != nil {

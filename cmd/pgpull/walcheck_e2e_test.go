@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
@@ -24,7 +24,7 @@ import (
 func TestBackupRefusesDamagedWAL(t *testing.T) {
 	ctx := context.Background()
 	const segSize = 1 << 20
-	src := cluster.ForTest(t, cluster.Options{Checksums: true, WALSegSizeMB: 1})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true, WALSegSizeMB: 1})
 	dest := filepath.Join(t.TempDir(), "copy")
 	// The scanner sends no WAL before the backup stops, and the data takes seconds at 2 MB/s:
 	// time in which the test writes WAL and damages it.

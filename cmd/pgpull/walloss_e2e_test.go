@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
@@ -21,7 +21,7 @@ import (
 func TestBackupWithoutSlotLosesWAL(t *testing.T) {
 	ctx := context.Background()
 	const segSize = 1 << 20
-	src := cluster.ForTest(t, cluster.Options{Checksums: true, WALSegSizeMB: 1, Conf: []string{
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true, WALSegSizeMB: 1, Conf: []string{
 		"max_wal_size = 32MB", "min_wal_size = 4MB", "wal_keep_size = 0", "checkpoint_timeout = 30s"}})
 	load := loadPgbench(t, src, "5")
 	role := grantedRole(t, src, "bk")
@@ -88,7 +88,7 @@ func TestBackupWithoutSlotLosesWAL(t *testing.T) {
 		return
 	}
 	t.Logf("branch: pgpull copied the WAL in time and exited 0; the backup must restore")
-	r := cluster.AdoptForTest(t, dest)
+	r := testcluster.AdoptForTest(t, dest)
 	if err := r.CheckTPCB(ctx); err != nil {
 		t.Error(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/pgpull/pgpull/internal/session"
-	"github.com/pgpull/pgpull/pipeline/backup"
+	"github.com/pgpull/pgpull/backup"
 )
 
 // walRiskWarning is the line printed before the copy when the WAL the backup needs may be removed

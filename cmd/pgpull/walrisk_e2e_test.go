@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestWALRiskPreflight backs up, as a role without REPLICATION, a server that keeps little WAL
@@ -23,7 +23,7 @@ import (
 // start at all, leaving nothing on the server.
 func TestWALRiskPreflight(t *testing.T) {
 	ctx := context.Background()
-	src := cluster.ForTest(t, cluster.Options{Checksums: true, Conf: []string{"max_wal_size = 32MB", "min_wal_size = 32MB", "checkpoint_timeout = 30s"}})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true, Conf: []string{"max_wal_size = 32MB", "min_wal_size = 32MB", "checkpoint_timeout = 30s"}})
 	load := loadPgbench(t, src, "5")
 	role := grantedRole(t, src, "bk")
 	base := t.TempDir()
@@ -97,7 +97,7 @@ func TestWALRiskPreflight(t *testing.T) {
 
 // grantedRole makes a login role without REPLICATION and gives it what pgpull grants prints,
 // run through psql as README says.
-func grantedRole(t *testing.T, c *cluster.Cluster, role string) string {
+func grantedRole(t *testing.T, c *testcluster.Cluster, role string) string {
 	t.Helper()
 	ctx := context.Background()
 	if err := c.Exec(ctx, `CREATE ROLE `+role+` LOGIN`); err != nil {

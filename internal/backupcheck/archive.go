@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/pgpull/pgpull/internal/manifest"
-	"github.com/pgpull/pgpull/stages/compress"
+	"github.com/pgpull/pgpull/internal/compress"
 )
 
 // archivePrefix says where the members of a -F tar archive go in the backup, from the

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/pgpull/pgpull/internal/manifest"
-	"github.com/pgpull/pgpull/stages/compress"
+	"github.com/pgpull/pgpull/internal/compress"
 )
 
 // A stream carries its manifest as the last member, so the algorithm of the file checksums is

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/pgpull/pgpull/internal/manifest"
-	"github.com/pgpull/pgpull/stages/compress"
+	"github.com/pgpull/pgpull/internal/compress"
 )
 
 // FuzzVerifyStream feeds verify's tar reading arbitrary bytes: a backup stream cut, spliced or

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -83,7 +83,7 @@ func TestManifestVersion2(t *testing.T) {
 // TestManifestAcceptedByPgVerifybackup lays out the golden files as a plain backup and has
 // PostgreSQL's own verifier check them against our manifest, then corrupts a file.
 func TestManifestAcceptedByPgVerifybackup(t *testing.T) {
-	bin, err := cluster.Bindir()
+	bin, err := testcluster.Bindir()
 	if err != nil {
 		t.Fatal(err)
 	}

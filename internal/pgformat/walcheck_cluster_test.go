@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/pgformat/walfixture"
 )
 
@@ -35,7 +35,7 @@ func makeWAL(t *testing.T) *walFixture {
 	t.Helper()
 	ctx := context.Background()
 	const segSize = 1 << 20
-	c := cluster.ForTest(t, cluster.Options{Checksums: true, WALSegSizeMB: 1, Conf: []string{"wal_keep_size = 64MB"}})
+	c := testcluster.ForTest(t, testcluster.Options{Checksums: true, WALSegSizeMB: 1, Conf: []string{"wal_keep_size = 64MB"}})
 	conn, err := c.Connect(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func makeWAL(t *testing.T) *walFixture {
 func BenchmarkWALCheckerPgbench(b *testing.B) {
 	ctx := context.Background()
 	const segSize = 16 << 20
-	c := cluster.ForTest(b, cluster.Options{Checksums: true, Conf: []string{"wal_keep_size = 256MB"}})
+	c := testcluster.ForTest(b, testcluster.Options{Checksums: true, Conf: []string{"wal_keep_size = 256MB"}})
 	if out, err := c.Pgbench(ctx, "-i", "-q", "-s", "2").CombinedOutput(); err != nil {
 		b.Fatalf("pgbench -i: %v\n%s", err, out)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/pipeline"
 )
@@ -19,7 +19,7 @@ import (
 // sizes and times as the server's) and requires the same bytes; it also parses and re-serialises
 // the server's manifest.
 func TestManifestMatchesPgBasebackup(t *testing.T) {
-	c := cluster.ForTest(t, cluster.Options{Checksums: true})
+	c := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	if c.Major > 15 {
 		t.Skipf("pg_basebackup 15 refuses servers newer than 15, and this one is %d", c.Major)
 	}
@@ -27,7 +27,7 @@ func TestManifestMatchesPgBasebackup(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(c.DataDir, "FOO\xe0\xe0\xe0BAR"), []byte("odd name\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bindir, err := cluster.ClientBindir()
+	bindir, err := testcluster.ClientBindir()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/fixture"
 	"github.com/pgpull/pgpull/internal/pgformat"
 )
@@ -30,7 +30,7 @@ const pageFixtureBlock = 1
 // --data-checksums, then corrupts one page and compares the report with pg_checksums.
 func TestPageChecksumsMatchPostgres(t *testing.T) {
 	ctx := context.Background()
-	c := cluster.ForTest(t, cluster.Options{Checksums: true})
+	c := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	for _, sql := range []string{
 		`CREATE TABLE pages(id int, pad text)`,
 		`INSERT INTO pages SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g`,

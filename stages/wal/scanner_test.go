@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/bench/cluster"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/pipeline"
 )
@@ -19,7 +19,7 @@ import (
 // is real, its segments finished by pg_switch_wal.
 func TestScannerEndsAtStopSegment(t *testing.T) {
 	ctx := context.Background()
-	c := cluster.ForTest(t, cluster.Options{})
+	c := testcluster.ForTest(t, testcluster.Options{})
 	conn, err := c.Connect(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 // each; figures come from bench/RESULTS.md where they were measured there, and a value that was
 // chosen rather than measured says so.
 //
-// Not here: the compressors' block sizes (stages/compress), which are properties of each
+// Not here: the compressors' block sizes (internal/compress), which are properties of each
 // algorithm measured beside the code they tune, and RowSize (stages/fetch), measured likewise;
 // -j and --range-size, which the user sets (bench/RESULTS.md recommends them per compression).
 type Tuning struct {
@@ -67,7 +67,7 @@ type Tuning struct {
 	Hashers int
 
 	// Compressors is how many goroutines compress a tar stream or each -F tar archive; 0 means
-	// GOMAXPROCS. Each holds about two blocks (see stages/compress.NewWriter).
+	// GOMAXPROCS. Each holds about two blocks (see internal/compress.NewWriter).
 	Compressors int
 	// StreamBuffer buffers the tar stream on its way to stdout, so that a pipe gets large writes.
 	StreamBuffer int

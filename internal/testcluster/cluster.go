@@ -9,7 +9,7 @@
 // for the server is chowned to that user. Client programs (pgbench,
 // pg_amcheck) and pgx connections run as the calling user and log in as the
 // database role "postgres" with trust authentication.
-package cluster
+package testcluster
 
 import (
 	"bytes"
@@ -131,7 +131,7 @@ func Init(ctx context.Context, dataDir string, opts Options) (*Cluster, error) {
 	}
 	conf := []string{
 		"",
-		"# added by pgpull bench/cluster",
+		"# added by pgpull internal/testcluster",
 		"port = " + strconv.Itoa(c.Port),
 		"unix_socket_directories = '" + c.SocketDir + "'",
 		"listen_addresses = '127.0.0.1'",
