@@ -112,7 +112,7 @@ func (t *tally) count(ctx context.Context, in <-chan pipeline.Item, out chan<- p
 				t.listedWAL.Add(1)
 			}
 		}
-		if err := send(ctx, out, it); err != nil {
+		if err := pipeline.Send(ctx, out, it); err != nil {
 			return err
 		}
 	}

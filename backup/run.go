@@ -395,7 +395,7 @@ func (o Options) MemoryLimit() int64 {
 func (b *Backup) finishData(ctx context.Context, ctl *session.Control, quietControl func(), conn *pgx.Conn, items chan<- pipeline.Item, t *tally) (session.Stop, error) {
 	var stop session.Stop
 	barrier := make(chan struct{})
-	if err := send(ctx, items, pipeline.Item{Barrier: barrier}); err != nil {
+	if err := pipeline.Send(ctx, items, pipeline.Item{Barrier: barrier}); err != nil {
 		return stop, err
 	}
 	select {
@@ -425,20 +425,11 @@ func (b *Backup) finishData(ctx context.Context, ctl *session.Control, quietCont
 			Size: int64(len(stop.TablespaceMap)), ModTime: now, Segment: -1})
 	}
 	for _, f := range closing {
-		if err := send(ctx, items, pipeline.Item{File: f}); err != nil {
+		if err := pipeline.Send(ctx, items, pipeline.Item{File: f}); err != nil {
 			return stop, err
 		}
 	}
 	return stop, nil
-}
-
-func send(ctx context.Context, out chan<- pipeline.Item, it pipeline.Item) error {
-	select {
-	case out <- it:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // write is the last stage: it hands each Piece to the sink, which gives its bytes back.

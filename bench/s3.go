@@ -12,8 +12,8 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/bench/weed"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // s3Settings are the s3 command's flags.

@@ -66,10 +66,19 @@ func EachUntil[T any](ctx context.Context, quit <-chan struct{}, in <-chan T, ou
 		if err := do(v); err != nil {
 			return err
 		}
-		select {
-		case out <- v:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := Send(ctx, out, v); err != nil {
+			return err
 		}
+	}
+}
+
+// Send hands v to out, or gives up with ctx's error once ctx is done: every send between stages
+// goes through it, so that no stage blocks on a consumer that has already failed.
+func Send[T any](ctx context.Context, out chan<- T, v T) error {
+	select {
+	case out <- v:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/pipeline"
 	"github.com/pgpull/pgpull/internal/compress"
+	"github.com/pgpull/pgpull/pipeline"
 	"go.uber.org/goleak"
 )
 

@@ -17,8 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
-	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/backup"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestBackupAutoJobs runs -j auto where each connection is capped at 3 MB/s, so that every added

@@ -11,11 +11,11 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/pgpull/pgpull/backup"
+	"github.com/pgpull/pgpull/internal/compress"
 	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/session"
-	"github.com/pgpull/pgpull/backup"
 	"github.com/pgpull/pgpull/sinks"
-	"github.com/pgpull/pgpull/internal/compress"
 )
 
 // defaultJobs is the -j default; bench/RESULTS.md has the measurement behind it.

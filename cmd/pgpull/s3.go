@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/pgpull/pgpull/internal/compress"
 	"github.com/pgpull/pgpull/internal/s3store"
 	"github.com/pgpull/pgpull/sinks"
-	"github.com/pgpull/pgpull/internal/compress"
 )
 
 // s3Flags are the settings of an s3:// DEST or PATH beyond what the AWS variables give.

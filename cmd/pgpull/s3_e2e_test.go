@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/bench/weed"
-	"github.com/pgpull/pgpull/internal/s3store"
 	"github.com/pgpull/pgpull/internal/compress"
+	"github.com/pgpull/pgpull/internal/s3store"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 const (

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/backup"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // clusterOf2GB is a cluster of about 2 GB made in seconds: one row on each page of a

@@ -12,8 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/session"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/stages/fetch"
 )
 

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/backup"
+	"github.com/pgpull/pgpull/internal/session"
 )
 
 // reportSchema versions the JSON objects of --summary and --events; docs/events.md describes

@@ -7,9 +7,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pgpull/pgpull/backup"
 	"github.com/pgpull/pgpull/internal/backupcheck"
 	"github.com/pgpull/pgpull/internal/pgformat"
-	"github.com/pgpull/pgpull/backup"
 )
 
 // verifyCommand is `pgpull verify`; stdin is where `-` reads a stream from (os.Stdin, or a test's

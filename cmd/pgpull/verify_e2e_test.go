@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // verifyRun is one run of `pgpull verify`.

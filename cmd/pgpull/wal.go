@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgpull/pgpull/internal/session"
-	"github.com/pgpull/pgpull/stages/wal"
+	"github.com/pgpull/pgpull/walfeed"
 )
 
 func walCommand(stderr io.Writer) *command {
@@ -47,14 +47,14 @@ func walCommand(stderr io.Writer) *command {
 			if err != nil || perm&^0o777 != 0 || perm&0o600 != 0o600 {
 				return fmt.Errorf("--mode %q is not a file mode this tool can write and read back: give octal permissions such as 0600 or 0640", mode)
 			}
-			feed := &wal.Feed{Dir: args[1], Interval: interval, WarmStandby: warm, Mode: os.FileMode(perm), Slot: slot}
+			feed := &walfeed.Feed{Dir: args[1], Interval: interval, WarmStandby: warm, Mode: os.FileMode(perm), Slot: slot}
 			return runWAL(ctx, args[0], feed, verbose, debug, &lineWriter{w: stderr})
 		},
 	}
 }
 
 // runWAL connects and runs feed, whose options are set, until ctx ends.
-func runWAL(ctx context.Context, dsn string, feed *wal.Feed, verbose, debug bool, stderr io.Writer) error {
+func runWAL(ctx context.Context, dsn string, feed *walfeed.Feed, verbose, debug bool, stderr io.Writer) error {
 	dir := feed.Dir
 	cfg, err := parseDSN(dsn)
 	if err != nil {

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestBackupRefusesDamagedWAL damages, on the server, a WAL segment the running backup needs,

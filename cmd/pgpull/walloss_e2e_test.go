@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestBackupWithoutSlotLosesWAL backs up, as the role pgpull grants prints (no REPLICATION, so

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/backup"
+	"github.com/pgpull/pgpull/internal/session"
 )
 
 // walRiskWarning is the line printed before the copy when the WAL the backup needs may be removed

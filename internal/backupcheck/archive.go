@@ -13,8 +13,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/compress"
+	"github.com/pgpull/pgpull/internal/manifest"
 )
 
 // archivePrefix says where the members of a -F tar archive go in the backup, from the

@@ -10,8 +10,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/compress"
+	"github.com/pgpull/pgpull/internal/manifest"
 )
 
 // A stream carries its manifest as the last member, so the algorithm of the file checksums is

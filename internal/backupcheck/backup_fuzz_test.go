@@ -5,8 +5,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/compress"
+	"github.com/pgpull/pgpull/internal/manifest"
 )
 
 // FuzzVerifyStream feeds verify's tar reading arbitrary bytes: a backup stream cut, spliced or

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgpull/pgpull/internal/compress"
 	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/internal/pgformat/walfixture"
-	"github.com/pgpull/pgpull/internal/compress"
 )
 
 // Test backups carry real WAL: PostgreSQL 15's, in 1 MB segments (testdata/wal/15),

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/pgformat/walfixture"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 var update = flag.Bool("update", false, "rewrite the WAL fixture in testdata/ from a fresh cluster")

@@ -168,10 +168,5 @@ func (l *Lister) send(ctx context.Context, out chan<- pipeline.Item, f *pipeline
 	if strings.HasPrefix(f.Path, "/") {
 		return fmt.Errorf("server listed an absolute path %q", f.Path)
 	}
-	select {
-	case out <- pipeline.Item{File: f}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return pipeline.Send(ctx, out, pipeline.Item{File: f})
 }

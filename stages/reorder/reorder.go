@@ -63,10 +63,8 @@ func Run(ctx context.Context, in <-chan *pipeline.Request, out chan<- *pipeline.
 			if p == nil {
 				break
 			}
-			select {
-			case out <- p:
-			case <-ctx.Done():
-				return ctx.Err()
+			if err := pipeline.Send(ctx, out, p); err != nil {
+				return err
 			}
 			delete(held, next)
 			next++

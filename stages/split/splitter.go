@@ -109,10 +109,5 @@ func (s *Splitter) send(ctx context.Context, out chan<- *pipeline.Request, r *pi
 	if err := s.Budget.Admit(ctx, r); err != nil {
 		return err
 	}
-	select {
-	case out <- r:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return pipeline.Send(ctx, out, r)
 }

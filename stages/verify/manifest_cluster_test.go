@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/manifest"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/pipeline"
 )
 

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/fixture"
 	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

@@ -58,10 +58,8 @@ func (c *Checksummer) Run(ctx context.Context, in <-chan *pipeline.Piece, out ch
 		if err := c.piece(p); err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case out <- p:
+		if err := pipeline.Send(ctx, out, p); err != nil {
+			return err
 		}
 	}
 }

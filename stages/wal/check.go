@@ -79,10 +79,8 @@ func (c *Checker) Run(ctx context.Context, in <-chan *pipeline.Piece, out chan<-
 				return err
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case out <- p:
+		if err := pipeline.Send(ctx, out, p); err != nil {
+			return err
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/pipeline"
 )
 
@@ -158,10 +159,8 @@ func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path strin
 		{Path: "pg_wal/archive_status/" + path[len("pg_wal/"):] + ".done", Content: []byte{}, ModTime: now, Segment: -1},
 	}
 	for _, f := range files {
-		select {
-		case out <- pipeline.Item{File: f}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := pipeline.Send(ctx, out, pipeline.Item{File: f}); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -169,7 +168,7 @@ func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path strin
 
 // writtenLSN is how far the server has written WAL; segments before it are finished.
 func (s *Scanner) writtenLSN(ctx context.Context) (pgformat.LSN, error) {
-	return writtenLSN(ctx, s.Conn, s.LogSQL)
+	return session.WrittenLSN(ctx, s.Conn, s.LogSQL)
 }
 
 // waitWritten waits until WAL up to end is on the server's disk. On a primary pg_backup_stop has

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/internal/testcluster"
 	"github.com/pgpull/pgpull/pipeline"
 )
 

@@ -1,4 +1,4 @@
-package wal
+package session
 
 import (
 	"context"
@@ -8,11 +8,11 @@ import (
 	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
-// writtenLSN is how far the server has written WAL into pg_wal: segments before it are finished.
+// WrittenLSN is how far the server has written WAL into pg_wal: segments before it are finished.
 // A primary's is its write position. A standby has none (pg_current_wal_lsn fails in recovery):
 // there it is the further of what it received by streaming and what it replayed, the replay point
 // alone when it restores from an archive and receives nothing.
-func writtenLSN(ctx context.Context, conn *pgx.Conn, logSQL func(string)) (pgformat.LSN, error) {
+func WrittenLSN(ctx context.Context, conn *pgx.Conn, logSQL func(string)) (pgformat.LSN, error) {
 	const q = `SELECT CASE WHEN pg_is_in_recovery()
 		THEN greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())
 		ELSE pg_current_wal_lsn() END::text`

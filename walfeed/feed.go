@@ -1,4 +1,4 @@
-package wal
+package walfeed
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/internal/session"
 )
 
 // Feed keeps a directory of WAL up to date from a running server (a primary or a standby), over
@@ -129,7 +130,7 @@ func (f *Feed) start(ctx context.Context) error {
 // recycled files holding old WAL under a future name.
 func (f *Feed) pass(ctx context.Context) error {
 	// The position first: every segment before it was finished, so in pg_wal, before the listing.
-	writtenLSN, err := writtenLSN(ctx, f.Conn, f.LogSQL)
+	writtenLSN, err := session.WrittenLSN(ctx, f.Conn, f.LogSQL)
 	if err != nil {
 		return err
 	}
