@@ -45,7 +45,6 @@ type Options struct {
 	// Tuning holds the bounds on memory and concurrency; DefaultTuning when zero.
 	Tuning Tuning
 	Log    func(format string, args ...any)
-	LogSQL func(string)
 	// WALRisk, when set, gets the WAL risk of a run no slot protects, once its WAL rate is
 	// measured on the control session about a second after Connect, while the backup starts and
 	// copies; it is not called when the copy ends first.
@@ -113,21 +112,21 @@ func (b *Backup) inspect(ctx context.Context) error {
 	if b.Server, err = session.Describe(ctx, b.conn); err != nil {
 		return err
 	}
-	if err := session.CheckPrivileges(ctx, b.conn, b.Server.Major(), b.opts.LogSQL); err != nil {
+	if err := session.CheckPrivileges(ctx, b.conn, b.Server.Major()); err != nil {
 		return err
 	}
 	if b.opts.ServerCompress {
-		if b.ServerCodec, err = session.CheckHelper(ctx, b.conn, b.opts.LogSQL); err != nil {
+		if b.ServerCodec, err = session.CheckHelper(ctx, b.conn); err != nil {
 			return err
 		}
 		b.opts.Log("--server-compress: the server's helper compresses with %s", b.ServerCodec)
 	}
-	if b.Tablespaces, err = session.Tablespaces(ctx, b.conn, b.opts.LogSQL); err != nil {
+	if b.Tablespaces, err = session.Tablespaces(ctx, b.conn); err != nil {
 		return err
 	}
 	// The control session, the lister and the WAL scanner each hold one connection besides the jobs.
 	need := b.opts.startJobs() + 2
-	free, err := session.FreeConnections(ctx, b.conn, b.opts.LogSQL)
+	free, err := session.FreeConnections(ctx, b.conn)
 	if err != nil {
 		return err
 	}
@@ -147,7 +146,7 @@ func (b *Backup) inspect(ctx context.Context) error {
 // and otherwise measures how the WAL written during the copy compares with what the server keeps.
 func (b *Backup) weighWALRisk(ctx context.Context) error {
 	var err error
-	if b.NoSlot, err = session.NoSlotReason(ctx, b.conn, b.Server, b.opts.LogSQL); err != nil || b.NoSlot == "" {
+	if b.NoSlot, err = session.NoSlotReason(ctx, b.conn, b.Server); err != nil || b.NoSlot == "" {
 		return err
 	}
 	if b.opts.RequireSlot {
@@ -159,7 +158,7 @@ func (b *Backup) weighWALRisk(ctx context.Context) error {
 		rate = AssumedCopyRate
 	}
 	var sample session.WALSample
-	if b.walRisk, sample, err = session.MeasureWALRisk(ctx, b.conn, b.Server, rate, b.opts.LogSQL); err != nil {
+	if b.walRisk, sample, err = session.MeasureWALRisk(ctx, b.conn, b.Server, rate); err != nil {
 		return err
 	}
 	b.walSample = &sample

@@ -105,7 +105,7 @@ type run struct {
 func (r *run) begin(ctx context.Context) error {
 	b, tu := r.b, r.b.opts.Tuning
 	var err error
-	if r.ctl, err = session.OpenControl(ctx, b.conn, b.Server, b.opts.LogSQL); err != nil {
+	if r.ctl, err = session.OpenControl(ctx, b.conn, b.Server); err != nil {
 		return err
 	}
 	b.conn = nil
@@ -219,8 +219,8 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 	// the WAL scanner, which ends once it has sent the WAL through the stop point.
 	scanner := &wal.Scanner{Conn: r.walConn, SegmentSize: b.Server.WALSegmentSize, BlockSize: int64(b.Server.WALBlockSize), Start: r.start.LSN,
 		Timeline: r.start.Timeline, Interval: b.opts.WALInterval, Stop: stopped,
-		LogSQL: b.opts.LogSQL, Log: b.opts.Log}
-	lister := &list.Lister{Conn: r.listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: r.pages != nil, LogSQL: b.opts.LogSQL}
+		Log: b.opts.Log}
+	lister := &list.Lister{Conn: r.listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: r.pages != nil}
 	pipeline.GoEach(g, items,
 		func(ctx context.Context) error {
 			if err := lister.Run(ctx, items); err != nil {
@@ -258,7 +258,7 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 			}
 			return fetch.PgConn{PgConn: conn}, nil
 		}, Budget: r.budget, Limiter: r.limiter, Timeout: b.opts.IOTimeout,
-			Retries: tu.FetchRetries, Backoff: tu.FetchBackoff, Log: b.opts.Log, LogSQL: b.opts.LogSQL,
+			Retries: tu.FetchRetries, Backoff: tu.FetchBackoff, Log: b.opts.Log, LogSQL: session.SQLPrinter(b.cfg),
 			Received: &r.tally.received}
 		if r.pages != nil {
 			w.Pages = r.pages
@@ -278,7 +278,7 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 		const reread = 1
 		r.fetcher.Free = b.free - 2 - reread // the lister's, the WAL scanner's, and a WAL re-read's
 		r.fetcher.FreeOn = func(ctx context.Context, conn fetch.Conn) (int, error) {
-			free, err := session.FreeConnectionsOn(ctx, conn.(fetch.PgConn).PgConn, b.opts.LogSQL)
+			free, err := session.FreeConnectionsOn(ctx, conn.(fetch.PgConn).PgConn)
 			return free - reread, err
 		}
 		r.fetcher.Grown = func(jobs int) { r.budget.Grow(b.opts.inFlightBytes(jobs) - r.budget.Granted()) }
@@ -359,7 +359,6 @@ func (b *Backup) rereadWAL(ctx context.Context, f *pipeline.File) ([]byte, error
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	const q = `SELECT pg_read_binary_file($1, 0, $2, true)`
-	b.opts.LogSQL(q)
 	var data []byte
 	if err := conn.QueryRow(ctx, q, f.Source, f.ReadEnd(f.Size)).Scan(&data); err != nil {
 		return nil, fmt.Errorf("reading %s again: %w", f.Path, err)
@@ -403,7 +402,7 @@ func (b *Backup) finishData(ctx context.Context, ctl *session.Control, quietCont
 	case <-ctx.Done():
 		return stop, ctx.Err()
 	}
-	control, err := session.ReadPgControl(ctx, conn, b.opts.LogSQL)
+	control, err := session.ReadPgControl(ctx, conn)
 	if err != nil {
 		return stop, err
 	}

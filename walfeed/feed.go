@@ -33,7 +33,6 @@ type Feed struct {
 	WarmStandby bool
 	Mode        os.FileMode // of the files written in Dir
 	Slot        string      // a physical replication slot holding WAL until it is in Dir, or ""
-	LogSQL      func(string)
 	Log         func(format string, args ...any)
 
 	next   pgformat.Segment     // the first segment not yet in Dir, finished, under its final name
@@ -90,12 +89,11 @@ func (f *Feed) Run(ctx context.Context) error {
 func (f *Feed) start(ctx context.Context) error {
 	if f.Slot != "" { // first: a role that may not have one learns it before anything else
 		var err error
-		if f.slot, err = holdSlot(ctx, f.Conn, f.Slot, f.LogSQL); err != nil {
+		if f.slot, err = holdSlot(ctx, f.Conn, f.Slot); err != nil {
 			return err
 		}
 	}
 	q := `SELECT redo_lsn::text, timeline_id FROM pg_control_checkpoint()`
-	f.LogSQL(q)
 	var redo string
 	if err := f.Conn.QueryRow(ctx, q).Scan(&redo, &f.tli); err != nil {
 		return fmt.Errorf("reading the checkpoint's redo point: %w", err)
@@ -130,7 +128,7 @@ func (f *Feed) start(ctx context.Context) error {
 // recycled files holding old WAL under a future name.
 func (f *Feed) pass(ctx context.Context) error {
 	// The position first: every segment before it was finished, so in pg_wal, before the listing.
-	writtenLSN, err := session.WrittenLSN(ctx, f.Conn, f.LogSQL)
+	writtenLSN, err := session.WrittenLSN(ctx, f.Conn)
 	if err != nil {
 		return err
 	}
@@ -138,7 +136,6 @@ func (f *Feed) pass(ctx context.Context) error {
 	const q = `SELECT n, s.change FROM pg_ls_dir('pg_wal', true, false) AS n,
 		LATERAL pg_stat_file('pg_wal/' || n, true) AS s
 		WHERE (n ~ '^[0-9A-F]{24}$' OR n ~ '^[0-9A-F]{8}\.history$') AND s.change IS NOT NULL`
-	f.LogSQL(q)
 	rows, err := f.Conn.Query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("listing pg_wal: %w", err)
@@ -246,7 +243,6 @@ func (f *Feed) copyChanged(ctx context.Context, w walFile, name string) error {
 // file is gone.
 func (f *Feed) read(ctx context.Context, name string) ([]byte, time.Time, error) {
 	q := `SELECT clock_timestamp(), pg_read_binary_file($1, 0, 1073741819, true)`
-	f.LogSQL(q)
 	var data []byte
 	var at time.Time
 	if err := f.Conn.QueryRow(ctx, q, "pg_wal/"+name).Scan(&at, &data); err != nil {

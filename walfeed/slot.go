@@ -16,16 +16,14 @@ type slot struct {
 	conn    *pgx.Conn
 	name    string
 	restart pgformat.LSN // the slot's restart point: WAL from here on is kept
-	logSQL  func(string)
 }
 
 // holdSlot finds the physical slot name, or creates it reserving WAL from now on.
-func holdSlot(ctx context.Context, conn *pgx.Conn, name string, logSQL func(string)) (*slot, error) {
-	s := &slot{conn: conn, name: name, logSQL: logSQL}
+func holdSlot(ctx context.Context, conn *pgx.Conn, name string) (*slot, error) {
+	s := &slot{conn: conn, name: name}
 	var may bool
 	var role string
 	q := `SELECT rolsuper OR rolreplication, quote_ident(rolname) FROM pg_roles WHERE rolname = current_user`
-	logSQL(q)
 	if err := conn.QueryRow(ctx, q).Scan(&may, &role); err != nil {
 		return nil, fmt.Errorf("reading the role's attributes: %w", err)
 	}
@@ -34,7 +32,6 @@ func holdSlot(ctx context.Context, conn *pgx.Conn, name string, logSQL func(stri
 			"(the optional line of pgpull grants), or run without --slot and keep wal_keep_size above the WAL written while pgpull wal may be stopped", role)
 	}
 	q = `SELECT slot_type, temporary, restart_lsn::text FROM pg_replication_slots WHERE slot_name = $1`
-	logSQL(q)
 	var kind string
 	var temporary bool
 	var restart *string
@@ -42,7 +39,6 @@ func holdSlot(ctx context.Context, conn *pgx.Conn, name string, logSQL func(stri
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		q = `SELECT lsn::text FROM pg_create_physical_replication_slot($1, true, false)`
-		logSQL(q)
 		if err := conn.QueryRow(ctx, q, name).Scan(&restart); err != nil {
 			return nil, fmt.Errorf("creating replication slot %s: %w", name, err)
 		}
@@ -70,7 +66,6 @@ func (s *slot) advance(ctx context.Context, to pgformat.LSN) error {
 		return nil // pg_replication_slot_advance refuses to move back
 	}
 	q := `SELECT end_lsn::text FROM pg_replication_slot_advance($1, $2::text::pg_lsn)`
-	s.logSQL(q)
 	var end string
 	if err := s.conn.QueryRow(ctx, q, s.name, to.String()).Scan(&end); err != nil {
 		return fmt.Errorf("advancing replication slot %s to %s: %w", s.name, to, err)

@@ -114,7 +114,8 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	if scheme != "" && scheme != "s3" {
 		return unsupportedURL("DEST", dest, scheme)
 	}
-	opts, spec, err := f.options(stderr)
+	logw := &lineWriter{w: stderr} // the stages log from many goroutines
+	opts, spec, err := f.options(stderr, logw)
 	if err != nil {
 		return err
 	}
@@ -167,6 +168,7 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	if err != nil {
 		return err
 	}
+	showSQL(cfg, f.debug, logw)
 	if f.askPassword {
 		if cfg.Password, err = askPassword(stdin, stderr, cfg.User); err != nil {
 			return err
@@ -257,7 +259,7 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 }
 
 // options turns flags into the backup's options and checks them.
-func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, error) {
+func (f backupFlags) options(rawStderr, stderr io.Writer) (backup.Options, compress.Spec, error) {
 	opts := backup.Options{Tuning: backup.DefaultTuning(), Label: f.label, WALInterval: f.walInterval, IOTimeout: f.ioTimeout, Manifest: !f.noManifest, VerifyPages: !f.noVerifyPages, CheckWAL: !f.noCheckWAL}
 	opts.ServerCompress = f.serverCompress
 	opts.RequireSlot = f.requireSlot
@@ -304,8 +306,6 @@ func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, e
 	if err != nil {
 		return opts, spec, err
 	}
-	rawStderr := stderr
-	stderr = &lineWriter{w: stderr} // the stages log from many goroutines
 	opts.Log = func(string, ...any) {}
 	if f.verbose {
 		opts.Log = func(format string, args ...any) { fmt.Fprintf(stderr, "pgpull: "+format+"\n", args...) }
@@ -323,10 +323,6 @@ func (f backupFlags) options(stderr io.Writer) (backup.Options, compress.Spec, e
 		if warning := walRiskWarning(noSlot, r, f.maxRate != ""); warning != "" {
 			fmt.Fprintf(stderr, "pgpull: %s\n", warning)
 		}
-	}
-	opts.LogSQL = func(string) {}
-	if f.debug {
-		opts.LogSQL = func(sql string) { fmt.Fprintf(stderr, "pgpull: SQL: %s\n", oneLine(sql)) }
 	}
 	return opts, spec, nil
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgpull/pgpull/internal/session"
 )
 
 // parseDSN reads a libpq connection string or URI. Its error names the problem but not the DSN:
@@ -19,4 +22,13 @@ func parseDSN(dsn string) (*pgx.ConnConfig, error) {
 		return nil, fmt.Errorf("invalid DSN: %s", msg)
 	}
 	return cfg, nil
+}
+
+// showSQL makes every session made from cfg print its statements to w (-d), which must take
+// writes from many goroutines.
+func showSQL(cfg *pgx.ConnConfig, debug bool, w io.Writer) {
+	if !debug {
+		return
+	}
+	cfg.Tracer = session.SQLLog{Print: func(sql string) { fmt.Fprintf(w, "pgpull: SQL: %s\n", oneLine(sql)) }}
 }

@@ -64,6 +64,8 @@ func runWAL(ctx context.Context, dsn string, feed *walfeed.Feed, verbose, debug 
 		return fmt.Errorf("%s is not a directory: create it first (mkdir -m 0700 %s)", dir, dir)
 	}
 	cfg.RuntimeParams["application_name"] = "pgpull wal"
+	stderr = &lineWriter{w: stderr}
+	showSQL(cfg, debug, stderr)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return session.ConnectError(err)
@@ -74,12 +76,9 @@ func runWAL(ctx context.Context, dsn string, feed *walfeed.Feed, verbose, debug 
 		return err
 	}
 	feed.Conn, feed.SegmentSize = conn, server.WALSegmentSize
-	feed.LogSQL, feed.Log = func(string) {}, func(string, ...any) {}
+	feed.Log = func(string, ...any) {}
 	if verbose {
 		feed.Log = func(format string, args ...any) { fmt.Fprintf(stderr, "pgpull: "+format+"\n", args...) }
-	}
-	if debug {
-		feed.LogSQL = func(sql string) { fmt.Fprintf(stderr, "pgpull: SQL: %s\n", oneLine(sql)) }
 	}
 	return feed.Run(ctx)
 }

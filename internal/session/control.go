@@ -16,7 +16,6 @@ type Control struct {
 	conn   *pgx.Conn
 	server Server
 	slot   string
-	logSQL func(string)
 }
 
 // Start is what pg_backup_start returned.
@@ -36,8 +35,8 @@ type Stop struct {
 
 // OpenControl makes the control session on conn, which it then owns. The session's timeouts are turned
 // off so that a long copy cannot end the backup by idling it out.
-func OpenControl(ctx context.Context, conn *pgx.Conn, server Server, logSQL func(string)) (*Control, error) {
-	s := &Control{conn: conn, server: server, logSQL: logSQL}
+func OpenControl(ctx context.Context, conn *pgx.Conn, server Server) (*Control, error) {
+	s := &Control{conn: conn, server: server}
 	settings := "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET application_name = 'pgpull control'"
 	if server.Major() >= 14 {
 		settings += "; SET idle_session_timeout = 0"
@@ -49,13 +48,11 @@ func OpenControl(ctx context.Context, conn *pgx.Conn, server Server, logSQL func
 }
 
 func (s *Control) exec(ctx context.Context, sql string, args ...any) error {
-	s.logSQL(sql)
 	_, err := s.conn.Exec(ctx, sql, args...)
 	return err
 }
 
 func (s *Control) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	s.logSQL(sql)
 	return s.conn.QueryRow(ctx, sql, args...)
 }
 
@@ -63,7 +60,7 @@ func (s *Control) queryRow(ctx context.Context, sql string, args ...any) pgx.Row
 // The slot comes first so that it pins WAL from before the backup's start point.
 func (s *Control) Begin(ctx context.Context, label string, fast bool) (Start, error) {
 	var st Start
-	reason, err := NoSlotReason(ctx, s.conn, s.server, s.logSQL)
+	reason, err := NoSlotReason(ctx, s.conn, s.server)
 	if err != nil {
 		return st, err
 	}

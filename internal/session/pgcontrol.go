@@ -15,10 +15,9 @@ const pgControlReads = 5
 // ReadPgControl reads global/pg_control whole and checks its CRC, reading again when the read
 // caught the server rewriting it: the server writes it in place, atomically only per 512-byte
 // sector, so a read can see half of an update.
-func ReadPgControl(ctx context.Context, conn *pgx.Conn, logSQL func(string)) ([]byte, error) {
+func ReadPgControl(ctx context.Context, conn *pgx.Conn) ([]byte, error) {
 	const q = `SELECT pg_read_binary_file('global/pg_control', 0, 8192, false)`
 	for attempt := 1; ; attempt++ {
-		logSQL(q)
 		var data []byte
 		if err := conn.QueryRow(ctx, q).Scan(&data); err != nil {
 			return nil, fmt.Errorf("reading global/pg_control: %w", err)

@@ -10,13 +10,12 @@ import (
 // CheckPrivileges checks, before anything starts on the server or in DEST, that the role may call
 // every function a run on a server of the given major version will, so a missing grant fails in
 // one line here rather than halfway through the copy. Superusers pass every check.
-func CheckPrivileges(ctx context.Context, conn *pgx.Conn, major int, logSQL func(string)) error {
+func CheckPrivileges(ctx context.Context, conn *pgx.Conn, major int) error {
 	const q = `SELECT current_user::text,
 		coalesce((SELECT f FROM unnest($1::text[]) WITH ORDINALITY AS t(f, i)
 			WHERE NOT has_function_privilege('pg_catalog.' || f, 'EXECUTE') ORDER BY i LIMIT 1), ''),
 		coalesce((SELECT r FROM unnest($2::text[]) WITH ORDINALITY AS t(r, i)
 			WHERE NOT pg_has_role(r, 'USAGE') ORDER BY i LIMIT 1), '')`
-	logSQL(q)
 	roles := Roles(major)
 	names := make([]string, len(roles))
 	for i, r := range roles {

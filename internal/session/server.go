@@ -102,10 +102,9 @@ type Tablespace struct {
 func (t Tablespace) InPlace() bool { return !strings.HasPrefix(t.Location, "/") }
 
 // Tablespaces lists the server's user tablespaces, by OID.
-func Tablespaces(ctx context.Context, conn *pgx.Conn, logSQL func(string)) ([]Tablespace, error) {
+func Tablespaces(ctx context.Context, conn *pgx.Conn) ([]Tablespace, error) {
 	const q = `SELECT oid::text, pg_tablespace_location(oid) FROM pg_tablespace
 		WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid`
-	logSQL(q)
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("listing tablespaces: %w", err)
@@ -129,13 +128,16 @@ const freeConnectionsSQL = `SELECT current_setting('max_connections')::int - cur
 
 // FreeConnections counts the client connections the server can still accept from a role that is
 // not a superuser.
-func FreeConnections(ctx context.Context, conn *pgx.Conn, logSQL func(string)) (int, error) {
-	return FreeConnectionsOn(ctx, conn.PgConn(), logSQL)
+func FreeConnections(ctx context.Context, conn *pgx.Conn) (int, error) {
+	var free int
+	if err := conn.QueryRow(ctx, freeConnectionsSQL).Scan(&free); err != nil {
+		return 0, fmt.Errorf("counting free connections: %w", err)
+	}
+	return free, nil
 }
 
 // FreeConnectionsOn is FreeConnections on a bare connection, such as a fetch worker's.
-func FreeConnectionsOn(ctx context.Context, conn *pgconn.PgConn, logSQL func(string)) (int, error) {
-	logSQL(freeConnectionsSQL)
+func FreeConnectionsOn(ctx context.Context, conn *pgconn.PgConn) (int, error) {
 	res := conn.ExecParams(ctx, freeConnectionsSQL, nil, nil, nil, nil).Read()
 	if res.Err != nil {
 		return 0, fmt.Errorf("counting free connections: %w", res.Err)

@@ -115,13 +115,12 @@ func HelperSQL(role string) string {
 // CheckHelper makes sure the role on conn may call the helper this pgpull expects, and says in
 // one line how to mend it when not; it returns the codec the helper compresses with there. It reads the catalogs, which every role may, before calling
 // anything, so that a missing schema or grant reads as such rather than as a permission error.
-func CheckHelper(ctx context.Context, conn *pgx.Conn, logSQL func(string)) (codec string, err error) {
+func CheckHelper(ctx context.Context, conn *pgx.Conn) (codec string, err error) {
 	const q = `SELECT current_user::text,
 		CASE WHEN to_regnamespace('pgpull') IS NULL THEN false ELSE has_schema_privilege('pgpull', 'USAGE') END,
 		EXISTS (SELECT FROM pg_proc p WHERE p.pronamespace = to_regnamespace('pgpull') AND p.proname = 'read_compressed'),
 		coalesce((SELECT bool_and(has_function_privilege(p.oid, 'EXECUTE')) FROM pg_proc p
 			WHERE p.pronamespace = to_regnamespace('pgpull') AND p.proname IN ('read_compressed', 'helper_codec', 'helper_version')), false)`
-	logSQL(q)
 	var role string
 	var usage, installed, execute bool
 	if err := conn.QueryRow(ctx, q).Scan(&role, &usage, &installed, &execute); err != nil {
@@ -137,7 +136,6 @@ func CheckHelper(ctx context.Context, conn *pgx.Conn, logSQL func(string)) (code
 	// One round trip in the usual case, which counts on a slow link; a helper older than version 4
 	// has no helper_codec, and then its version alone says what to do.
 	q2 := "SELECT " + HelperVersionFunc + ", " + HelperCodecFunc
-	logSQL(q2)
 	var version int
 	if err := conn.QueryRow(ctx, q2).Scan(&version, &codec); err == nil {
 		if version != HelperVersion {
@@ -146,7 +144,6 @@ func CheckHelper(ctx context.Context, conn *pgx.Conn, logSQL func(string)) (code
 		return codec, nil
 	}
 	q3 := "SELECT " + HelperVersionFunc
-	logSQL(q3)
 	if err := conn.QueryRow(ctx, q3).Scan(&version); err != nil {
 		return "", fmt.Errorf("--server-compress: reading the helper's version: %w; %s", err, install)
 	}

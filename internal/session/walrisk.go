@@ -10,14 +10,13 @@ import (
 
 // NoSlotReason says why no temporary replication slot can hold WAL for a backup of the server
 // conn is connected to, or "" when one can.
-func NoSlotReason(ctx context.Context, conn *pgx.Conn, server Server, logSQL func(string)) (string, error) {
+func NoSlotReason(ctx context.Context, conn *pgx.Conn, server Server) (string, error) {
 	if server.InRecovery {
 		return "the server is a standby (pgpull makes slots on primaries only)", nil
 	}
 	q := `SELECT (rolsuper OR rolreplication) AND current_setting('max_replication_slots')::int > 0,
 		(SELECT count(*) FROM pg_replication_slots) < current_setting('max_replication_slots')::int
 		FROM pg_roles WHERE rolname = current_user`
-	logSQL(q)
 	var may, free bool
 	if err := conn.QueryRow(ctx, q).Scan(&may, &free); err != nil {
 		return "", fmt.Errorf("reading the role's attributes: %w", err)
@@ -76,13 +75,12 @@ type WALSample struct {
 // MeasureWALRisk reads the server's WAL settings and size, and takes the first reading of its
 // WAL position; the risk's WALRate is 0 until Control.WALRate measures it. copyRate is the
 // copy's expected bytes per second.
-func MeasureWALRisk(ctx context.Context, conn *pgx.Conn, server Server, copyRate float64, logSQL func(string)) (WALRisk, WALSample, error) {
+func MeasureWALRisk(ctx context.Context, conn *pgx.Conn, server Server, copyRate float64) (WALRisk, WALSample, error) {
 	r := WALRisk{CopyRate: copyRate}
 	q := `SELECT pg_size_bytes(current_setting('max_wal_size')), pg_size_bytes(current_setting('wal_keep_size')),
 		(SELECT setting::int FROM pg_settings WHERE name = 'checkpoint_timeout'),
 		current_setting('checkpoint_completion_target')::float8,
 		(SELECT sum(pg_database_size(oid))::int8 FROM pg_database WHERE datallowconn)`
-	logSQL(q)
 	var timeout int
 	if err := conn.QueryRow(ctx, q).Scan(&r.MaxWALSize, &r.WALKeepSize, &timeout, &r.CompletionTarget, &r.CopyBytes); err != nil {
 		return r, WALSample{}, fmt.Errorf("reading the server's WAL settings: %w", err)
@@ -95,7 +93,6 @@ func MeasureWALRisk(ctx context.Context, conn *pgx.Conn, server Server, copyRate
 	if server.InRecovery {
 		s.query = `SELECT coalesce(pg_last_wal_replay_lsn() - '0/0'::pg_lsn, 0), clock_timestamp()`
 	}
-	logSQL(s.query)
 	if err := conn.QueryRow(ctx, s.query).Scan(&s.pos, &s.at); err != nil {
 		return r, s, fmt.Errorf("reading the WAL position: %w", err)
 	}
@@ -114,7 +111,6 @@ func (s *Control) WALRate(ctx context.Context, first WALSample, stop <-chan stru
 	case <-ctx.Done():
 		return 0, false, nil
 	}
-	s.logSQL(first.query)
 	var pos float64
 	var at time.Time
 	if err := s.conn.QueryRow(ctx, first.query).Scan(&pos, &at); err != nil {

@@ -24,7 +24,6 @@ type Lister struct {
 	Tablespaces []session.Tablespace
 	// CheckPages marks relation files for page checksum verification.
 	CheckPages bool
-	LogSQL     func(string)
 }
 
 // treeQuery lists a directory tree in one round trip. A recursive query walks breadth first, and
@@ -96,7 +95,6 @@ type entry struct {
 
 // walk lists root and sends its entries, a directory's worth at a time.
 func (l *Lister) walk(ctx context.Context, out chan<- pipeline.Item, root, tablespace string, prune []string) error {
-	l.LogSQL(treeQuery)
 	rows, err := l.Conn.Query(ctx, treeQuery, root, prune)
 	if err != nil {
 		return fmt.Errorf("listing %s: %w", root, err)

@@ -32,7 +32,6 @@ type Scanner struct {
 	Timeline    uint32 // the backup's, to name segments in messages
 	Interval    time.Duration
 	Stop        <-chan pgformat.LSN
-	LogSQL      func(string)
 	Log         func(format string, args ...any)
 }
 
@@ -101,7 +100,6 @@ type walNames struct {
 func (s *Scanner) list(ctx context.Context) (walNames, error) {
 	const q = `SELECT n FROM pg_ls_dir('pg_wal', true, false) AS n
 		WHERE n ~ '^[0-9A-F]{24}$' OR n ~ '^[0-9A-F]{8}\.history$'`
-	s.LogSQL(q)
 	rows, err := s.Conn.Query(ctx, q)
 	if err != nil {
 		return walNames{}, fmt.Errorf("listing pg_wal: %w", err)
@@ -148,7 +146,6 @@ func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path strin
 	segment := size >= 0
 	if size < 0 {
 		q := `SELECT size FROM pg_stat_file($1)`
-		s.LogSQL(q)
 		if err := s.Conn.QueryRow(ctx, q, path).Scan(&size); err != nil {
 			return fmt.Errorf("reading %s: %w", path, err)
 		}
@@ -168,7 +165,7 @@ func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path strin
 
 // writtenLSN is how far the server has written WAL; segments before it are finished.
 func (s *Scanner) writtenLSN(ctx context.Context) (pgformat.LSN, error) {
-	return session.WrittenLSN(ctx, s.Conn, s.LogSQL)
+	return session.WrittenLSN(ctx, s.Conn)
 }
 
 // waitWritten waits until WAL up to end is on the server's disk. On a primary pg_backup_stop has

@@ -73,7 +73,7 @@ func TestScannerEndsAtStopSegment(t *testing.T) {
 			stop := make(chan pgformat.LSN, 1)
 			stop <- tt.stop
 			s := &Scanner{Conn: conn, SegmentSize: size, BlockSize: 8192, Start: pgformat.LSN(int64(first)*size + 40), Timeline: 1,
-				Interval: time.Hour, Stop: stop, LogSQL: func(string) {}, Log: func(string, ...any) {}}
+				Interval: time.Hour, Stop: stop, Log: func(string, ...any) {}}
 			out := make(chan pipeline.Item, 64)
 			runCtx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
