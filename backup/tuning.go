@@ -86,11 +86,6 @@ type Tuning struct {
 	AutoJobs       fetch.AutoJobs
 	AutoJobsWindow time.Duration
 
-	// VerifyReaders is how many files `pgpull verify` reads at once in a plain backup; 0 means
-	// min(GOMAXPROCS, 8): a few reads in flight keep an SSD or a RAID busy, and the hashing
-	// spreads over the cores. VerifyBuffer is each reader's copy buffer.
-	VerifyReaders int
-	VerifyBuffer  int
 }
 
 // DefaultTuning is what pgpull runs with.
@@ -146,9 +141,6 @@ func DefaultTuning() Tuning {
 		AutoJobs:       fetch.AutoJobs{Start: 2, Max: 16, Margin: 0.10, Linear: 0.8, Spare: 3},
 		AutoJobsWindow: 750 * time.Millisecond,
 
-		VerifyReaders: 0,
-		// Chosen, not measured: large enough that a read is not dominated by its system call.
-		VerifyBuffer: 256 << 10,
 	}
 }
 
@@ -169,14 +161,6 @@ func (t Tuning) CompressorCount() int {
 		return t.Compressors
 	}
 	return runtime.GOMAXPROCS(0)
-}
-
-// VerifyReaderCount is VerifyReaders, or min(GOMAXPROCS, 8) when that is 0.
-func (t Tuning) VerifyReaderCount() int {
-	if t.VerifyReaders > 0 {
-		return t.VerifyReaders
-	}
-	return min(runtime.GOMAXPROCS(0), 8)
 }
 
 // HasherCount is Hashers, or GOMAXPROCS when that is 0.

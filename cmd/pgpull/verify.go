@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/pgpull/pgpull/backup"
 	"github.com/pgpull/pgpull/internal/backupcheck"
 	"github.com/pgpull/pgpull/internal/pgformat"
 )
@@ -47,8 +46,7 @@ func runVerify(ctx context.Context, args []string, s3 s3Flags, stdin io.Reader, 
 	if scheme != "" && scheme != "s3" {
 		return unsupportedURL("PATH", target, scheme)
 	}
-	t := backup.DefaultTuning()
-	checker := backupcheck.Checker{Readers: t.VerifyReaderCount(), Buffer: t.VerifyBuffer}
+	checker := backupcheck.NewChecker()
 	var rep *backupcheck.Report
 	var err error
 	if target == "-" {

@@ -8,6 +8,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// KeepWAL is the remedy for WAL the server removed or recycled before pgpull copied it.
+const KeepWAL = "give the role REPLICATION so pgpull holds WAL with a temporary slot, or raise wal_keep_size"
+
 // NoSlotReason says why no temporary replication slot can hold WAL for a backup of the server
 // conn is connected to, or "" when one can.
 func NoSlotReason(ctx context.Context, conn *pgx.Conn, server Server) (string, error) {

@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/pipeline"
-	"github.com/pgpull/pgpull/stages/wal"
 )
 
 // Verifier checks the page checksums of a fetched Piece. reread reads one block again, for the
@@ -152,7 +152,7 @@ func (w *Worker) fetchStalling(ctx context.Context, r *pipeline.Request, stall *
 	}
 	for _, p := range r.Pieces {
 		if p.Missing && p.File.Required {
-			return fatalError{fmt.Errorf("%s was removed from the server before pgpull could copy it; %s", p.File.Path, wal.KeepWAL)}
+			return fatalError{fmt.Errorf("%s was removed from the server before pgpull could copy it; %s", p.File.Path, session.KeepWAL)}
 		}
 		if w.Pages != nil && p.File.Segment >= 0 && !p.Missing {
 			if err := w.Pages.Verify(p, func(off, n int64) ([]byte, error) { return w.reread(ctx, p.File, off, n) }); err != nil {

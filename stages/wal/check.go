@@ -8,11 +8,9 @@ import (
 	"sync/atomic"
 
 	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/pipeline"
 )
-
-// KeepWAL is the remedy for WAL the server removed or recycled before pgpull copied it.
-const KeepWAL = "give the role REPLICATION so pgpull holds WAL with a temporary slot, or raise wal_keep_size"
 
 // Checker is the WAL check stage. It sits where Pieces pass in stream order, and reads every WAL
 // segment's records, from the backup's start through its stop, as PostgreSQL's recovery will
@@ -59,7 +57,7 @@ func (c *Checker) Run(ctx context.Context, in <-chan *pipeline.Piece, out chan<-
 					return errors.New("WAL check: the stream ended before the backup's stop LSN was known")
 				}
 				if err := c.wal.Finish(); err != nil {
-					return fmt.Errorf("%w; %s", err, KeepWAL)
+					return fmt.Errorf("%w; %s", err, session.KeepWAL)
 				}
 				c.log("WAL read whole through the stop LSN %s", pgformat.LSN(c.stop.Load()))
 				return nil
@@ -103,11 +101,11 @@ func (c *Checker) segment(ctx context.Context, p *pipeline.Piece) error {
 		return err
 	}
 	if data == nil {
-		return fmt.Errorf("%v; and the server has removed the segment since: %s", first, KeepWAL)
+		return fmt.Errorf("%v; and the server has removed the segment since: %s", first, session.KeepWAL)
 	}
 	c.wal.Retry()
 	if err := c.feed(seg, data); err != nil {
-		return fmt.Errorf("%v, read twice; %s", err, KeepWAL)
+		return fmt.Errorf("%v, read twice; %s", err, session.KeepWAL)
 	}
 	c.log("WAL segment %s read again is whole", name)
 	if len(data) <= len(p.Data) {

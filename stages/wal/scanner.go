@@ -69,7 +69,7 @@ func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
 				name, ok := names.segments[next]
 				if !ok {
 					return fmt.Errorf("WAL segment %s was removed from the server before pgpull could copy it; %s",
-						next.Name(s.Timeline, s.SegmentSize), KeepWAL)
+						next.Name(s.Timeline, s.SegmentSize), session.KeepWAL)
 				}
 				to := int64(0)
 				if final && next == limit-1 {
