@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/session"
-	"github.com/pgpull/pgpull/stages/delta"
 )
 
 // Options are a backup run's settings; the command line fills them.
@@ -36,6 +35,9 @@ type Options struct {
 	CheckWAL bool
 	// RequireSlot refuses to start a backup that no replication slot would hold WAL for.
 	RequireSlot bool
+	// Refresh compares each range with the sink's own copy (sinks.LocalCopier) and moves only
+	// the blocks that differ.
+	Refresh bool
 	// TablespaceMap puts tablespace_map in the backup: only for -F tar, where tablespaces travel
 	// in archives of their own.
 	TablespaceMap bool
@@ -67,9 +69,6 @@ type Backup struct {
 	NoSlot    string
 	walRisk   session.WALRisk
 	walSample *session.WALSample
-	// Local, for a refresh, is the destination's copy: ranges it holds are compared with the
-	// server's and only the blocks that differ are moved. nil for a full copy.
-	Local delta.Copy
 	// ServerCodec is the codec --server-compress's helper uses on this server ("lz4", "zstd" or
 	// "zlib"); "" without --server-compress.
 	ServerCodec string

@@ -38,6 +38,8 @@ type Result struct {
 	// Compared is the bytes of ranges compared with the destination's copy (a refresh), and
 	// Received the bytes of file data the server sent.
 	Compared, Received int64
+	// Removed is how many files a refresh removed because the server no longer has them.
+	Removed int64
 	// Jobs and JobsWhy are the fetch connections -j auto settled on and why; 0 and "" for a fixed -j.
 	Jobs    int
 	JobsWhy string
@@ -61,6 +63,11 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	}()
 	r := &run{b: b, tally: newTally(b.Server.WALSegmentSize)}
 	defer r.close()
+	if b.opts.Refresh {
+		if err := r.openLocal(sink); err != nil {
+			return res, err
+		}
+	}
 	progressCtx, endProgress := context.WithCancel(ctx)
 	progressDone := make(chan struct{})
 	go func() {
@@ -98,6 +105,19 @@ type run struct {
 
 	stop    session.Stop // set by the lister's goroutine once the data is through
 	fetcher *fetch.Pool
+	copier  sinks.LocalCopier // a refresh's sink, and the copy it reads back
+	local   *sinks.LocalCopy
+}
+
+// openLocal opens the copy a refresh compares with: the one its sink writes into.
+func (r *run) openLocal(sink sinks.Sink) error {
+	var ok bool
+	if r.copier, ok = sink.(sinks.LocalCopier); !ok {
+		return fmt.Errorf("a refresh needs a destination it can read back: a plain directory")
+	}
+	var err error
+	r.local, err = r.copier.LocalCopy()
+	return err
 }
 
 // begin takes over the control connection, opens the lister's and the WAL scanner's, and starts
@@ -174,6 +194,9 @@ func (r *run) weighWALRate(ctx context.Context, stop <-chan struct{}) error {
 // close ends the sessions begin opened. A backup still running on the server is aborted with the
 // control session.
 func (r *run) close() {
+	if r.local != nil {
+		r.local.Close()
+	}
 	for _, c := range []*pgx.Conn{r.walConn, r.listConn} {
 		if c != nil {
 			_ = c.Close(context.Background())
@@ -185,16 +208,17 @@ func (r *run) close() {
 }
 
 // stages runs the stages, each in its goroutines and joined by bounded channels, until the data
-// directory and the WAL through the stop point are in the sink, or the first error.
+// directory and the WAL through the stop point are in the sink, or the first error:
+//
+//	lister + WAL scanner -> items -> count -> listed -> split -> requests [-> compare]
+//	-> fetch -> fetched -> reorder -> ordered [-> WAL check] -> checksum -> checked -> sink
 func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 	b, tu := r.b, r.b.opts.Tuning
-	stopped := make(chan pgformat.LSN, 1)
 	items := make(chan pipeline.Item, tu.ItemQueue)
 	listed := make(chan pipeline.Item, tu.ItemQueue)
 	requests := make(chan *pipeline.Request, b.opts.Jobs*tu.RequestsPerJob)
 	fetched := make(chan *pipeline.Request, b.opts.Jobs*tu.RequestsPerJob)
 	ordered := make(chan *pipeline.Piece, tu.PieceQueue)
-	walChecked := make(chan *pipeline.Piece, tu.PieceQueue)
 	checked := make(chan *pipeline.Piece, tu.PieceQueue)
 	walCheck, err := b.walChecker(r.start)
 	if err != nil {
@@ -202,24 +226,52 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 	}
 
 	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
+	quietControl := r.watchControl(g)
+	r.sources(g, items, walCheck, quietControl)
+	splitter := &split.Splitter{RangeSize: b.opts.RangeSize, SmallFile: b.opts.RangeSize / tu.SmallFileShare,
+		BatchFiles: tu.BatchFiles, Budget: r.budget}
+	pipeline.Go(g, listed, func(ctx context.Context) error { return r.tally.count(ctx, items, listed) })
+	pipeline.Go(g, requests, func(ctx context.Context) error { return splitter.Run(ctx, listed, requests) })
+	toFetch := r.compare(g, requests)
+	r.fetcher = r.fetchPool()
+	pipeline.Go(g, fetched, func(ctx context.Context) error { return r.fetcher.Run(ctx, toFetch, fetched) })
+	pipeline.Go(g, ordered, func(ctx context.Context) error { return reorder.Run(ctx, fetched, ordered) })
+	toSum := ordered
+	if walCheck != nil {
+		toSum = make(chan *pipeline.Piece, tu.PieceQueue)
+		pipeline.Go(g, toSum, func(ctx context.Context) error { return walCheck.Run(ctx, ordered, toSum) })
+	}
+	summer := verify.NewChecksummer(b.opts.Checksums, r.manifest)
+	pipeline.Go(g, checked, func(ctx context.Context) error { return summer.Run(ctx, toSum, checked) })
+	g.Go(func(ctx context.Context) error { return write(ctx, checked, sink, r.tally) })
+	return g.Wait()
+}
+
+// watchControl keeps an eye on the control session while the copy runs, after weighing the WAL
+// rate on it, and returns what stops the watch: it must not share the session with
+// pg_backup_stop.
+func (r *run) watchControl(g *pool.ContextPool) (quiet func()) {
 	watchStop, watchDone := make(chan struct{}), make(chan struct{})
 	g.Go(func(ctx context.Context) error {
 		defer close(watchDone)
 		if err := r.weighWALRate(ctx, watchStop); err != nil {
 			return err
 		}
-		return r.ctl.Watch(ctx, tu.ControlPing, watchStop)
+		return r.ctl.Watch(ctx, r.b.opts.Tuning.ControlPing, watchStop)
 	})
-	// quietControl stops the watch, which must not share the session with pg_backup_stop.
-	quietControl := func() {
+	return func() {
 		close(watchStop)
 		<-watchDone
 	}
-	// Two sources merge into the stream: the data directory, whose end stops the backup, and
-	// the WAL scanner, which ends once it has sent the WAL through the stop point.
-	scanner := &wal.Scanner{Conn: r.walConn, SegmentSize: b.Server.WALSegmentSize, BlockSize: int64(b.Server.WALBlockSize), Start: r.start.LSN,
-		Timeline: r.start.Timeline, Interval: b.opts.WALInterval, Stop: stopped,
-		Log: b.opts.Log}
+}
+
+// sources merges two streams into items: the data directory, whose end stops the backup, and
+// the WAL scanner, which ends once it has sent the WAL through the stop point.
+func (r *run) sources(g *pool.ContextPool, items chan pipeline.Item, walCheck *wal.Checker, quietControl func()) {
+	b := r.b
+	stopped := make(chan pgformat.LSN, 1)
+	scanner := &wal.Scanner{Conn: r.walConn, SegmentSize: b.Server.WALSegmentSize, BlockSize: int64(b.Server.WALBlockSize),
+		Start: r.start.LSN, Timeline: r.start.Timeline, Interval: b.opts.WALInterval, Stop: stopped, Log: b.opts.Log}
 	lister := &list.Lister{Conn: r.listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: r.pages != nil}
 	pipeline.GoEach(g, items,
 		func(ctx context.Context) error {
@@ -230,6 +282,7 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 			if r.stop, err = b.finishData(ctx, r.ctl, quietControl, r.listConn, items, r.tally); err != nil {
 				return err
 			}
+			r.listConn = nil // finishData closed it
 			if walCheck != nil {
 				walCheck.SetStop(r.stop.LSN) // before the scanner can send the segment holding it
 			}
@@ -237,19 +290,26 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 			return nil
 		},
 		func(ctx context.Context) error { return scanner.Run(ctx, items) })
-	splitter := &split.Splitter{RangeSize: b.opts.RangeSize, SmallFile: b.opts.RangeSize / tu.SmallFileShare,
-		BatchFiles: tu.BatchFiles, Budget: r.budget}
-	pipeline.Go(g, listed, func(ctx context.Context) error { return r.tally.count(ctx, items, listed) })
-	pipeline.Go(g, requests, func(ctx context.Context) error { return splitter.Run(ctx, listed, requests) })
-	toFetch := requests
-	if b.Local != nil {
-		hashed := make(chan *pipeline.Request, b.opts.Jobs*tu.RequestsPerJob)
-		pipeline.GoAll(g, hashed, tu.HasherCount(), func(ctx context.Context) error {
-			h := &delta.Hasher{Copy: b.Local, Budget: r.budget, Compared: &r.tally.compared}
-			return h.Run(ctx, requests, hashed)
-		})
-		toFetch = hashed
+}
+
+// compare puts a refresh's hashers between the splitter and the fetch workers: each range the
+// copy holds goes to the server with its block hashes. Without a refresh the requests pass as they are.
+func (r *run) compare(g *pool.ContextPool, requests <-chan *pipeline.Request) <-chan *pipeline.Request {
+	if r.local == nil {
+		return requests
 	}
+	tu := r.b.opts.Tuning
+	hashed := make(chan *pipeline.Request, r.b.opts.Jobs*tu.RequestsPerJob)
+	pipeline.GoAll(g, hashed, tu.HasherCount(), func(ctx context.Context) error {
+		h := &delta.Hasher{Copy: r.local, Budget: r.budget, Compared: &r.tally.compared}
+		return h.Run(ctx, requests, hashed)
+	})
+	return hashed
+}
+
+// fetchPool makes the fetch workers' pool: -j connections, or with -j auto as many as pay.
+func (r *run) fetchPool() *fetch.Pool {
+	b, tu := r.b, r.b.opts.Tuning
 	newWorker := func() *fetch.Worker {
 		w := &fetch.Worker{Connect: func(ctx context.Context) (fetch.Conn, error) {
 			conn, err := session.ConnectRaw(ctx, b.cfg, "pgpull fetch")
@@ -268,35 +328,24 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 		}
 		return w
 	}
-	r.fetcher = &fetch.Pool{Jobs: b.opts.startJobs(), New: newWorker, Log: b.opts.Log}
-	if b.opts.AutoJobs {
-		rule := tu.AutoJobs
-		rule.Max = b.opts.Jobs
-		r.fetcher.Auto, r.fetcher.Window, r.fetcher.Received = &rule, tu.AutoJobsWindow, &r.tally.received
-		// A WAL re-read may open a connection after the jobs: it is counted as taken both in the
-		// count before the lister and the WAL scanner opened and in each count a new worker takes.
-		const reread = 1
-		r.fetcher.Free = b.free - 2 - reread // the lister's, the WAL scanner's, and a WAL re-read's
-		r.fetcher.FreeOn = func(ctx context.Context, conn fetch.Conn) (int, error) {
-			free, err := session.FreeConnectionsOn(ctx, conn.(fetch.PgConn).PgConn)
-			return free - reread, err
-		}
-		r.fetcher.Grown = func(jobs int) { r.budget.Grow(b.opts.inFlightBytes(jobs) - r.budget.Granted()) }
-		r.fetcher.Decided = func(s fetch.Step) { r.tally.jobs.Store(s) }
+	p := &fetch.Pool{Jobs: b.opts.startJobs(), New: newWorker, Log: b.opts.Log}
+	if !b.opts.AutoJobs {
+		return p
 	}
-	pipeline.Go(g, fetched, func(ctx context.Context) error { return r.fetcher.Run(ctx, toFetch, fetched) })
-	pipeline.Go(g, ordered, func(ctx context.Context) error { return reorder.Run(ctx, fetched, ordered) })
-	if walCheck != nil {
-		pipeline.Go(g, walChecked, func(ctx context.Context) error { return walCheck.Run(ctx, ordered, walChecked) })
-	} else {
-		walChecked = ordered
+	rule := tu.AutoJobs
+	rule.Max = b.opts.Jobs
+	p.Auto, p.Window, p.Received = &rule, tu.AutoJobsWindow, &r.tally.received
+	// A WAL re-read may open a connection after the jobs: it is counted as taken both in the
+	// count before the lister and the WAL scanner opened and in each count a new worker takes.
+	const reread = 1
+	p.Free = b.free - 2 - reread // the lister's, the WAL scanner's, and a WAL re-read's
+	p.FreeOn = func(ctx context.Context, conn fetch.Conn) (int, error) {
+		free, err := session.FreeConnectionsOn(ctx, conn.(fetch.PgConn).PgConn)
+		return free - reread, err
 	}
-	summer := verify.NewChecksummer(b.opts.Checksums, r.manifest)
-	pipeline.Go(g, checked, func(ctx context.Context) error { return summer.Run(ctx, walChecked, checked) })
-	g.Go(func(ctx context.Context) error {
-		return write(ctx, checked, sink, r.tally)
-	})
-	return g.Wait()
+	p.Grown = func(jobs int) { r.budget.Grow(b.opts.inFlightBytes(jobs) - r.budget.Granted()) }
+	p.Decided = func(s fetch.Step) { r.tally.jobs.Store(s) }
+	return p
 }
 
 // finish closes the sink with the manifest, once the stages are through, and reports the run.
@@ -325,6 +374,9 @@ func (r *run) finish(sink sinks.Sink, began time.Time) (Result, error) {
 		res.Copying = time.Since(final.Copying)
 	}
 	res.Compared, res.Received = final.Compared, final.Received
+	if r.copier != nil {
+		res.Removed = r.copier.Removed()
+	}
 	if b.opts.AutoJobs {
 		choice := r.fetcher.Choice()
 		res.Jobs, res.JobsWhy = choice.Jobs, choice.Why

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/pgpull/pgpull/sinks"
 	"github.com/pgpull/pgpull/stages/fetch"
 )
 
@@ -85,7 +86,6 @@ type Tuning struct {
 	// leaves to the server's other clients, and how long each count is measured.
 	AutoJobs       fetch.AutoJobs
 	AutoJobsWindow time.Duration
-
 }
 
 // DefaultTuning is what pgpull runs with.
@@ -140,7 +140,6 @@ func DefaultTuning() Tuning {
 		// 3.6 s at -j 8 (bench/RESULTS.md, 2026-11-30 12:25): the ramp, not the choice, cost it.
 		AutoJobs:       fetch.AutoJobs{Start: 2, Max: 16, Margin: 0.10, Linear: 0.8, Spare: 3},
 		AutoJobsWindow: 750 * time.Millisecond,
-
 	}
 }
 
@@ -169,4 +168,10 @@ func (t Tuning) HasherCount() int {
 		return t.Hashers
 	}
 	return runtime.GOMAXPROCS(0)
+}
+
+// SinkBounds is the sinks' share of the tuning.
+func (t Tuning) SinkBounds() sinks.Bounds {
+	return sinks.Bounds{StreamBuffer: t.StreamBuffer, TarFileBuffer: t.TarFileBuffer, FileClosers: t.FileClosers,
+		Compressors: t.CompressorCount()}
 }

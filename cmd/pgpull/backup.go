@@ -11,9 +11,11 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgpull/pgpull/backup"
 	"github.com/pgpull/pgpull/internal/compress"
 	"github.com/pgpull/pgpull/internal/manifest"
+	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/sinks"
 )
@@ -106,18 +108,25 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 }
 
 func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File, stdout, stderr io.Writer) (err error) {
-	dsn, dest, err := f.destination(args)
+	dsn, location, err := f.destination(args)
 	if err != nil {
 		return err
 	}
-	scheme := schemeOf(dest)
-	if scheme != "" && scheme != "s3" {
-		return unsupportedURL("DEST", dest, scheme)
+	if scheme := schemeOf(location); scheme != "" && scheme != "s3" {
+		return unsupportedURL("DEST", location, scheme)
 	}
 	logw := &lineWriter{w: stderr} // the stages log from many goroutines
 	opts, spec, err := f.options(stderr, logw)
 	if err != nil {
 		return err
+	}
+	dest, err := sinks.ParseDestination(location, sinks.DestinationFlags{Format: f.format, Compress: spec,
+		Mapping: f.mapping, Force: f.force, NoSync: f.noSync, Refresh: f.refresh})
+	if err != nil {
+		return err
+	}
+	if file, ok := stdout.(*os.File); ok && dest.Format == sinks.Stream && location == "-" && isTerminal(file) {
+		return fmt.Errorf("refusing to write a tar stream to a terminal: redirect stdout, or give a directory as DEST")
 	}
 	if f.cpuProfile != "" {
 		stopProfile, err := startCPUProfile(f.cpuProfile)
@@ -126,30 +135,17 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		}
 		defer stopProfile()
 	}
-	format, err := f.outputFormat(dest, spec)
-	if err != nil {
-		return err
-	}
-	var store *objectDest
-	if scheme == "s3" {
+	if sinks.IsS3(location) {
 		// Before the server: a missing bucket or refused credentials cost one line, nothing else.
 		// The part buffers are a share of the in-flight bytes, not an addition to them.
 		opts.SinkBytes = opts.SinkShare()
-		if store, err = f.openStore(ctx, dest, opts.SinkBytes, stderr); err != nil {
-			return err
-		}
 	}
-	opts.TablespaceMap = format == "tar"
-	if f.refresh && format != "plain" {
-		return fmt.Errorf("--refresh updates a plain backup in a directory: give a directory as DEST, without -F tar")
+	if err := dest.Reach(ctx, f.s3.config(), opts.SinkBytes); err != nil {
+		return err
 	}
-	if f.refresh && f.force {
-		return fmt.Errorf("--refresh and -f/--force exclude each other: --refresh updates the backup in DEST, -f replaces it")
-	}
-	if file, ok := stdout.(*os.File); ok && format == "stream" && isTerminal(file) {
-		return fmt.Errorf("refusing to write a tar stream to a terminal: redirect stdout, or give a directory as DEST")
-	}
-	mo, err := openMachineOutput(f.summary, f.events, stderr, format, spec.String())
+	opts.TablespaceMap = dest.Format == sinks.TarDir
+	opts.Refresh = f.refresh
+	mo, err := openMachineOutput(f.summary, f.events, stderr, string(dest.Format), spec.String())
 	if err != nil {
 		return err
 	}
@@ -164,15 +160,9 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		// garbage collector from letting the heap grow to twice that between collections.
 		debug.SetMemoryLimit(opts.MemoryLimit())
 	}
-	cfg, err := parseDSN(dsn)
+	cfg, err := f.connConfig(dsn, stdin, stderr, logw)
 	if err != nil {
 		return err
-	}
-	showSQL(cfg, f.debug, logw)
-	if f.askPassword {
-		if cfg.Password, err = askPassword(stdin, stderr, cfg.User); err != nil {
-			return err
-		}
 	}
 	b, err := backup.Connect(ctx, cfg, opts)
 	if err != nil {
@@ -182,80 +172,103 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	mo.server(b.Server, b.ServerCodec)
 	out := &countingWriter{w: stdout} // hides stdout's *os.File, so the terminal is checked above
 	var appendTo map[string][]byte    // -R's settings, written into the archive as it streams
-	if f.recoveryConf && format != "plain" {
+	if f.recoveryConf && dest.Format != sinks.Plain {
 		appendTo = recoveryAppend(cfg)
 	}
-	sink, err := openSink(f, b, dest, format, spec, opts.Tuning, out, appendTo, store)
+	sink, err := dest.Open(ctx, b.Server, b.Tablespaces, sinks.OpenOptions{Bounds: opts.Tuning.SinkBounds(),
+		Stdout: out, Append: appendTo, Warn: func(msg string) { fmt.Fprintf(logw, "pgpull: %s\n", msg) }})
 	if err != nil {
 		return err
 	}
-	if format == "stream" {
-		for _, t := range b.Tablespaces {
-			if !t.InPlace() {
-				fmt.Fprintf(stderr, "pgpull: tablespace %s (%s) travels as directory pg_tblspc/%s/ in the stream; "+
-					"after extracting, move it out and put a symlink in its place before the first start\n", t.OID, t.Location, t.OID)
-			}
-		}
-	}
-	var dir *sinks.Dir
-	if f.refresh {
-		dir = sink.(*sinks.Dir)
-		local, err := dir.LocalCopy()
-		if err != nil {
-			sink.Abort()
-			return err
-		}
-		defer local.Close()
-		b.Local = local
+	if dest.Format == sinks.Stream && !sinks.IsS3(location) {
+		warnStreamTablespaces(b.Tablespaces, stderr)
 	}
 	res, err := b.Run(ctx, sink)
 	if err != nil {
-		if _, serr := os.Stat(filepath.Join(dest, sinks.IncompleteMarker)); f.refresh && serr == nil {
-			fmt.Fprintf(stderr, "pgpull: %s cannot start until the refresh completes; run the same command again to resume\n", dest)
+		if _, serr := os.Stat(filepath.Join(location, sinks.IncompleteMarker)); f.refresh && serr == nil {
+			fmt.Fprintf(stderr, "pgpull: %s cannot start until the refresh completes; run the same command again to resume\n", location)
 		}
 		return err
 	}
-	if f.recoveryConf && format == "plain" {
-		if err := writeRecoveryConf(dest, cfg, b.Server.FileMode(), f.noSync); err != nil {
+	if f.recoveryConf && dest.Format == sinks.Plain {
+		if err := writeRecoveryConf(location, cfg, b.Server.FileMode(), f.noSync); err != nil {
 			return err
 		}
 	}
-	outputBytes := out.n
+	return reportBackup(res, &dest, out.n, opts, mo, stderr)
+}
+
+// connConfig reads the DSN, asks for the password when -W says so, and shows SQL with -d.
+func (f backupFlags) connConfig(dsn string, stdin *os.File, stderr, logw io.Writer) (*pgx.ConnConfig, error) {
+	cfg, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if f.askPassword {
+		if cfg.Password, err = askPassword(stdin, stderr, cfg.User); err != nil {
+			return nil, err
+		}
+	}
+	showSQL(cfg, f.debug, logw)
+	return cfg, nil
+}
+
+// warnStreamTablespaces says how a tar stream carries tablespaces kept outside the data directory.
+func warnStreamTablespaces(spaces []session.Tablespace, stderr io.Writer) {
+	for _, t := range spaces {
+		if !t.InPlace() {
+			fmt.Fprintf(stderr, "pgpull: tablespace %s (%s) travels as directory pg_tblspc/%s/ in the stream; "+
+				"after extracting, move it out and put a symlink in its place before the first start\n", t.OID, t.Location, t.OID)
+		}
+	}
+}
+
+// reportBackup hands a finished run to the summary and the log, and fails it when pages were
+// found corrupt: the backup is whole, but the user must know.
+func reportBackup(res backup.Result, dest *sinks.Destination, streamed int64, opts backup.Options, mo *machineOutput, stderr io.Writer) error {
+	outputBytes := streamed
+	sent, peak, total := dest.Uploaded()
 	switch {
-	case store != nil:
-		outputBytes = store.written()
-	case format != "stream":
-		outputBytes, _ = treeSize(dest)
+	case sinks.IsS3(dest.Location):
+		outputBytes = sent
+	case dest.Format != sinks.Stream:
+		outputBytes, _ = treeSize(dest.Location)
 	}
 	mo.result(res, outputBytes)
-	if dir != nil {
-		mo.refresh(res, dir.Removed())
+	if opts.Refresh {
+		mo.refresh(res, res.Removed)
 	}
 	opts.Log("backup complete: %s, WAL %s to %s, %.1fs; %s from the first byte copied", amount(res.Files, res.Bytes, res.WALSegments),
 		res.Start, res.Stop, res.Duration.Seconds(), rate(res.Bytes+res.WALBytes, res.Copying))
-	if store != nil {
-		opts.Log("S3 part buffers: peak %d of %d bytes (the pipeline's budget %d)", store.parts.Peak(), store.parts.Bytes(), opts.InFlightBytes())
+	if sinks.IsS3(dest.Location) {
+		opts.Log("S3 part buffers: peak %d of %d bytes (the pipeline's budget %d)", peak, total, opts.InFlightBytes())
 	}
-	if dir != nil {
+	if opts.Refresh {
 		opts.Log("refresh: %s compared with the copy, %s moved from the server, %d files removed",
-			humanSize(res.Compared), humanSize(res.Received), dir.Removed())
+			humanSize(res.Compared), humanSize(res.Received), res.Removed)
 	}
-	if n := len(res.PageFailures); n > 0 {
-		for i, pf := range res.PageFailures {
-			if i == 20 {
-				fmt.Fprintf(stderr, "pgpull: ... and %d more\n", n-20)
-				break
-			}
-			fmt.Fprintf(stderr, "pgpull: checksum verification failed in file %q, block %d: calculated %X but expected %X\n",
-				pf.Path, pf.Block, pf.Computed, pf.Stored)
-		}
-		what := "page checksum verification failures"
-		if n == 1 {
-			what = "page checksum verification failure"
-		}
-		return exitError{1, fmt.Errorf("%d %s; the backup is complete, but the cluster holds corrupt pages", n, what)}
+	return pageFailures(res.PageFailures, stderr)
+}
+
+// pageFailures lists the first corrupt pages found, and makes them the command's failure.
+func pageFailures(failures []pgformat.PageFailure, stderr io.Writer) error {
+	n := len(failures)
+	if n == 0 {
+		return nil
 	}
-	return nil
+	for i, pf := range failures {
+		if i == 20 {
+			fmt.Fprintf(stderr, "pgpull: ... and %d more\n", n-20)
+			break
+		}
+		fmt.Fprintf(stderr, "pgpull: checksum verification failed in file %q, block %d: calculated %X but expected %X\n",
+			pf.Path, pf.Block, pf.Computed, pf.Stored)
+	}
+	what := "page checksum verification failures"
+	if n == 1 {
+		what = "page checksum verification failure"
+	}
+	return exitError{1, fmt.Errorf("%d %s; the backup is complete, but the cluster holds corrupt pages", n, what)}
 }
 
 // options turns flags into the backup's options and checks them.
@@ -325,92 +338,6 @@ func (f backupFlags) options(rawStderr, stderr io.Writer) (backup.Options, compr
 		}
 	}
 	return opts, spec, nil
-}
-
-// outputFormat settles plain or tar: a stream is always tar, a directory plain unless -F tar.
-func (f backupFlags) outputFormat(dest string, spec compress.Spec) (string, error) {
-	format := map[string]string{"": "", "p": "plain", "plain": "plain", "t": "tar", "tar": "tar"}[f.format]
-	if format == "" && f.format != "" {
-		return "", fmt.Errorf("invalid format %q: use -F plain or -F tar", f.format)
-	}
-	if dest == "-" {
-		if format == "plain" {
-			return "", fmt.Errorf("a plain backup cannot go to stdout: give a directory as DEST, or drop -F plain")
-		}
-		format = "stream"
-	}
-	if schemeOf(dest) == "s3" {
-		switch {
-		case format == "plain":
-			return "", fmt.Errorf("a plain backup cannot go to S3: drop -F plain for one tar object, or use -F tar for pg_basebackup -Ft's objects")
-		case len(f.mapping) > 0:
-			return "", fmt.Errorf("-T/--tablespace-mapping applies to the plain format only")
-		case format == "":
-			return "stream", nil
-		}
-		return format, nil
-	}
-	if format == "" {
-		format = "plain"
-	}
-	if format == "plain" && spec.Algorithm != compress.None {
-		return "", fmt.Errorf("-z applies to tar output only: add -F tar, or write to stdout with DEST -")
-	}
-	if format != "plain" && len(f.mapping) > 0 {
-		// Tar output keeps each tablespace's place in tablespace_map; mapping applies on extraction.
-		return "", fmt.Errorf("-T/--tablespace-mapping applies to the plain format only: give a directory as DEST without -F tar, or edit tablespace_map after extracting")
-	}
-	return format, nil
-}
-
-// openSink makes the sink for DEST; the run closes or aborts it.
-func openSink(f backupFlags, b *backup.Backup, dest, format string, spec compress.Spec, tu backup.Tuning,
-	stdout io.Writer, appendTo map[string][]byte, store *objectDest) (sinks.Sink, error) {
-	procs := tu.CompressorCount()
-	if store != nil {
-		return store.sink(format == "tar", spec, procs, appendTo), nil
-	}
-	wrap := func(w io.Writer) (io.WriteCloser, error) { return compress.NewWriter(w, spec, procs) }
-	switch format {
-	case "stream":
-		ts, err := sinks.NewTarStream(stdout, sinks.TarStreamOptions{Buffer: tu.StreamBuffer, Wrap: wrap,
-			Append: appendTo})
-		return ts, err
-	case "tar":
-		ts, err := sinks.NewTarFiles(dest, sinks.TarFilesOptions{Force: f.force, NoSync: f.noSync, Ext: spec.Ext(), Buffer: tu.TarFileBuffer,
-			Wrap: wrap, Append: appendTo})
-		return ts, err
-	}
-	spaces := map[string]string{}
-	linked := map[string]string{}
-	if f.refresh {
-		linked = sinks.LinkedTablespaces(dest) // where the earlier backup put them
-	}
-	for _, t := range b.Tablespaces {
-		if !filepath.IsAbs(t.Location) {
-			continue // in place, inside the data directory
-		}
-		target := t.Location
-		if m, ok := f.mapping[t.Location]; ok {
-			target = m
-		} else if l, ok := linked[t.OID]; ok {
-			target = l
-		}
-		spaces[t.OID] = target
-	}
-	for old := range f.mapping {
-		found := false
-		for _, t := range b.Tablespaces {
-			found = found || t.Location == old
-		}
-		if !found {
-			return nil, fmt.Errorf("-T %s names no tablespace of the server", old)
-		}
-	}
-	d, err := sinks.NewDir(dest, sinks.DirOptions{Force: f.force, NoSync: f.noSync, Tablespaces: spaces,
-		DirMode: b.Server.DirMode, FileMode: b.Server.FileMode(), Refresh: f.refresh, SystemID: b.Server.SystemID,
-		FileClosers: tu.FileClosers})
-	return d, err
 }
 
 // isTerminal tells a terminal from other character devices such as /dev/null.

@@ -101,7 +101,7 @@ func TestWALFeedKeepsAStandby(t *testing.T) {
 	bin := buildPgpull(t)
 	feedArgs := []string{"-D", "100ms", "-v", "--slot", "standby_feed", "--mode", "0640", roleDSN(primary, "feeder"), dir}
 	feed := startFeed(t, bin, feedArgs...)
-	first := writtenSegment(t, primary)
+	first := feedStart(t, feed)
 
 	dest := filepath.Join(t.TempDir(), "standby")
 	if code, stderr := pgpull(t, nil, "backup", "-c", "fast", primary.DSN(), dest); code != 0 {
@@ -382,6 +382,32 @@ func waitForRows(t *testing.T, standby *testcluster.Cluster, n int64) {
 }
 
 // writtenSegment is the segment a primary is writing.
+// feedStart waits until a feed has said where it starts, and returns that segment: what DIR must
+// hold from then on. The server's position when the feed was launched is no guide: a checkpoint
+// may move the slot's start past it before the feed creates the slot.
+func feedStart(t *testing.T, feed *feedProcess) pgformat.Segment {
+	t.Helper()
+	var seg pgformat.Segment
+	waitUntil(t, "the feed's starting segment", func() (bool, error) {
+		select {
+		case <-feed.exited:
+			return false, fmt.Errorf("pgpull wal exited:\n%s", feed.stderr())
+		default:
+		}
+		_, after, found := strings.Cut(feed.stderr(), "starting at segment ")
+		if !found || len(after) < 24 {
+			return false, nil
+		}
+		_, s, ok := pgformat.ParseName(after[:24], walSegSize)
+		if !ok {
+			return false, fmt.Errorf("the feed names no segment: %q", after[:24])
+		}
+		seg = s
+		return true, nil
+	})
+	return seg
+}
+
 func writtenSegment(t *testing.T, c *testcluster.Cluster) pgformat.Segment {
 	t.Helper()
 	txt, err := c.QueryString(context.Background(), `SELECT pg_current_wal_lsn()::text`)
