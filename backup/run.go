@@ -410,10 +410,9 @@ func (b *Backup) rereadWAL(ctx context.Context, f *pipeline.File) ([]byte, error
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	const q = `SELECT pg_read_binary_file($1, 0, $2, true)`
-	var data []byte
-	if err := conn.QueryRow(ctx, q, f.Source, f.ReadEnd(f.Size)).Scan(&data); err != nil {
-		return nil, fmt.Errorf("reading %s again: %w", f.Path, err)
+	data, _, err := session.ReadFile(ctx, conn, f.Source, f.ReadEnd(f.Size), true)
+	if err != nil {
+		return nil, fmt.Errorf("%w, a second time", err)
 	}
 	return data, nil
 }

@@ -242,11 +242,5 @@ func (f *Feed) copyChanged(ctx context.Context, w walFile, name string) error {
 // read reads one file of pg_wal whole, with the server's time of reading; nil data means the
 // file is gone.
 func (f *Feed) read(ctx context.Context, name string) ([]byte, time.Time, error) {
-	q := `SELECT clock_timestamp(), pg_read_binary_file($1, 0, 1073741819, true)`
-	var data []byte
-	var at time.Time
-	if err := f.Conn.QueryRow(ctx, q, "pg_wal/"+name).Scan(&at, &data); err != nil {
-		return nil, at, fmt.Errorf("reading pg_wal/%s: %w", name, err)
-	}
-	return data, at, nil
+	return session.ReadFile(ctx, f.Conn, "pg_wal/"+name, session.MaxRead, true)
 }

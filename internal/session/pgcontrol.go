@@ -16,11 +16,10 @@ const pgControlReads = 5
 // caught the server rewriting it: the server writes it in place, atomically only per 512-byte
 // sector, so a read can see half of an update.
 func ReadPgControl(ctx context.Context, conn *pgx.Conn) ([]byte, error) {
-	const q = `SELECT pg_read_binary_file('global/pg_control', 0, 8192, false)`
 	for attempt := 1; ; attempt++ {
-		var data []byte
-		if err := conn.QueryRow(ctx, q).Scan(&data); err != nil {
-			return nil, fmt.Errorf("reading global/pg_control: %w", err)
+		data, _, err := ReadFile(ctx, conn, "global/pg_control", 8192, false)
+		if err != nil {
+			return nil, err
 		}
 		if len(data) == pgformat.ControlFileSize && pgformat.ControlCRCValid(data) {
 			return data, nil

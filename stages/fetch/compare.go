@@ -5,27 +5,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/pgpull/pgpull/pipeline"
 )
-
-// compareSQL reads each block of the Pieces once and returns it only when its SHA-256 differs
-// from the destination's ($5 holds the local sums, 32 bytes each; $4 says where each Piece's
-// sums start in $5), or when the file is gone (NULL). sha256() is built in since PostgreSQL 11,
-// so every supported version has it, and it is used on all of them: on PostgreSQL 15 (Debian, OpenSSL, this repository's 2-core EPYC) hashing 128 MiB
-// in 8 KiB blocks cost the backend 150-190 ms of CPU with sha256() and 250-310 ms with md5(),
-// over 250 ms for the reads themselves; and md5() fails on a server in FIPS mode. Reading one
-// block per call, rather than a large range cut with substr(), was the cheaper of the two
-// (large reads cost page faults, and substr() of a subquery's value copied it per row). The
-// OFFSET 0 keeps each block read once: the hash and the result share it.
-var compareSQL = strings.NewReplacer("BLOCK", strconv.Itoa(pipeline.DeltaBlock), "SUM", strconv.Itoa(sha256.Size)).Replace(`
-SELECT x.n, x.i, x.b FROM (
-	SELECT t.n, g.i, t.h, pg_read_binary_file(t.p, t.o + g.i * BLOCK, least(BLOCK, t.l - g.i * BLOCK), true) AS b
-	  FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) WITH ORDINALITY AS t(p, o, l, h, n),
-	       generate_series(0, (t.l - 1) / BLOCK) AS g(i)
-	OFFSET 0) AS x
- WHERE x.b IS NULL OR sha256(x.b) <> substr($5::bytea, ((x.h + x.i) * SUM + 1)::int4, SUM)`)
 
 // compareParamFormats: the sums ($5) go as raw bytes, the rest as text.
 func compareParamFormats() []int16 { return []int16{0, 0, 0, 0, 1} }

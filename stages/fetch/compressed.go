@@ -29,12 +29,6 @@ type Compressed struct {
 // past a few hundred kB.
 const CompressedRowSize = 1 << 20
 
-const (
-	helperRangeSQL = `SELECT pgpull.read_compressed($1::text, o, least($3::int8, $4::int8 - o))
-		FROM generate_series($2::int8, $4::int8 - 1, $3::int8) AS o`
-	helperBatchSQL = `SELECT pgpull.read_compressed(t.p, t.o, t.l) FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(p, o, l)`
-)
-
 // RangeQuery takes f's name as text: the worker reads a name that is not valid UTF-8 with
 // BinaryFile instead.
 func (*Compressed) RangeQuery(f *pipeline.File, off, end int64) (string, [][]byte) {

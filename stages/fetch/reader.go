@@ -28,12 +28,6 @@ type BinaryFile struct{}
 // 4 MiB 5.1-6.1 s: small rows stay in the server's CPU caches.
 const RowSize = 256 << 10
 
-const (
-	rangeSQL = `SELECT pg_read_binary_file($1::text, o, least($3::int8, $4::int8 - o), true)
-		FROM generate_series($2::int8, $4::int8 - 1, $3::int8) AS o`
-	batchSQL = `SELECT pg_read_binary_file(t.p, t.o, t.l, true) FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(p, o, l)`
-)
-
 func (BinaryFile) RangeQuery(f *pipeline.File, off, end int64) (string, [][]byte) {
 	return rangeQuery(f, off, RowSize, end)
 }
