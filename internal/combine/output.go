@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,8 +53,8 @@ func newOutput(out string, linked map[string]string, chain []*backup, fsync bool
 	for _, b := range chain {
 		inputs = append(inputs, inputRoots(b.dir)...)
 	}
-	for dir, what := range places {
-		if err := checkPlace(dir, what, places, inputs); err != nil {
+	for _, dir := range slices.Sorted(maps.Keys(places)) { // sorted: the same error every time
+		if err := checkPlace(dir, places[dir], places, inputs); err != nil {
 			return nil, err
 		}
 	}
@@ -62,14 +63,14 @@ func newOutput(out string, linked map[string]string, chain []*backup, fsync bool
 
 // checkPlace refuses an output directory that holds anything or overlaps another place.
 func checkPlace(dir, what string, places map[string]string, inputs []string) error {
-	for other, otherWhat := range places {
-		if other != dir && (within(dir, other) || within(other, dir)) {
-			return fmt.Errorf("%s %s overlaps %s %s", what, dir, otherWhat, other)
-		}
-	}
 	for _, in := range inputs {
 		if within(dir, in) || within(in, dir) {
 			return fmt.Errorf("%s %s overlaps the backup (or tablespace) %s", what, dir, in)
+		}
+	}
+	for _, other := range slices.Sorted(maps.Keys(places)) {
+		if other != dir && (within(dir, other) || within(other, dir)) {
+			return fmt.Errorf("%s %s overlaps %s %s", what, dir, places[other], other)
 		}
 	}
 	f, err := os.Open(dir)
@@ -228,10 +229,5 @@ func (o *output) rollback() error {
 }
 
 func sortedValues(m map[string]string) []string {
-	var v []string
-	for _, s := range m {
-		v = append(v, s)
-	}
-	slices.Sort(v)
-	return v
+	return slices.Sorted(maps.Values(m))
 }
