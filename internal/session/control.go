@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgpull/pgpull/internal/pgformat"
@@ -119,11 +118,6 @@ func (s *Control) Close(ctx context.Context) {
 // LabelStartTimeline reads START TIMELINE from a backup label, which names the timeline the
 // backup's WAL begins on.
 func LabelStartTimeline(label string) (uint32, bool) {
-	for _, line := range strings.Split(label, "\n") {
-		if v, ok := strings.CutPrefix(line, "START TIMELINE: "); ok {
-			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
-			return uint32(n), err == nil
-		}
-	}
-	return 0, false
+	l, err := pgformat.ParseBackupLabel([]byte(label))
+	return l.StartTimeline, err == nil
 }
