@@ -5,7 +5,11 @@
 // puts Pieces back in stream order; the verifier checksums them; a sink writes them.
 package pipeline
 
-import "time"
+import (
+	"time"
+
+	"github.com/pgpull/pgpull/internal/pgformat"
+)
 
 // File is one entry of the backup: a directory, a regular file read from the server, or a file
 // pgpull makes itself (backup_label, archive_status markers).
@@ -34,6 +38,10 @@ type File struct {
 	// only through the page that holds the stop LSN, since recovery, pg_waldump and pgpull's WAL
 	// check read no further, and a new segment is zeros beyond what was written.
 	ReadTo int64
+	// Incremental, when set, makes the File PostgreSQL 17's INCREMENTAL.<name> of the relation
+	// file at Source: the header, which pgpull makes, then the pages of the blocks it names, read
+	// from Source. Path carries the INCREMENTAL. name and Size the whole file's. See Stretches.
+	Incremental *pgformat.IncrementalHeader
 	// Segment is the relation segment number (the ".N" suffix) of a relation data file whose pages
 	// carry checksums, or -1 when the file's pages are not checked.
 	Segment int

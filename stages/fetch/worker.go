@@ -137,11 +137,15 @@ func (w *Worker) fetchStalling(ctx context.Context, r *pipeline.Request, stall *
 		w.conn = conn
 	}
 	whole, compared := splitCompared(r.Pieces)
+	whole, incremental := splitIncremental(whole)
 	var err error
 	if len(whole) == 1 && whole[0].Length > RowSize {
 		err = w.readRange(ctx, whole[0], stall)
 	} else if len(whole) > 0 {
 		err = w.readBatch(ctx, whole, stall)
+	}
+	if err == nil && len(incremental) > 0 {
+		err = w.readIncremental(ctx, incremental, stall)
 	}
 	if err == nil && len(compared) > 0 {
 		err = w.compare(ctx, compared, stall)
