@@ -48,11 +48,29 @@ func (p *PageLSN) Name() string {
 }
 
 func (p *PageLSN) Changes(ctx context.Context, files []Listed) ([]File, error) {
+	out, scans := planPages(files, p.Prior, p.Layout)
+	changed, err := p.scanAll(ctx, scans)
+	if err != nil {
+		return nil, err
+	}
+	answerScans(out, scans, changed)
+	return out, nil
+}
+
+// answerScans fills in the answers for the scanned files from the changed blocks found, by file.
+func answerScans(out []File, scans []scan, changed map[int][]uint32) {
+	for _, s := range scans {
+		out[s.index] = s.candidate.incremental(changed[s.index], s.priorBlocks, s.candidate.Blocks)
+	}
+}
+
+// planPages answers for the files that go whole, and lists the others to be scanned.
+func planPages(files []Listed, prior Prior, l Layout) ([]File, []scan) {
 	out := make([]File, len(files))
-	recreated := recreatedDatabases(files, p.Prior)
+	recreated := recreatedDatabases(files, prior)
 	var scans []scan
 	for i, f := range files {
-		c, w, ok := sharedRules(f, p.Prior, p.Layout)
+		c, w, ok := sharedRules(f, prior, l)
 		switch {
 		case !ok:
 			out[i] = w
@@ -62,17 +80,10 @@ func (p *PageLSN) Changes(ctx context.Context, files []Listed) ([]File, error) {
 			out[i] = whole(f.Path, "the prior backup holds it as an INCREMENTAL file, whose rebuilt length its manifest does not give")
 		default:
 			// Blocks past the prior copy's length are all sent; only those before it are looked at.
-			scans = append(scans, scan{index: i, candidate: c, priorBlocks: uint32(min(c.Prior.Size/p.Layout.BlockSize, int64(c.Blocks)))})
+			scans = append(scans, scan{index: i, candidate: c, priorBlocks: uint32(min(c.Prior.Size/l.BlockSize, int64(c.Blocks)))})
 		}
 	}
-	changed, err := p.scanAll(ctx, scans)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range scans {
-		out[s.index] = s.candidate.incremental(changed[s.index], s.priorBlocks, s.candidate.Blocks)
-	}
-	return out, nil
+	return out, scans
 }
 
 // scan is a file whose first priorBlocks blocks are to be looked at.
