@@ -13,8 +13,9 @@ import (
 
 // pageLSN is the SQL expression of a page's pd_lsn as a bigint, from bytea col at byte offset
 // off: the page header starts with xlogid then xrecoff, each a uint32 in the server's byte order,
-// which pgpull assumes little-endian (every platform pgpull is built for). An LSN past 2^63 would
-// come out negative; that is 8 EiB of WAL.
+// which the SQL takes for little-endian (x86-64, arm64). An LSN past 2^63 would
+// come out negative; that is 8 EiB of WAL. Each shift stands in parentheses: SQL gives << and |
+// the same precedence, left to right.
 func pageLSN(col, off string) string {
 	var parts []string
 	for i, shift := range []int{56, 48, 40, 32, 24, 16, 8, 0} {
@@ -23,7 +24,7 @@ func pageLSN(col, off string) string {
 		if i >= 4 {
 			b = 11 - i
 		}
-		parts = append(parts, fmt.Sprintf("get_byte(%s, %s + %d)::int8 << %d", col, off, b, shift))
+		parts = append(parts, fmt.Sprintf("(get_byte(%s, %s + %d)::int8 << %d)", col, off, b, shift))
 	}
 	return "(" + strings.Join(parts, " | ") + ")"
 }

@@ -60,7 +60,7 @@ type Layout struct {
 // may call.
 func ReadLayout(ctx context.Context, conn *pgx.Conn) (Layout, error) {
 	var l Layout
-	err := conn.QueryRow(ctx, `SELECT blocksize::int8, blocks_per_segment::int8 FROM pg_control_init()`).Scan(&l.BlockSize, &l.SegmentBlocks)
+	err := conn.QueryRow(ctx, `SELECT database_block_size::int8, blocks_per_segment::int8 FROM pg_control_init()`).Scan(&l.BlockSize, &l.SegmentBlocks)
 	if err != nil {
 		return l, fmt.Errorf("reading the server's block and segment sizes: %w", err)
 	}
