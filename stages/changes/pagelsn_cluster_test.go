@@ -45,20 +45,17 @@ func TestPageLSNFindsChanges(t *testing.T) {
 }
 
 // installHelper installs the page-LSN helper for role bk as a superuser would, first checking
-// that CheckHelper says it is missing; it skips t on a server without PL/Python, but for the
-// Debian 15 the tests run on by default, which must have it.
+// that CheckHelper says it is missing; it skips t on a server without a working PL/Python, but
+// for the Debian 15 the tests run on by default, which must have it.
 func installHelper(t *testing.T, sc *scenario) {
 	t.Helper()
 	ctx := context.Background()
-	n, err := sc.c.QueryInt(ctx, `SELECT count(*) FROM pg_available_extensions WHERE name = 'plpython3u'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n == 0 && sc.c.Major != 15 {
-		t.Skipf("PostgreSQL %d here has no plpython3u", sc.c.Major)
-	}
-	if n == 0 {
-		t.Fatalf("the test server lacks plpython3u: apt-get install postgresql-plpython3-15")
+	// The embedded builds of other majors list plpython3u but link a libpython this machine lacks.
+	if err := sc.c.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS plpython3u`); err != nil {
+		if sc.c.Major != 15 {
+			t.Skipf("PostgreSQL %d here has no working plpython3u: %v", sc.c.Major, err)
+		}
+		t.Fatalf("the test server lacks plpython3u (apt-get install postgresql-plpython3-15): %v", err)
 	}
 	conn := connect(t, strings.Replace(sc.c.DSN(), "user=postgres", "user=bk", 1))
 	if ok, why, err := CheckHelper(ctx, conn); err != nil || ok || !strings.Contains(why, "lacks pgpull's page-LSN helper") {

@@ -51,6 +51,8 @@ func newScenario(t *testing.T, conf ...string) *scenario {
 		INSERT INTO upd SELECT g, 0, repeat('u', 200) FROM generate_series(1, 20000) g;
 		CREATE TABLE shrink (id int, pad text);
 		INSERT INTO shrink SELECT g, repeat('s', 200) FROM generate_series(1, 20000) g;
+		CREATE TABLE regrow (id int, pad text);
+		INSERT INTO regrow SELECT g, repeat('r', 200) FROM generate_series(1, 5000) g;
 		CREATE TABLE trunc (id int, pad text);
 		INSERT INTO trunc SELECT g, repeat('t', 200) FROM generate_series(1, 2000) g`)
 	mustExec(t, c, `VACUUM (FREEZE, ANALYZE)`)
@@ -66,21 +68,21 @@ func newScenario(t *testing.T, conf ...string) *scenario {
 	for _, f := range files {
 		sc.prior.Files[f.Path] = PriorFile{Size: f.Size, LastModified: f.ModTime.UTC().Format(manifest.LastModifiedLayout)}
 	}
-	sc.before = readRelations(t, conn, "big", "upd", "upd_pkey", "shrink")
+	sc.before = readRelations(t, conn, "big", "upd", "upd_pkey", "shrink", "regrow")
 	stopBackup(t, conn, c.Major)
 	sc.change(t, conn)
 	sc.start, sc.tli = startBackup(t, conn, c.Major, "new")
 	sc.backup = conn
 	sc.files = listFiles(t, conn)
-	sc.after = readRelations(t, conn, "big", "upd", "upd_pkey", "shrink", "trunc", "created")
-	for _, rel := range []string{"big", "upd", "upd_pkey", "shrink", "trunc", "created"} {
+	sc.after = readRelations(t, conn, "big", "upd", "upd_pkey", "shrink", "regrow", "trunc", "created")
+	for _, rel := range []string{"big", "upd", "upd_pkey", "shrink", "regrow", "trunc", "created"} {
 		sc.paths[rel] = relationPath(t, conn, rel)
 	}
 	return sc
 }
 
-// change updates a known key range, shrinks a table, truncates one, and creates a table and a
-// database.
+// change updates a known key range, shrinks a table, empties one and fills it again in the same
+// file, truncates one, and creates a table and a database.
 func (sc *scenario) change(t *testing.T, conn *pgx.Conn) {
 	t.Helper()
 	const keys = `id BETWEEN 5000 AND 5100`
@@ -89,6 +91,9 @@ func (sc *scenario) change(t *testing.T, conn *pgx.Conn) {
 	sc.updated = append(sc.updated, ctidBlocks(t, conn, `SELECT ctid FROM upd WHERE `+keys)...)
 	mustExec(t, sc.c, `DELETE FROM shrink WHERE id > 5000`)
 	mustExec(t, sc.c, `VACUUM shrink`)
+	mustExec(t, sc.c, `DELETE FROM regrow`)
+	mustExec(t, sc.c, `VACUUM regrow`)
+	mustExec(t, sc.c, `INSERT INTO regrow SELECT g, 'again' FROM generate_series(1, 3000) g`)
 	mustExec(t, sc.c, `TRUNCATE trunc`)
 	mustExec(t, sc.c, `INSERT INTO trunc SELECT g, 'again' FROM generate_series(1, 10) g`)
 	mustExec(t, sc.c, `CREATE TABLE created AS SELECT g AS id FROM generate_series(1, 1000) g`)
@@ -290,7 +295,7 @@ func (sc *scenario) check(t *testing.T, got []File) {
 	if newDB == 0 {
 		t.Errorf("no files listed in the new database %s", sc.newDB)
 	}
-	for _, rel := range []string{"big", "upd", "upd_pkey", "shrink"} {
+	for _, rel := range []string{"big", "upd", "upd_pkey", "shrink", "regrow"} {
 		p := sc.paths[rel]
 		if err := checkRebuild(sc.before[p], sc.after[p], byPath[p], int(sc.layout.BlockSize)); err != nil {
 			t.Errorf("%s: %v", rel, err)
