@@ -45,18 +45,3 @@ SELECT i, first + n FROM (
     OFFSET 0) AS p
  WHERE lsn >= $5::int8 OR lsn = 0`
 }
-
-// headerScanSQL reads each page's first 8 bytes in a pg_read_binary_file call of its own: the
-// server reads 8 KB per page either way, but copies and walks no page bodies.
-func headerScanSQL() string {
-	return `
-SELECT i, n FROM (
-    SELECT h.i, h.n, ` + pageLSN("h.h", "0") + ` AS lsn
-      FROM (SELECT t.i, b.n, pg_read_binary_file(t.path, b.n * $6::int8, 8, true) AS h
-              FROM ` + windowsSQL + `,
-                   LATERAL generate_series(t.first, t.first + t.count - 1) AS b(n)
-            OFFSET 0) AS h
-     WHERE length(h.h) = 8
-    OFFSET 0) AS p
- WHERE lsn >= $5::int8 OR lsn = 0`
-}

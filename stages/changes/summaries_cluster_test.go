@@ -52,6 +52,10 @@ func TestSummariesFindChanges(t *testing.T) {
 	if !ok || !f.Whole || !strings.Contains(f.Reason, "database was created or dropped") {
 		t.Errorf("%s, in the database created since: %+v; want it whole for its database", marked, f)
 	}
+	// A start the summarizer cannot reach: the wait ends at its bound.
+	m.StartLSN, m.Wait = sc.start+1<<40, 300*time.Millisecond
+	_, err = m.Changes(ctx, sc.files)
+	checkUnusable(t, err, "not this backup's start "+m.StartLSN.String()+" on timeline 1, within 300ms", false)
 }
 
 // TestSummariesRefuse holds the summaries method to refusing, with an UnusableError that says
