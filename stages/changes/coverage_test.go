@@ -17,6 +17,20 @@ func lsn(s string) pgformat.LSN {
 	return l
 }
 
+// checkResult holds a result to want, or its error to one containing wantErr when that is set.
+func checkResult[T any](t *testing.T, got T, err error, want T, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v; want %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, %v; want %v", got, err, want)
+	}
+}
+
 func TestParseHistory(t *testing.T) {
 	tests := []struct {
 		name, text string
@@ -34,15 +48,7 @@ func TestParseHistory(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parseHistory([]byte(tt.text))
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v; want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
-			}
+			checkResult(t, got, err, tt.want, tt.err)
 		})
 	}
 }
@@ -70,15 +76,7 @@ func TestNeededRanges(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := neededRanges(history, tt.priorTLI, lsn(tt.priorStart), tt.tli, lsn(tt.start))
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v; want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
-			}
+			checkResult(t, got, err, tt.want, tt.err)
 		})
 	}
 }
