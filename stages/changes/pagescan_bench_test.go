@@ -17,7 +17,7 @@ import (
 // 44-53 ms, 16 MB 77-86 ms, 32 MB 1.0-1.1 s; SQL page headers 305-382 ms; the helper 32-38 ms.
 func BenchmarkPageScan(b *testing.B) {
 	ctx := context.Background()
-	c := testcluster.ForTest(b, testcluster.Options{Checksums: true, Conf: quietConf})
+	c := testcluster.ForTest(b, testcluster.Options{Checksums: true, Conf: []string{quietConf}})
 	mustExec(b, c, `CREATE TABLE big (id int, pad text);
 		INSERT INTO big SELECT g, repeat('b', 500) FROM generate_series(1, 380000) g`)
 	mustExec(b, c, `VACUUM (FREEZE) big`)

@@ -22,7 +22,18 @@ const (
 	initFork = 3
 )
 
-var forkNumbers = map[string]int{"": mainFork, "fsm": fsmFork, "vm": vmFork, "init": initFork}
+// forkNumber is the number of the fork a relation file name's suffix names.
+func forkNumber(suffix string) int {
+	switch suffix {
+	case "fsm":
+		return fsmFork
+	case "vm":
+		return vmFork
+	case "init":
+		return initFork
+	}
+	return mainFork
+}
 
 // database is a (tablespace, database) pair: one directory of relation files.
 type database struct {
@@ -77,7 +88,7 @@ func parseSegmentFile(p string) (segmentFile, bool) {
 	if r.Segment < 0 || r.Segment > 1<<31 {
 		return s, false
 	}
-	s.Fork, s.Segment = forkNumbers[r.Fork], uint32(r.Segment)
+	s.Fork, s.Segment = forkNumber(r.Fork), uint32(r.Segment)
 	return s, true
 }
 

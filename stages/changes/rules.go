@@ -4,13 +4,19 @@ import (
 	"slices"
 )
 
-// forkWhole says why each fork other than main goes whole, whatever a method found.
-var forkWhole = map[int]string{
-	fsmFork: "FSM fork: its changes are not WAL-logged",
-	// 17.x before the 2026-07 releases left out VM blocks whose bits heap changes cleared, and
-	// a bit clear does not raise the VM page's LSN.
-	vmFork:   "VM fork: its bit clears are neither summarized reliably nor raise its page LSN",
-	initFork: "init fork",
+// forkWhole says why a fork other than main goes whole, whatever a method found; "" for main.
+func forkWhole(fork int) string {
+	switch fork {
+	case fsmFork:
+		return "FSM fork: its changes are not WAL-logged"
+	case vmFork:
+		// 17.x before the 2026-07 releases left out VM blocks whose bits heap changes cleared,
+		// and a bit clear does not raise the VM page's LSN.
+		return "VM fork: its bit clears are neither summarized reliably nor raise its page LSN"
+	case initFork:
+		return "init fork"
+	}
+	return ""
 }
 
 // candidate is a file that passed the rules both methods share: a relation segment file of
@@ -38,7 +44,7 @@ func sharedRules(f Listed, prior Prior, l Layout) (candidate, File, bool) {
 	case f.Size/l.BlockSize > int64(l.SegmentBlocks):
 		return candidate{}, whole(f.Path, "size %d is over a segment file's %d blocks", f.Size, l.SegmentBlocks), false
 	}
-	if why, ok := forkWhole[seg.Fork]; ok {
+	if why := forkWhole(seg.Fork); why != "" {
 		return candidate{}, whole(f.Path, "%s", why), false
 	}
 	p, ok := prior.Files[f.Path]

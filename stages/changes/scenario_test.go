@@ -35,14 +35,14 @@ type scenario struct {
 
 // quietConf keeps the server from writing pages of its own accord, so that the files the test
 // compares change only where the test changes them.
-var quietConf = []string{"autovacuum = off"}
+const quietConf = "autovacuum = off"
 
 // newScenario makes a cluster with opts (checksums on), takes a prior backup position, changes
 // it, and starts a new backup, which stays started until the test ends.
 func newScenario(t *testing.T, conf ...string) *scenario {
 	t.Helper()
 	ctx := context.Background()
-	c := testcluster.ForTest(t, testcluster.Options{Checksums: true, Conf: append(append([]string{}, quietConf...), conf...)})
+	c := testcluster.ForTest(t, testcluster.Options{Checksums: true, Conf: append([]string{quietConf}, conf...)})
 	sc := &scenario{c: c, paths: map[string]string{}}
 	mustExec(t, c, `
 		CREATE TABLE big (id int, pad text);
