@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/pipeline"
+	"github.com/pgpull/pgpull/stages/changes"
 	"github.com/pgpull/pgpull/stages/fetch"
 )
 
@@ -42,6 +43,9 @@ type Progress struct {
 	// zero and "" for a fixed -j.
 	Jobs    int
 	JobsWhy string
+	// BlocksExamined and BlocksSent are an incremental backup's relation blocks looked at so far
+	// and those sent; zero for a full backup.
+	BlocksExamined, BlocksSent int64
 }
 
 // Done is all the bytes written so far.
@@ -59,6 +63,7 @@ type tally struct {
 	copying                             atomic.Int64 // unix nanoseconds of the first byte written
 	skipFile                            bool         // the file being written is left out
 	jobs                                atomic.Value // fetch.Step: -j auto's last decision
+	changes                             changes.Tally
 }
 
 func newTally(segmentSize int64) *tally {
@@ -78,7 +83,8 @@ func (t *tally) setPhase(p Phase) {
 func (t *tally) snapshot() Progress {
 	p := Progress{Phase: t.phase.Load().(Phase), Files: t.files.Load(), Bytes: t.bytes.Load(),
 		WALSegments: t.walSegments.Load(), WALBytes: t.walBytes.Load(), Total: t.listed.Load(),
-		Compared: t.compared.Load(), Received: t.received.Load()}
+		Compared: t.compared.Load(), Received: t.received.Load(),
+		BlocksExamined: t.changes.Examined.Load(), BlocksSent: t.changes.Sent.Load()}
 	if ns := t.copying.Load(); ns != 0 {
 		p.Copying = time.Unix(0, ns)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/pipeline"
 	"github.com/pgpull/pgpull/sinks"
+	"github.com/pgpull/pgpull/stages/changes"
 	"github.com/pgpull/pgpull/stages/delta"
 	"github.com/pgpull/pgpull/stages/fetch"
 	"github.com/pgpull/pgpull/stages/list"
@@ -38,11 +39,22 @@ type Result struct {
 	// Compared is the bytes of ranges compared with the destination's copy (a refresh), and
 	// Received the bytes of file data the server sent.
 	Compared, Received int64
+	// Changes is what an incremental backup's pass 1 found; zero for a full backup.
+	Changes ChangesResult
 	// Removed is how many files a refresh removed because the server no longer has them.
 	Removed int64
 	// Jobs and JobsWhy are the fetch connections -j auto settled on and why; 0 and "" for a fixed -j.
 	Jobs    int
 	JobsWhy string
+}
+
+// ChangesResult is what an incremental backup's pass 1 found: how, the blocks of the files it
+// looked at and those sent (whole files count all theirs), the files sent whole and as
+// INCREMENTAL files.
+type ChangesResult struct {
+	Method                       string
+	BlocksExamined, BlocksSent   int64
+	FilesWhole, FilesIncremental int64
 }
 
 // Run takes the backup into sink, in three parts: begin opens the sessions and starts the backup
@@ -107,6 +119,10 @@ type run struct {
 	fetcher *fetch.Pool
 	copier  sinks.LocalCopier // a refresh's sink, and the copy it reads back
 	local   *sinks.LocalCopy
+
+	changesConn *pgx.Conn         // an incremental backup's pass 1
+	changes     *changes.Stage    // nil for a full backup
+	fallback    *changes.Fallback // on 17+: summaries, else page LSNs
 }
 
 // openLocal opens the copy a refresh compares with: the one its sink writes into.
@@ -145,6 +161,11 @@ func (r *run) begin(ctx context.Context) error {
 		}
 	}
 	r.tally.setPhase(PhaseCopy)
+	if b.opts.Incremental != nil {
+		if r.changes, err = r.changesStage(ctx); err != nil {
+			return err
+		}
+	}
 	if r.start.Slot != "" {
 		b.opts.Log("backup started at %s on timeline %d; temporary slot %s holds WAL", r.start.LSN, r.start.Timeline, r.start.Slot)
 	} else {
@@ -197,7 +218,7 @@ func (r *run) close() {
 	if r.local != nil {
 		r.local.Close()
 	}
-	for _, c := range []*pgx.Conn{r.walConn, r.listConn} {
+	for _, c := range []*pgx.Conn{r.walConn, r.listConn, r.changesConn} {
 		if c != nil {
 			_ = c.Close(context.Background())
 		}
@@ -228,6 +249,11 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
 	quietControl := r.watchControl(g)
 	r.sources(g, items, walCheck, quietControl)
+	if r.changes != nil {
+		all := items
+		items = make(chan pipeline.Item, tu.ItemQueue)
+		pipeline.Go(g, items, func(ctx context.Context) error { return r.changes.Run(ctx, all, items) })
+	}
 	splitter := &split.Splitter{RangeSize: b.opts.RangeSize, SmallFile: b.opts.RangeSize / tu.SmallFileShare,
 		BatchFiles: tu.BatchFiles, Budget: r.budget}
 	pipeline.Go(g, listed, func(ctx context.Context) error { return r.tally.count(ctx, items, listed) })
@@ -338,7 +364,7 @@ func (r *run) fetchPool() *fetch.Pool {
 	// A WAL re-read may open a connection after the jobs: it is counted as taken both in the
 	// count before the lister and the WAL scanner opened and in each count a new worker takes.
 	const reread = 1
-	p.Free = b.free - 2 - reread // the lister's, the WAL scanner's, and a WAL re-read's
+	p.Free = b.free - 2 - reread - b.opts.changesConns() // the lister's, the WAL scanner's, a WAL re-read's, pass 1's
 	p.FreeOn = func(ctx context.Context, conn fetch.Conn) (int, error) {
 		free, err := session.FreeConnectionsOn(ctx, conn.(fetch.PgConn).PgConn)
 		return free - reread, err
@@ -376,6 +402,11 @@ func (r *run) finish(sink sinks.Sink, began time.Time) (Result, error) {
 	res.Compared, res.Received = final.Compared, final.Received
 	if r.copier != nil {
 		res.Removed = r.copier.Removed()
+	}
+	if r.changes != nil {
+		t := r.changes.Tally
+		res.Changes = ChangesResult{Method: r.changesMethodRan(), BlocksExamined: t.Examined.Load(), BlocksSent: t.Sent.Load(),
+			FilesWhole: t.Whole.Load(), FilesIncremental: t.Partial.Load()}
 	}
 	if b.opts.AutoJobs {
 		choice := r.fetcher.Choice()
@@ -465,10 +496,14 @@ func (b *Backup) finishData(ctx context.Context, ctl *session.Control, quietCont
 	}
 	t.setPhase(PhaseWAL)
 	b.opts.Log("backup stopped at %s", stop.LSN)
+	label, err := b.incrementalLabel(stop.Label)
+	if err != nil {
+		return stop, err
+	}
 	now := time.Now()
 	closing := []*pipeline.File{
 		{Path: "global/pg_control", Content: control, Size: pgformat.ControlFileSize, ModTime: now, Segment: -1},
-		{Path: "backup_label", Content: []byte(stop.Label), Size: int64(len(stop.Label)), ModTime: now, Segment: -1},
+		{Path: "backup_label", Content: []byte(label), Size: int64(len(label)), ModTime: now, Segment: -1},
 	}
 	if b.opts.TablespaceMap && stop.TablespaceMap != "" {
 		closing = append(closing, &pipeline.File{Path: "tablespace_map", Content: []byte(stop.TablespaceMap),

@@ -52,9 +52,10 @@ type backupFlags struct {
 	requireSlot   bool
 	events        string
 
-	serverCompress bool // read through pgpull's helper function, which compresses on the server
-	refresh        bool
-	cpuProfile     string // hidden: where to write a CPU profile of the run (bench/README.md, PGO)
+	serverCompress  bool // read through pgpull's helper function, which compresses on the server
+	refresh         bool
+	incrementalFrom string // the prior backup of an incremental one
+	cpuProfile      string // hidden: where to write a CPU profile of the run (bench/README.md, PGO)
 
 	s3 s3Flags
 }
@@ -71,6 +72,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.StringVarP(&f.pgdata, "pgdata", "D", "", "`DEST`, as pg_basebackup -D; then the only argument is DSN")
 	fs.BoolVarP(&f.force, "force", "f", false, "replace an earlier backup in the destination directory")
 	fs.BoolVar(&f.refresh, "refresh", false, "bring the earlier or unfinished plain backup in DEST up to date, moving only the blocks that differ")
+	fs.StringVar(&f.incrementalFrom, "incremental-from", "", "take an incremental backup on the prior one at `PRIOR`: its directory, its backup_manifest, or its s3:// prefix (-F tar)")
 	fs.StringVar(&f.rangeSize, "range-size", "8MB", "`SIZE` fetched per request")
 	fs.VarP(f.mapping, "tablespace-mapping", "T", "relocate the tablespace in `OLDDIR=NEWDIR` (plain format)")
 	fs.BoolVarP(&f.noSync, "no-sync", "N", false, "do not fsync what was written")
@@ -145,6 +147,14 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	}
 	opts.TablespaceMap = dest.Format == sinks.TarDir
 	opts.Refresh = f.refresh
+	if f.incrementalFrom != "" {
+		if f.refresh {
+			return fmt.Errorf("--incremental-from and --refresh exclude each other: --refresh updates a full copy in place, --incremental-from writes a new incremental backup")
+		}
+		if opts.Incremental, err = readPrior(ctx, f.incrementalFrom, f.s3); err != nil {
+			return err
+		}
+	}
 	mo, err := openMachineOutput(f.summary, f.events, stderr, string(dest.Format), spec.String())
 	if err != nil {
 		return err

@@ -66,3 +66,19 @@ func ReadLayout(ctx context.Context, conn *pgx.Conn) (Layout, error) {
 	}
 	return l, nil
 }
+
+// CheckOnHistory refuses a prior backup that is not of this server's past: one that starts after
+// the new backup's start on the same timeline, or on a timeline the server's history does not
+// lead from before the switch. An incremental on such a prior would rebuild into a copy of no
+// server that ever existed.
+func CheckOnHistory(ctx context.Context, conn *pgx.Conn, prior Prior, tli uint32, start pgformat.LSN) error {
+	var history []switchPoint
+	if prior.Timeline != tli {
+		var err error
+		if history, err = readHistory(ctx, conn, tli); err != nil {
+			return err
+		}
+	}
+	_, err := neededRanges(history, prior.Timeline, prior.StartLSN, tli, start)
+	return err
+}

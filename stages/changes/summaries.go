@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgpull/pgpull/internal/pgformat"
+	"github.com/pgpull/pgpull/internal/session"
 )
 
 // Summaries finds changed blocks in the server's WAL summaries (PostgreSQL 17+, summarize_wal
@@ -69,9 +70,9 @@ func (s *Summaries) Changes(ctx context.Context, files []Listed) ([]File, error)
 // backup role may call. A history file is a line per ancestor timeline: 1 MB holds thousands.
 func readHistory(ctx context.Context, conn *pgx.Conn, tli uint32) ([]switchPoint, error) {
 	name := fmt.Sprintf("pg_wal/%08X.history", tli)
-	var b []byte
-	if err := conn.QueryRow(ctx, `SELECT pg_read_binary_file($1::text, 0, 1048576, true)`, name).Scan(&b); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
+	b, _, err := session.ReadFile(ctx, conn, name, 1<<20, true)
+	if err != nil {
+		return nil, err
 	}
 	if b == nil {
 		return nil, fmt.Errorf("the server has no %s, which says where the prior backup's timeline leads to this one", name)
