@@ -63,7 +63,7 @@ func Combine(chain []string, out string, opts Options) (err error) {
 	if err := o.create(time.Now()); err != nil {
 		return err
 	}
-	w := &writer{out: o, alg: opts.Checksum, copyBuf: make([]byte, copyBufferSize),
+	w := &writer{out: o, alg: opts.Checksum,
 		manifest: manifest.New(newest.manifest.Version, newest.manifest.SystemID, opts.Checksum)}
 	if err := w.writeAll(newest, p); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package combine
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -61,15 +62,24 @@ func listTree(t *testing.T, root string) map[string]treeEntry {
 	return tree
 }
 
-// incrementalHeaders reads every INCREMENTAL file of a backup, by its path in the backup.
+// incrementalHeaders reads every INCREMENTAL file of a backup, by its path in the backup, and
+// checks that pgformat renders each header as the server wrote it, padding included.
 func incrementalHeaders(t *testing.T, backup string) map[string]*pgformat.IncrementalHeader {
 	t.Helper()
 	headers := map[string]*pgformat.IncrementalHeader{}
 	for rel, e := range listTree(t, backup) {
 		if e.kind == "file" && strings.HasPrefix(path.Base(rel), pgformat.IncrementalPrefix) {
-			h, err := readIncrementalHeader(filepath.Join(backup, filepath.FromSlash(rel)))
+			name := filepath.Join(backup, filepath.FromSlash(rel))
+			h, err := readIncrementalHeader(name)
 			if err != nil {
 				t.Fatal(err)
+			}
+			body, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(body, h.Bytes()) || int64(len(body)) != h.FileSize() {
+				t.Errorf("%s: the server's header is not what IncrementalHeader renders", name)
 			}
 			headers[rel] = h
 		}

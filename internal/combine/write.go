@@ -18,15 +18,14 @@ type writer struct {
 	out      *output
 	manifest *manifest.Manifest
 	alg      manifest.Algorithm
-	copyBuf  []byte
 
 	control      []byte // global/pg_control, written last
 	controlMTime time.Time
 }
 
-// copyBufferSize is the read size of whole-file copies; rebuilt files write through a buffer of
-// the same size, a page at a time.
-const copyBufferSize = 1 << 20
+// writeBufferSize is the buffer every file is written through: rebuilt files come a page at a
+// time.
+const writeBufferSize = 1 << 20
 
 // writeAll writes the label, every entry, the manifest and, last, global/pg_control.
 func (w *writer) writeAll(newest *backup, p *plan) error {
@@ -105,7 +104,7 @@ func (w *writer) copy(rel, src string) error {
 	}
 	defer in.Close()
 	return w.create(rel, func(dst io.Writer) error {
-		_, err := io.CopyBuffer(dst, in, w.copyBuf)
+		_, err := io.Copy(dst, in)
 		return err
 	})
 }
@@ -159,7 +158,7 @@ func (w *writer) create(rel string, fill func(io.Writer) error) error {
 	if h != nil {
 		dst = io.MultiWriter(f, h)
 	}
-	buf := bufio.NewWriterSize(dst, copyBufferSize)
+	buf := bufio.NewWriterSize(dst, writeBufferSize)
 	err = fill(buf)
 	if err == nil {
 		err = buf.Flush()
