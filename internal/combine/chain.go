@@ -92,17 +92,15 @@ func loadBackup(dir string) (*backup, error) {
 }
 
 // checkChain checks that the backups, oldest first, form one chain: one cluster (the system
-// identifier of every pg_control and of every version 2 manifest alike), one major version, a
+// identifier of every pg_control and of every version 2 manifest alike; before 17 the manifest,
+// version 1, names none and pg_control alone tells), one major version, a
 // full backup first and then incrementals, each incremental from exactly where the backup
 // before it started. The first check that fails names its backup.
 func checkChain(chain []*backup) error {
 	first := chain[0]
 	for i, b := range chain {
 		switch {
-		case b.manifest.Version < 2:
-			return chainError(b.dir, "%s is version %d, which names no system identifier; incremental chains need version 2 (PostgreSQL 17 and later)",
-				manifestName, b.manifest.Version)
-		case b.manifest.SystemID != b.systemID:
+		case b.manifest.Version >= 2 && b.manifest.SystemID != b.systemID:
 			return chainError(b.dir, "%s names system identifier %d, but %s has %d", manifestName, b.manifest.SystemID, controlPath, b.systemID)
 		case b.systemID != first.systemID:
 			return chainError(b.dir, "is of another cluster: system identifier %d, the full backup %s has %d", b.systemID, first.dir, first.systemID)

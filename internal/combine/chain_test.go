@@ -77,7 +77,7 @@ func TestChainChecks(t *testing.T) {
 		{name: "starts with an incremental", change: func(c []synth) { c[0].fromLSN, c[0].fromTimeline = 0x1000028, 1 }, at: 0, want: "a chain starts with a full backup"},
 		{name: "a full backup after the first", change: func(c []synth) { c[2].fromLSN, c[2].fromTimeline = 0, 0 }, at: 2, want: "is a full backup"},
 		{name: "missing manifest", change: func(c []synth) { c[1].noManifest = true }, at: 1, want: "no backup_manifest"},
-		{name: "manifest version 1", change: func(c []synth) { c[0].manifestVer = 1 }, at: 0, want: "version 1"},
+		{name: "manifest version 1 of another cluster", change: func(c []synth) { c[0].manifestVer = 1; c[1].systemID = 9 }, at: 1, want: "another cluster"},
 		{name: "another major", change: func(c []synth) { c[2].version = "18" }, at: 2, want: "PostgreSQL 18"},
 		{name: "no backup_label", after: remove(1, labelName), at: 1, want: "no backup_label"},
 		{name: "bad pg_control", after: flipByte(0, controlPath), at: 0, want: "CRC"},

@@ -3,6 +3,7 @@ package changes
 import (
 	"context"
 	"path"
+	"strings"
 	"sync/atomic"
 
 	"github.com/pgpull/pgpull/internal/pgformat"
@@ -101,7 +102,9 @@ func (s *Stage) apply(f *pipeline.File, a File) {
 	if a.Whole {
 		s.Tally.Whole.Add(1)
 		s.Tally.Sent.Add((f.Size + pgformat.BlockSize - 1) / pgformat.BlockSize)
-		s.Log("incremental: %s whole: %s", f.Path, a.Reason)
+		if !routine(f.Path) {
+			s.Log("incremental: %s whole: %s", f.Path, a.Reason)
+		}
 		return
 	}
 	s.Tally.Partial.Add(1)
@@ -115,4 +118,15 @@ func (s *Stage) apply(f *pipeline.File, a File) {
 	if len(a.Blocks) == 0 {
 		f.Content = h.Bytes()
 	}
+}
+
+// routine tells the files every incremental backup copies whole, which -v does not list one by
+// one: free space and visibility maps, init forks, and files that are no relation's.
+func routine(p string) bool {
+	dir, name := path.Split(p)
+	if dir = strings.TrimSuffix(dir, "/"); dir != "global" && !pgformat.IsDatabaseDir(dir) {
+		return true
+	}
+	r, ok := pgformat.ParseRelationFile(name)
+	return !ok || r.Fork != ""
 }
