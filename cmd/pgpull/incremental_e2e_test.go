@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+
 	"context"
 	"fmt"
 	"os"
@@ -8,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pgpull/pgpull/internal/compress"
+	"github.com/pgpull/pgpull/internal/s3store"
 
 	"github.com/pgpull/pgpull/internal/testcluster"
 )
@@ -147,7 +152,7 @@ func TestIncrementalRefusals(t *testing.T) {
 		{"prior of another cluster", "same cluster", []string{"backup", "-c", "fast", "--incremental-from", full, other.DSN(), filepath.Join(base, "x1")}},
 		{"edited manifest", "checksum", []string{"backup", "-c", "fast", "--incremental-from", edited, src.DSN(), filepath.Join(base, "x2")}},
 		{"prior that is no backup", "backup_manifest", []string{"backup", "-c", "fast", "--incremental-from", base, src.DSN(), filepath.Join(base, "x3")}},
-		{"chain missing a link", "INCREMENTAL FROM", []string{"combine", full, inc2, "-o", filepath.Join(base, "x4")}},
+		{"chain missing a link", "but the backup before it", []string{"combine", full, inc2, "-o", filepath.Join(base, "x4")}},
 		{"chain without its full backup", "full", []string{"combine", inc1, inc2, "-o", filepath.Join(base, "x5")}},
 	}
 	for _, tt := range tests {
@@ -261,4 +266,128 @@ func hasIncrementalFiles(t *testing.T, dir string) bool {
 		return nil
 	})
 	return found
+}
+
+// TestIncrementalForms: an incremental backup goes to every DEST form and follows a prior in S3;
+// each verifies, and each, extracted as a plain directory, combines with the full backup into a
+// copy that starts with the primary's rows.
+func TestIncrementalForms(t *testing.T) {
+	srv := s3Store(t)
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
+	if out, err := src.Pgbench(context.Background(), "-i", "-q", "-s", "2").CombinedOutput(); err != nil {
+		t.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+	base := t.TempDir()
+	// The prior is in S3 where its manifest names its cluster (17+); before 17 a version 1
+	// manifest does not, and the prior must be a directory, whose pg_control does.
+	full := filepath.Join(base, "full")
+	fullLoc := full
+	if src.Major >= 17 {
+		fullLoc = "s3://" + s3Bucket + "/full"
+	}
+	if code, stderr := pgpull(t, nil, "backup", "-F", "tar", "-c", "fast", "--s3-endpoint", srv.Endpoint(), src.DSN(), "s3://"+s3Bucket+"/full"); code != 0 {
+		t.Fatalf("full backup to S3 failed (%d): %s", code, stderr)
+	}
+	s3Extract(t, s3Open(t, srv.Endpoint(), "s3://"+s3Bucket+"/full"), "base.tar", full)
+	s3Copy(t, s3Open(t, srv.Endpoint(), "s3://"+s3Bucket+"/full"), "backup_manifest", filepath.Join(full, "backup_manifest"))
+	if src.Major < 17 {
+		code, stderr := runCLI(t, nil, "backup", "-c", "fast", "--s3-endpoint", srv.Endpoint(), "--incremental-from", "s3://"+s3Bucket+"/full", src.DSN(), filepath.Join(base, "refused"))
+		if code == 0 || !strings.Contains(stderr, "give the prior backup's directory") {
+			t.Errorf("incremental on an S3 prior of PostgreSQL %d: exit %d, %q; want a refusal that names the way", src.Major, code, stderr)
+		}
+	}
+	runPgbench(t, src, 100)
+	want := tableDigests(t, src)
+
+	incremental := []string{"backup", "-c", "fast", "--s3-endpoint", srv.Endpoint(), "--incremental-from", fullLoc}
+	stream := filepath.Join(base, "inc.tar.zst")
+	out, err := os.Create(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := pgpull(t, out, append(incremental, "-z", "zstd", src.DSN(), "-")...)
+	out.Close()
+	if code != 0 {
+		t.Fatalf("incremental to a stream failed (%d): %s", code, stderr)
+	}
+	tarDir, incLoc := filepath.Join(base, "inc-tar"), "s3://"+s3Bucket+"/inc"
+	for _, dest := range []string{tarDir, incLoc} {
+		if code, stderr := pgpull(t, nil, append(incremental, "-F", "tar", src.DSN(), dest)...); code != 0 {
+			t.Fatalf("incremental to %s failed (%d): %s", dest, code, stderr)
+		}
+	}
+	for _, loc := range []string{stream, tarDir, incLoc} {
+		if code, stderr := pgpull(t, nil, "verify", "--s3-endpoint", srv.Endpoint(), loc); code != 0 {
+			t.Errorf("pgpull verify %s: exit %d: %s", loc, code, stderr)
+		}
+	}
+
+	extracted := map[string]string{"stream": filepath.Join(base, "x-stream"), "tar": filepath.Join(base, "x-tar"), "s3": filepath.Join(base, "x-s3")}
+	zr := openZstd(t, stream)
+	if err := testcluster.ExtractTar(zr, extracted["stream"]); err != nil {
+		t.Fatal(err)
+	}
+	extract(t, filepath.Join(tarDir, "base.tar"), extracted["tar"])
+	copyFile(t, filepath.Join(tarDir, "backup_manifest"), filepath.Join(extracted["tar"], "backup_manifest"))
+	s3Extract(t, s3Open(t, srv.Endpoint(), incLoc), "base.tar", extracted["s3"])
+	s3Copy(t, s3Open(t, srv.Endpoint(), incLoc), "backup_manifest", filepath.Join(extracted["s3"], "backup_manifest"))
+	for form, dir := range extracted {
+		if !hasIncrementalFiles(t, dir) {
+			t.Errorf("%s: no INCREMENTAL file with pages", form)
+		}
+		rebuilt := filepath.Join(base, "rebuilt-"+form)
+		if code, stderr := pgpull(t, nil, "combine", full, dir, "-o", rebuilt); code != 0 {
+			t.Fatalf("combine of the %s form failed (%d): %s", form, code, stderr)
+		}
+		if form == "stream" {
+			r := testcluster.AdoptForTest(t, rebuilt)
+			sameTables(t, "combined from a stream", tableDigests(t, r), want)
+		} else if code, stderr := pgpull(t, nil, "verify", rebuilt); code != 0 {
+			t.Errorf("pgpull verify of the %s form's rebuilt copy: exit %d: %s", form, code, stderr)
+		}
+	}
+}
+
+// s3Copy downloads object name to path.
+func s3Copy(t *testing.T, st *s3store.Store, name, path string) {
+	t.Helper()
+	body, err := st.Open(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	b, err := io.ReadAll(body)
+	if err == nil {
+		err = os.WriteFile(path, b, 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err == nil {
+		err = os.WriteFile(to, b, 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openZstd opens a zstd-compressed file for reading, closed at test end.
+func openZstd(t *testing.T, path string) io.Reader {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	zr, _, err := compress.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { zr.Close() })
+	return zr
 }
