@@ -253,6 +253,10 @@ func reportBackup(res backup.Result, dest *sinks.Destination, streamed int64, op
 	if sinks.IsS3(dest.Location) {
 		opts.Log("S3 part buffers: peak %d of %d bytes (the pipeline's budget %d)", peak, total, opts.InFlightBytes())
 	}
+	if c := res.Changes; c.Method != "" {
+		opts.Log("incremental: changed blocks from %s: %d of %d blocks sent, %d files whole, %d as INCREMENTAL files",
+			c.Method, c.BlocksSent, c.BlocksExamined, c.FilesWhole, c.FilesIncremental)
+	}
 	if opts.Refresh {
 		opts.Log("refresh: %s compared with the copy, %s moved from the server, %d files removed",
 			humanSize(res.Compared), humanSize(res.Received), res.Removed)

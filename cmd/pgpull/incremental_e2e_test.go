@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 
 	"context"
@@ -65,7 +66,9 @@ func TestIncrementalChain(t *testing.T) {
 		`CREATE TABLE created AS SELECT g, md5(g::text) FROM generate_series(1, 2000) g`,
 		`CREATE TABLESPACE ts1 LOCATION '`+tsLive+`'`,
 		`CREATE TABLE spaced TABLESPACE ts1 AS SELECT g, repeat('t', 50) AS pad FROM generate_series(1, 3000) g`)
-	inc1, inc1Wire := backup("inc1", "--incremental-from", full, "-T", tsLive+"="+filepath.Join(base, "inc1-ts"))
+	summaryPath := filepath.Join(base, "inc1.json")
+	inc1, inc1Wire := backup("inc1", "--incremental-from", full, "-T", tsLive+"="+filepath.Join(base, "inc1-ts"), "--summary", summaryPath)
+	checkIncrementalSummary(t, summaryPath, src.Major)
 
 	runPgbench(t, src, 300)
 	mustExec(t, src,
@@ -390,4 +393,32 @@ func openZstd(t *testing.T, path string) io.Reader {
 	}
 	t.Cleanup(func() { zr.Close() })
 	return zr
+}
+
+// checkIncrementalSummary holds --summary's incremental object to what the run did: the method
+// the server's major offers, and fewer blocks sent than looked at.
+func checkIncrementalSummary(t *testing.T, path string, major int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Incremental *incrementalSummary `json:"incremental"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	inc := s.Incremental
+	if inc == nil {
+		t.Fatalf("--summary of an incremental backup has no incremental object:\n%s", b)
+	}
+	want := "page LSNs"
+	if major >= 17 {
+		want = "WAL summaries"
+	}
+	if !strings.HasPrefix(inc.Method, want) || inc.BlocksSent <= 0 || inc.BlocksSent >= inc.BlocksExamined/5 ||
+		inc.FilesIncremental == 0 || inc.FilesWhole == 0 {
+		t.Errorf("--summary's incremental object %+v: want method %q, some blocks sent but under a fifth of those examined, files of both kinds", *inc, want)
+	}
 }
