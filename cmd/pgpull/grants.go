@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgpull/pgpull/internal/session"
+	"github.com/pgpull/pgpull/stages/changes"
 )
 
 func grantsCommand(stdout, stderr io.Writer) *command {
@@ -15,21 +16,25 @@ func grantsCommand(stdout, stderr io.Writer) *command {
 	fs := newFlags("pgpull grants")
 	fs.StringVar(&database, "database", "", "the `DATABASE` the backup's DSN connects to, where the grants must go (default: DSN's)")
 	serverCompress := fs.Bool("server-compress", false, "also install the helper function that backup --server-compress calls (needs plpython3u)")
+	incremental := fs.Bool("incremental", false, "also install the helper that finds changed pages for backup --incremental-from faster (needs plpython3u)")
 	return &command{
 		name:  "grants",
-		usage: "grants [--server-compress] [DSN] ROLE",
+		usage: "grants [--server-compress] [--incremental] [DSN] ROLE",
 		short: "print the SQL that lets ROLE take backups without superuser",
 		long: "Connects to the server DSN names (PG* variables apply; without DSN only they do) to learn its\n" +
 			"version and database, and prints the GRANTs a superuser runs for ROLE, after a psql \\connect to\n" +
 			"the database they must be granted in (--database, or DSN's). Nothing is changed: pipe it to psql.",
 		flags: fs,
 		run: func(ctx context.Context, args []string) error {
-			return runGrants(ctx, args, database, *serverCompress, stdout)
+			return runGrants(ctx, args, database, helpers{serverCompress: *serverCompress, incremental: *incremental}, stdout)
 		},
 	}
 }
 
-func runGrants(ctx context.Context, args []string, grantIn string, serverCompress bool, stdout io.Writer) error {
+// helpers are the optional PL/Python functions grants installs beside the grants.
+type helpers struct{ serverCompress, incremental bool }
+
+func runGrants(ctx context.Context, args []string, grantIn string, with helpers, stdout io.Writer) error {
 	var dsn, role string
 	switch len(args) {
 	case 1:
@@ -76,12 +81,19 @@ func runGrants(ctx context.Context, args []string, grantIn string, serverCompres
 	case super:
 		fmt.Fprintf(stdout, "-- %s is a superuser and needs none of these.\n", r)
 	}
-	if _, err = io.WriteString(stdout, session.GrantsSQL(versionNum/10000, database, role)); err != nil || !serverCompress {
+	if _, err = io.WriteString(stdout, session.GrantsSQL(versionNum/10000, database, role)); err != nil || !with.serverCompress && !with.incremental {
 		return err
 	}
 	if !plpython {
 		fmt.Fprintf(stdout, "-- plpython3u is not available on this server: install it first (Debian: apt-get install postgresql-plpython3-%d).\n", versionNum/10000)
 	}
-	_, err = io.WriteString(stdout, session.HelperSQL(role))
+	if with.serverCompress {
+		if _, err = io.WriteString(stdout, session.HelperSQL(role)); err != nil {
+			return err
+		}
+	}
+	if with.incremental {
+		_, err = io.WriteString(stdout, changes.HelperSQL(role))
+	}
 	return err
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"io"
 
+	"github.com/pgpull/pgpull/sinks"
+
 	"context"
 	"fmt"
 	"os"
@@ -421,4 +423,81 @@ func checkIncrementalSummary(t *testing.T, path string, major int) {
 		inc.FilesIncremental == 0 || inc.FilesWhole == 0 {
 		t.Errorf("--summary's incremental object %+v: want method %q, some blocks sent but under a fifth of those examined, files of both kinds", *inc, want)
 	}
+}
+
+// TestIncrementalKilled: an incremental backup killed mid-copy leaves a directory that neither
+// pgpull verify nor pgpull combine takes for a backup.
+func TestIncrementalKilled(t *testing.T) {
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
+	if out, err := src.Pgbench(context.Background(), "-i", "-q", "-s", "3").CombinedOutput(); err != nil {
+		t.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+	base := t.TempDir()
+	full := filepath.Join(base, "full")
+	if code, stderr := pgpull(t, nil, "backup", "-c", "fast", src.DSN(), full); code != 0 {
+		t.Fatalf("full backup failed (%d): %s", code, stderr)
+	}
+	// Every account changes: the incremental is as large as the table, and slow under -r.
+	mustExec(t, src, `UPDATE pgbench_accounts SET abalance = abalance + 1`)
+	inc := filepath.Join(base, "inc")
+	killWhen(t, buildPgpull(t), func() bool { return treeBytes(t, inc) >= 8<<20 },
+		"backup", "-c", "fast", "-r", "4M", "--incremental-from", full, src.DSN(), inc)
+	if code, stderr := runCLI(t, nil, "verify", inc); code == 0 {
+		t.Errorf("pgpull verify passed a killed incremental backup: %s", stderr)
+	}
+	code, stderr := runCLI(t, nil, "combine", full, inc, "-o", filepath.Join(base, "rebuilt"))
+	if code == 0 || !strings.Contains(stderr, sinks.IncompleteMarker) {
+		t.Errorf("pgpull combine of a killed incremental: exit %d, %q; want a refusal naming %s", code, stderr, sinks.IncompleteMarker)
+	}
+	checkServerClean(t, src)
+}
+
+// TestIncrementalAcrossTimelines: an incremental backup of a promoted standby on a prior taken
+// on the primary before the switch is one of that server's past, and restores; a prior the old
+// primary took after the switch is of another history, and is refused.
+func TestIncrementalAcrossTimelines(t *testing.T) {
+	ctx := context.Background()
+	primary := testcluster.ForTest(t, testcluster.Options{Checksums: true})
+	if primary.Major >= 17 {
+		summarizeWAL(t, primary)
+	}
+	mustExec(t, primary, `CREATE TABLE kept AS SELECT g FROM generate_series(1, 5000) g`)
+	base := t.TempDir()
+	before := filepath.Join(base, "before")
+	if code, stderr := pgpull(t, nil, "backup", "-c", "fast", primary.DSN(), before); code != 0 {
+		t.Fatalf("backup before the switch failed (%d): %s", code, stderr)
+	}
+	standby := testcluster.StandbyForTest(t, primary)
+	mustExec(t, primary, `INSERT INTO kept SELECT g FROM generate_series(5001, 6000) g`)
+	if err := standby.WaitCaughtUp(ctx, primary); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, standby, `SELECT pg_promote()`)
+	mustExec(t, primary, `INSERT INTO kept SELECT g FROM generate_series(6001, 7000) g`, `CHECKPOINT`)
+	after := filepath.Join(base, "after")
+	if code, stderr := pgpull(t, nil, "backup", "-c", "fast", primary.DSN(), after); code != 0 {
+		t.Fatalf("backup of the old primary after the switch failed (%d): %s", code, stderr)
+	}
+	mustExec(t, standby, `INSERT INTO kept SELECT g FROM generate_series(7001, 7500) g`)
+
+	code, stderr := runCLI(t, nil, "backup", "-c", "fast", "--incremental-from", after, standby.DSN(), filepath.Join(base, "refused"))
+	if code == 0 || !strings.Contains(stderr, "not a backup of this server's past") {
+		t.Errorf("incremental on a prior of another history: exit %d, %q; want a refusal", code, stderr)
+	}
+	checkOneLine(t, stderr)
+	if _, err := os.Stat(filepath.Join(base, "refused")); !os.IsNotExist(err) {
+		t.Errorf("the refused incremental left its DEST behind (%v)", err)
+	}
+	checkServerClean(t, standby)
+
+	inc := filepath.Join(base, "inc")
+	if code, stderr := pgpull(t, nil, "backup", "-c", "fast", "--incremental-from", before, standby.DSN(), inc); code != 0 {
+		t.Fatalf("incremental across the switch failed (%d): %s", code, stderr)
+	}
+	want := tableDigests(t, standby)
+	rebuilt := filepath.Join(base, "rebuilt")
+	if code, stderr := pgpull(t, nil, "combine", before, inc, "-o", rebuilt); code != 0 {
+		t.Fatalf("combine failed (%d): %s", code, stderr)
+	}
+	sameTables(t, "rebuilt across the switch", tableDigests(t, testcluster.AdoptForTest(t, rebuilt)), want)
 }
