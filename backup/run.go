@@ -18,7 +18,6 @@ import (
 	"github.com/pgpull/pgpull/stages/changes"
 	"github.com/pgpull/pgpull/stages/delta"
 	"github.com/pgpull/pgpull/stages/fetch"
-	"github.com/pgpull/pgpull/stages/list"
 	"github.com/pgpull/pgpull/stages/reorder"
 	"github.com/pgpull/pgpull/stages/split"
 	"github.com/pgpull/pgpull/stages/verify"
@@ -105,6 +104,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 // they found for finish.
 type run struct {
 	b                 *Backup
+	srv               server
 	ctl               *session.Control
 	listConn, walConn *pgx.Conn
 	start             session.Start
@@ -139,7 +139,7 @@ func (r *run) openLocal(sink sinks.Sink) error {
 // begin takes over the control connection, opens the lister's and the WAL scanner's, and starts
 // the backup on the server.
 func (r *run) begin(ctx context.Context) error {
-	b, tu := r.b, r.b.opts.Tuning
+	b := r.b
 	var err error
 	if r.ctl, err = session.OpenControl(ctx, b.conn, b.Server); err != nil {
 		return err
@@ -160,6 +160,7 @@ func (r *run) begin(ctx context.Context) error {
 			return e
 		}
 	}
+	r.srv = pgSessions{r}
 	r.tally.setPhase(PhaseCopy)
 	if b.opts.Incremental != nil {
 		if r.changes, err = r.changesStage(ctx); err != nil {
@@ -171,7 +172,14 @@ func (r *run) begin(ctx context.Context) error {
 	} else {
 		b.opts.Log("backup started at %s on timeline %d; no slot holds WAL: %s", r.start.LSN, r.start.Timeline, r.start.NoSlot)
 	}
+	r.prepare()
+	return nil
+}
 
+// prepare makes what the stages share once the backup has started: the manifest, the byte
+// budget, the page verifier and the rate limiter.
+func (r *run) prepare() {
+	b, tu := r.b, r.b.opts.Tuning
 	manifestVersion := 1
 	if b.Server.Major() >= 17 {
 		manifestVersion = 2
@@ -186,7 +194,6 @@ func (r *run) begin(ctx context.Context) error {
 		burst := float64(b.opts.MaxRate) * tu.RateBurst.Seconds()
 		r.limiter = rate.NewLimiter(rate.Limit(b.opts.MaxRate), max(int(burst), 1))
 	}
-	return nil
 }
 
 // weighWALRate measures, for a run no slot protects, the WAL rate on the control session a
@@ -241,7 +248,7 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 	fetched := make(chan *pipeline.Request, b.opts.Jobs*tu.RequestsPerJob)
 	ordered := make(chan *pipeline.Piece, tu.PieceQueue)
 	checked := make(chan *pipeline.Piece, tu.PieceQueue)
-	walCheck, err := b.walChecker(r.start)
+	walCheck, err := r.walChecker()
 	if err != nil {
 		return err
 	}
@@ -280,10 +287,7 @@ func (r *run) watchControl(g *pool.ContextPool) (quiet func()) {
 	watchStop, watchDone := make(chan struct{}), make(chan struct{})
 	g.Go(func(ctx context.Context) error {
 		defer close(watchDone)
-		if err := r.weighWALRate(ctx, watchStop); err != nil {
-			return err
-		}
-		return r.ctl.Watch(ctx, r.b.opts.Tuning.ControlPing, watchStop)
+		return r.srv.watch(ctx, watchStop)
 	})
 	return func() {
 		close(watchStop)
@@ -294,28 +298,23 @@ func (r *run) watchControl(g *pool.ContextPool) (quiet func()) {
 // sources merges two streams into items: the data directory, whose end stops the backup, and
 // the WAL scanner, which ends once it has sent the WAL through the stop point.
 func (r *run) sources(g *pool.ContextPool, items chan pipeline.Item, walCheck *wal.Checker, quietControl func()) {
-	b := r.b
 	stopped := make(chan pgformat.LSN, 1)
-	scanner := &wal.Scanner{Conn: r.walConn, SegmentSize: b.Server.WALSegmentSize, BlockSize: int64(b.Server.WALBlockSize),
-		Start: r.start.LSN, Timeline: r.start.Timeline, Interval: b.opts.WALInterval, Stop: stopped, Log: b.opts.Log}
-	lister := &list.Lister{Conn: r.listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: r.pages != nil}
 	pipeline.GoEach(g, items,
 		func(ctx context.Context) error {
-			if err := lister.Run(ctx, items); err != nil {
+			if err := r.srv.list(ctx, items); err != nil {
 				return err
 			}
 			var err error
-			if r.stop, err = b.finishData(ctx, r.ctl, quietControl, r.listConn, items, r.tally); err != nil {
+			if r.stop, err = r.finishData(ctx, quietControl, items); err != nil {
 				return err
 			}
-			r.listConn = nil // finishData closed it
 			if walCheck != nil {
 				walCheck.SetStop(r.stop.LSN) // before the scanner can send the segment holding it
 			}
 			stopped <- r.stop.LSN
 			return nil
 		},
-		func(ctx context.Context) error { return scanner.Run(ctx, items) })
+		func(ctx context.Context) error { return r.srv.scanWAL(ctx, items, stopped) })
 }
 
 // compare puts a refresh's hashers between the splitter and the fetch workers: each range the
@@ -337,13 +336,7 @@ func (r *run) compare(g *pool.ContextPool, requests <-chan *pipeline.Request) <-
 func (r *run) fetchPool() *fetch.Pool {
 	b, tu := r.b, r.b.opts.Tuning
 	newWorker := func() *fetch.Worker {
-		w := &fetch.Worker{Connect: func(ctx context.Context) (fetch.Conn, error) {
-			conn, err := session.ConnectRaw(ctx, b.cfg, "pgpull fetch")
-			if err != nil {
-				return nil, err
-			}
-			return fetch.PgConn{PgConn: conn}, nil
-		}, Budget: r.budget, Limiter: r.limiter, Timeout: b.opts.IOTimeout,
+		w := &fetch.Worker{Connect: r.srv.connectFetch, Budget: r.budget, Limiter: r.limiter, Timeout: b.opts.IOTimeout,
 			Retries: tu.FetchRetries, Backoff: tu.FetchBackoff, Log: b.opts.Log, LogSQL: session.SQLPrinter(b.cfg),
 			Received: &r.tally.received}
 		if r.pages != nil {
@@ -420,7 +413,8 @@ func (r *run) finish(sink sinks.Sink, began time.Time) (Result, error) {
 }
 
 // walChecker makes the WAL check stage, or nil when it is off.
-func (b *Backup) walChecker(start session.Start) (*wal.Checker, error) {
+func (r *run) walChecker() (*wal.Checker, error) {
+	b := r.b
 	if !b.opts.CheckWAL {
 		return nil, nil
 	}
@@ -428,24 +422,9 @@ func (b *Backup) walChecker(start session.Start) (*wal.Checker, error) {
 	if !ok {
 		return nil, fmt.Errorf("pgpull does not know the WAL format of PostgreSQL %d; use --no-check-wal", b.Server.Major())
 	}
-	r := pgformat.WALRange{Start: start.LSN, Timeline: start.Timeline, SegmentSize: b.Server.WALSegmentSize,
+	wr := pgformat.WALRange{Start: r.start.LSN, Timeline: r.start.Timeline, SegmentSize: b.Server.WALSegmentSize,
 		Magic: magic, SystemID: b.Server.SystemID, BlockSize: b.Server.WALBlockSize}
-	return wal.NewChecker(r, b.rereadWAL, b.opts.Log)
-}
-
-// rereadWAL reads a whole WAL file again, on a connection of its own: a second look is rare, and
-// every other connection is busy.
-func (b *Backup) rereadWAL(ctx context.Context, f *pipeline.File) ([]byte, error) {
-	conn, err := session.Connect(ctx, b.cfg, "pgpull wal check")
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	data, _, err := session.ReadFile(ctx, conn, f.Source, f.ReadEnd(f.Size), true)
-	if err != nil {
-		return nil, fmt.Errorf("%w, a second time", err)
-	}
-	return data, nil
+	return wal.NewChecker(wr, r.srv.rereadWAL, b.opts.Log)
 }
 
 // InFlightBytes is how many bytes may be between the splitter and the sink (see Tuning), less
@@ -473,7 +452,8 @@ func (o Options) MemoryLimit() int64 {
 // finishData copies global/pg_control once every other data file has been read, as pg_basebackup
 // does (a backup from a standby depends on it), stops the backup, and sends backup_label and,
 // when asked for, tablespace_map.
-func (b *Backup) finishData(ctx context.Context, ctl *session.Control, quietControl func(), conn *pgx.Conn, items chan<- pipeline.Item, t *tally) (session.Stop, error) {
+func (r *run) finishData(ctx context.Context, quietControl func(), items chan<- pipeline.Item) (session.Stop, error) {
+	b, t := r.b, r.tally
 	var stop session.Stop
 	barrier := make(chan struct{})
 	if err := pipeline.Send(ctx, items, pipeline.Item{Barrier: barrier}); err != nil {
@@ -484,14 +464,13 @@ func (b *Backup) finishData(ctx context.Context, ctl *session.Control, quietCont
 	case <-ctx.Done():
 		return stop, ctx.Err()
 	}
-	control, err := session.ReadPgControl(ctx, conn)
+	control, err := r.srv.controlFile(ctx)
 	if err != nil {
 		return stop, err
 	}
-	_ = conn.Close(ctx)
 	quietControl()
 	t.setPhase(PhaseStop)
-	if stop, err = ctl.End(ctx); err != nil {
+	if stop, err = r.srv.stopBackup(ctx); err != nil {
 		return stop, err
 	}
 	t.setPhase(PhaseWAL)
