@@ -40,6 +40,9 @@ type Options struct {
 	Refresh bool
 	// Incremental, when set, takes an incremental backup on a prior one.
 	Incremental *Incremental
+	// RefreshFrom, in a refresh, is the copy being refreshed as a prior backup, when its start can
+	// be trusted: only the blocks changed since are read over it. nil compares every block's hash.
+	RefreshFrom *Incremental
 	// TablespaceMap puts tablespace_map in the backup: only for -F tar, where tablespaces travel
 	// in archives of their own.
 	TablespaceMap bool
@@ -88,7 +91,7 @@ func (o Options) startJobs() int {
 
 // changesConns is the connections an incremental backup's pass 1 takes.
 func (o Options) changesConns() int {
-	if o.Incremental != nil {
+	if o.changesPrior() != nil {
 		return 1
 	}
 	return 0

@@ -28,9 +28,18 @@ const (
 	changesBatchFiles = 1000
 )
 
+// changesPrior is the backup pass 1 finds changes since: the prior of an incremental backup, or
+// the copy a refresh updates when its start can be trusted; nil for neither.
+func (o Options) changesPrior() *Incremental {
+	if o.Incremental != nil {
+		return o.Incremental
+	}
+	return o.RefreshFrom
+}
+
 // checkPrior refuses, at Connect, a prior backup of another cluster.
 func (b *Backup) checkPrior() error {
-	inc := b.opts.Incremental
+	inc := b.opts.changesPrior()
 	if inc == nil {
 		return nil
 	}
@@ -45,7 +54,7 @@ func (b *Backup) checkPrior() error {
 // is of this server's past, and chooses the way changed blocks are found: the WAL summaries on 17
 // and later, falling back to page LSNs, which every major has.
 func (r *run) changesStage(ctx context.Context) (*changes.Stage, error) {
-	b, inc := r.b, r.b.opts.Incremental
+	b, inc := r.b, r.b.opts.changesPrior()
 	var err error
 	if r.changesConn, err = session.ConnectUnprepared(ctx, b.cfg, "pgpull changes"); err != nil {
 		return nil, err
@@ -62,13 +71,17 @@ func (r *run) changesStage(ctx context.Context) (*changes.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.opts.Log("incremental from %s on timeline %d: changed blocks from %s", inc.Prior.StartLSN, inc.Prior.Timeline, method.Name())
-	return &changes.Stage{Method: method, BatchBytes: changesBatchBytes, BatchFiles: changesBatchFiles,
+	what := "incremental"
+	if b.opts.Refresh {
+		what = "refresh"
+	}
+	b.opts.Log("%s from %s on timeline %d: changed blocks from %s", what, inc.Prior.StartLSN, inc.Prior.Timeline, method.Name())
+	return &changes.Stage{Method: method, BatchBytes: changesBatchBytes, BatchFiles: changesBatchFiles, Refresh: b.opts.Refresh,
 		Log: b.opts.Log, Tally: &r.tally.changes}, nil
 }
 
 func (r *run) changesMethod(ctx context.Context, conn *pgx.Conn, layout changes.Layout) (changes.Method, error) {
-	b, inc := r.b, r.b.opts.Incremental
+	b, inc := r.b, r.b.opts.changesPrior()
 	helper, why, err := changes.CheckHelper(ctx, conn)
 	if err != nil {
 		return nil, err
@@ -99,7 +112,7 @@ func (b *Backup) incrementalLabel(label string) (string, error) {
 // changesMethodRan names the way changed blocks were found, once pass 1 is through.
 func (r *run) changesMethodRan() string {
 	switch {
-	case r.b.opts.Incremental == nil:
+	case r.changes == nil:
 		return ""
 	case r.fallback != nil && r.fallback.Ran != nil:
 		return r.fallback.Ran.Name()

@@ -162,7 +162,7 @@ func (r *run) begin(ctx context.Context) error {
 	}
 	r.srv = pgSessions{r}
 	r.tally.setPhase(PhaseCopy)
-	if b.opts.Incremental != nil {
+	if b.opts.changesPrior() != nil {
 		if r.changes, err = r.changesStage(ctx); err != nil {
 			return err
 		}

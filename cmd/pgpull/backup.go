@@ -147,6 +147,9 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 	}
 	opts.TablespaceMap = dest.Format == sinks.TarDir
 	opts.Refresh = f.refresh
+	if f.refresh {
+		opts.RefreshFrom = refreshPrior(ctx, location, opts.Log)
+	}
 	if f.incrementalFrom != "" {
 		if f.refresh {
 			return fmt.Errorf("--incremental-from and --refresh exclude each other: --refresh updates a full copy in place, --incremental-from writes a new incremental backup")

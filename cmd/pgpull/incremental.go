@@ -68,3 +68,18 @@ func priorManifest(ctx context.Context, location string, s3 s3Flags) (manifest [
 	}
 	return b, location, nil
 }
+
+// refreshPrior is the copy a refresh updates, read as the prior backup whose changes since are to
+// be read over it, or nil when its start cannot be trusted and every block's hash is compared
+// instead: a copy a killed refresh left half-updated, one without a manifest, or none yet.
+func refreshPrior(ctx context.Context, dir string, log func(string, ...any)) *backup.Incremental {
+	if _, err := os.Stat(dir); err != nil {
+		return nil // nothing there yet: a whole copy
+	}
+	prior, err := readPrior(ctx, dir, s3Flags{})
+	if err != nil {
+		log("refresh: comparing every block's hash with the copy: %v", err)
+		return nil
+	}
+	return prior
+}

@@ -19,6 +19,10 @@ type Stage struct {
 	// BatchBytes and BatchFiles bound a batch: the files' bytes and their count.
 	BatchBytes int64
 	BatchFiles int
+	// Refresh marks the changed blocks of each file for a refresh to read over the destination's
+	// copy (File.Changed) instead of making INCREMENTAL files; a file pass 1 cannot narrow down is
+	// left to the refresh's hash comparison.
+	Refresh bool
 	// Log, for -v, is told why each file goes whole.
 	Log   func(format string, args ...any)
 	Tally *Tally
@@ -109,6 +113,10 @@ func (s *Stage) apply(f *pipeline.File, a File) {
 	}
 	s.Tally.Partial.Add(1)
 	s.Tally.Sent.Add(int64(len(a.Blocks)))
+	if s.Refresh {
+		f.Changed = append(make([]uint32, 0, len(a.Blocks)), a.Blocks...)
+		return
+	}
 	h := &pgformat.IncrementalHeader{Blocks: a.Blocks, TruncationBlockLength: a.TruncateBlocks}
 	dir, name := path.Split(f.Path)
 	f.Path = dir + pgformat.IncrementalPrefix + name

@@ -147,8 +147,12 @@ func (w *Worker) fetchStalling(ctx context.Context, r *pipeline.Request, stall *
 	if err == nil && len(incremental) > 0 {
 		err = w.readIncremental(ctx, incremental, stall)
 	}
+	compared, listed := splitListed(compared)
 	if err == nil && len(compared) > 0 {
 		err = w.compare(ctx, compared, stall)
+	}
+	if err == nil && len(listed) > 0 {
+		err = w.readListed(ctx, listed, stall)
 	}
 	if err != nil {
 		return err
