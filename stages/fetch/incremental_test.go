@@ -57,3 +57,32 @@ func TestWorkerReadsIncremental(t *testing.T) {
 		t.Errorf("whole file beside INCREMENTAL ones: %d bytes, want 5000", len(p[4].Data))
 	}
 }
+
+// TestWorkerReadsListed: in a refresh whose changed blocks are known, the blocks marked Moved
+// are the server's afterwards and the others stay the copy's; a block the server no longer has
+// (the file shrank) turns to zeros.
+func TestWorkerReadsListed(t *testing.T) {
+	const bs = pipeline.DeltaBlock
+	server := testFile(6 * bs)
+	s := newFakeServer(map[string][]byte{"base/5/16384": server})
+	w, _ := newTestWorker(s, 0)
+	local := bytes.Repeat([]byte{'L'}, 8*bs)
+	moved := []bool{false, true, true, false, true, false, false, true} // block 7 is past the server's end
+	f := &pipeline.File{Path: "base/5/16384", Source: "base/5/16384", Size: 8 * bs, Segment: -1}
+	p := &pipeline.Piece{File: f, Length: 8 * bs, Data: bytes.Clone(local), Delta: &pipeline.Delta{Listed: true, Moved: moved}}
+	if _, err := runWorker(context.Background(), w, &pipeline.Request{Pieces: []*pipeline.Piece{p}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range moved {
+		want := local[i*bs : (i+1)*bs]
+		switch {
+		case m && i < 6:
+			want = server[i*bs : (i+1)*bs]
+		case m:
+			want = make([]byte, bs)
+		}
+		if !bytes.Equal(p.Data[i*bs:(i+1)*bs], want) {
+			t.Errorf("block %d (moved %v): not what it should hold", i, m)
+		}
+	}
+}
