@@ -28,6 +28,7 @@ type incrementalSettings struct {
 	latency   time.Duration
 	bandwidth string
 	results   string
+	noisy     bool
 }
 
 func incrementalCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -41,6 +42,7 @@ func incrementalCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.DurationVar(&s.latency, "latency", 20*time.Millisecond, "delay each way on the shaped link")
 	fs.StringVar(&s.bandwidth, "bandwidth", "200Mbit", "cap per connection and direction on the shaped link")
 	fs.StringVar(&s.results, "results", "", "write the figures as the incremental section of this results file, e.g. bench/RESULTS.md")
+	fs.BoolVar(&s.noisy, "noisy", false, "measure even when other work keeps the machine busy, and mark the figures so")
 	return &ffcli.Command{
 		Name:       "incremental",
 		ShortUsage: "go run ./bench incremental [flags]",
@@ -62,17 +64,22 @@ type incrementalBench struct {
 	counter  *countingProxy
 	baseline string // pgpull's full backup before the changes
 	pg17     string // PostgreSQL 17's client programs, "" when the server is older or they are missing
+	quiet    quietness
 	runs     map[string][]refreshRun
 	order    []string
 	stderr   io.Writer
 }
 
 func runIncrementalBench(ctx context.Context, s incrementalSettings, stdout, stderr io.Writer) (err error) {
-	began := time.Now()
 	bps, err := parseBandwidth(s.bandwidth)
 	if err != nil {
 		return err
 	}
+	quiet, err := checkQuiet(s.noisy)
+	if err != nil {
+		return err
+	}
+	began := time.Now()
 	w, bin, err := newWorkDirWithPgpull(ctx)
 	if err != nil {
 		return err
@@ -82,7 +89,7 @@ func runIncrementalBench(ctx context.Context, s incrementalSettings, stdout, std
 			err = cerr
 		}
 	}()
-	b := &incrementalBench{s: s, w: w, bin: bin, runs: map[string][]refreshRun{}, stderr: stderr}
+	b := &incrementalBench{s: s, w: w, bin: bin, quiet: quiet, runs: map[string][]refreshRun{}, stderr: stderr}
 	opts := testcluster.Options{Checksums: true}
 	if bins, err := testcluster.FindBinaries(); err == nil && bins.Major >= 17 {
 		opts.Conf = []string{"summarize_wal = on"}
@@ -232,7 +239,7 @@ func (b *incrementalBench) report(ctx context.Context, began time.Time) (string,
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "## Scenario: incremental\n\n")
 	fmt.Fprintf(&sb, "- measured: %s UTC, took %.0f s; PostgreSQL %d\n", began.UTC().Format("2006-01-02 15:04"), time.Since(began).Seconds(), b.src.Major)
-	fmt.Fprintf(&sb, "- machine: %d CPUs (%s), load average at start %s\n", m.CPUs, m.CPUModel, m.LoadAvg)
+	fmt.Fprintf(&sb, "- machine: %d CPUs (%s); before the run: %s\n", m.CPUs, m.CPUModel, b.quiet)
 	fmt.Fprintf(&sb, "- data set: pgbench scale %d, %d MB in databases; data checksums on; summarize_wal on from 17; between the baseline and the runs, %.1f%% of pgbench_accounts updated as one key range, and a checkpoint\n",
 		b.s.scale, size/1e6, b.s.changed)
 	fmt.Fprintf(&sb, "- command: `go run ./bench incremental --scale %d --changed %g --jobs %d --rounds %d --latency %s --bandwidth %s`\n",
