@@ -96,13 +96,13 @@ func TestBackupBadInput(t *testing.T) {
 	checkServerClean(t, src)
 }
 
-// TestBackupPasswordNeverLogged takes a backup over scram with -v and -d: the password must not
+// TestBackupPasswordNeverLogged takes a backup over scram with -v and --show-sql: the password must not
 // show in the progress or SQL logged.
 func TestBackupPasswordNeverLogged(t *testing.T) {
 	src := testcluster.ForTest(t, testcluster.Options{})
 	requirePassword(t, src, "pw_user", secret)
 	dsn := strings.Replace(src.TCPDSN(), "user=postgres", "user=pw_user", 1) + " password=" + secret
-	code, stderr := runCLI(t, nil, "backup", "-j", "2", "-c", "fast", "-v", "-d", dsn, filepath.Join(t.TempDir(), "copy"))
+	code, stderr := runCLI(t, nil, "backup", "-j", "2", "-c", "fast", "-v", "--show-sql", dsn, filepath.Join(t.TempDir(), "copy"))
 	if code != 0 {
 		t.Fatalf("backup with a password failed (%d): %s", code, stderr)
 	}

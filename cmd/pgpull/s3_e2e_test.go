@@ -116,14 +116,14 @@ func TestS3BackupUnderLoad(t *testing.T) {
 	checkServerClean(t, src)
 }
 
-// TestS3TarZstdWithTablespace: -F tar -z zstd writes pg_basebackup -Ft's objects, the manifest
+// TestS3TarZstdWithTablespace: -F tar -Z zstd writes pg_basebackup -Ft's objects, the manifest
 // among them; they restore with the tablespace where tablespace_map says.
 func TestS3TarZstdWithTablespace(t *testing.T) {
 	srv := s3Store(t)
 	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	live, oid := addTablespace(t, src)
 	location := "s3://" + s3Bucket + "/tars"
-	if code, stderr := pgpull(t, nil, "backup", "-F", "tar", "-z", "zstd", "-c", "fast", "--s3-endpoint", srv.Endpoint(), src.DSN(), location); code != 0 {
+	if code, stderr := pgpull(t, nil, "backup", "-F", "tar", "-Z", "zstd", "-c", "fast", "--s3-endpoint", srv.Endpoint(), src.DSN(), location); code != 0 {
 		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
 	}
 	st := s3Open(t, srv.Endpoint(), location)
