@@ -19,6 +19,9 @@ func (d *Destination) reachDirectory() error {
 	if err != nil {
 		return err
 	}
+	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+		return fmt.Errorf("destination %s exists and is not a directory: give a directory, or - for a stream", abs)
+	}
 	exists, empty, err := dirState(abs)
 	if errors.Is(err, syscall.ENOTDIR) {
 		exists, err = false, nil // a parent is a file: nearestExisting names it

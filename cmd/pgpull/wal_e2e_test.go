@@ -239,7 +239,11 @@ func TestWALBadInput(t *testing.T) {
 		{"mode not octal", []string{"--mode", "rw-r-----", dsn, dir}, "octal permissions such as 0600 or 0640"},
 		{"missing DIR", []string{dsn, filepath.Join(dir, "absent")}, "is not a directory: create it first"},
 		{"no interval", []string{"--interval", "0s", dsn, dir}, "--interval must be positive"},
-		{"no DIR", []string{dsn}, "wal needs DSN and DIR"},
+		{"no DIR", []string{dsn}, "wal needs DIR, after DSN or with -D, got 1 argument"},
+		{"-D DIR and DSN DIR", []string{"-D", dir, dsn, dir}, "with -D DIR give at most DSN"},
+		{"-w and -W", []string{"-w", "-W", dsn, dir}, "exclude each other"},
+		{"pg_receivewal's --create-slot", []string{"--create-slot", "-S", "s1", "-D", dir}, "--create-slot is not offered: --slot NAME creates the slot when it is absent"},
+		{"pg_receivewal's -Z", []string{"-Z", "gzip", "-D", dir}, "-Z/--compress is not offered"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
