@@ -101,6 +101,16 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the backup to `FILE`")
 	_ = fs.MarkHidden("cpuprofile") // for the profile behind PGO (bench/README.md), not for users
 	refuse(fs, basebackupRefusals()...)
+	complete(fs, "jobs", "auto", "2", "4", "8", "16")
+	complete(fs, "checkpoint", "fast", "spread")
+	complete(fs, "format", "plain", "tar")
+	complete(fs, "compress", "none", "gzip", "zstd", "zstd:1", "server-zstd:1", "server-lz4", "server-gzip")
+	complete(fs, "wal-method", "stream", "fetch")
+	complete(fs, "manifest-checksums", "CRC32C", "SHA224", "SHA256", "SHA384", "SHA512", "NONE")
+	complete(fs, "pgdata", dirValue)
+	complete(fs, "host", dirValue)
+	complete(fs, "summary", fileValue)
+	complete(fs, "events", fileValue)
 	return &command{
 		name:  "backup",
 		usage: "backup [flags] [DSN] DEST   or   pgpull backup [flags] -D DEST [DSN]",

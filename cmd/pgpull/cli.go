@@ -23,6 +23,8 @@ type command struct {
 	long  string // what -h adds after the synopsis
 	flags *pflag.FlagSet
 	run   func(ctx context.Context, args []string) error
+	// hidden keeps the command out of the help, the man page and the completions (pgpull man).
+	hidden bool
 }
 
 // helpFlag is every command's --help, also -? as libpq's tools spell it: -h is the host where a

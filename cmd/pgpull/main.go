@@ -49,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		grantsCommand(os.Stdin, stdout, stderr),
 		walCommand(os.Stdin, stderr),
 	}
+	all := func() []*command { return cmds }
+	cmds = append(cmds, completionCommand(stdout, all), manCommand(stdout, all))
 	if len(args) == 0 {
 		writeRootHelp(stderr, cmds)
 		return exitUsage
@@ -113,9 +115,9 @@ func unknownCommand(given string, cmds []*command) string {
 	if strings.HasPrefix(given, "-") {
 		return fmt.Sprintf("unknown flag %s: a command comes first, as pgpull backup %s ...; see pgpull --help", given, given)
 	}
-	names := make([]string, len(cmds))
-	for i, c := range cmds {
-		names[i] = c.name
+	var names []string
+	for _, c := range visible(cmds) {
+		names = append(names, c.name)
 	}
 	if near := closest(given, names); near != "" {
 		return fmt.Sprintf("unknown command %q (did you mean %s?); see pgpull --help", given, near)
@@ -125,8 +127,8 @@ func unknownCommand(given string, cmds []*command) string {
 
 func writeRootHelp(w io.Writer, cmds []*command) {
 	fmt.Fprintf(w, "Usage: pgpull COMMAND [flags] ARGS\n\nparallel PostgreSQL base backups over SQL connections\n\nCommands:\n")
-	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.short)
+	for _, c := range visible(cmds) {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.short)
 	}
 	fmt.Fprintf(w, "\npgpull COMMAND --help shows a command's flags; pgpull --version its version.\n")
 }

@@ -18,11 +18,15 @@ type refusal struct {
 type refusedError struct{ r refusal }
 
 func (e refusedError) Error() string {
-	names := "--" + e.r.long
+	return fmt.Sprintf("%s is not offered: %s", e.names(), e.r.why)
+}
+
+// names is the refused flag as PostgreSQL's tools spell it: -t/--target.
+func (e refusedError) names() string {
 	if e.r.short != "" {
-		names = "-" + e.r.short + "/" + names
+		return "-" + e.r.short + "/--" + e.r.long
 	}
-	return fmt.Sprintf("%s is not offered: %s", names, e.r.why)
+	return "--" + e.r.long
 }
 
 // refusedValue is the flag value of a refusal: setting it fails.

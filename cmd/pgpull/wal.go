@@ -38,6 +38,9 @@ func walCommand(stdin *os.File, stderr io.Writer) *command {
 	fs.BoolVarP(&w.verbose, "verbose", "v", false, "report each file copied on stderr")
 	fs.BoolVar(&w.showSQL, "show-sql", false, "show every SQL statement on stderr")
 	refuse(fs, receivewalRefusals()...)
+	complete(fs, "directory", dirValue)
+	complete(fs, "host", dirValue)
+	complete(fs, "mode", "0600", "0640")
 	return &command{
 		name:  "wal",
 		usage: "wal [flags] [DSN] DIR   or   pgpull wal [flags] -D DIR [DSN]",
