@@ -229,7 +229,7 @@ type countingProxy struct {
 }
 
 func startCountingProxy(upstream string) (*countingProxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := testcluster.Listen()
 	if err != nil {
 		return nil, err
 	}

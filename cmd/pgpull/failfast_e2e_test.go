@@ -18,7 +18,7 @@ import (
 // pgpull as the postgres user when the test runs as root, who may write anywhere.
 func TestImpossibleDestFailsFast(t *testing.T) {
 	src := testcluster.ForTest(t, testcluster.Options{})
-	shared, err := os.MkdirTemp("", "pgpull-dest-") // reachable by the postgres user, writable by the owner only
+	shared, err := os.MkdirTemp(testcluster.Scratch(), "pgpull-dest-") // reachable by the postgres user, writable by the owner only
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,13 +60,9 @@ func TestPgBasebackupSpellings(t *testing.T) {
 		{"-z with a METHOD, as pgpull once took it", with(socket, "-z", "zstd", src.DSN(), destArg), nil, 2, "-z takes no value"},
 	}
 	base := t.TempDir()
-	labelled := ""
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dest := filepath.Join(base, strconv.Itoa(i))
-			if strings.Contains(tt.name, "LABEL") {
-				labelled = dest
-			}
 			args := []string{"backup"}
 			for _, a := range tt.args {
 				args = append(args, strings.ReplaceAll(a, destArg, dest))
@@ -94,11 +91,13 @@ func TestPgBasebackupSpellings(t *testing.T) {
 			if code, stderr := runCLI(t, nil, "verify", dest); code != 0 {
 				t.Errorf("pgpull verify: exit %d: %s", code, stderr)
 			}
+			if slices.Contains(tt.args, "nightly") {
+				if label, err := os.ReadFile(filepath.Join(dest, "backup_label")); err != nil || !strings.Contains(string(label), "LABEL: nightly") {
+					t.Errorf("-l nightly: backup_label %q (%v)", label, err)
+				}
+			}
 			checkServerClean(t, src)
 		})
-	}
-	if label, err := os.ReadFile(filepath.Join(labelled, "backup_label")); err != nil || !strings.Contains(string(label), "LABEL: nightly") {
-		t.Errorf("-l nightly: backup_label %q (%v)", label, err)
 	}
 }
 

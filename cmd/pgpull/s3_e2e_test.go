@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -255,7 +254,7 @@ func TestS3PartRetried(t *testing.T) {
 		}
 		proxy.ServeHTTP(w, r)
 	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := testcluster.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}

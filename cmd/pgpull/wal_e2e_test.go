@@ -453,7 +453,7 @@ func sameFile(t *testing.T, a, b string) {
 // owned by that group, with the setgid bit so that each new file takes the group too.
 func serverGroupDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "pgpull-wal-*")
+	dir, err := os.MkdirTemp(testcluster.Scratch(), "pgpull-wal-*")
 	if err != nil {
 		t.Fatal(err)
 	}
