@@ -24,7 +24,8 @@ type docBlock struct {
 	file, body string
 }
 
-// readmeBlocks are the shell blocks that follow readmeMarker in the runnable documents, in order.
+// readmeBlocks are the shell blocks that follow a readmeMarker line in the runnable documents, in
+// order.
 func readmeBlocks(t *testing.T) []docBlock {
 	t.Helper()
 	var blocks []docBlock
@@ -33,13 +34,22 @@ func readmeBlocks(t *testing.T) []docBlock {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, part := range strings.Split(string(raw), readmeMarker)[1:] {
-			body, ok := strings.CutPrefix(strings.TrimLeft(part, "\n"), "```sh\n")
-			end := strings.Index(body, "```")
-			if !ok || end < 0 {
-				t.Fatalf("%s: a %q line must be followed by a ```sh block", name, readmeMarker)
+		lines := strings.Split(string(raw), "\n")
+		for i, line := range lines {
+			if line != readmeMarker {
+				continue
 			}
-			blocks = append(blocks, docBlock{file: name, body: body[:end]})
+			if i+1 >= len(lines) || lines[i+1] != "```sh" {
+				t.Fatalf("%s:%d: a %q line must be followed by a ```sh block", name, i+1, readmeMarker)
+			}
+			var body strings.Builder
+			for _, l := range lines[i+2:] {
+				if l == "```" {
+					break
+				}
+				body.WriteString(l + "\n")
+			}
+			blocks = append(blocks, docBlock{file: name, body: body.String()})
 		}
 	}
 	return blocks
@@ -145,7 +155,7 @@ func checkRestoredOutputs(t *testing.T, out, restore, oid string) {
 	if !strings.Contains(out, "\nf\n") && !strings.HasPrefix(out, "f\n") {
 		t.Errorf("the plain copy did not report pg_is_in_recovery() = f")
 	}
-	if !strings.Contains(out, filepath.Join(restore, "first")+" (plain) verified: ") {
+	if !strings.Contains(out, filepath.Join(restore, "first")+" (plain directory) verified: ") {
 		t.Errorf("README's first backup was not verified")
 	}
 	if want := "ts1|" + filepath.Join(restore, "ts-"+oid); !strings.Contains(out, want) {
