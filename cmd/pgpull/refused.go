@@ -70,6 +70,7 @@ func basebackupRefusals() []refusal {
 		{"status-interval", "s", true, "pgpull streams no WAL over replication; --wal-interval sets how often it looks at pg_wal"},
 		{"manifest-force-encode", "", false, "backup_manifest hex-encodes only names that are not UTF-8, as pg_basebackup does by default"},
 		{"sync-method", "", true, "pgpull fsyncs each file it wrote; --no-sync turns that off"},
+		{"version", "V", false, "pgpull --version prints it"},
 	}
 }
 
@@ -85,5 +86,6 @@ func receivewalRefusals() []refusal {
 		{"status-interval", "s", true, "pgpull wal streams nothing over replication; --interval sets how often it looks at pg_wal"},
 		{"synchronous", "", false, "pgpull wal copies finished segments and the one being written; it is no synchronous standby"},
 		{"compress", "Z", true, "pgpull wal writes segments as they are, for restore_command = 'cp DIR/%f %p'"},
+		{"version", "V", false, "pgpull --version prints it"},
 	}
 }
