@@ -115,7 +115,7 @@ func markIncomplete(a *area, fsync bool, began time.Time) error {
 		err = syncDir(a.root.Open("."))
 	}
 	if err != nil {
-		return fmt.Errorf("marking the backup directory incomplete: %w", err)
+		return fmt.Errorf("marking the backup directory incomplete: writing %s: %w", a.full(IncompleteMarker), pathCause(err))
 	}
 	if err := disarm(a, fsync); err != nil {
 		return fmt.Errorf("marking the backup directory incomplete: %w", err)

@@ -24,7 +24,7 @@ func parseDSN(dsn string) (*pgx.ConnConfig, error) {
 	return cfg, nil
 }
 
-// showSQL makes every session made from cfg print its statements to w (-d), which must take
+// showSQL makes every session made from cfg print its statements to w (--show-sql), which must take
 // writes from many goroutines.
 func showSQL(cfg *pgx.ConnConfig, debug bool, w io.Writer) {
 	if !debug {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // stallProxy forwards TCP connections to a PostgreSQL server. The first connection whose startup
@@ -29,7 +31,7 @@ type stallProxy struct {
 
 func startStallProxy(t *testing.T, upstream, application string, after int64) *stallProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := testcluster.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -116,14 +115,14 @@ func TestS3BackupUnderLoad(t *testing.T) {
 	checkServerClean(t, src)
 }
 
-// TestS3TarZstdWithTablespace: -F tar -z zstd writes pg_basebackup -Ft's objects, the manifest
+// TestS3TarZstdWithTablespace: -F tar -Z zstd writes pg_basebackup -Ft's objects, the manifest
 // among them; they restore with the tablespace where tablespace_map says.
 func TestS3TarZstdWithTablespace(t *testing.T) {
 	srv := s3Store(t)
 	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	live, oid := addTablespace(t, src)
 	location := "s3://" + s3Bucket + "/tars"
-	if code, stderr := pgpull(t, nil, "backup", "-F", "tar", "-z", "zstd", "-c", "fast", "--s3-endpoint", srv.Endpoint(), src.DSN(), location); code != 0 {
+	if code, stderr := pgpull(t, nil, "backup", "-F", "tar", "-Z", "zstd", "-c", "fast", "--s3-endpoint", srv.Endpoint(), src.DSN(), location); code != 0 {
 		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
 	}
 	st := s3Open(t, srv.Endpoint(), location)
@@ -255,7 +254,7 @@ func TestS3PartRetried(t *testing.T) {
 		}
 		proxy.ServeHTTP(w, r)
 	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := testcluster.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}

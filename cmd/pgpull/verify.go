@@ -39,12 +39,13 @@ func verifyCommand(stdin io.Reader, stdout, stderr io.Writer) *command {
 
 func runVerify(ctx context.Context, args []string, s3 s3Flags, stdin io.Reader, stdout io.Writer) error {
 	if len(args) != 1 {
-		return fmt.Errorf("verify needs one PATH, or - for a stream on stdin, got %d arguments; see pgpull verify -h", len(args))
+		return usageError(fmt.Errorf("verify needs one PATH, or - for a stream on stdin, got %d %s; see pgpull verify --help",
+			len(args), plural(len(args), "argument", "arguments")))
 	}
 	target := args[0]
 	scheme := schemeOf(target)
 	if scheme != "" && scheme != "s3" {
-		return unsupportedURL("PATH", target, scheme)
+		return usageError(unsupportedURL("PATH", target, scheme))
 	}
 	checker := backupcheck.NewChecker()
 	var rep *backupcheck.Report

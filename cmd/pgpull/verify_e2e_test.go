@@ -73,10 +73,10 @@ func newVerifyFixture(t *testing.T) *verifyFixture {
 	f := &verifyFixture{src: src, plain: filepath.Join(base, "plain"), tarDir: filepath.Join(base, "tar")}
 	f.accounts = relationPath(t, src, "pgbench_accounts")
 	f.branches = relationPath(t, src, "pgbench_branches")
-	f.gzip = backupToFile(t, src, filepath.Join(base, "stream.gz"), "-z", "gzip")
-	f.zstd = backupToFile(t, src, filepath.Join(base, "stream.zst"), "-z", "zstd:1")
+	f.gzip = backupToFile(t, src, filepath.Join(base, "stream.gz"), "-Z", "gzip")
+	f.zstd = backupToFile(t, src, filepath.Join(base, "stream.zst"), "-Z", "zstd:1")
 	backupOK(t, "backup", "-c", "fast", "-T", live+"="+filepath.Join(base, "ts-copy"), src.DSN(), f.plain)
-	backupOK(t, "backup", "-c", "fast", "-F", "tar", "-z", "zstd", src.DSN(), f.tarDir)
+	backupOK(t, "backup", "-c", "fast", "-F", "tar", "-Z", "zstd", src.DSN(), f.tarDir)
 	return f
 }
 

@@ -29,7 +29,7 @@ func TestWALFeed(t *testing.T) {
 	ctx := context.Background()
 	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	dir := t.TempDir()
-	feed := startFeed(t, buildPgpull(t), "-D", "200ms", "-v", src.DSN(), dir)
+	feed := startFeed(t, buildPgpull(t), "--interval", "200ms", "-v", src.DSN(), dir)
 	first := writtenSegment(t, src)
 	for i := range 3 {
 		if err := src.Exec(ctx, `CREATE TABLE IF NOT EXISTS filler AS SELECT 1 AS g; INSERT INTO filler SELECT generate_series(1, 20000)`); err != nil {
@@ -99,7 +99,7 @@ func TestWALFeedKeepsAStandby(t *testing.T) {
 	}
 	dir := serverGroupDir(t)
 	bin := buildPgpull(t)
-	feedArgs := []string{"-D", "100ms", "-v", "--slot", "standby_feed", "--mode", "0640", roleDSN(primary, "feeder"), dir}
+	feedArgs := []string{"--interval", "100ms", "-v", "--slot", "standby_feed", "--mode", "0640", roleDSN(primary, "feeder"), dir}
 	feed := startFeed(t, bin, feedArgs...)
 	first := feedStart(t, feed)
 
@@ -129,7 +129,7 @@ func TestWALFeedKeepsAStandby(t *testing.T) {
 
 	// The standby as a source: it restores from DIR, so pg_last_wal_receive_lsn() is NULL.
 	fromStandby := t.TempDir()
-	standbyFeed := startFeed(t, bin, "-D", "100ms", "-v", roleDSN(standby, "feeder"), fromStandby)
+	standbyFeed := startFeed(t, bin, "--interval", "100ms", "-v", roleDSN(standby, "feeder"), fromStandby)
 	waitForFiles(t, standbyFeed, fromStandby, switched.Name(1, walSegSize))
 	sameFile(t, filepath.Join(dir, switched.Name(1, walSegSize)), filepath.Join(fromStandby, switched.Name(1, walSegSize)))
 	standbyFeed.stop(t)
@@ -182,7 +182,7 @@ func TestWALFeedGap(t *testing.T) {
 
 	// Without a slot: churn until the segment the stopped feed needs next is gone.
 	dir := t.TempDir()
-	feed := startFeed(t, bin, "-D", "100ms", src.DSN(), dir)
+	feed := startFeed(t, bin, "--interval", "100ms", src.DSN(), dir)
 	lost := waitForPartial(t, feed, dir)
 	feed.stop(t)
 	cycles := 0
@@ -203,7 +203,7 @@ func TestWALFeedGap(t *testing.T) {
 
 	// With a slot: the same stop, through more WAL.
 	dir = t.TempDir()
-	feed = startFeed(t, bin, "-D", "100ms", "--slot", "gapless", src.DSN(), dir)
+	feed = startFeed(t, bin, "--interval", "100ms", "--slot", "gapless", src.DSN(), dir)
 	held := waitForPartial(t, feed, dir)
 	feed.stop(t)
 	for range cycles + 2 {
@@ -216,7 +216,7 @@ func TestWALFeedGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := writtenSegment(t, src)
-	feed = startFeed(t, bin, "-D", "100ms", "--slot", "gapless", src.DSN(), dir)
+	feed = startFeed(t, bin, "--interval", "100ms", "--slot", "gapless", src.DSN(), dir)
 	waitForFiles(t, feed, dir, segmentRange(from, last)...)
 	waitForSlot(t, src, "gapless", last)
 	feed.stop(t)
@@ -238,8 +238,12 @@ func TestWALBadInput(t *testing.T) {
 		{"mode the owner cannot read", []string{"--mode", "0044", dsn, dir}, "--mode \"0044\""},
 		{"mode not octal", []string{"--mode", "rw-r-----", dsn, dir}, "octal permissions such as 0600 or 0640"},
 		{"missing DIR", []string{dsn, filepath.Join(dir, "absent")}, "is not a directory: create it first"},
-		{"no interval", []string{"-D", "0s", dsn, dir}, "--interval must be positive"},
-		{"no DIR", []string{dsn}, "wal needs DSN and DIR"},
+		{"no interval", []string{"--interval", "0s", dsn, dir}, "--interval must be positive"},
+		{"no DIR", []string{dsn}, "wal needs DIR, after DSN or with -D, got 1 argument"},
+		{"-D DIR and DSN DIR", []string{"-D", dir, dsn, dir}, "with -D DIR give at most DSN"},
+		{"-w and -W", []string{"-w", "-W", dsn, dir}, "exclude each other"},
+		{"pg_receivewal's --create-slot", []string{"--create-slot", "-S", "s1", "-D", dir}, "--create-slot is not offered: --slot NAME creates the slot when it is absent"},
+		{"pg_receivewal's -Z", []string{"-Z", "gzip", "-D", dir}, "-Z/--compress is not offered"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -449,7 +453,7 @@ func sameFile(t *testing.T, a, b string) {
 // owned by that group, with the setgid bit so that each new file takes the group too.
 func serverGroupDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "pgpull-wal-*")
+	dir, err := os.MkdirTemp(testcluster.Scratch(), "pgpull-wal-*")
 	if err != nil {
 		t.Fatal(err)
 	}

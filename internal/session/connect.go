@@ -73,6 +73,12 @@ func ConnectError(err error) error {
 		}
 	}
 	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "28P01" && ce != nil && ce.Config != nil && ce.Config.Password == "" {
+		// pgx answers a password request with an empty password, and the server's reply would
+		// blame a password never given; libpq says "no password supplied" instead.
+		return fmt.Errorf("cannot connect%s: the server asks for a password and none was given; "+
+			"give it with PGPASSWORD, ~/.pgpass or password= in the DSN, or -W to be asked", where)
+	}
 	if errors.As(err, &pgErr) {
 		hint := map[string]string{
 			"28P01": "; give the password with password= in the DSN, PGPASSWORD or ~/.pgpass, or -W to be asked",
