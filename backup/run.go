@@ -125,7 +125,7 @@ func (r *run) openLocal(sink sinks.Sink) error {
 func (r *run) begin(ctx context.Context) error {
 	b, tu := r.b, r.b.opts.Tuning
 	var err error
-	if r.ctl, err = session.OpenControl(ctx, b.conn, b.Server); err != nil {
+	if r.ctl, err = session.OpenControl(ctx, b.conn, b.Server, b.opts.IOTimeout); err != nil {
 		return err
 	}
 	b.conn = nil
@@ -199,7 +199,10 @@ func (r *run) close() {
 	}
 	for _, c := range []*pgx.Conn{r.walConn, r.listConn} {
 		if c != nil {
-			_ = c.Close(context.Background())
+			// Bounded: on a connection gone silent the goodbye may not get through.
+			closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = c.Close(closeCtx)
+			cancel()
 		}
 	}
 	if r.ctl != nil {
@@ -271,7 +274,7 @@ func (r *run) sources(g *pool.ContextPool, items chan pipeline.Item, walCheck *w
 	b := r.b
 	stopped := make(chan pgformat.LSN, 1)
 	scanner := &wal.Scanner{Conn: r.walConn, SegmentSize: b.Server.WALSegmentSize, BlockSize: int64(b.Server.WALBlockSize),
-		Start: r.start.LSN, Timeline: r.start.Timeline, Interval: b.opts.WALInterval, Stop: stopped, Log: b.opts.Log}
+		Start: r.start.LSN, Timeline: r.start.Timeline, Interval: b.opts.WALInterval, Stop: stopped, Log: b.opts.Log, Timeout: b.opts.IOTimeout}
 	lister := &list.Lister{Conn: r.listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: r.pages != nil}
 	pipeline.GoEach(g, items,
 		func(ctx context.Context) error {
@@ -318,7 +321,7 @@ func (r *run) fetchPool() *fetch.Pool {
 			}
 			return fetch.PgConn{PgConn: conn}, nil
 		}, Budget: r.budget, Limiter: r.limiter, Timeout: b.opts.IOTimeout,
-			Retries: tu.FetchRetries, Backoff: tu.FetchBackoff, Log: b.opts.Log, LogSQL: session.SQLPrinter(b.cfg),
+			RetryFor: tu.FetchRetryFor, Backoff: tu.FetchBackoff, MaxBackoff: tu.FetchBackoffMax, Log: b.opts.Log, LogSQL: session.SQLPrinter(b.cfg),
 			Received: &r.tally.received}
 		if r.pages != nil {
 			w.Pages = r.pages
