@@ -295,6 +295,18 @@ func TestVerifyBackups(t *testing.T) {
 			wantBad = "bad WAL: pg_wal/" + seg + " at " + segStart.String() + ": page address "
 			return dir
 		}, ""},
+		{"WAL changed past the stop LSN's page", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			stop, seg := stopSegment(t, dir)
+			// pgpull writes zeros after the page that holds the byte before the stop LSN.
+			past := (stop-1)&^(pgformat.WALBlockSize-1) + pgformat.WALBlockSize + 100
+			if pgformat.LastSegmentBefore(past, 16<<20) != pgformat.LastSegmentBefore(stop, 16<<20) {
+				t.Fatalf("stop LSN %s is on the segment's last page: no zeros after it to change", stop)
+			}
+			flipByte(t, filepath.Join(dir, "pg_wal", seg), int64(past)%(16<<20))
+			wantBad = "bad WAL: pg_wal/" + seg + " at " + past.String() + ": not zero past the WAL page that holds the backup's stop LSN"
+			return dir
+		}, ""},
 		{"not a backup", func(t *testing.T) string { return f.src.DataDir },
 			"is not a pgpull backup: no backup_manifest found"},
 	}

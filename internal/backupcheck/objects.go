@@ -48,7 +48,7 @@ func (c Checker) VerifyObjects(ctx context.Context, objs Objects, where string) 
 		defer r.Close()
 		return c.VerifyStream(ctx, r, where+"/"+base)
 	case !hasManifest:
-		return nil, &NotBackupError{Path: where, Reason: "no " + manifestName + " object found"}
+		return nil, unfinishedArchives(where, "pgpull backup -F tar DSN "+where)
 	}
 	rep := &Report{Form: "tar objects"}
 	r, err := objs.Open(ctx, manifestName)
