@@ -37,15 +37,15 @@ func readmeBlocks(t *testing.T) []string {
 }
 
 // TestReadmeRestores runs README's restore blocks as written, as root with a sudo that becomes the
-// server's OS user: every form must start. The source gets a tablespace before the -F tar block:
-// a plain backup of it on the same host would need -T. ssh, aws and rclone are stand-ins that keep
+// server's OS user: every form must start. The source gets a tablespace before the -F tar block,
+// and the plain block after it maps that with -T, as a plain backup on the same host must. ssh, aws and rclone are stand-ins that keep
 // the files under one local directory.
 func TestReadmeRestores(t *testing.T) {
 	ctx := context.Background()
 	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	blocks := readmeBlocks(t)
-	if len(blocks) < 5 {
-		t.Fatalf("README has %d blocks marked %q; want the plain, stream, compressed and -F tar restores", len(blocks), readmeMarker)
+	if len(blocks) < 6 {
+		t.Fatalf("README has %d blocks marked %q; want the plain, stream, compressed, -F tar and plain -T restores", len(blocks), readmeMarker)
 	}
 	restore, err := os.MkdirTemp("", "pgpull-readme-")
 	if err != nil {
@@ -83,7 +83,7 @@ func TestReadmeRestores(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() {
-		for _, d := range []string{"plain", "fromtar", "fromzst", "fromtarfiles"} {
+		for _, d := range []string{"plain", "fromtar", "fromzst", "fromtarfiles", "plaints"} {
 			stop := exec.Command("runuser", "-u", "postgres", "--", filepath.Join(src.Bindir, "pg_ctl"), "-D", filepath.Join(restore, d), "-m", "immediate", "stop")
 			_ = stop.Run()
 		}
@@ -112,6 +112,10 @@ func TestReadmeRestores(t *testing.T) {
 	}
 	if want := "ts1|" + filepath.Join(restore, "ts-"+oid); !strings.Contains(out.String(), want) {
 		t.Errorf("the -F tar copy does not show its tablespace at the new place (%q)", want)
+	}
+	// addTablespace put 50000 rows in ts1: the plain copy with ts1 mapped by -T reads them there.
+	if !strings.Contains(out.String(), "\n50000\n") {
+		t.Errorf("the plain copy with a mapped tablespace did not count the rows of its table there")
 	}
 	if n := strings.Count(out.String(), "(tar stream (zstd)) verified: "); n != 2 {
 		t.Errorf("%d streams verified; want the zstd file's and the one back through ssh", n)
