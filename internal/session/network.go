@@ -47,7 +47,9 @@ func DefaultNetwork() Network {
 
 // networkSettings are libpq's DSN settings that Network takes; pgx does not know them and would
 // send them to the server as run-time parameters, which it rejects.
-var networkSettings = []string{"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout"}
+func networkSettings() []string {
+	return []string{"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout"}
+}
 
 // SetNetwork gives every connection made from cfg its Network: the DSN's settings where it has
 // them, DefaultNetwork's where not. pgx leaves ConnectTimeout 0 both when connect_timeout is
@@ -58,7 +60,7 @@ func SetNetwork(cfg *pgx.ConnConfig) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range networkSettings {
+	for _, k := range networkSettings() {
 		delete(cfg.RuntimeParams, k)
 	}
 	cfg.ConnectTimeout = n.ConnectTimeout // the whole opening, as libpq's connect_timeout

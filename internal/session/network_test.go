@@ -55,7 +55,7 @@ func TestSetNetwork(t *testing.T) {
 			if err := SetNetwork(cfg); err != nil {
 				t.Fatal(err)
 			}
-			for _, k := range networkSettings {
+			for _, k := range networkSettings() {
 				if v, ok := cfg.RuntimeParams[k]; ok {
 					t.Errorf("%s=%s left among the parameters sent to the server, which rejects it", k, v)
 				}
