@@ -128,3 +128,21 @@ func TestConnectNeverAnswered(t *testing.T) {
 		t.Errorf("error %v; want the caller's cause, and no advice about the server", err)
 	}
 }
+
+func TestSeconds(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{30 * time.Second, "30 s"},
+		{59873 * time.Millisecond, "60 s"},
+		{1500 * time.Millisecond, "1.5 s"},
+		{50 * time.Millisecond, "0.05 s"},
+		{2 * time.Minute, "120 s"},
+	}
+	for _, tt := range tests {
+		if got := Seconds(tt.d); got != tt.want {
+			t.Errorf("Seconds(%s) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
