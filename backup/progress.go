@@ -46,6 +46,9 @@ type Progress struct {
 	// BlocksExamined and BlocksSent are an incremental backup's relation blocks looked at so far
 	// and those sent; zero for a full backup.
 	BlocksExamined, BlocksSent int64
+	// Idle is how long nothing has moved, no byte from the server and none to the destination,
+	// as of the report; counted from the copy's start.
+	Idle time.Duration
 }
 
 // Done is all the bytes written so far.
@@ -64,6 +67,9 @@ type tally struct {
 	skipFile                            bool         // the file being written is left out
 	jobs                                atomic.Value // fetch.Step: -j auto's last decision
 	changes                             changes.Tally
+	// moved is the bytes received and written at the last report, and movedAt (unix nanoseconds)
+	// when that count last changed, or the copy began: only the reporting goroutine writes them.
+	moved, movedAt atomic.Int64
 }
 
 func newTally(segmentSize int64) *tally {
@@ -73,6 +79,9 @@ func newTally(segmentSize int64) *tally {
 }
 
 func (t *tally) setPhase(p Phase) {
+	if p == PhaseCopy {
+		t.movedAt.Store(time.Now().UnixNano())
+	}
 	t.phase.Store(p)
 	select {
 	case t.changed <- struct{}{}:
@@ -93,6 +102,9 @@ func (t *tally) snapshot() Progress {
 	}
 	if t.listedWAL.Load() == 0 {
 		p.Total += t.segmentSize // at least the segment holding the start point is to come
+	}
+	if at := t.movedAt.Load(); at != 0 {
+		p.Idle = time.Since(time.Unix(0, at))
 	}
 	p.Total = max(p.Total, p.Done())
 	return p
@@ -165,6 +177,16 @@ func (t *tally) report(ctx context.Context, interval time.Duration, observe func
 		case <-t.changed:
 		case <-tick.C:
 		}
+		t.noteMoves()
 		observe(t.snapshot())
+	}
+}
+
+// noteMoves restarts the idle count when bytes came from the server or went to the destination
+// since the last report.
+func (t *tally) noteMoves() {
+	if moved := t.received.Load() + t.bytes.Load() + t.walBytes.Load(); moved != t.moved.Load() {
+		t.moved.Store(moved)
+		t.movedAt.Store(time.Now().UnixNano())
 	}
 }

@@ -141,7 +141,7 @@ func (r *run) openLocal(sink sinks.Sink) error {
 func (r *run) begin(ctx context.Context) error {
 	b := r.b
 	var err error
-	if r.ctl, err = session.OpenControl(ctx, b.conn, b.Server); err != nil {
+	if r.ctl, err = session.OpenControl(ctx, b.conn, b.Server, b.opts.IOTimeout); err != nil {
 		return err
 	}
 	b.conn = nil
@@ -227,7 +227,10 @@ func (r *run) close() {
 	}
 	for _, c := range []*pgx.Conn{r.walConn, r.listConn, r.changesConn} {
 		if c != nil {
-			_ = c.Close(context.Background())
+			// Bounded: on a connection gone silent the goodbye may not get through.
+			closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = c.Close(closeCtx)
+			cancel()
 		}
 	}
 	if r.ctl != nil {
@@ -337,7 +340,7 @@ func (r *run) fetchPool() *fetch.Pool {
 	b, tu := r.b, r.b.opts.Tuning
 	newWorker := func() *fetch.Worker {
 		w := &fetch.Worker{Connect: r.srv.connectFetch, Budget: r.budget, Limiter: r.limiter, Timeout: b.opts.IOTimeout,
-			Retries: tu.FetchRetries, Backoff: tu.FetchBackoff, Log: b.opts.Log, LogSQL: session.SQLPrinter(b.cfg),
+			RetryFor: tu.FetchRetryFor, Backoff: tu.FetchBackoff, MaxBackoff: tu.FetchBackoffMax, Log: b.opts.Log, LogSQL: session.SQLPrinter(b.cfg),
 			Received: &r.tally.received}
 		if r.pages != nil {
 			w.Pages = r.pages

@@ -244,7 +244,7 @@ func TestRunStagesFail(t *testing.T) {
 	files, order := testFiles()
 	srv := &fakeServer{files: files, order: order, wal: "000000010000000000000003", failing: order[4]}
 	r := newTestRun(srv)
-	r.b.opts.Tuning.FetchRetries = 0
+	r.b.opts.Tuning.FetchRetryFor = 0
 	err := r.stages(context.Background(), &fakeSink{files: map[string][]byte{}})
 	if err == nil || !strings.Contains(err.Error(), "Permission denied") {
 		t.Fatalf("stages returned %v, want the server's refusal", err)

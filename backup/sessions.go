@@ -48,7 +48,7 @@ func (s pgSessions) list(ctx context.Context, out chan<- pipeline.Item) error {
 func (s pgSessions) scanWAL(ctx context.Context, out chan<- pipeline.Item, stop <-chan pgformat.LSN) error {
 	b, start := s.r.b, s.r.start
 	scanner := &wal.Scanner{Conn: s.r.walConn, SegmentSize: b.Server.WALSegmentSize, BlockSize: int64(b.Server.WALBlockSize),
-		Start: start.LSN, Timeline: start.Timeline, Interval: b.opts.WALInterval, Stop: stop, Log: b.opts.Log}
+		Start: start.LSN, Timeline: start.Timeline, Interval: b.opts.WALInterval, Stop: stop, Log: b.opts.Log, Timeout: b.opts.IOTimeout}
 	return scanner.Run(ctx, out)
 }
 

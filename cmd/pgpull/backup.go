@@ -63,6 +63,14 @@ type backupFlags struct {
 	s3   s3Flags
 }
 
+// defaultIOTimeout is --io-timeout's default. Measured: the longest silence a fetch connection
+// saw between two rows, or between its query and the first, through the bench's 20 ms / 200 Mbit
+// link under pgbench load, on 2 loaded cores, was 0.4-0.6 s at -j 4 and 2.6-3.1 s at -j 16
+// (pgbench -s 20, 300 MB). 30 s is ten times the worst, and with the fetch workers' minute of
+// retries (backup.Tuning.FetchRetryFor) a dead server ends the backup within two minutes; the
+// five minutes it replaces held a silent link for about fifteen.
+const defaultIOTimeout = 30 * time.Second
+
 func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	f := backupFlags{mapping: tablespaceMapping{}}
 	fs := newFlags("pgpull backup")
@@ -82,7 +90,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.BoolVarP(&f.noSync, "no-sync", "N", false, "do not fsync what was written")
 	fs.StringVarP(&f.maxRate, "max-rate", "r", "", "cap on the transfer `RATE` of all jobs together, at least 32k: 150M or 64k (kB/s when bare)")
 	fs.DurationVar(&f.walInterval, "wal-interval", 2*time.Second, "how often the WAL scanner looks at pg_wal")
-	fs.DurationVar(&f.ioTimeout, "io-timeout", 5*time.Minute, "how long a fetch connection may get no data before it reconnects")
+	fs.DurationVar(&f.ioTimeout, "io-timeout", defaultIOTimeout, "how long the server may be silent while pgpull waits on it: a fetch connection then reconnects, the control session ends the backup")
 	fs.StringVar(&f.manifestSums, "manifest-checksums", "CRC32C", "file checksum `ALGORITHM` in backup_manifest: CRC32C, SHA224, SHA256, SHA384, SHA512 or NONE")
 	fs.BoolVar(&f.noManifest, "no-manifest", false, "write no backup_manifest")
 	fs.BoolVar(&f.noVerifyPages, "no-verify-checksums", false, "do not verify data page checksums")

@@ -21,6 +21,10 @@ func parseDSN(dsn string) (*pgx.ConnConfig, error) {
 		}
 		return nil, fmt.Errorf("invalid DSN: %s", msg)
 	}
+	// Keepalives and connect_timeout: the DSN's, else defaults that notice a silent network.
+	if err := session.SetNetwork(cfg); err != nil {
+		return nil, err
+	}
 	return cfg, nil
 }
 

@@ -161,6 +161,9 @@ func checkRestoredOutputs(t *testing.T, out, restore, oid string) {
 	if want := "ts1|" + filepath.Join(restore, "ts-"+oid); !strings.Contains(out, want) {
 		t.Errorf("the -F tar copy does not show its tablespace at the new place (%q)", want)
 	}
+	if !strings.Contains(out, "\n50000\n") {
+		t.Errorf("the plain copy with its tablespace moved by -T did not read the 50000 rows kept there")
+	}
 	if n := strings.Count(out, "(tar stream (zstd)) verified: "); n != 2 {
 		t.Errorf("%d streams verified; want the zstd file's and the one back through ssh", n)
 	}

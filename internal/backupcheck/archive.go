@@ -88,6 +88,10 @@ func readManifest(dir string, rep *Report) (*manifest.Parsed, error) {
 func (c Checker) verifyTarFiles(ctx context.Context, dir string, archives map[string]string, others []string) (*Report, error) {
 	rep := &Report{Form: "tar files"}
 	m, err := readManifest(dir, rep)
+	var nb *NotBackupError
+	if errors.As(err, &nb) {
+		return nil, unfinishedArchives(dir, "pgpull backup -f -F tar DSN "+dir)
+	}
 	if m == nil {
 		return rep, err
 	}

@@ -140,7 +140,7 @@ func (c Checker) VerifyStream(ctx context.Context, r io.Reader, name string) (*R
 			// Cut before its last member: nothing can be checked without the manifest.
 			return rep, nil
 		}
-		return nil, &NotBackupError{Path: name, Reason: "no " + manifestName + " found"}
+		return nil, &NotBackupError{Path: name, Reason: "no " + manifestName + " found", noManifest: true}
 	}
 	m, err := manifest.Parse(scan.manifest)
 	if err != nil {

@@ -18,6 +18,9 @@ import (
 // pg_tblspc/<oid> to each tablespace and pg_wal to a separate WAL directory.
 func (c Checker) verifyPlain(ctx context.Context, dir string) (*Report, error) {
 	rep := &Report{Form: "plain directory"}
+	if err := unfinishedPlain(dir); err != nil {
+		return nil, err
+	}
 	m, err := readManifest(dir, rep)
 	if m == nil {
 		return rep, err
