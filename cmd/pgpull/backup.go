@@ -138,7 +138,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 
 // backupPlan is a backup as the command line asks for it, checked before any server is touched.
 type backupPlan struct {
-	dsn    string
+	cfg    *pgx.ConnConfig // without the password -W asks for
 	dest   sinks.Destination
 	opts   backup.Options
 	choice compressChoice
@@ -151,9 +151,11 @@ func (f backupFlags) plan(args []string, stdout, rawStderr, logw io.Writer) (bac
 	if err != nil {
 		return p, usageError(err)
 	}
-	p.dsn = dsn
 	if err := f.conn.check(dsn); err != nil {
 		return p, usageError(err)
+	}
+	if p.cfg, err = f.conn.parse(dsn); err != nil {
+		return p, err
 	}
 	if err := f.slot.check(); err != nil {
 		return p, usageError(err)
@@ -239,8 +241,8 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		// garbage collector from letting the heap grow to twice that between collections.
 		debug.SetMemoryLimit(opts.MemoryLimit())
 	}
-	cfg, err := f.conn.config(p.dsn, stdin, stderr)
-	if err != nil {
+	cfg := p.cfg
+	if err := f.conn.ask(cfg, stdin, stderr); err != nil {
 		return err
 	}
 	showSQL(cfg, f.showSQL, logw)

@@ -51,6 +51,8 @@ func TestCommandLine(t *testing.T) {
 		{"unknown short flag", nil, []string{"backup", "-Q", dsn, dest}, "unknown flag -Q", 2},
 		{"flag before the command", nil, []string{"-j", "4", "backup"}, "a command comes first", 2},
 		{"bad number", nil, []string{"backup", "-j", "four", dsn, dest}, `--jobs, -j "four"`, 2},
+		{"malformed DSN", nil, []string{"backup", "port=notaport password=" + secret, dest}, "invalid DSN", 2},
+		{"malformed DSN after -W", nil, []string{"backup", "-W", "postgres://u:" + secret + "@h:bad/db", dest}, "invalid DSN", 2},
 		{"refused connection", nil, []string{"backup", "host=127.0.0.1 port=1 user=postgres password=" + secret, dest},
 			"cannot connect to 127.0.0.1:1 as user postgres: connection refused; check that the server runs there", 1},
 		{"missing socket", nil, []string{"backup", dsn, dest}, "cannot connect to socket ", 1},

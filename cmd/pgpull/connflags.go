@@ -106,18 +106,33 @@ func isURI(s string) bool {
 	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
-// config parses the connection, and asks for the password on stdin's terminal with -W.
+// config parses the connection, a usage error when it cannot be read, and asks for the password
+// on stdin's terminal with -W.
 func (c connFlags) config(dsn string, stdin *os.File, prompt io.Writer) (*pgx.ConnConfig, error) {
-	cfg, err := parseDSN(c.connString(dsn))
+	cfg, err := c.parse(dsn)
 	if err != nil {
 		return nil, err
 	}
-	if c.askPassword {
-		if cfg.Password, err = askPassword(stdin, prompt, cfg.User); err != nil {
-			return nil, err
-		}
+	return cfg, c.ask(cfg, stdin, prompt)
+}
+
+// parse reads the connection the DSN and the flags make; an error is a usage error.
+func (c connFlags) parse(dsn string) (*pgx.ConnConfig, error) {
+	cfg, err := parseDSN(c.connString(dsn))
+	if err != nil {
+		return nil, usageError(err)
 	}
 	return cfg, nil
+}
+
+// ask reads the password from stdin's terminal into cfg with -W, as pg_basebackup -W does.
+func (c connFlags) ask(cfg *pgx.ConnConfig, stdin *os.File, prompt io.Writer) error {
+	if !c.askPassword {
+		return nil
+	}
+	pw, err := askPassword(stdin, prompt, cfg.User)
+	cfg.Password = pw
+	return err
 }
 
 // looksLikeDSN tells a connection string or URI from a path, for an argument whose place says

@@ -49,6 +49,7 @@ func TestPgBasebackupSpellings(t *testing.T) {
 		{"-s 10", with(socket, "-D", destArg, "-s", "10"), nil, 2, "-s/--status-interval is not offered: pgpull streams no WAL"},
 		{"--manifest-force-encode", with(socket, "-D", destArg, "--manifest-force-encode"), nil, 2, "--manifest-force-encode is not offered"},
 		{"-V", []string{"-V"}, nil, 2, "-V/--version is not offered: pgpull --version prints it"},
+		{"--debug of old", with(socket, "-D", destArg, "--debug"), nil, 2, "--debug is not offered: it is --show-sql now"},
 		{"-Z lz4", with(socket, "-D", destArg, "-Ft", "-Z", "lz4"), nil, 2, "-Z zstd:1 is about as quick"},
 		{"-Z server-lz4 -Ft", with(socket, "-D", destArg, "-Ft", "-Z", "server-lz4"), nil, 2, "use -Z server-zstd"},
 		{"-Z zstd:long", with(socket, "-D", destArg, "-Ft", "-Z", "zstd:long"), nil, 2, "long mode is not offered"},

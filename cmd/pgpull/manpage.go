@@ -89,7 +89,7 @@ func manFlags(b *strings.Builder, c *command) {
 	if len(refused) == 0 {
 		return
 	}
-	b.WriteString(".SS \"Flags of PostgreSQL's tools that pgpull " + c.name + " refuses\"\n")
+	b.WriteString(".SS \"Flags pgpull " + c.name + " refuses, with what to use instead\"\n")
 	for _, r := range refused {
 		fmt.Fprintf(b, ".TP\n\\fB%s\\fR\n%s\n", roff(refusedError{r}.names()), roff(r.why))
 	}

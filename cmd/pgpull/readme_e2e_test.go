@@ -13,8 +13,12 @@ import (
 	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
-// readmeMarker precedes each documentation block the tests run.
-const readmeMarker = "<!-- run: readme -->"
+// readmeMarker precedes each documentation block TestReadmeRestores runs; installMarker README's
+// install commands, which TestInstallCommands runs.
+const (
+	readmeMarker  = "<!-- run: readme -->"
+	installMarker = "<!-- run: install -->"
+)
 
 // runnableDocs are the files whose marked blocks TestReadmeRestores runs, in this order.
 func runnableDocs() []string { return []string{"README.md", "docs/restore.md"} }
@@ -24,23 +28,22 @@ type docBlock struct {
 	file, body string
 }
 
-// readmeBlocks are the shell blocks that follow a readmeMarker line in the runnable documents, in
-// order.
-func readmeBlocks(t *testing.T) []docBlock {
+// readmeBlocks are the shell blocks that follow a marker line in the documents, in order.
+func readmeBlocks(t *testing.T, marker string, docs ...string) []docBlock {
 	t.Helper()
 	var blocks []docBlock
-	for _, name := range runnableDocs() {
+	for _, name := range docs {
 		raw, err := os.ReadFile(filepath.Join("..", "..", filepath.FromSlash(name)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		lines := strings.Split(string(raw), "\n")
 		for i, line := range lines {
-			if line != readmeMarker {
+			if line != marker {
 				continue
 			}
 			if i+1 >= len(lines) || lines[i+1] != "```sh" {
-				t.Fatalf("%s:%d: a %q line must be followed by a ```sh block", name, i+1, readmeMarker)
+				t.Fatalf("%s:%d: a %q line must be followed by a ```sh block", name, i+1, marker)
 			}
 			var body strings.Builder
 			for _, l := range lines[i+2:] {
@@ -93,7 +96,7 @@ func (r blockRunner) run(i int, block docBlock, restore string) string {
 // block in order adds it (a plain backup of it on the same host would need -T).
 func TestReadmeRestores(t *testing.T) {
 	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
-	blocks := readmeBlocks(t)
+	blocks := readmeBlocks(t, readmeMarker, runnableDocs()...)
 	if len(blocks) < 6 {
 		t.Fatalf("%d blocks marked %q; want README's first backup and docs/restore.md's plain, stream, compressed, -F tar and elsewhere",
 			len(blocks), readmeMarker)

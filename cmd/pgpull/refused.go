@@ -60,7 +60,8 @@ func refusalOf(f *pflag.Flag) (refusal, bool) {
 	return v.r, ok
 }
 
-// basebackupRefusals are pg_basebackup's flags that pgpull backup does not take.
+// basebackupRefusals are pg_basebackup's flags that pgpull backup does not take, and its own old
+// --debug.
 func basebackupRefusals() []refusal {
 	return []refusal{
 		{"target", "t", true, "pgpull writes the backup to DEST: a directory, - for stdout, or s3://BUCKET/PREFIX"},
@@ -71,10 +72,17 @@ func basebackupRefusals() []refusal {
 		{"manifest-force-encode", "", false, "backup_manifest hex-encodes only names that are not UTF-8, as pg_basebackup does by default"},
 		{"sync-method", "", true, "pgpull fsyncs each file it wrote; --no-sync turns that off"},
 		{"version", "V", false, "pgpull --version prints it"},
+		renamedDebug(),
 	}
 }
 
-// receivewalRefusals are pg_receivewal's flags that pgpull wal does not take.
+// renamedDebug is pgpull's own --debug of old, now --show-sql: -d became the connection string.
+func renamedDebug() refusal {
+	return refusal{"debug", "", false, "it is --show-sql now; -d is the connection string, as in pg_basebackup"}
+}
+
+// receivewalRefusals are pg_receivewal's flags that pgpull wal does not take, and its own old
+// --debug.
 func receivewalRefusals() []refusal {
 	return []refusal{
 		{"create-slot", "", false, "--slot NAME creates the slot when it is absent and goes on copying"},
@@ -87,5 +95,6 @@ func receivewalRefusals() []refusal {
 		{"synchronous", "", false, "pgpull wal copies finished segments and the one being written; it is no synchronous standby"},
 		{"compress", "Z", true, "pgpull wal writes segments as they are, for restore_command = 'cp DIR/%f %p'"},
 		{"version", "V", false, "pgpull --version prints it"},
+		renamedDebug(),
 	}
 }
