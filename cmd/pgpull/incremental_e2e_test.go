@@ -311,7 +311,7 @@ func TestIncrementalForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, stderr := pgpull(t, out, append(incremental, "-z", "zstd", src.DSN(), "-")...)
+	code, stderr := pgpull(t, out, append(incremental, "-Z", "zstd", src.DSN(), "-")...)
 	out.Close()
 	if code != 0 {
 		t.Fatalf("incremental to a stream failed (%d): %s", code, stderr)
