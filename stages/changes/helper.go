@@ -3,9 +3,9 @@ package changes
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgpull/pgpull/internal/session"
 )
 
 // The page-LSN helper is a PL/Python function that does what the page scans in plain SQL do: it
@@ -80,24 +80,13 @@ return out
 // HelperSQL is the SQL a superuser runs to install (or upgrade) the page-LSN helper and let role
 // call it, and no one else.
 func HelperSQL(role string) string {
-	r := pgx.Identifier{role}.Sanitize()
-	var b strings.Builder
-	fmt.Fprintf(&b, "-- The page-LSN helper, version %d, for pgpull backup --incremental-from; run as a superuser.\n", HelperVersion)
-	fmt.Fprintf(&b, "-- It reads, as the superuser who runs this, the page headers of files under the data directory and\n"+
-		"-- its tablespaces, the files pg_read_binary_file lets %s read; EXECUTE goes to %s only.\n", r, r)
-	b.WriteString("CREATE EXTENSION IF NOT EXISTS plpython3u;\n")
-	b.WriteString("CREATE SCHEMA IF NOT EXISTS pgpull;\n")
-	b.WriteString("REVOKE ALL ON SCHEMA pgpull FROM PUBLIC;\n")
-	fmt.Fprintf(&b, "CREATE OR REPLACE FUNCTION pgpull.changed_pages(idx integer[], paths text[], firsts bigint[], counts bigint[], since bigint, blocksize integer)\n"+
-		"RETURNS TABLE (i integer, block bigint)\n"+
-		"LANGUAGE plpython3u STRICT VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgpull$%s$pgpull$;\n", helperBody)
-	fmt.Fprintf(&b, "CREATE OR REPLACE FUNCTION %s RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT %d';\n", HelperVersionFunc, HelperVersion)
-	for _, f := range []string{HelperScan, HelperVersionFunc} {
-		fmt.Fprintf(&b, "REVOKE ALL ON FUNCTION %s FROM PUBLIC;\n", f)
-		fmt.Fprintf(&b, "GRANT EXECUTE ON FUNCTION %s TO %s;\n", f, r)
-	}
-	fmt.Fprintf(&b, "GRANT USAGE ON SCHEMA pgpull TO %s;\n", r)
-	return b.String()
+	return session.HelperInstallSQL(role, fmt.Sprintf("The page-LSN helper, version %d, for pgpull backup --incremental-from", HelperVersion),
+		"the page headers of files", []string{
+			fmt.Sprintf("CREATE OR REPLACE FUNCTION pgpull.changed_pages(idx integer[], paths text[], firsts bigint[], counts bigint[], since bigint, blocksize integer)\n"+
+				"RETURNS TABLE (i integer, block bigint)\n"+
+				"LANGUAGE plpython3u STRICT VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgpull$%s$pgpull$;", helperBody),
+			fmt.Sprintf("CREATE OR REPLACE FUNCTION %s RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT %d';", HelperVersionFunc, HelperVersion),
+		}, []string{HelperScan, HelperVersionFunc})
 }
 
 // CheckHelper reports whether the role on conn may call the page-LSN helper this pgpull expects;
