@@ -21,9 +21,9 @@ const (
 // reached only through an os.Root so that no name leads outside it. It remembers whether it made
 // the directory, so that a failed restore takes back exactly what it wrote.
 type place struct {
-	path    string // absolute
-	root    *os.Root
-	owner   *Owner
+	path     string // absolute
+	root     *os.Root
+	owner    *Owner
 	madeTop  string // the topmost directory made to create path; "" when path was there
 	wasEmpty bool   // path was there, empty: a rollback empties it again
 
