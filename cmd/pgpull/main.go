@@ -44,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		grantsCommand(stdout, stderr),
 		walCommand(stderr),
 		combineCommand(stderr),
+		restoreCommand(os.Stdin, stderr),
 	}
 	if len(args) == 0 {
 		writeRootHelp(stderr, cmds)
