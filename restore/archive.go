@@ -120,13 +120,38 @@ func (r Recovery) checkTarget(m *manifest.Parsed, a *walArchive) error {
 		return fmt.Errorf("the WAL archive %s lacks segment %s, where the WAL after the backup's end (%s) begins: recovery cannot go past the backup's end",
 			a.dir, missing.Name(tli, a.segSize), stop)
 	}
+	return r.pastArchive(a, last, end, gapNote(a, missing, tli))
+}
+
+// checkArchive refuses, before any backup is read, a target past all the WAL the archive holds.
+func (r Recovery) checkArchive(a *walArchive) error {
+	if !r.target() || r.Standby || a == nil || r.TargetName != "" {
+		return nil
+	}
+	if len(a.segments) == 0 {
+		return fmt.Errorf("the WAL archive %s holds no WAL segment: recovery cannot go past a backup's end", a.dir)
+	}
+	var newest archivedSegment
+	var last pgformat.Segment
+	for seg, s := range a.segments {
+		last = max(last, seg)
+		if s.modTime.After(newest.modTime) {
+			newest = s
+		}
+	}
+	newest.name = a.segments[last].name
+	return r.pastArchive(a, newest, pgformat.LSN(uint64(last+1)*uint64(a.segSize)), "")
+}
+
+// pastArchive refuses a target past last, the last segment recovery can read (which ends at end).
+func (r Recovery) pastArchive(a *walArchive, last archivedSegment, end pgformat.LSN, note string) error {
 	switch {
 	case r.TargetLSN != nil && *r.TargetLSN > end:
-		return fmt.Errorf("--target-lsn %s is past the WAL the archive %s holds from the backup on (through %s, in %s%s): recovery could not reach it",
-			*r.TargetLSN, a.dir, end, last.name, gapNote(a, missing, tli))
+		return fmt.Errorf("--target-lsn %s is past the WAL the archive %s holds (through %s, in %s%s): recovery could not reach it",
+			*r.TargetLSN, a.dir, end, last.name, note)
 	case r.TargetTime != nil && r.TargetTime.After(last.modTime):
-		return fmt.Errorf("--target-time %s is past the WAL the archive %s holds from the backup on (%s, written %s%s): recovery could not reach it",
-			formatTargetTime(*r.TargetTime), a.dir, last.name, formatTargetTime(last.modTime), gapNote(a, missing, tli))
+		return fmt.Errorf("--target-time %s is past the WAL the archive %s holds (%s, written %s%s): recovery could not reach it",
+			formatTargetTime(*r.TargetTime), a.dir, last.name, formatTargetTime(last.modTime), note)
 	}
 	return nil
 }

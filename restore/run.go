@@ -99,6 +99,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if archive, err = readArchive(opts.Recovery.WALArchive); err != nil {
 			return nil, err
 		}
+		if err := opts.Recovery.checkArchive(archive); err != nil {
+			return nil, err
+		}
 	}
 	if len(opts.Sources) > 1 {
 		return runChain(ctx, opts, dir, archive)
