@@ -117,7 +117,7 @@ func TestRestoreForms(t *testing.T) {
 
 	tests := []struct {
 		name, source, old string
-		stdin            bool
+		stdin             bool
 	}{
 		{"plain", plain, plainTS, false},
 		{"stream", stream, oid, false},
@@ -153,4 +153,3 @@ func restoreFromStdin(t *testing.T, path string, args ...string) {
 	defer func() { os.Stdin = saved }()
 	restoreOK(t, args...)
 }
-

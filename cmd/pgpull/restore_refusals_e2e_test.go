@@ -43,11 +43,11 @@ func TestRestoreRefusals(t *testing.T) {
 	}
 
 	tests := []struct {
-		name   string
-		args   []string
-		want   string
-		dir    string // the DIR given; "" for base/out, which must not be there afterwards
-		keeps  string // a file in dir that must still be there
+		name  string
+		args  []string
+		want  string
+		dir   string // the DIR given; "" for base/out, which must not be there afterwards
+		keeps string // a file in dir that must still be there
 	}{
 		{"truncated stream", []string{spoilt("cut.tar", full[:len(full)/2])}, "truncated stream", "", ""},
 		{"flipped byte", []string{spoilt("flipped.tar", flipped)}, "global/1262: checksum mismatch", "", ""},
