@@ -49,6 +49,9 @@ func runChain(ctx context.Context, opts Options, dir string, archive *walArchive
 	for oid := range links {
 		spaces[oid] = filepath.Join(tmp, "combined.ts", oid)
 	}
+	if err := os.Mkdir(filepath.Join(tmp, "combined.ts"), dirMode); err != nil {
+		return nil, err
+	}
 	opts.Log("combining %d backups", len(dirs))
 	if err := combine.Combine(dirs, combined, combine.Options{Tablespaces: spaces, NoSync: true}); err != nil {
 		return nil, errors.New(strings.NewReplacer(names...).Replace(err.Error()))

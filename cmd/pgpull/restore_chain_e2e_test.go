@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pgpull/pgpull/internal/testcluster"
+)
+
+// TestRestoreChain: a full backup and two incremental ones, in a plain directory, a plain
+// directory and a zstd stream, with a tablespace, restored in one command into a copy that
+// starts with every table as the primary had it; the chain less its middle backup, and an
+// incremental backup alone, are refused in one line with nothing left behind, not even the
+// temporary directories.
+func TestRestoreChain(t *testing.T) {
+	ctx := context.Background()
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
+	if src.Major >= 17 {
+		summarizeWAL(t, src)
+	}
+	if out, err := src.Pgbench(ctx, "-i", "-q", "-s", "2").CombinedOutput(); err != nil {
+		t.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+	addUnlogged(t, src)
+	live, oid := addTablespace(t, src)
+	base := t.TempDir()
+	full := filepath.Join(base, "full")
+	backupOK(t, "backup", "-c", "fast", "-T", live+"="+filepath.Join(base, "full-ts"), src.DSN(), full)
+	runPgbench(t, src, 100)
+	mustExec(t, src, `UPDATE spaced SET g = -g WHERE g <= 100`)
+	inc1 := filepath.Join(base, "inc1")
+	backupOK(t, "backup", "-c", "fast", "--incremental-from", full, "-T", live+"="+filepath.Join(base, "inc1-ts"), src.DSN(), inc1)
+	runPgbench(t, src, 100)
+	mustExec(t, src, `CREATE TABLE later AS SELECT g FROM generate_series(1, 5000) g`)
+	inc2 := filepath.Join(base, "inc2.tar.zst")
+	streamBackup(t, inc2, "-c", "fast", "-z", "zstd", "--incremental-from", inc1, src.DSN())
+	want := tableDigests(t, src)
+
+	refused := []struct {
+		name, want string
+		chain      []string
+	}{
+		{"a chain missing its middle", "but the backup before it, " + full, []string{full, inc2}},
+		{"an incremental alone", "is an incremental backup", []string{inc2}},
+		{"a chain without its full backup", "a chain starts with a full backup", []string{inc1, inc2}},
+	}
+	out := filepath.Join(base, "refused")
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(append([]string{"restore", "-T", oid + "=" + filepath.Join(base, "refused-ts")}, tt.chain...), out)
+			code, stderr := runCLI(t, nil, args...)
+			if code == 0 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, %q; want a refusal mentioning %q", code, stderr, tt.want)
+			}
+			checkOneLine(t, stderr)
+			for _, p := range []string{out, filepath.Join(base, "refused-ts")} {
+				if _, err := os.Stat(p); !os.IsNotExist(err) {
+					t.Errorf("the refused restore left %s behind (%v)", p, err)
+				}
+			}
+			checkNoTemp(t, base)
+		})
+	}
+
+	dir, ts := filepath.Join(base, "copy"), filepath.Join(base, "copy-ts")
+	restoreOK(t, "-v", "-T", oid+"="+ts, full, inc1, inc2, dir)
+	checkNoTemp(t, base)
+	r := testcluster.AdoptForTest(t, dir)
+	checkRestored(t, r)
+	checkTablespace(t, r, oid, ts)
+	sameTables(t, "restored from a chain", tableDigests(t, r), want)
+}
+
+// checkNoTemp fails t if a chain's temporary directory was left in dir.
+func checkNoTemp(t *testing.T, dir string) {
+	t.Helper()
+	left, _ := filepath.Glob(filepath.Join(dir, ".pgpull-restore-*"))
+	if len(left) > 0 {
+		t.Errorf("temporary directories left behind: %v", left)
+	}
+}
