@@ -15,7 +15,9 @@ import (
 func TestRestoreS3(t *testing.T) {
 	srv := s3Store(t)
 	endpoint := []string{"--s3-endpoint", srv.Endpoint()}
-	backupTo := func(args ...string) { backupOK(t, append(append([]string{"backup", "-c", "fast", "-z", "zstd"}, endpoint...), args...)...) }
+	backupTo := func(args ...string) {
+		backupOK(t, append(append([]string{"backup", "-c", "fast", "-z", "zstd"}, endpoint...), args...)...)
+	}
 	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	if src.Major >= 17 {
 		summarizeWAL(t, src)
