@@ -45,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		walCommand(stderr),
 		combineCommand(stderr),
 		restoreCommand(os.Stdin, stderr),
+		listCommand(stdout),
 	}
 	if len(args) == 0 {
 		writeRootHelp(stderr, cmds)

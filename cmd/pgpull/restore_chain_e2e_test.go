@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +40,7 @@ func TestRestoreChain(t *testing.T) {
 	inc2 := filepath.Join(base, "inc2.tar.zst")
 	streamBackup(t, inc2, "-c", "fast", "-z", "zstd", "--incremental-from", inc1, src.DSN())
 	want := tableDigests(t, src)
+	checkListedChain(t, base, full, inc1, inc2)
 
 	refused := []struct {
 		name, want string
@@ -80,5 +83,39 @@ func checkNoTemp(t *testing.T, dir string) {
 	left, _ := filepath.Glob(filepath.Join(dir, ".pgpull-restore-*"))
 	if len(left) > 0 {
 		t.Errorf("temporary directories left behind: %v", left)
+	}
+}
+
+// checkListedChain holds pgpull list --json of dir to the chain in it: the full backup, then each
+// incremental one on the one before; the last, a zstd stream, is read with --read-streams only,
+// and listed last without it.
+func checkListedChain(t *testing.T, dir string, chain ...string) {
+	t.Helper()
+	for _, read := range []bool{false, true} {
+		args := []string{"list", "--json", dir}
+		if read {
+			args = append(args, "--read-streams")
+		}
+		var out bytes.Buffer
+		if code, stderr := runCLI(t, &out, args...); code != 0 {
+			t.Fatalf("pgpull list failed (%d): %s", code, stderr)
+		}
+		var l listJSON
+		if err := json.Unmarshal(out.Bytes(), &l); err != nil {
+			t.Fatalf("pgpull list --json: %v\n%s", err, out.String())
+		}
+		if len(l.Backups) != len(chain) {
+			t.Fatalf("pgpull list found %d backups, want %d:\n%s", len(l.Backups), len(chain), out.String())
+		}
+		for i, b := range l.Backups {
+			wantOn, last := "", i == len(chain)-1
+			if i > 0 && (read || !last) {
+				wantOn = chain[i-1]
+			}
+			unread := last && !read // a compressed stream's manifest is its last member
+			if b.Location != chain[i] || b.DependsOn != wantOn || b.Incremental != (i > 0 && !unread) || (b.StopLSN == "") != unread {
+				t.Errorf("--read-streams %v: backup %d listed as %+v; want %s, on %q", read, i, b, chain[i], wantOn)
+			}
+		}
 	}
 }

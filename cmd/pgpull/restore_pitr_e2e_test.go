@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -34,6 +35,10 @@ func TestRestorePointInTime(t *testing.T) {
 	mustExec(t, src, `INSERT INTO batches SELECT 2, generate_series(1, 1000)`, `SELECT pg_switch_wal()`)
 	switched := writtenSegment(t, src) - 1
 	waitForFiles(t, feed, archive, switched.Name(1, walSegSize))
+	var listed bytes.Buffer
+	if code, stderr := runCLI(t, &listed, "list", archive); code != 0 || !strings.Contains(listed.String(), "to "+switched.Name(1, walSegSize)) {
+		t.Errorf("pgpull list %s: exit %d, %q, %s; want the archive's span through %s", archive, code, listed.String(), stderr, switched.Name(1, walSegSize))
+	}
 
 	refused := []struct {
 		name, want string
