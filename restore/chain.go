@@ -102,7 +102,7 @@ func isPlainBackup(dir string) bool {
 	if err != nil || !fi.IsDir() {
 		return false
 	}
-	for _, name := range []string{"base.tar", "base.tar.gz", "base.tar.zst"} {
+	for _, name := range []string{"base.tar", "base.tar.gz", "base.tar.zst", "base.tar.lz4"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			return false
 		}

@@ -57,7 +57,7 @@ func restoreCommand(stdin io.Reader, stderr io.Writer) *command {
 		usage: "restore [flags] SOURCE... DIR",
 		short: "restore a backup into a data directory that starts",
 		long: "SOURCE is what pgpull backup wrote: a plain directory, a -F tar directory, a file holding a tar\n" +
-			"stream (plain, gzip or zstd), - for a stream on stdin, or an s3://BUCKET/PREFIX. Several SOURCEs\n" +
+			"stream (plain, gzip, zstd or lz4), - for a stream on stdin, or an s3://BUCKET/PREFIX. Several SOURCEs\n" +
 			"are a chain, the full backup first, then each incremental one; they are combined on the way.\n" +
 			"Every file is checked against backup_manifest (and the WAL read record by record) as it is\n" +
 			"written: DIR holds pgpull_incomplete and no global/pg_control until the whole backup checks out,\n" +

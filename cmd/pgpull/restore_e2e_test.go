@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"io"
 	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/pierrec/lz4/v4"
 
 	"github.com/pgpull/pgpull/internal/testcluster"
 )
@@ -96,7 +100,7 @@ func checkTablespace(t *testing.T, r *testcluster.Cluster, oid, want string) {
 }
 
 // TestRestoreForms: a backup in each form pgpull writes, a plain directory, a zstd tar stream in
-// a file and on stdin, -F tar archives (gzip), restores with one command into a data directory
+// a file and on stdin, -F tar archives (gzip), and a stream in lz4 frames, restores with one command into a data directory
 // that starts, its tablespace where -T says (by the server's path, the backup's link, or the
 // OID for a stream), with every table as the primary had it at the backup's end.
 func TestRestoreForms(t *testing.T) {
@@ -114,6 +118,7 @@ func TestRestoreForms(t *testing.T) {
 	tars := filepath.Join(base, "tars")
 	backupOK(t, "backup", "-c", "fast", "-F", "tar", "-z", "gzip", src.DSN(), tars)
 	want := tableDigests(t, src)
+	lz4Stream := recompressLz4(t, stream) // as pg_basebackup --compress=lz4 would write it
 
 	tests := []struct {
 		name, source, old string
@@ -122,6 +127,7 @@ func TestRestoreForms(t *testing.T) {
 		{"plain", plain, plainTS, false},
 		{"stream", stream, oid, false},
 		{"stdin", "-", oid, true},
+		{"lz4 stream", lz4Stream, oid, false},
 		{"tar files", tars, live, false},
 	}
 	for _, tt := range tests {
@@ -138,6 +144,25 @@ func TestRestoreForms(t *testing.T) {
 			sameTables(t, "restored from "+tt.name, tableDigests(t, r), want)
 		})
 	}
+}
+
+// recompressLz4 writes the stream in the zstd file at path again as lz4 frames, beside it.
+func recompressLz4(t *testing.T, path string) string {
+	t.Helper()
+	out := strings.TrimSuffix(path, ".zst") + ".lz4"
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := lz4.NewWriter(f)
+	if _, err := io.Copy(w, openZstd(t, path)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // restoreFromStdin runs restoreOK with the file at path as stdin.

@@ -22,10 +22,11 @@ import (
 // pg_basebackup -X stream writes it) under pg_wal/, each maybe compressed. The compression itself
 // is told by content.
 func archivePrefix(name string) (string, bool) {
-	stem, ok := strings.CutSuffix(name, ".tar")
-	if !ok {
-		if stem, ok = strings.CutSuffix(name, ".tar.gz"); !ok {
-			stem, ok = strings.CutSuffix(name, ".tar.zst")
+	var stem string
+	ok := false
+	for _, suffix := range []string{".tar", ".tar.gz", ".tar.zst", ".tar.lz4"} {
+		if stem, ok = strings.CutSuffix(name, suffix); ok {
+			break
 		}
 	}
 	switch {

@@ -21,7 +21,7 @@ type Options struct {
 }
 
 // streamSuffixes name the files a tar stream backup is kept in.
-var streamSuffixes = []string{".tar", ".tar.gz", ".tar.zst"}
+var streamSuffixes = []string{".tar", ".tar.gz", ".tar.zst", ".tar.lz4"}
 
 // ListDir lists what path holds: the backup it is, or the backups and WAL archives in it and in
 // the directories directly under it.
@@ -98,7 +98,7 @@ func describeDir(dir string, opts Options) Backup {
 		readLabel(&b, label)
 		return b
 	}
-	for _, name := range []string{"base.tar", "base.tar.gz", "base.tar.zst"} {
+	for _, name := range []string{"base.tar", "base.tar.gz", "base.tar.zst", "base.tar.lz4"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			b.Form = "tar files"
 			archiveLabel(&b, filepath.Join(dir, name), opts)
