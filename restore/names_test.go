@@ -1,6 +1,9 @@
 package restore
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestCheckName(t *testing.T) {
 	tests := []struct {
@@ -23,5 +26,25 @@ func TestCheckName(t *testing.T) {
 		if err := checkName("test", tt.name); (err == nil) != tt.ok {
 			t.Errorf("checkName(%q): %v, want accepted: %v", tt.name, err, tt.ok)
 		}
+	}
+}
+
+func TestCheckApart(t *testing.T) {
+	backup := t.TempDir()
+	tests := []struct {
+		name, dir, temp, want string
+	}{
+		{"inside the backup", backup + "/copy", "", "overlaps the backup"},
+		{"the backup itself", backup, "", "overlaps the backup"},
+		{"temp inside DIR", "/srv/copy", "/srv/copy/tmp", "is inside /srv/copy"},
+		{"apart", "/srv/copy", "/srv/tmp", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkApart(tt.dir, Options{Sources: []Source{{Name: backup, Path: backup}}, TempDir: tt.temp})
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+		})
 	}
 }

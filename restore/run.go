@@ -94,6 +94,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkDataDir(dir, opts.Delta); err != nil {
 		return nil, err
 	}
+	if err := checkApart(dir, opts); err != nil {
+		return nil, err
+	}
 	var archive *walArchive
 	if opts.Recovery.WALArchive != "" {
 		if archive, err = readArchive(opts.Recovery.WALArchive); err != nil {
@@ -108,6 +111,23 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	j := &job{opts: opts, src: opts.Sources[0], dir: dir, archive: archive, mapping: opts.Mapping}
 	return j.run(ctx)
+}
+
+// checkApart refuses a DIR that overlaps a backup given, or a --temp-dir inside DIR.
+func checkApart(dir string, opts Options) error {
+	for _, src := range opts.Sources {
+		for _, root := range sourceRoots(src) {
+			if overlap(dir, root) {
+				return fmt.Errorf("%s overlaps the backup %s (at %s): restore into a directory apart from it", dir, src.Name, root)
+			}
+		}
+	}
+	if opts.TempDir != "" {
+		if tmp, err := filepath.Abs(opts.TempDir); err == nil && within(tmp, dir) {
+			return fmt.Errorf("--temp-dir %s is inside %s, which the restore fills: give a directory outside it", opts.TempDir, dir)
+		}
+	}
+	return nil
 }
 
 // problemsError says that the backup failed its check, with its first problem.
