@@ -36,7 +36,7 @@ type restoreFlags struct {
 func restoreCommand(stdin io.Reader, stderr io.Writer) *command {
 	f := restoreFlags{mapping: restoreMapping{}}
 	fs := newFlags("pgpull restore")
-	fs.VarP(f.mapping, "tablespace-mapping", "T", "put the tablespace the server kept in OLDDIR (or whose OID is OLDDIR) in NEWDIR: `OLDDIR=NEWDIR`")
+	fs.VarP(f.mapping, "tablespace-mapping", "T", "put the tablespace the server kept in OLDDIR (or whose OID is OLDDIR) in NEWDIR, as `OLDDIR=NEWDIR`")
 	fs.StringVar(&f.owner, "owner", "", "give every file to `USER[:GROUP]`, the account the server runs as (root only, for another user)")
 	fs.BoolVar(&f.delta, "delta", false, "DIR holds a data directory: write only the files that differ from the backup, remove what it lacks")
 	fs.BoolVarP(&f.noSync, "no-sync", "N", false, "do not fsync what was written")
@@ -44,7 +44,7 @@ func restoreCommand(stdin io.Reader, stderr io.Writer) *command {
 	fs.StringVar(&f.targetTime, "target-time", "", "stop recovery at `TIME` (2026-05-01 14:30:00+02; local time without a zone)")
 	fs.StringVar(&f.targetLSN, "target-lsn", "", "stop recovery at `LSN`")
 	fs.StringVar(&f.targetName, "target-name", "", "stop recovery at the restore point `NAME` (pg_create_restore_point)")
-	fs.StringVar(&f.targetAction, "target-action", "", "what to do at the target: `ACTION` pause (PostgreSQL's default), promote or shutdown")
+	fs.StringVar(&f.targetAction, "target-action", "", "`ACTION` at the target: pause (PostgreSQL's default), promote or shutdown")
 	fs.BoolVar(&f.standby, "standby", false, "start as a standby (standby.signal): from --wal-archive, --primary-conninfo, or both")
 	fs.StringVar(&f.primaryConninfo, "primary-conninfo", "", "the standby streams from `CONNINFO` (primary_conninfo)")
 	fs.StringVar(&f.tempDir, "temp-dir", "", "`DIR` for a chain's backups while they are combined (default: beside DIR)")
