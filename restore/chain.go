@@ -12,16 +12,18 @@ import (
 	"strings"
 
 	"github.com/pgpull/pgpull/internal/combine"
+	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/sinks"
 )
 
 // runChain restores a chain of backups, the full one first. A backup in a plain directory is
 // checked where it is; any other form is extracted, checked, into a temporary directory beside
-// the data directory. combine (internal/combine) rebuilds the newest backup from them into a
-// temporary directory as well, and that is restored into dir as a plain backup is: checked
-// against the manifest combine wrote, with -T, the owner, the recovery settings and --delta.
-// The temporary directories are removed however it ends; they need room for the chain's
-// non-plain backups and one copy of the data directory.
+// the data directory. combine (internal/combine) rebuilds the newest backup from them straight
+// into dir and the tablespaces' targets, which are then sealed as a restore seals them (owner,
+// recovery settings, pg_control last). With --delta it rebuilds into a temporary directory, and
+// dir is brought up to that as to a plain backup. The temporary directories are removed however
+// it ends; they need room for the chain's non-plain backups (and with --delta one copy of the
+// data directory).
 func runChain(ctx context.Context, opts Options, dir string, archive *walArchive) (*Result, error) {
 	parent := opts.TempDir
 	if parent == "" {
@@ -43,31 +45,109 @@ func runChain(ctx context.Context, opts Options, dir string, archive *walArchive
 		names = append(names, dirs[i], src.Name)
 		roots = append(roots, sourceRoots(src)...)
 	}
-	combined := filepath.Join(tmp, "combined")
+	name := "the chain " + opts.Sources[0].Name + " ... " + opts.Sources[len(opts.Sources)-1].Name
+	newest := dirs[len(dirs)-1]
+	translate := strings.NewReplacer(names...)
+	var res *Result
+	if opts.Delta {
+		res, err = combineThenDelta(ctx, opts, dir, archive, dirs, filepath.Join(tmp, "combined"), known, roots, name)
+	} else {
+		j := &job{opts: opts, dir: dir, src: Source{Name: name}, known: known, sources: roots, archive: archive}
+		res, err = j.combineInto(dirs, sinks.LinkedTablespaces(newest))
+	}
+	if err != nil {
+		return nil, errors.New(translate.Replace(err.Error()))
+	}
+	res.Chain = len(dirs)
+	return res, nil
+}
+
+// combineInto rebuilds the chain (dirs, plain, the full backup first) straight into the data
+// directory and its tablespaces' targets, made first as a restore makes them, then seals it as
+// a restore does: marker, recovery settings, owner and modes, pg_control last. links are the
+// newest backup's tablespaces.
+func (j *job) combineInto(dirs []string, links map[string]string) (*Result, error) {
+	data, err := openPlace(j.dir, j.opts.Owner)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", j.dir, err)
+	}
+	spaces := newTablespaces(data, j.opts.Owner, j.opts.Mapping, j.sources, false, j.src.Name)
+	for oid, dir := range j.known {
+		spaces.learn(oid, dir)
+	}
+	res := &Result{Form: "chain", Tablespaces: map[string]string{}}
+	var count tally
+	err = func() error {
+		places := []*place{data}
+		for _, oid := range slices.Sorted(maps.Keys(links)) {
+			pl, err := spaces.prepare(oid)
+			if err != nil {
+				return err
+			}
+			res.Tablespaces[oid] = pl.path
+			places = append(places, pl)
+		}
+		if unused := spaces.unused(); len(unused) > 0 {
+			return fmt.Errorf("-T %s: the newest backup of %s has no tablespace there (%s)", unused[0], j.src.Name, spaces.describeKnown())
+		}
+		if err := j.checkNewest(dirs[len(dirs)-1]); err != nil {
+			return err
+		}
+		j.opts.Log("combining %d backups into %s", len(dirs), j.dir)
+		if err := combine.Combine(dirs, j.dir, combine.Options{Tablespaces: res.Tablespaces, NoSync: j.opts.NoSync}); err != nil {
+			return err
+		}
+		control, err := os.ReadFile(filepath.Join(j.dir, filepath.FromSlash(controlName)))
+		if err == nil {
+			err = j.begin(data, true)
+		}
+		if err == nil {
+			err = j.seal(data, places, control, res, &count)
+		}
+		return err
+	}()
+	if err != nil {
+		return nil, j.fail(err, data, spaces)
+	}
+	res.Files, res.Bytes = count.files.Load(), count.bytes.Load()
+	return res, nil
+}
+
+// checkNewest holds the recovery target to the newest backup's end, which is the rebuilt one's.
+func (j *job) checkNewest(newest string) error {
+	raw, err := os.ReadFile(filepath.Join(newest, manifestName))
+	if err != nil {
+		return err
+	}
+	m, err := manifest.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", newest, err)
+	}
+	return j.checkManifest(m)
+}
+
+// combineThenDelta rebuilds the chain into combined, a temporary directory, and brings the data
+// directory in dir up to it as --delta does for one backup.
+func combineThenDelta(ctx context.Context, opts Options, dir string, archive *walArchive, dirs []string, combined string,
+	known map[string]string, roots []string, name string) (*Result, error) {
 	links := sinks.LinkedTablespaces(dirs[len(dirs)-1])
 	spaces := map[string]string{}
 	for oid := range links {
-		spaces[oid] = filepath.Join(tmp, "combined.ts", oid)
+		spaces[oid] = filepath.Join(combined+".ts", oid)
 	}
-	if err := os.Mkdir(filepath.Join(tmp, "combined.ts"), dirMode); err != nil {
+	if err := os.Mkdir(combined+".ts", dirMode); err != nil {
 		return nil, err
 	}
-	opts.Log("combining %d backups", len(dirs))
+	opts.Log("combining %d backups into %s", len(dirs), combined)
 	if err := combine.Combine(dirs, combined, combine.Options{Tablespaces: spaces, NoSync: true}); err != nil {
-		return nil, errors.New(strings.NewReplacer(names...).Replace(err.Error()))
+		return nil, err
 	}
 	mapping, err := chainMapping(opts.Mapping, slices.Sorted(maps.Keys(links)), known, opts.Sources[len(opts.Sources)-1].Name)
 	if err != nil {
 		return nil, err
 	}
-	j := &job{opts: opts, dir: dir, archive: archive, mapping: mapping, known: known, sources: roots,
-		src: Source{Name: "the chain " + opts.Sources[0].Name + " ... " + opts.Sources[len(opts.Sources)-1].Name, Path: combined}}
-	res, err := j.run(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res.Chain = len(dirs)
-	return res, nil
+	j := &job{opts: opts, dir: dir, archive: archive, mapping: mapping, known: known, sources: roots, src: Source{Name: name, Path: combined}}
+	return j.run(ctx)
 }
 
 // chainMember makes one backup of a chain a plain directory combine can read: a plain backup

@@ -9,9 +9,9 @@ import (
 	"github.com/pgpull/pgpull/sinks"
 )
 
-// begin marks the data directory unfinished before anything else is written, and in a delta
-// restore then removes global/pg_control: from here until finish, it cannot start.
-func (j *job) begin(data *place) error {
+// begin marks the data directory unfinished before anything else is written, then, in a delta
+// restore or after combine, removes global/pg_control: from here until finish, it cannot start.
+func (j *job) begin(data *place, removeControl bool) error {
 	text := "This directory is an unfinished restore by `pgpull restore` (started " + j.opts.Now().UTC().Format("2006-01-02 15:04:05 MST") + ").\n" +
 		"It has no global/pg_control and cannot start as a cluster. Run the restore again with --delta to complete it.\n"
 	data.mark(sinks.IncompleteMarker)
@@ -25,7 +25,7 @@ func (j *job) begin(data *place) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && j.opts.Delta {
+	if err == nil && removeControl {
 		if err = data.root.Remove(filepath.FromSlash(controlName)); os.IsNotExist(err) {
 			err = nil
 		}
@@ -70,13 +70,20 @@ func (j *job) finish(data *place, spaces *tablespaces, res *Result) error {
 			}
 		}
 	}
+	return j.seal(data, places, control, res, nil)
+}
+
+// seal turns a data directory whose files are all in place into one that starts: the recovery
+// settings, owner and modes of every place, everything on disk, then global/pg_control, and
+// last the marker removed. With count, the files and bytes settled are counted in it.
+func (j *job) seal(data *place, places []*place, control []byte, res *Result, count *tally) error {
 	if !j.intermediate && j.opts.Recovery.active() {
 		if err := j.writeRecovery(data, res); err != nil {
 			return err
 		}
 	}
 	for _, pl := range places {
-		if err := j.settle(pl); err != nil {
+		if err := j.settle(pl, count); err != nil {
 			return err
 		}
 	}
@@ -145,8 +152,9 @@ func (j *job) writeRecovery(data *place, res *Result) error {
 }
 
 // settle gives everything in the place the modes PostgreSQL wants (0700, 0600) and the owner,
-// and makes it durable, files first and then their directories.
-func (j *job) settle(pl *place) error {
+// and makes it durable, files first and then their directories; count, when set, counts the
+// files and their bytes.
+func (j *job) settle(pl *place, count *tally) error {
 	var dirs []string
 	err := fs.WalkDir(pl.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -165,6 +173,12 @@ func (j *job) settle(pl *place) error {
 		}
 		if err := pl.root.Chmod(local, fileMode); err != nil {
 			return err
+		}
+		if count != nil {
+			if info, err := d.Info(); err == nil {
+				count.files.Add(1)
+				count.bytes.Add(info.Size())
+			}
 		}
 		return j.syncFile(pl, local)
 	})

@@ -68,7 +68,7 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 
 // restore writes, checks and finishes the data directory.
 func (j *job) restore(ctx context.Context, data *place, spaces *tablespaces) (*Result, error) {
-	if err := j.begin(data); err != nil {
+	if err := j.begin(data, j.opts.Delta); err != nil {
 		return nil, err
 	}
 	stop := j.observe(ctx)

@@ -62,13 +62,32 @@ func (t *tablespaces) learn(oid, location string) {
 
 // place returns where tablespace oid's files go, made and linked on first use.
 func (t *tablespaces) place(oid string) (*place, error) {
-	if !isOID(oid) {
-		return nil, fmt.Errorf("%s holds pg_tblspc/%s, which is no tablespace OID", t.source, oid)
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if pl := t.open[oid]; pl != nil {
 		return pl, nil
+	}
+	pl, err := t.prepareLocked(oid)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.data.link("pg_tblspc/"+oid, pl.path); err != nil {
+		return nil, fmt.Errorf("tablespace %s: %w", oid, err)
+	}
+	return pl, nil
+}
+
+// prepare makes tablespace oid's target, checked, without linking it: for combine, which makes
+// the link itself.
+func (t *tablespaces) prepare(oid string) (*place, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.prepareLocked(oid)
+}
+
+func (t *tablespaces) prepareLocked(oid string) (*place, error) {
+	if !isOID(oid) {
+		return nil, fmt.Errorf("%s holds pg_tblspc/%s, which is no tablespace OID", t.source, oid)
 	}
 	target, err := t.target(oid)
 	if err != nil {
@@ -82,9 +101,6 @@ func (t *tablespaces) place(oid string) (*place, error) {
 		return nil, fmt.Errorf("tablespace %s: %w", oid, err)
 	}
 	t.open[oid] = pl
-	if err := t.data.link("pg_tblspc/"+oid, target); err != nil {
-		return nil, fmt.Errorf("tablespace %s: %w", oid, err)
-	}
 	return pl, nil
 }
 

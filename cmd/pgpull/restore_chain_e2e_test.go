@@ -13,8 +13,9 @@ import (
 )
 
 // TestRestoreChain: a full backup and two incremental ones, in a plain directory, a plain
-// directory and a zstd stream, with a tablespace, restored in one command into a copy that
-// starts with every table as the primary had it; the chain less its middle backup, and an
+// directory and a zstd stream, with a tablespace: the first two restored in one command, then
+// brought up to the third by --delta, make a copy that starts with every table as the primary
+// had it; the chain less its middle backup, and an
 // incremental backup alone, are refused in one line with nothing left behind, not even the
 // temporary directories.
 func TestRestoreChain(t *testing.T) {
@@ -69,7 +70,9 @@ func TestRestoreChain(t *testing.T) {
 	}
 
 	dir, ts := filepath.Join(base, "copy"), filepath.Join(base, "copy-ts")
-	restoreOK(t, "-v", "-T", oid+"="+ts, full, inc1, inc2, dir)
+	restoreOK(t, "-v", "-T", oid+"="+ts, full, inc1, dir) // combined straight into dir
+	checkNoTemp(t, base)
+	restoreOK(t, "-v", "--delta", full, inc1, inc2, dir) // combined aside, dir brought up to it
 	checkNoTemp(t, base)
 	r := testcluster.AdoptForTest(t, dir)
 	checkRestored(t, r)

@@ -123,12 +123,13 @@ func (o *restoreOutput) closing(opts restore.Options, res *restore.Result) {
 	if !o.verbose {
 		return
 	}
-	chain := ""
 	if res.Chain > 0 {
-		chain = fmt.Sprintf(", a chain of %d backups combined", res.Chain)
+		o.log("restored into %s a chain of %d backups, each checked against its backup_manifest, then combined: %d files (%s)",
+			opts.Dir, res.Chain, res.Files, humanSize(res.Bytes))
+	} else {
+		o.log("restored into %s (%s): %s written, checked against backup_manifest", opts.Dir, res.Form,
+			amount(res.Files, res.Bytes, int64(res.WALSegments)))
 	}
-	o.log("restored into %s (%s%s): %s written, checked against backup_manifest", opts.Dir, res.Form, chain,
-		amount(res.Files, res.Bytes, int64(res.WALSegments)))
 	if opts.Delta {
 		o.log("--delta: %d files rewritten, %d unchanged, %d removed", res.Rewritten, res.Unchanged, res.Removed)
 	}
