@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 
 	"github.com/pgpull/pgpull/internal/manifest"
-	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/sinks"
 )
 
@@ -32,7 +31,6 @@ type extraction struct {
 	manifest []byte
 	parsed   *manifest.Parsed
 	held     map[string][]byte // global/pg_control, backup_label and tablespace_map, once read whole
-	segSize  int64             // the size of the backup's WAL segments, once one is seen
 
 	tally tally
 }
@@ -88,11 +86,6 @@ func (x *extraction) File(p string, size int64) (io.WriteCloser, error) {
 		return nil, fmt.Errorf("%s holds %s, which no finished backup holds: restore a finished backup", x.source, p)
 	case controlName, tablespaceMapName:
 		return &heldFile{x: x, name: p}, nil
-	}
-	if pgformat.IsSegmentPath(p) {
-		x.mu.Lock()
-		x.segSize = max(x.segSize, size)
-		x.mu.Unlock()
 	}
 	pl, name, err := x.locate(p)
 	if err != nil {
