@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -121,6 +122,20 @@ func (x *extraction) locate(p string) (*place, string, error) {
 		return nil, "", err
 	}
 	return pl, inside, nil
+}
+
+// keptManifest is the backup_manifest the data directory keeps, as pg_basebackup -Fp keeps it: the
+// backup's, less tablespace_map when that was held back (the links are made instead), with its
+// checksum made again, so that it describes the directory and pgpull verify checks it.
+func (x *extraction) keptManifest() []byte {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.held[tablespaceMapName] == nil || x.parsed == nil {
+		return x.manifest
+	}
+	m := *x.parsed
+	m.Files = slices.DeleteFunc(slices.Clone(m.Files), func(f manifest.FileEntry) bool { return f.Path == tablespaceMapName })
+	return m.Bytes()
 }
 
 // heldBytes returns a file held back, nil when the backup had none.

@@ -53,12 +53,8 @@ func (j *job) finish(data *place, spaces *tablespaces, res *Result) error {
 	if unused := spaces.unused(); len(unused) > 0 {
 		return fmt.Errorf("-T %s: %s has no tablespace there (%s)", unused[0], j.src.Name, spaces.describeKnown())
 	}
-	// Kept as pg_basebackup -Fp keeps it, unless tablespace_map, which the manifest lists, was
-	// held back: then it no longer describes the directory.
-	if j.x.heldBytes(tablespaceMapName) == nil {
-		if err := j.writeFile(data, manifestName, j.x.manifest); err != nil {
-			return err
-		}
+	if err := j.writeFile(data, manifestName, j.x.keptManifest()); err != nil {
+		return err
 	}
 	places := []*place{data}
 	for oid, pl := range spaces.places() {

@@ -103,7 +103,7 @@ func checkTablespace(t *testing.T, r *testcluster.Cluster, oid, want string) {
 // a file and on stdin, -F tar archives (gzip), and a stream in lz4 frames, restores with one command into a data directory
 // that starts, its tablespace where -T says (by the server's path, the backup's link, or the
 // OID for a stream), with every table as the primary had it at the backup's end; before it
-// starts, pgpull verify finds it as the backup's manifest says.
+// starts, pgpull verify finds it as the manifest it keeps says.
 func TestRestoreForms(t *testing.T) {
 	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	if out, err := src.Pgbench(context.Background(), "-i", "-q", "-s", "2").CombinedOutput(); err != nil {
@@ -139,10 +139,8 @@ func TestRestoreForms(t *testing.T) {
 			} else {
 				restoreOK(t, "-T", tt.old+"="+ts, tt.source, dir)
 			}
-			if tt.name != "tar files" { // its manifest lists tablespace_map, which a restore does not write
-				if code, stderr := pgpull(t, nil, "verify", dir); code != 0 {
-					t.Errorf("pgpull verify of the restored directory: exit %d: %s", code, stderr)
-				}
+			if code, stderr := pgpull(t, nil, "verify", dir); code != 0 {
+				t.Errorf("pgpull verify of the restored directory: exit %d: %s", code, stderr)
 			}
 			r := testcluster.AdoptForTest(t, dir)
 			checkRestored(t, r)
