@@ -49,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		grantsCommand(os.Stdin, stdout, stderr),
 		walCommand(os.Stdin, stderr),
 		combineCommand(stderr),
+		restoreCommand(os.Stdin, stderr),
+		listCommand(stdout),
 	}
 	all := func() []*command { return cmds }
 	cmds = append(cmds, completionCommand(stdout, all), manCommand(stdout, all))

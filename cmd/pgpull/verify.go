@@ -22,7 +22,7 @@ func verifyCommand(stdin io.Reader, stdout, stderr io.Writer) *command {
 		usage: "verify PATH|s3://BUCKET/PREFIX|-",
 		short: "check a backup against its backup_manifest",
 		long: "PATH is a plain backup directory, a directory of -F tar output, or a file holding a tar stream\n" +
-			"(plain, gzip or zstd, told by content); - reads such a stream from stdin; s3://BUCKET/PREFIX\n" +
+			"(plain, gzip, zstd or lz4, told by content); - reads such a stream from stdin; s3://BUCKET/PREFIX\n" +
 			"reads what pgpull backup wrote there, streaming, with the AWS variables' credentials.\n" +
 			"Every file's size and checksum, missing and extra files, the manifest's own checksum, and the\n" +
 			"WAL the backup needs, read record by record from its start to its stop LSN as recovery reads it,\n" +

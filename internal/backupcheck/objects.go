@@ -73,6 +73,9 @@ func (c Checker) VerifyObjects(ctx context.Context, objs Objects, where string) 
 		rep.add(BadManifest, manifestName, "%v", err)
 		return rep, nil
 	}
+	if err := c.copyManifest(b, m); err != nil {
+		return nil, err
+	}
 	files := map[string]entry{}
 	walk := newWALWalk(m.WALRanges)
 	for _, prefix := range slices.Sorted(maps.Keys(archives)) {
