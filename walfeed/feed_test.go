@@ -1,6 +1,7 @@
 package walfeed
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -29,9 +30,9 @@ func TestCopyStateStale(t *testing.T) {
 	}
 }
 
-// TestReadDir checks where a restarted feed resumes: after the newest segment under its final
+// TestDirScan checks where a restarted feed resumes: after the newest segment under its final
 // name, whatever partial copies and other files lie around.
-func TestReadDir(t *testing.T) {
+func TestDirScan(t *testing.T) {
 	const size = 16 << 20
 	tests := []struct {
 		name  string
@@ -52,12 +53,12 @@ func TestReadDir(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got, err := readDir(dir, size)
+		got, err := NewDirArchive(dir, 0o600).scan(context.Background(), size)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got != tt.want {
-			t.Errorf("%s: readDir = %+v, want %+v", tt.name, got, tt.want)
+			t.Errorf("%s: scan = %+v, want %+v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -43,6 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		verifyCommand(os.Stdin, stdout, stderr),
 		grantsCommand(stdout, stderr),
 		walCommand(stderr),
+		walGetCommand(),
 	}
 	if len(args) == 0 {
 		writeRootHelp(stderr, cmds)
