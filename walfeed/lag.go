@@ -17,23 +17,24 @@ type lag struct {
 
 // noteLag notes how many finished segments wait to be copied at the start of a pass, and says
 // so: in the progress when more than one, and as a warning once they fill half of what the
-// server keeps, before a checkpoint can remove one.
-func (f *Feed) noteLag(written pgformat.Segment) {
-	l := &f.lag
+// server keeps, before a checkpoint can remove one (once one is gone, skipGap speaks instead).
+func (f *Feed) noteLag(written pgformat.Segment, l listing) {
+	_, present := l.segments[f.next]
 	behind := max(int64(written)-int64(f.next), 0)
 	mb := behind * f.SegmentSize >> 20
+	g := &f.lag
 	switch {
-	case behind > 1 && behind != l.behind:
+	case behind > 1 && behind != g.behind:
 		f.Log("behind the server by %d finished segments (%dMB)", behind, mb)
-	case behind <= 1 && l.behind > 1:
+	case behind <= 1 && g.behind > 1:
 		f.Log("caught up with the server")
-		l.warned = false
+		g.warned = false
 	}
-	if l.margin > 0 && 2*behind > l.margin && !l.warned {
+	if g.margin > 0 && 2*behind > g.margin && present && !g.warned {
 		f.Warn("falling behind: %d finished segments (%dMB) wait to be copied, and the server keeps %d behind a checkpoint (%s): "+
 			"a checkpoint may remove one before it is copied; use --slot, raise %s, or feed from a faster link",
-			behind, mb, l.margin, l.keeper, l.keeper)
-		l.warned = true
+			behind, mb, g.margin, g.keeper, g.keeper)
+		g.warned = true
 	}
-	l.behind = behind
+	g.behind = behind
 }

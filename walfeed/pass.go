@@ -46,7 +46,7 @@ func (f *Feed) pass(ctx context.Context) (busy bool, err error) {
 			return false, err
 		}
 	}
-	f.noteLag(written)
+	f.noteLag(written, l)
 	copied, err := f.copyFinished(ctx, l, written)
 	if err != nil {
 		return false, err

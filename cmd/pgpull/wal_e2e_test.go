@@ -27,7 +27,7 @@ const walSegSize = 16 << 20
 // segment being written only as NAME.partial; and the feed must stop cleanly on SIGINT.
 func TestWALFeed(t *testing.T) {
 	ctx := context.Background()
-	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true, Conf: []string{"wal_keep_size = 1GB"}})
 	dir := t.TempDir()
 	feed := startFeed(t, buildPgpull(t), "-D", "200ms", "-v", src.DSN(), dir)
 	first := writtenSegment(t, src)
@@ -110,7 +110,8 @@ func TestWALFeedKeepsAStandby(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dest, "standby.signal"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	conf := fmt.Sprintf("restore_command = 'cp %s/%%f %%p'\nwal_retrieve_retry_interval = '100ms'\n", dir)
+	// wal_keep_size: the second feed below reads the standby without a slot.
+	conf := fmt.Sprintf("restore_command = 'cp %s/%%f %%p'\nwal_retrieve_retry_interval = '100ms'\nwal_keep_size = '1GB'\n", dir)
 	if err := appendConf(filepath.Join(dest, "postgresql.auto.conf"), conf); err != nil {
 		t.Fatal(err)
 	}
@@ -156,13 +157,15 @@ func TestWALFeedKeepsAStandby(t *testing.T) {
 	}
 }
 
-// TestWALFeedGap removes WAL from under a stopped feed: restarted without a slot it must fail
-// naming the lost segment and the remedy; a feed with a slot, stopped as long and through as
-// much WAL, must resume without a gap. A role without REPLICATION is refused --slot.
+// TestWALFeedGap: without a slot, a feed refuses to start on a server that keeps no WAL behind a
+// checkpoint, naming the fixes; with the wal_keep_size it advises, it runs. Stopped while more
+// WAL than that goes by, it must fail at restart naming the lost segment and the remedy; with
+// --accept-gaps it reports the gap, skips it and goes on. A feed with a slot, stopped as long
+// and through as much WAL, resumes without a gap. A role without REPLICATION is refused --slot.
 func TestWALFeedGap(t *testing.T) {
 	ctx := context.Background()
 	src := testcluster.ForTest(t, testcluster.Options{Checksums: true,
-		Conf: []string{"max_wal_size = 32MB", "min_wal_size = 32MB", "wal_keep_size = 0"}})
+		Conf: []string{"max_wal_size = 32MB", "min_wal_size = 32MB", "wal_keep_size = 0", "wal_init_zero = off"}})
 	bin := buildPgpull(t)
 	if err := src.Exec(ctx, `CREATE TABLE churn (i int); CREATE ROLE plain LOGIN`); err != nil {
 		t.Fatal(err)
@@ -180,7 +183,10 @@ func TestWALFeedGap(t *testing.T) {
 		checkServerClean(t, src)
 	})
 
-	// Without a slot: churn until the segment the stopped feed needs next is gone.
+	// Without a slot: refused until wal_keep_size is as advised.
+	setWALKeepSize(t, src, advisedKeep(t, src.DSN()))
+
+	// Stopped, and churned until the segment the feed needs next is gone.
 	dir := t.TempDir()
 	feed := startFeed(t, bin, "-D", "100ms", src.DSN(), dir)
 	lost := waitForPartial(t, feed, dir)
@@ -200,6 +206,16 @@ func TestWALFeedGap(t *testing.T) {
 		t.Errorf("exit %d, %q; want a failure naming %s, --slot and wal_keep_size", code, stderr, lost)
 	}
 	checkOneLine(t, stderr)
+
+	// --accept-gaps: the gap is reported and skipped, and the next segment finished arrives.
+	feed = startFeed(t, bin, "-D", "100ms", "-v", "--accept-gaps", src.DSN(), dir)
+	waitForLine(t, feed, "WAL segments "+lost+" to ")
+	if err := churn(); err != nil {
+		t.Fatal(err)
+	}
+	after := writtenSegment(t, src) - 1
+	waitForFiles(t, feed, dir, after.Name(1, walSegSize))
+	feed.stop(t)
 
 	// With a slot: the same stop, through more WAL.
 	dir = t.TempDir()
@@ -337,6 +353,22 @@ func waitForFiles(t *testing.T, feed *feedProcess, dir string, names ...string) 
 			}
 		}
 		return true, nil
+	})
+}
+
+// waitForLine waits until the feed's stderr holds text, failing early if the feed exits.
+func waitForLine(t *testing.T, feed *feedProcess, text string) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("%q from pgpull wal", text), func() (bool, error) {
+		if strings.Contains(feed.stderr(), text) {
+			return true, nil
+		}
+		select {
+		case <-feed.exited:
+			return false, fmt.Errorf("pgpull wal exited:\n%s", feed.stderr())
+		default:
+			return false, nil
+		}
 	})
 }
 

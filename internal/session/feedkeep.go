@@ -15,10 +15,12 @@ import (
 // -c fast, pg_backup_start's) can come at any moment, right after a segment is finished. So such
 // a feed is safe only while it is never further behind than wal_keep_size. How far behind it
 // falls is the WAL the server writes between a segment's end and its copy: up to one interval,
-// plus the copy, at the rate of the moment, and whole bursts (a round of backups, each switching
-// WAL twice; a bulk load) that no sample at start can see. NeededKeep covers both: a burst up to
-// max_wal_size, the WAL the server itself lets pg_wal grow by between two checkpoints, and four
-// times the WAL written at the measured rate over one interval and the copy allowance.
+// plus the copy, at the rate of the moment; and whole bursts that no sample at start can see: a
+// bulk load, or a round of routine backups, each of which switches to a new segment twice (at its
+// start and its stop), so that eight at once finish sixteen segments, and a switch counts as a
+// whole segment whatever it holds. NeededKeep covers the larger of: a burst up to max_wal_size
+// (the WAL the server itself lets pg_wal grow by between two checkpoints) or burstSegments
+// segments, and four times the WAL written at the measured rate over one interval and the copy.
 type FeedKeep struct {
 	SegmentSize int64
 	WALKeepSize int64 // bytes
@@ -38,6 +40,10 @@ const feedCopyAllowance = time.Second
 
 // burstFactor is the headroom over the measured WAL rate.
 const burstFactor = 4
+
+// burstSegments is the burst of segment switches NeededKeep covers at least: 1 GB of 16 MB
+// segments, PostgreSQL's default max_wal_size; a round of 8 backups switches 16 times.
+const burstSegments = 64
 
 // ReadFeedKeep reads the server's WAL retention settings.
 func ReadFeedKeep(ctx context.Context, conn *pgx.Conn) (FeedKeep, error) {
@@ -69,7 +75,7 @@ func (k FeedKeep) KeepsEverything() bool {
 // looking every interval can lose a finished segment (see FeedKeep).
 func (k FeedKeep) NeededKeep(interval time.Duration) int64 {
 	written := burstFactor * k.Rate * (interval + feedCopyAllowance).Seconds()
-	need := max(k.MaxWALSize, k.SegmentSize+int64(written))
+	need := max(k.MaxWALSize, burstSegments*k.SegmentSize, k.SegmentSize+int64(written))
 	return (need + k.SegmentSize - 1) / k.SegmentSize * k.SegmentSize
 }
 
@@ -87,7 +93,7 @@ func (k FeedKeep) SafeInterval() time.Duration {
 	if !k.Safe(step) || k.Rate <= 0 {
 		return 0
 	}
-	kept := k.WALKeepSize / k.SegmentSize * k.SegmentSize // NeededKeep is whole segments
+	kept := k.WALKeepSize / k.SegmentSize * k.SegmentSize         // NeededKeep is whole segments
 	spare := float64(kept-k.SegmentSize) / (burstFactor * k.Rate) // seconds the keep lasts
 	d := max(time.Duration(spare*float64(time.Second))-feedCopyAllowance, step) / step * step
 	for d > step && !k.Safe(d) { // float rounding at the edge
