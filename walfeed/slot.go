@@ -76,12 +76,12 @@ func (s *slot) advance(ctx context.Context, to pgformat.LSN) error {
 	return nil
 }
 
-// roleReplication is the session's role, quoted for SQL, and whether it may use a replication
-// slot (REPLICATION, or a superuser).
+// roleReplication is the session's role, quoted for SQL as pgpull grants quotes it, and whether
+// it may use a replication slot (REPLICATION, or a superuser).
 func roleReplication(ctx context.Context, conn *pgx.Conn) (role string, may bool, err error) {
-	q := `SELECT quote_ident(rolname), rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user`
+	q := `SELECT rolname, rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user`
 	if err := conn.QueryRow(ctx, q).Scan(&role, &may); err != nil {
 		return "", false, fmt.Errorf("reading the role's attributes: %w", err)
 	}
-	return role, may, nil
+	return pgx.Identifier{role}.Sanitize(), may, nil
 }

@@ -184,7 +184,8 @@ func TestWALFeedGap(t *testing.T) {
 	})
 
 	// Without a slot: refused until wal_keep_size is as advised.
-	setWALKeepSize(t, src, advisedKeep(t, src.DSN()))
+	keep, _ := advisedKeep(t, src.DSN())
+	setWALKeepSize(t, src, keep)
 
 	// Stopped, and churned until the segment the feed needs next is gone.
 	dir := t.TempDir()

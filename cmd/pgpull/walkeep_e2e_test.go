@@ -14,8 +14,8 @@ var advisedWALKeep = regexp.MustCompile(`ALTER SYSTEM SET wal_keep_size = '(\d+M
 
 // advisedKeep starts pgpull wal without a slot on dsn, which must refuse in one line naming the
 // fixes best first (a slot, then wal_keep_size, last --accept-gaps), and returns the
-// wal_keep_size it advises.
-func advisedKeep(t *testing.T, dsn string) string {
+// wal_keep_size it advises, and the line.
+func advisedKeep(t *testing.T, dsn string) (size, line string) {
 	t.Helper()
 	code, stderr := runCLI(t, nil, "wal", dsn, t.TempDir())
 	checkOneLine(t, stderr)
@@ -27,7 +27,7 @@ func advisedKeep(t *testing.T, dsn string) string {
 	if slot < 0 || gaps < 0 || !(slot < keep && keep < gaps) {
 		t.Errorf("refusal %q: want --slot NAME, then wal_keep_size, then --accept-gaps", stderr)
 	}
-	return m[1]
+	return m[1], stderr
 }
 
 // setWALKeepSize sets wal_keep_size on c and waits until new sessions see it.
