@@ -13,8 +13,8 @@ import (
 type Archive interface {
 	// scan tells what the archive holds when the feed starts, to resume after it.
 	scan(ctx context.Context, segSize int64) (dirState, error)
-	// has reports whether the archive holds a file called name.
-	has(ctx context.Context, name string) (bool, error)
+	// tail is the last n bytes of the file called name, nil when the archive has no such file.
+	tail(ctx context.Context, name string, n int) ([]byte, error)
 	// put stores data as name so that a reader never sees half of it, and then removes replaced
 	// (when not ""), a partial copy it supersedes.
 	put(ctx context.Context, name string, data []byte, replaced string) error
@@ -46,12 +46,22 @@ func (d dirArchive) scan(_ context.Context, segSize int64) (dirState, error) {
 	return readNames(names, segSize), nil
 }
 
-func (d dirArchive) has(_ context.Context, name string) (bool, error) {
-	_, err := os.Stat(filepath.Join(d.dir, name))
+func (d dirArchive) tail(_ context.Context, name string, n int) ([]byte, error) {
+	f, err := os.Open(filepath.Join(d.dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return nil, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() < int64(n) {
+		return nil, err
+	}
+	b := make([]byte, n)
+	_, err = f.ReadAt(b, st.Size()-int64(n))
+	return b, err
 }
 
 func (d dirArchive) put(_ context.Context, name string, data []byte, replaced string) error {

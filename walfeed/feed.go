@@ -34,6 +34,7 @@ type Feed struct {
 	Conn         *pgx.Conn
 	Archive      Archive
 	SegmentSize  int64
+	WALBlockSize int // XLOG_BLCKSZ, the size of a WAL page
 	Interval     time.Duration
 	IntervalFlag string // the flag that sets Interval, for advice
 	WarmStandby  bool

@@ -91,11 +91,11 @@ func (f *Feed) copyFinished(ctx context.Context, l listing, written pgformat.Seg
 	for f.next < written {
 		w, ok := l.segments[f.next]
 		if !ok {
-			held, err := f.Archive.has(ctx, f.next.Name(f.tli, f.SegmentSize))
+			whole, err := f.heldWhole(ctx, f.next)
 			if err != nil {
 				return copied, err
 			}
-			if held { // copied before a restart, in warm standby mode, and finished since
+			if whole { // copied finished before a restart, in warm standby mode
 				f.next++
 				continue
 			}
@@ -118,6 +118,19 @@ func (f *Feed) copyFinished(ctx context.Context, l listing, written pgformat.Seg
 		f.next++
 	}
 	return copied, nil
+}
+
+// heldWhole reports whether the archive holds seg whole under its final name: in warm standby
+// mode the newest file may be a copy of the segment being written, whose last page was not
+// written yet then. A finished segment's last page is always written, with its own address,
+// even after a WAL switch.
+func (f *Feed) heldWhole(ctx context.Context, seg pgformat.Segment) (bool, error) {
+	page, err := f.Archive.tail(ctx, seg.Name(f.tli, f.SegmentSize), f.WALBlockSize)
+	if err != nil || len(page) < 40 {
+		return false, err
+	}
+	want := pgformat.LSN(uint64(seg+1)*uint64(f.SegmentSize) - uint64(f.WALBlockSize))
+	return pgformat.ParseWALPageHeader(page).PageAddr == want, nil
 }
 
 // copySegment puts a finished segment in the archive under its final name, drops the partial

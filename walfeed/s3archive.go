@@ -45,8 +45,8 @@ func (a s3Archive) scan(ctx context.Context, segSize int64) (dirState, error) {
 	return readNames(names, segSize), nil
 }
 
-// has is false: only a warm standby's feed asks, and that needs a directory.
-func (s3Archive) has(context.Context, string) (bool, error) { return false, nil }
+// tail is nil: only a warm standby's feed asks, and that needs a directory.
+func (s3Archive) tail(context.Context, string, int) ([]byte, error) { return nil, nil }
 
 func (a s3Archive) put(ctx context.Context, name string, data []byte, _ string) error {
 	if a.spec.Algorithm != compress.None {

@@ -140,7 +140,7 @@ func runWAL(ctx context.Context, dsn string, feed *walfeed.Feed, verbose, debug 
 	if err != nil {
 		return err
 	}
-	feed.Conn, feed.SegmentSize = conn, server.WALSegmentSize
+	feed.Conn, feed.SegmentSize, feed.WALBlockSize = conn, server.WALSegmentSize, server.WALBlockSize
 	feed.Warn = func(format string, args ...any) { fmt.Fprintf(stderr, "pgpull: "+format+"\n", args...) }
 	feed.Log = func(string, ...any) {}
 	if verbose {

@@ -75,7 +75,7 @@ func feedsThroughRound(t *testing.T, bin string, src *testcluster.Cluster, dsn s
 	if out := feed.stderr(); strings.Contains(out, "removed") || strings.Contains(out, "falling behind") {
 		t.Errorf("the feed lost or nearly lost WAL:\n%s", out)
 	}
-	t.Logf("%d segments from %s to %s, all in DIR", last-first, first.Name(1, walSegSize), (last - 1).Name(1, walSegSize))
+	t.Logf("%d segments from %s to %s, all in DIR", last-first, first.Name(1, walSegSize), (last-1).Name(1, walSegSize))
 }
 
 // backupRound runs n `pgpull backup -c fast` at once as dsn's role, with a WAL switch (after a
