@@ -70,17 +70,28 @@ func TestWALFeedFollowsPromotion(t *testing.T) {
 	pitr.stop(t)
 	warm.stop(t)
 
-	conf := fmt.Sprintf("restore_command = 'cp %s/%%f %%p'\nrecovery_target_time = '%s'\nrecovery_target_action = 'promote'\n", archive, target)
-	restoreFromArchive(t, forPITR, "recovery.signal", conf)
-	restored := testcluster.AdoptForTest(t, forPITR)
+	if n := rowsAtTarget(t, forPITR, "cp "+archive+"/%f %p", target); n != 200 {
+		t.Errorf("restored to %s: %d rows, want the 200 written before it, across the promotion", target, n)
+	}
+}
+
+// rowsAtTarget restores the backup in dir to the target time with restoreCommand, and returns
+// the rows of after_backup once it has reached the target and promoted.
+func rowsAtTarget(t *testing.T, dir, restoreCommand, target string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	conf := fmt.Sprintf("restore_command = '%s'\nrecovery_target_time = '%s'\nrecovery_target_action = 'promote'\n", restoreCommand, target)
+	restoreFromArchive(t, dir, "recovery.signal", conf)
+	restored := testcluster.AdoptForTest(t, dir)
 	waitUntil(t, "the restore to reach its target and promote", func() (bool, error) {
 		in, err := restored.QueryString(ctx, `SELECT pg_is_in_recovery()::text`)
 		return in == "false", err
 	})
 	n, err := restored.QueryInt(ctx, `SELECT count(*) FROM after_backup`)
-	if err != nil || n != 200 {
-		t.Errorf("restored to %s: %d rows (%v), want the 200 written before it, across the promotion", target, n, err)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return n
 }
 
 // backupOf takes a pgpull backup of c into a new directory and returns it.

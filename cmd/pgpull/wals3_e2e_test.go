@@ -84,16 +84,8 @@ func TestWALFeedS3(t *testing.T) {
 	checkOneLine(t, stderr)
 
 	get := fmt.Sprintf("%s wal-get --s3-endpoint %s %s %%f %%p", bin, srv.Endpoint(), location)
-	conf := fmt.Sprintf("restore_command = '%s'\nrecovery_target_time = '%s'\nrecovery_target_action = 'promote'\n", get, target)
-	restoreFromArchive(t, base, "recovery.signal", conf)
-	restored := testcluster.AdoptForTest(t, base)
-	waitUntil(t, "the restore to reach its target and promote", func() (bool, error) {
-		in, err := restored.QueryString(ctx, `SELECT pg_is_in_recovery()::text`)
-		return in == "false", err
-	})
-	n, err := restored.QueryInt(ctx, `SELECT count(*) FROM after_backup`)
-	if err != nil || n != 200 {
-		t.Errorf("restored to %s: %d rows (%v), want the 200 written before it", target, n, err)
+	if n := rowsAtTarget(t, base, get, target); n != 200 {
+		t.Errorf("restored to %s: %d rows, want the 200 written before it", target, n)
 	}
 }
 
