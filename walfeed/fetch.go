@@ -21,8 +21,8 @@ var ErrNotArchived = errors.New("not in the archive")
 // restore_command: from the object of that name, or of that name with a compression suffix.
 // dest is removed again when the copy fails, so that recovery never reads half a file.
 func Fetch(ctx context.Context, store *s3store.Store, name, dest string) error {
-	if name == "" || strings.ContainsAny(name, `/\`) {
-		return fmt.Errorf("%q is not a WAL file name: give restore_command's %%f", name)
+	if err := CheckFileName(name); err != nil {
+		return err
 	}
 	names, err := store.NamesStarting(ctx, name)
 	if err != nil {
@@ -50,6 +50,14 @@ func Fetch(ctx context.Context, store *s3store.Store, name, dest string) error {
 	defer zr.Close()
 	if err := writeFile(dest, zr); err != nil {
 		return fmt.Errorf("fetching %s/%s into %s: %w", store.Location(), object, dest, err)
+	}
+	return nil
+}
+
+// CheckFileName fails for a name no file of an archive can have: one with a path in it.
+func CheckFileName(name string) error {
+	if name == "" || strings.ContainsAny(name, `/\`) {
+		return fmt.Errorf("%q is not a WAL file name: give restore_command's %%f", name)
 	}
 	return nil
 }

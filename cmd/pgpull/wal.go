@@ -117,7 +117,7 @@ func (w walFlags) feed(ctx context.Context, fs *pflag.FlagSet, target string) (*
 		}
 		feed.Archive = walfeed.NewS3Archive(store, spec)
 	default:
-		return nil, unsupportedURL("DIR", target, scheme)
+		return nil, fmt.Errorf("DIR %q is a %s:// URL, which pgpull wal cannot write to: give a directory or s3://BUCKET/PREFIX", target, scheme)
 	}
 	return feed, nil
 }

@@ -257,10 +257,38 @@ func TestWALBadInput(t *testing.T) {
 		{"missing DIR", []string{dsn, filepath.Join(dir, "absent")}, "is not a directory: create it first"},
 		{"no interval", []string{"-D", "0s", dsn, dir}, "--interval must be positive"},
 		{"no DIR", []string{dsn}, "wal needs DSN and DIR"},
+		{"compressing a directory", []string{"--compress", "zstd", dsn, dir}, "--compress applies to an s3:// archive"},
+		{"compression unknown", []string{"--compress", "xz", dsn, "s3://bucket/wal"}, `--compress: invalid compression "xz"`},
+		{"--from-backup for an archive", []string{"--from-backup", dir, dsn, dir}, "use it with --warm-standby"},
+		{"--from-backup of no backup", []string{"--warm-standby", "--from-backup", dir, dsn, dir}, "holds neither backup_label nor backup_manifest"},
+		{"warm standby in S3", []string{"--warm-standby", dsn, "s3://bucket/wal"}, "--warm-standby feeds a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stderr := runCLI(t, nil, append([]string{"wal"}, tt.args...)...)
+			if code == 0 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, %q; want a failure saying %q", code, stderr, tt.want)
+			}
+			checkOneLine(t, stderr)
+		})
+	}
+}
+
+// TestWALGetBadInput runs pgpull wal-get on inputs a user gets wrong in a restore_command: each
+// fails with one line naming the problem, before reaching any store.
+func TestWALGetBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no DEST", []string{"s3://bucket/wal", "000000010000000000000001"}, "wal-get needs s3://BUCKET/PREFIX, NAME and DEST"},
+		{"a directory archive", []string{"/srv/wal", "000000010000000000000001", "pg_wal/RECOVERYXLOG"}, "a directory's files are read with cp"},
+		{"a path for NAME", []string{"s3://bucket/wal", "../000000010000000000000001", "pg_wal/RECOVERYXLOG"}, "is not a WAL file name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stderr := runCLI(t, nil, append([]string{"wal-get"}, tt.args...)...)
 			if code == 0 || !strings.Contains(stderr, tt.want) {
 				t.Errorf("exit %d, %q; want a failure saying %q", code, stderr, tt.want)
 			}

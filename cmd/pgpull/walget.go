@@ -28,6 +28,9 @@ func walGetCommand() *command {
 			if scheme := schemeOf(args[0]); scheme != "s3" {
 				return fmt.Errorf("wal-get reads an s3://BUCKET/PREFIX archive, not %q: a directory's files are read with cp", args[0])
 			}
+			if err := walfeed.CheckFileName(args[1]); err != nil {
+				return err
+			}
 			store, err := s3.open(ctx, args[0])
 			if err != nil {
 				return err
