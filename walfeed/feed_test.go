@@ -45,6 +45,8 @@ func TestDirScan(t *testing.T) {
 		{"newest across a log boundary and a timeline", []string{"0000000100000000000000FF", "000000020000000100000000", "000000010000000100000000"},
 			dirState{any: true, newest: 256, tli: 2}},
 		{"only partial", []string{"000000010000000000000007.partial"}, dirState{anyPartial: true, oldestPartial: 7}},
+		{"compressed copies, as an S3 archive holds them", []string{"000000010000000000000003.zst", "000000010000000000000004.gz", "00000002.history.zst"},
+			dirState{any: true, newest: 4, tli: 1}},
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()
