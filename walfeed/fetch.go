@@ -64,8 +64,9 @@ func CheckFileName(name string) error {
 
 // suffixed are the names of name's compressed copies.
 func suffixed(name string) []string {
-	names := make([]string, len(compressedExts))
-	for i, ext := range compressedExts {
+	exts := compressedExts()
+	names := make([]string, len(exts))
+	for i, ext := range exts {
 		names[i] = name + ext
 	}
 	return names

@@ -12,11 +12,11 @@ import (
 
 // compressedExts are the suffixes an S3 archive's objects may carry: the file inside is
 // compressed (pgpull wal-get reads each by its content).
-var compressedExts = []string{".zst", ".gz"}
+func compressedExts() []string { return []string{".zst", ".gz"} }
 
 // uncompressedName is the name of the file a stored object holds.
 func uncompressedName(n string) string {
-	for _, ext := range compressedExts {
+	for _, ext := range compressedExts() {
 		if base, ok := strings.CutSuffix(n, ext); ok {
 			return base
 		}
