@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Archive is where a feed puts what it copies: a directory (NewDirArchive) or a prefix of an S3
@@ -13,8 +14,12 @@ import (
 type Archive interface {
 	// scan tells what the archive holds when the feed starts, to resume after it.
 	scan(ctx context.Context, segSize int64) (dirState, error)
-	// tail is the last n bytes of the file called name, nil when the archive has no such file.
-	tail(ctx context.Context, name string, n int) ([]byte, error)
+	// noteWhole records that the archive holds the segment called name whole, and each one before
+	// it; heldWhole reports whether it holds name so. In warm standby mode the newest file under a
+	// final name may be a copy of the segment being written: nothing in its bytes tells (after a
+	// WAL switch a finished segment ends in zeros too).
+	noteWhole(ctx context.Context, name string) error
+	heldWhole(ctx context.Context, name string) (bool, error)
 	// put stores data as name so that a reader never sees half of it, and then removes replaced
 	// (when not ""), a partial copy it supersedes.
 	put(ctx context.Context, name string, data []byte, replaced string) error
@@ -46,22 +51,26 @@ func (d dirArchive) scan(_ context.Context, segSize int64) (dirState, error) {
 	return readNames(names, segSize), nil
 }
 
-func (d dirArchive) tail(_ context.Context, name string, n int) ([]byte, error) {
-	f, err := os.Open(filepath.Join(d.dir, name))
+// wholeMark is the file in which a directory archive notes the newest segment it holds whole.
+const wholeMark = ".pgpull-wal-whole"
+
+func (d dirArchive) noteWhole(_ context.Context, name string) error {
+	return writeDurably(d.dir, wholeMark, []byte(name+"\n"), d.mode, "")
+}
+
+func (d dirArchive) heldWhole(_ context.Context, name string) (bool, error) {
+	mark, err := os.ReadFile(filepath.Join(d.dir, wholeMark))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return false, nil
 	}
-	if err != nil {
-		return nil, err
+	if err != nil || name > strings.TrimSpace(string(mark)) {
+		return false, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || st.Size() < int64(n) {
-		return nil, err
+	_, err = os.Stat(filepath.Join(d.dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
 	}
-	b := make([]byte, n)
-	_, err = f.ReadAt(b, st.Size()-int64(n))
-	return b, err
+	return err == nil, err
 }
 
 func (d dirArchive) put(_ context.Context, name string, data []byte, replaced string) error {

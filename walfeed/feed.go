@@ -34,7 +34,7 @@ type Feed struct {
 	Conn         *pgx.Conn
 	Archive      Archive
 	SegmentSize  int64
-	WALBlockSize int // XLOG_BLCKSZ, the size of a WAL page
+	WALBlockSize int // XLOG_BLCKSZ, the size of a WAL page: reads of a segment resume at one
 	Interval     time.Duration
 	IntervalFlag string // the flag that sets Interval, for advice
 	WarmStandby  bool
@@ -50,6 +50,9 @@ type Feed struct {
 	keep   session.FeedKeep     // the server's retention, without Slot
 	copied map[string]copyState // partial segments and history files, by name
 	lag    lag
+	// writtenLSN is the server's written position at the start of the pass: WAL before it is final.
+	writtenLSN pgformat.LSN
+	tail       tailCache
 }
 
 // copyState is what the feed knows of its last copy of a file that may still change.

@@ -95,3 +95,29 @@ func TestWriteDurably(t *testing.T) {
 		t.Error("a name with a slash was written")
 	}
 }
+
+// TestDirHeldWhole: a directory holds a segment whole when it is there and not past the newest
+// one noted whole: in warm standby mode a newer file may hold a segment being written.
+func TestDirHeldWhole(t *testing.T) {
+	ctx := context.Background()
+	const size = 16 << 20
+	dir := t.TempDir()
+	a := NewDirArchive(dir, 0o600)
+	name := func(s pgformat.Segment) string { return s.Name(1, size) }
+	for _, s := range []pgformat.Segment{4, 5, 6} {
+		if err := os.WriteFile(filepath.Join(dir, name(s)), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if held, err := a.heldWhole(ctx, name(4)); held || err != nil {
+		t.Errorf("before any note: held %v, %v; want false", held, err)
+	}
+	if err := a.noteWhole(ctx, name(5)); err != nil {
+		t.Fatal(err)
+	}
+	for s, want := range map[pgformat.Segment]bool{3: false, 4: true, 5: true, 6: false} {
+		if held, err := a.heldWhole(ctx, name(s)); held != want || err != nil {
+			t.Errorf("segment %d: held %v, %v; want %v", s, held, err, want)
+		}
+	}
+}

@@ -36,6 +36,7 @@ func (f *Feed) pass(ctx context.Context) (busy bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	f.writtenLSN = writtenLSN
 	written := pgformat.SegmentOf(writtenLSN, f.SegmentSize)
 	l, err := f.list(ctx)
 	if err != nil {
@@ -91,7 +92,7 @@ func (f *Feed) copyFinished(ctx context.Context, l listing, written pgformat.Seg
 	for f.next < written {
 		w, ok := l.segments[f.next]
 		if !ok {
-			whole, err := f.heldWhole(ctx, f.next)
+			whole, err := f.Archive.heldWhole(ctx, f.next.Name(f.tli, f.SegmentSize))
 			if err != nil {
 				return copied, err
 			}
@@ -120,27 +121,17 @@ func (f *Feed) copyFinished(ctx context.Context, l listing, written pgformat.Seg
 	return copied, nil
 }
 
-// heldWhole reports whether the archive holds seg whole under its final name: in warm standby
-// mode the newest file may be a copy of the segment being written, whose last page was not
-// written yet then. A finished segment's last page is always written, with its own address,
-// even after a WAL switch.
-func (f *Feed) heldWhole(ctx context.Context, seg pgformat.Segment) (bool, error) {
-	page, err := f.Archive.tail(ctx, seg.Name(f.tli, f.SegmentSize), f.WALBlockSize)
-	if err != nil || len(page) < 40 {
-		return false, err
-	}
-	want := pgformat.LSN(uint64(seg+1)*uint64(f.SegmentSize) - uint64(f.WALBlockSize))
-	return pgformat.ParseWALPageHeader(page).PageAddr == want, nil
-}
-
 // copySegment puts a finished segment in the archive under its final name, drops the partial
 // copy it replaces, and lets the slot release it. It returns false when the segment is gone.
 func (f *Feed) copySegment(ctx context.Context, w walFile) (bool, error) {
-	data, _, err := f.read(ctx, w.name)
+	data, _, err := f.readSegment(ctx, w.name)
 	if err != nil || data == nil {
 		return false, err
 	}
 	if err := f.store(ctx, w.name, data, w.name+partialSuffix); err != nil {
+		return false, err
+	}
+	if err := f.Archive.noteWhole(ctx, w.name); err != nil {
 		return false, err
 	}
 	delete(f.copied, w.name)
@@ -165,18 +156,19 @@ func (f *Feed) copyWritten(ctx context.Context, l listing, written pgformat.Segm
 	if f.WarmStandby {
 		name = w.name
 	}
-	_, err := f.copyChanged(ctx, w, name)
+	_, err := f.copyChanged(ctx, w, name, f.readSegment)
 	return err
 }
 
 // copyChanged copies a file that may still change (the segment being written, a history file)
-// as name, when it changed since its last copy, and returns what it copied: nil when it copied
-// nothing, or the file is gone since the listing (the next pass sees what replaced it).
-func (f *Feed) copyChanged(ctx context.Context, w walFile, name string) ([]byte, error) {
+// as name, read by read, when it changed since its last copy, and returns what it copied: nil
+// when it copied nothing, or the file is gone since the listing (the next pass sees what
+// replaced it).
+func (f *Feed) copyChanged(ctx context.Context, w walFile, name string, read readFunc) ([]byte, error) {
 	if last, ok := f.copied[name]; ok && !last.stale(w.ctime) {
 		return nil, nil
 	}
-	data, at, err := f.read(ctx, w.name)
+	data, at, err := read(ctx, w.name)
 	if err != nil || data == nil {
 		return nil, err
 	}
@@ -188,8 +180,11 @@ func (f *Feed) copyChanged(ctx context.Context, w walFile, name string) ([]byte,
 	return data, nil
 }
 
-// read reads one file of pg_wal whole, with the server's time of reading; nil data means the
+// readFunc reads one file of pg_wal whole, with the server's time of reading; nil data means the
 // file is gone.
+type readFunc func(ctx context.Context, name string) ([]byte, time.Time, error)
+
+// read reads a small file of pg_wal (a history file) whole.
 func (f *Feed) read(ctx context.Context, name string) ([]byte, time.Time, error) {
 	return session.ReadFile(ctx, f.Conn, "pg_wal/"+name, session.MaxRead, true)
 }

@@ -45,8 +45,10 @@ func (a s3Archive) scan(ctx context.Context, segSize int64) (dirState, error) {
 	return readNames(names, segSize), nil
 }
 
-// tail is nil: only a warm standby's feed asks, and that needs a directory.
-func (s3Archive) tail(context.Context, string, int) ([]byte, error) { return nil, nil }
+// An S3 archive holds finished segments only, so it notes nothing; only a warm standby's feed
+// asks, and that needs a directory.
+func (s3Archive) noteWhole(context.Context, string) error         { return nil }
+func (s3Archive) heldWhole(context.Context, string) (bool, error) { return false, nil }
 
 func (a s3Archive) put(ctx context.Context, name string, data []byte, _ string) error {
 	if a.spec.Algorithm != compress.None {

@@ -12,7 +12,7 @@ import (
 // copyHistory copies a timeline history file when it is new or changed, and follows the timeline
 // it describes when that is newer than the one followed.
 func (f *Feed) copyHistory(ctx context.Context, w walFile) error {
-	data, err := f.copyChanged(ctx, w, w.name)
+	data, err := f.copyChanged(ctx, w, w.name, f.read)
 	if err != nil || data == nil {
 		return err
 	}

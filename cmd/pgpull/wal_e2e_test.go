@@ -24,15 +24,24 @@ const walSegSize = 16 << 20
 
 // TestWALFeed runs `pgpull wal` beside a server that writes and switches WAL: every segment
 // the server finished while the feed ran must be in DIR, byte for byte, under its final name; the
-// segment being written only as NAME.partial; and the feed must stop cleanly on SIGINT.
+// segment being written only as NAME.partial; and the feed must stop cleanly on SIGINT. Each
+// segment is copied partial before it is finished, so that its finished copy is the partial one
+// and the rest read since.
 func TestWALFeed(t *testing.T) {
 	ctx := context.Background()
 	src := testcluster.ForTest(t, testcluster.Options{Checksums: true, Conf: []string{"wal_keep_size = 1GB"}})
+	if err := src.Exec(ctx, `CREATE TABLE filler AS SELECT 1 AS g`); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	feed := startFeed(t, buildPgpull(t), "-D", "200ms", "-v", src.DSN(), dir)
-	first := writtenSegment(t, src)
+	first := feedStart(t, feed)
 	for i := range 3 {
-		if err := src.Exec(ctx, `CREATE TABLE IF NOT EXISTS filler AS SELECT 1 AS g; INSERT INTO filler SELECT generate_series(1, 20000)`); err != nil {
+		if err := src.Exec(ctx, `INSERT INTO filler SELECT generate_series(1, 20000)`); err != nil {
+			t.Fatal(err)
+		}
+		waitForFiles(t, feed, dir, writtenSegment(t, src).Name(1, walSegSize)+".partial")
+		if err := src.Exec(ctx, `INSERT INTO filler SELECT generate_series(1, 20000)`); err != nil {
 			t.Fatal(err)
 		}
 		if err := src.Exec(ctx, `SELECT pg_switch_wal()`); err != nil {
@@ -164,8 +173,10 @@ func TestWALFeedKeepsAStandby(t *testing.T) {
 // and through as much WAL, resumes without a gap. A role without REPLICATION is refused --slot.
 func TestWALFeedGap(t *testing.T) {
 	ctx := context.Background()
-	src := testcluster.ForTest(t, testcluster.Options{Checksums: true,
-		Conf: []string{"max_wal_size = 32MB", "min_wal_size = 32MB", "wal_keep_size = 0", "wal_init_zero = off"}})
+	// Segments of 1 MB: the 64 the advised wal_keep_size keeps go by, and are copied, quickly.
+	const segSize = 1 << 20
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true, WALSegSizeMB: 1,
+		Conf: []string{"max_wal_size = 4MB", "min_wal_size = 4MB", "wal_keep_size = 0"}})
 	bin := buildPgpull(t)
 	if err := src.Exec(ctx, `CREATE TABLE churn (i int); CREATE ROLE plain LOGIN`); err != nil {
 		t.Fatal(err)
@@ -214,8 +225,8 @@ func TestWALFeedGap(t *testing.T) {
 	if err := churn(); err != nil {
 		t.Fatal(err)
 	}
-	after := writtenSegment(t, src) - 1
-	waitForFiles(t, feed, dir, after.Name(1, walSegSize))
+	after := writtenSegmentOf(t, src, segSize) - 1
+	waitForFiles(t, feed, dir, after.Name(1, segSize))
 	feed.stop(t)
 
 	// With a slot: the same stop, through more WAL.
@@ -228,14 +239,14 @@ func TestWALFeedGap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, from, _ := pgformat.ParseName(held, walSegSize)
+	_, from, _ := pgformat.ParseName(held, segSize)
 	if err := src.Exec(ctx, `INSERT INTO churn VALUES (1)`); err != nil { // the written segment exists
 		t.Fatal(err)
 	}
-	last := writtenSegment(t, src)
+	last := writtenSegmentOf(t, src, segSize)
 	feed = startFeed(t, bin, "-D", "100ms", "--slot", "gapless", src.DSN(), dir)
-	waitForFiles(t, feed, dir, segmentRange(from, last)...)
-	waitForSlot(t, src, "gapless", last)
+	waitForFiles(t, feed, dir, segmentRangeOf(from, last, segSize)...)
+	waitForSlotOf(t, src, "gapless", last, segSize)
 	feed.stop(t)
 	if err := src.Exec(ctx, `SELECT pg_drop_replication_slot('gapless')`); err != nil {
 		t.Fatal(err)
@@ -420,16 +431,22 @@ func waitForPartial(t *testing.T, feed *feedProcess, dir string) string {
 // every segment before it, and no more.
 func waitForSlot(t *testing.T, c *testcluster.Cluster, slot string, want pgformat.Segment) {
 	t.Helper()
-	waitUntil(t, fmt.Sprintf("slot %s to restart in %s", slot, want.Name(1, walSegSize)), func() (bool, error) {
+	waitForSlotOf(t, c, slot, want, walSegSize)
+}
+
+// waitForSlotOf is waitForSlot on a server of segments of size bytes.
+func waitForSlotOf(t *testing.T, c *testcluster.Cluster, slot string, want pgformat.Segment, size int64) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("slot %s to restart in %s", slot, want.Name(1, size)), func() (bool, error) {
 		restart, err := c.QueryString(context.Background(), `SELECT restart_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, slot)
 		if err != nil {
 			return false, err
 		}
 		lsn, err := pgformat.ParseLSN(restart)
-		if got := pgformat.SegmentOf(lsn, walSegSize); got > want {
-			return false, fmt.Errorf("restart_lsn %s is past %s: WAL not yet in DIR released", restart, want.Name(1, walSegSize))
+		if got := pgformat.SegmentOf(lsn, size); got > want {
+			return false, fmt.Errorf("restart_lsn %s is past %s: WAL not yet in DIR released", restart, want.Name(1, size))
 		}
-		return pgformat.SegmentOf(lsn, walSegSize) == want, err
+		return pgformat.SegmentOf(lsn, size) == want, err
 	})
 }
 
@@ -471,6 +488,12 @@ func feedStart(t *testing.T, feed *feedProcess) pgformat.Segment {
 
 func writtenSegment(t *testing.T, c *testcluster.Cluster) pgformat.Segment {
 	t.Helper()
+	return writtenSegmentOf(t, c, walSegSize)
+}
+
+// writtenSegmentOf is writtenSegment on a server of segments of size bytes.
+func writtenSegmentOf(t *testing.T, c *testcluster.Cluster, size int64) pgformat.Segment {
+	t.Helper()
 	txt, err := c.QueryString(context.Background(), `SELECT pg_current_wal_lsn()::text`)
 	if err != nil {
 		t.Fatal(err)
@@ -479,14 +502,19 @@ func writtenSegment(t *testing.T, c *testcluster.Cluster) pgformat.Segment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pgformat.SegmentOf(lsn, walSegSize)
+	return pgformat.SegmentOf(lsn, size)
 }
 
 // segmentRange names the segments of timeline 1 from first up to, not including, end.
 func segmentRange(first, end pgformat.Segment) []string {
+	return segmentRangeOf(first, end, walSegSize)
+}
+
+// segmentRangeOf is segmentRange for segments of size bytes.
+func segmentRangeOf(first, end pgformat.Segment, size int64) []string {
 	var names []string
 	for s := first; s < end; s++ {
-		names = append(names, s.Name(1, walSegSize))
+		names = append(names, s.Name(1, size))
 	}
 	return names
 }

@@ -33,8 +33,13 @@ func TestWALFeedWarmStandbyGaps(t *testing.T) {
 	feedStart(t, feed)
 	old := backupOf(t, src)
 	insertRows(t, src, 1, 100)
+	// The segment being written, copied: every one before it was copied finished.
+	lost := writtenSegment(t, src).Name(1, walSegSize)
+	waitForFiles(t, feed, dir, lost)
 	feed.stop(t)
-	lost := newestSegment(t, dir)
+	if newest := newestSegment(t, dir); newest != lost {
+		t.Fatalf("the newest segment in DIR is %s, want %s, the one being written", newest, lost)
+	}
 	if err := src.Exec(ctx, `SELECT pg_drop_replication_slot('warm')`); err != nil {
 		t.Fatal(err)
 	}
