@@ -42,11 +42,13 @@ func TestWALFeedS3(t *testing.T) {
 
 	srv.Stop()
 	down := time.Now()
-	waitForLine(t, feed, "did not answer")
 	tick := time.NewTicker(s3Outage / 10)
 	for i := 0; time.Since(down) < s3Outage; i++ { // segments the slot must hold meanwhile
 		insertRows(t, src, 101+i, 101+i)
 		switchWAL(t, src)
+		if i == 0 { // a finished segment to store, which the feed cannot
+			waitForLine(t, feed, "did not answer")
+		}
 		<-tick.C
 	}
 	tick.Stop()
