@@ -14,7 +14,7 @@ import (
 // partialSuffix marks a copy of a segment the server was still writing, as pg_receivewal names it.
 const partialSuffix = ".partial"
 
-// dirState is what a feed finds in its directory when it starts.
+// dirState is what a feed finds in its archive when it starts.
 type dirState struct {
 	any           bool             // a segment under its final name is there
 	newest        pgformat.Segment // the newest such segment
@@ -23,14 +23,12 @@ type dirState struct {
 	oldestPartial pgformat.Segment
 }
 
-func readDir(dir string, segSize int64) (dirState, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return dirState{}, fmt.Errorf("reading %s: %w", dir, err)
-	}
+// readNames finds in an archive's file names where a feed resumes. A compressed copy counts as
+// the file it holds.
+func readNames(names []string, segSize int64) dirState {
 	var st dirState
-	for _, e := range entries {
-		name, partial := strings.CutSuffix(e.Name(), partialSuffix)
+	for _, n := range names {
+		name, partial := strings.CutSuffix(uncompressedName(n), partialSuffix)
 		tli, seg, ok := pgformat.ParseName(name, segSize)
 		switch {
 		case !ok:
@@ -42,7 +40,7 @@ func readDir(dir string, segSize int64) (dirState, error) {
 			st.any, st.newest, st.tli = true, seg, tli
 		}
 	}
-	return st, nil
+	return st
 }
 
 // writeDurably puts data in dir as name so that a reader never sees half of it and a crash

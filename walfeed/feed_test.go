@@ -1,6 +1,7 @@
 package walfeed
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -29,9 +30,9 @@ func TestCopyStateStale(t *testing.T) {
 	}
 }
 
-// TestReadDir checks where a restarted feed resumes: after the newest segment under its final
+// TestDirScan checks where a restarted feed resumes: after the newest segment under its final
 // name, whatever partial copies and other files lie around.
-func TestReadDir(t *testing.T) {
+func TestDirScan(t *testing.T) {
 	const size = 16 << 20
 	tests := []struct {
 		name  string
@@ -44,6 +45,8 @@ func TestReadDir(t *testing.T) {
 		{"newest across a log boundary and a timeline", []string{"0000000100000000000000FF", "000000020000000100000000", "000000010000000100000000"},
 			dirState{any: true, newest: 256, tli: 2}},
 		{"only partial", []string{"000000010000000000000007.partial"}, dirState{anyPartial: true, oldestPartial: 7}},
+		{"compressed copies, as an S3 archive holds them", []string{"000000010000000000000003.zst", "000000010000000000000004.gz", "00000002.history.zst"},
+			dirState{any: true, newest: 4, tli: 1}},
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()
@@ -52,12 +55,12 @@ func TestReadDir(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got, err := readDir(dir, size)
+		got, err := NewDirArchive(dir, 0o600).scan(context.Background(), size)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got != tt.want {
-			t.Errorf("%s: readDir = %+v, want %+v", tt.name, got, tt.want)
+			t.Errorf("%s: scan = %+v, want %+v", tt.name, got, tt.want)
 		}
 	}
 }
@@ -90,5 +93,31 @@ func TestWriteDurably(t *testing.T) {
 	}
 	if err := writeDurably(dir, "../escape", nil, 0o600, ""); err == nil {
 		t.Error("a name with a slash was written")
+	}
+}
+
+// TestDirHeldWhole: a directory holds a segment whole when it is there and not past the newest
+// one noted whole: in warm standby mode a newer file may hold a segment being written.
+func TestDirHeldWhole(t *testing.T) {
+	ctx := context.Background()
+	const size = 16 << 20
+	dir := t.TempDir()
+	a := NewDirArchive(dir, 0o600)
+	name := func(s pgformat.Segment) string { return s.Name(1, size) }
+	for _, s := range []pgformat.Segment{4, 5, 6} {
+		if err := os.WriteFile(filepath.Join(dir, name(s)), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if held, err := a.heldWhole(ctx, name(4)); held || err != nil {
+		t.Errorf("before any note: held %v, %v; want false", held, err)
+	}
+	if err := a.noteWhole(ctx, name(5)); err != nil {
+		t.Fatal(err)
+	}
+	for s, want := range map[pgformat.Segment]bool{3: false, 4: true, 5: true, 6: false} {
+		if held, err := a.heldWhole(ctx, name(s)); held != want || err != nil {
+			t.Errorf("segment %d: held %v, %v; want %v", s, held, err, want)
+		}
 	}
 }

@@ -21,21 +21,19 @@ type slot struct {
 // holdSlot finds the physical slot name, or creates it reserving WAL from now on.
 func holdSlot(ctx context.Context, conn *pgx.Conn, name string) (*slot, error) {
 	s := &slot{conn: conn, name: name}
-	var may bool
-	var role string
-	q := `SELECT rolsuper OR rolreplication, quote_ident(rolname) FROM pg_roles WHERE rolname = current_user`
-	if err := conn.QueryRow(ctx, q).Scan(&may, &role); err != nil {
-		return nil, fmt.Errorf("reading the role's attributes: %w", err)
+	role, may, err := roleReplication(ctx, conn)
+	if err != nil {
+		return nil, err
 	}
 	if !may {
 		return nil, fmt.Errorf("--slot needs a role with REPLICATION: have a superuser run ALTER ROLE %s REPLICATION "+
-			"(the optional line of pgpull grants), or run without --slot and keep wal_keep_size above the WAL written while pgpull wal may be stopped", role)
+			"(the optional line of pgpull grants), or run without --slot with wal_keep_size as pgpull wal advises", role)
 	}
-	q = `SELECT slot_type, temporary, restart_lsn::text FROM pg_replication_slots WHERE slot_name = $1`
+	q := `SELECT slot_type, temporary, restart_lsn::text FROM pg_replication_slots WHERE slot_name = $1`
 	var kind string
 	var temporary bool
 	var restart *string
-	err := conn.QueryRow(ctx, q, name).Scan(&kind, &temporary, &restart)
+	err = conn.QueryRow(ctx, q, name).Scan(&kind, &temporary, &restart)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		q = `SELECT lsn::text FROM pg_create_physical_replication_slot($1, true, false)`
@@ -76,4 +74,14 @@ func (s *slot) advance(ctx context.Context, to pgformat.LSN) error {
 	}
 	s.restart = lsn
 	return nil
+}
+
+// roleReplication is the session's role, quoted for SQL as pgpull grants quotes it, and whether
+// it may use a replication slot (REPLICATION, or a superuser).
+func roleReplication(ctx context.Context, conn *pgx.Conn) (role string, may bool, err error) {
+	q := `SELECT rolname, rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user`
+	if err := conn.QueryRow(ctx, q).Scan(&role, &may); err != nil {
+		return "", false, fmt.Errorf("reading the role's attributes: %w", err)
+	}
+	return pgx.Identifier{role}.Sanitize(), may, nil
 }

@@ -102,7 +102,7 @@ func TestBadFlagsKeepSummary(t *testing.T) {
 // TestEnvironmentNamesUnique holds every flag of every command to a long name and one
 // environment variable of its own: PGPULL_F once stood for both -f and -F.
 func TestEnvironmentNamesUnique(t *testing.T) {
-	for _, cmd := range []*command{backupCommand(os.Stdin, nil, nil), verifyCommand(nil, nil, nil), grantsCommand(nil, nil, nil), walCommand(nil, nil)} {
+	for _, cmd := range []*command{backupCommand(os.Stdin, nil, nil), verifyCommand(nil, nil, nil), grantsCommand(nil, nil, nil), walCommand(nil, nil), walGetCommand()} {
 		seen := map[string]string{}
 		cmd.flags.VisitAll(func(f *pflag.Flag) {
 			env := envName(f.Name)
@@ -208,6 +208,7 @@ func TestURLIsNoPath(t *testing.T) {
 		{"-D with a URL", []string{"backup", "-D", "gs://bk/run1", dsn}, `DEST "gs://bk/run1" is a gs:// URL`},
 		{"-F tar to a URL", []string{"backup", "-F", "tar", dsn, "file://x/y"}, "is a file:// URL"},
 		{"verify a URL", []string{"verify", "https://example.com/b"}, "is a https:// URL"},
+		{"wal to a URL", []string{"wal", dsn, "gs://bk/wal"}, `DIR "gs://bk/wal" is a gs:// URL`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -71,12 +71,13 @@ func runGrants(ctx context.Context, cfg *pgx.ConnConfig, role, grantIn string, w
 	defer conn.Close(context.WithoutCancel(ctx))
 	var versionNum int
 	var database string
-	var exists, super, dbExists, plpython bool
+	var exists, super, replication, dbExists, plpython bool
 	err = conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, coalesce(nullif($2, ''), current_database()::text),
 		EXISTS (SELECT FROM pg_roles WHERE rolname = $1), EXISTS (SELECT FROM pg_roles WHERE rolname = $1 AND rolsuper),
+		EXISTS (SELECT FROM pg_roles WHERE rolname = $1 AND rolreplication),
 		EXISTS (SELECT FROM pg_database WHERE datname = coalesce(nullif($2, ''), current_database())),
 		EXISTS (SELECT FROM pg_available_extensions WHERE name = 'plpython3u')`,
-		role, grantIn).Scan(&versionNum, &database, &exists, &super, &dbExists, &plpython)
+		role, grantIn).Scan(&versionNum, &database, &exists, &super, &replication, &dbExists, &plpython)
 	if err != nil {
 		return fmt.Errorf("reading the server's version: %w", err)
 	}
@@ -93,7 +94,12 @@ func runGrants(ctx context.Context, cfg *pgx.ConnConfig, role, grantIn string, w
 	case super:
 		fmt.Fprintf(stdout, "-- %s is a superuser and needs none of these.\n", r)
 	}
-	if _, err = io.WriteString(stdout, session.GrantsSQL(versionNum/10000, database, role)); err != nil || !with.serverCompress && !with.incremental {
+	keep, err := session.ReadFeedKeep(ctx, conn)
+	if err != nil {
+		return err
+	}
+	sql := session.GrantsSQL(versionNum/10000, database, role) + walFeedGrants(keep, role, replication || super)
+	if _, err = io.WriteString(stdout, sql); err != nil || !with.serverCompress && !with.incremental {
 		return err
 	}
 	if !plpython {

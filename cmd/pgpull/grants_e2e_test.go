@@ -30,7 +30,11 @@ func TestGrantsLetARoleBackUp(t *testing.T) {
 	t.Logf("grants:\n%s", grants.String())
 	// What differs by version: the backup functions' names, and on 13 and 14 the role that may
 	// read stats_temp_directory.
-	wants := []string{`TO "bk user";`, "\n\\connect \"postgres\"\n", "\n-- ALTER ROLE \"bk user\" REPLICATION;", `GRANT pg_read_all_stats TO "bk user";`}
+	wants := []string{`TO "bk user";`, "\n\\connect \"postgres\"\n", "\n-- ALTER ROLE \"bk user\" REPLICATION;", `GRANT pg_read_all_stats TO "bk user";`,
+		// pgpull wal's ways to keep WAL, and which the role can use: not yet a slot; a wal_keep_size
+		// (0 here) that a superuser sets.
+		`pgpull wal --slot NAME: a replication slot holds the WAL; "bk user" may use one once the`,
+		"wal_keep_size is 0MB, and a feed looking every 2s needs 1024MB", "ALTER SYSTEM SET wal_keep_size = '1024MB'"}
 	if src.Major < 15 {
 		wants = append(wants, "pg_start_backup(text, boolean, boolean)", "pg_stop_backup(boolean, boolean)", `GRANT pg_read_all_settings TO "bk user";`)
 	} else {

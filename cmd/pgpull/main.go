@@ -48,6 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		verifyCommand(os.Stdin, stdout, stderr),
 		grantsCommand(os.Stdin, stdout, stderr),
 		walCommand(os.Stdin, stderr),
+		walGetCommand(),
 		combineCommand(stderr),
 		restoreCommand(os.Stdin, stderr),
 		listCommand(stdout),

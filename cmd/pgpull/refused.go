@@ -93,7 +93,6 @@ func receivewalRefusals() []refusal {
 		{"no-sync", "", false, "pgpull wal flushes every segment before it counts as copied"},
 		{"status-interval", "s", true, "pgpull wal streams nothing over replication; --interval sets how often it looks at pg_wal"},
 		{"synchronous", "", false, "pgpull wal copies finished segments and the one being written; it is no synchronous standby"},
-		{"compress", "Z", true, "pgpull wal writes segments as they are, for restore_command = 'cp DIR/%f %p'"},
 		{"version", "V", false, "pgpull --version prints it"},
 		renamedDebug(),
 	}

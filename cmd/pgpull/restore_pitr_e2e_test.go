@@ -21,7 +21,7 @@ func TestRestorePointInTime(t *testing.T) {
 	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	mustExec(t, src, `CREATE TABLE batches (batch int, g int)`)
 	archive := serverGroupDir(t)
-	feed := startFeed(t, buildPgpull(t), "-D", "100ms", "-v", "--mode", "0640", src.DSN(), archive)
+	feed := startFeed(t, buildPgpull(t), "--interval", "100ms", "-v", "--mode", "0640", src.DSN(), archive)
 	feedStart(t, feed)
 	base := t.TempDir()
 	stream := filepath.Join(base, "base.tar.zst")

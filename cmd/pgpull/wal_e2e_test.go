@@ -24,15 +24,24 @@ const walSegSize = 16 << 20
 
 // TestWALFeed runs `pgpull wal` beside a server that writes and switches WAL: every segment
 // the server finished while the feed ran must be in DIR, byte for byte, under its final name; the
-// segment being written only as NAME.partial; and the feed must stop cleanly on SIGINT.
+// segment being written only as NAME.partial; and the feed must stop cleanly on SIGINT. Each
+// segment is copied partial before it is finished, so that its finished copy is the partial one
+// and the rest read since.
 func TestWALFeed(t *testing.T) {
 	ctx := context.Background()
-	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true, Conf: []string{"wal_keep_size = 1GB"}})
+	if err := src.Exec(ctx, `CREATE TABLE filler AS SELECT 1 AS g`); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	feed := startFeed(t, buildPgpull(t), "--interval", "200ms", "-v", src.DSN(), dir)
-	first := writtenSegment(t, src)
+	first := feedStart(t, feed)
 	for i := range 3 {
-		if err := src.Exec(ctx, `CREATE TABLE IF NOT EXISTS filler AS SELECT 1 AS g; INSERT INTO filler SELECT generate_series(1, 20000)`); err != nil {
+		if err := src.Exec(ctx, `INSERT INTO filler SELECT generate_series(1, 20000)`); err != nil {
+			t.Fatal(err)
+		}
+		waitForFiles(t, feed, dir, writtenSegment(t, src).Name(1, walSegSize)+".partial")
+		if err := src.Exec(ctx, `INSERT INTO filler SELECT generate_series(1, 20000)`); err != nil {
 			t.Fatal(err)
 		}
 		if err := src.Exec(ctx, `SELECT pg_switch_wal()`); err != nil {
@@ -110,7 +119,8 @@ func TestWALFeedKeepsAStandby(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dest, "standby.signal"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	conf := fmt.Sprintf("restore_command = 'cp %s/%%f %%p'\nwal_retrieve_retry_interval = '100ms'\n", dir)
+	// wal_keep_size: the second feed below reads the standby without a slot.
+	conf := fmt.Sprintf("restore_command = 'cp %s/%%f %%p'\nwal_retrieve_retry_interval = '100ms'\nwal_keep_size = '1GB'\n", dir)
 	if err := appendConf(filepath.Join(dest, "postgresql.auto.conf"), conf); err != nil {
 		t.Fatal(err)
 	}
@@ -156,13 +166,17 @@ func TestWALFeedKeepsAStandby(t *testing.T) {
 	}
 }
 
-// TestWALFeedGap removes WAL from under a stopped feed: restarted without a slot it must fail
-// naming the lost segment and the remedy; a feed with a slot, stopped as long and through as
-// much WAL, must resume without a gap. A role without REPLICATION is refused --slot.
+// TestWALFeedGap: without a slot, a feed refuses to start on a server that keeps no WAL behind a
+// checkpoint, naming the fixes; with the wal_keep_size it advises, it runs. Stopped while more
+// WAL than that goes by, it must fail at restart naming the lost segment and the remedy; with
+// --accept-gaps it reports the gap, skips it and goes on. A feed with a slot, stopped as long
+// and through as much WAL, resumes without a gap. A role without REPLICATION is refused --slot.
 func TestWALFeedGap(t *testing.T) {
 	ctx := context.Background()
-	src := testcluster.ForTest(t, testcluster.Options{Checksums: true,
-		Conf: []string{"max_wal_size = 32MB", "min_wal_size = 32MB", "wal_keep_size = 0"}})
+	// Segments of 1 MB: the 64 the advised wal_keep_size keeps go by, and are copied, quickly.
+	const segSize = 1 << 20
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true, WALSegSizeMB: 1,
+		Conf: []string{"max_wal_size = 4MB", "min_wal_size = 4MB", "wal_keep_size = 0"}})
 	bin := buildPgpull(t)
 	if err := src.Exec(ctx, `CREATE TABLE churn (i int); CREATE ROLE plain LOGIN`); err != nil {
 		t.Fatal(err)
@@ -180,7 +194,11 @@ func TestWALFeedGap(t *testing.T) {
 		checkServerClean(t, src)
 	})
 
-	// Without a slot: churn until the segment the stopped feed needs next is gone.
+	// Without a slot: refused until wal_keep_size is as advised.
+	keep, _ := advisedKeep(t, src.DSN())
+	setWALKeepSize(t, src, keep)
+
+	// Stopped, and churned until the segment the feed needs next is gone.
 	dir := t.TempDir()
 	feed := startFeed(t, bin, "--interval", "100ms", src.DSN(), dir)
 	lost := waitForPartial(t, feed, dir)
@@ -201,6 +219,16 @@ func TestWALFeedGap(t *testing.T) {
 	}
 	checkOneLine(t, stderr)
 
+	// --accept-gaps: the gap is reported and skipped, and the next segment finished arrives.
+	feed = startFeed(t, bin, "--interval", "100ms", "-v", "--accept-gaps", src.DSN(), dir)
+	waitForLine(t, feed, "WAL segments "+lost+" to ")
+	if err := churn(); err != nil {
+		t.Fatal(err)
+	}
+	after := writtenSegmentOf(t, src, segSize) - 1
+	waitForFiles(t, feed, dir, after.Name(1, segSize))
+	feed.stop(t)
+
 	// With a slot: the same stop, through more WAL.
 	dir = t.TempDir()
 	feed = startFeed(t, bin, "--interval", "100ms", "--slot", "gapless", src.DSN(), dir)
@@ -211,14 +239,14 @@ func TestWALFeedGap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, from, _ := pgformat.ParseName(held, walSegSize)
+	_, from, _ := pgformat.ParseName(held, segSize)
 	if err := src.Exec(ctx, `INSERT INTO churn VALUES (1)`); err != nil { // the written segment exists
 		t.Fatal(err)
 	}
-	last := writtenSegment(t, src)
+	last := writtenSegmentOf(t, src, segSize)
 	feed = startFeed(t, bin, "--interval", "100ms", "--slot", "gapless", src.DSN(), dir)
-	waitForFiles(t, feed, dir, segmentRange(from, last)...)
-	waitForSlot(t, src, "gapless", last)
+	waitForFiles(t, feed, dir, segmentRangeOf(from, last, segSize)...)
+	waitForSlotOf(t, src, "gapless", last, segSize)
 	feed.stop(t)
 	if err := src.Exec(ctx, `SELECT pg_drop_replication_slot('gapless')`); err != nil {
 		t.Fatal(err)
@@ -243,11 +271,39 @@ func TestWALBadInput(t *testing.T) {
 		{"-D DIR and DSN DIR", []string{"-D", dir, dsn, dir}, "with -D DIR give at most DSN"},
 		{"-w and -W", []string{"-w", "-W", dsn, dir}, "exclude each other"},
 		{"pg_receivewal's --create-slot", []string{"--create-slot", "-S", "s1", "-D", dir}, "--create-slot is not offered: --slot NAME creates the slot when it is absent"},
-		{"pg_receivewal's -Z", []string{"-Z", "gzip", "-D", dir}, "-Z/--compress is not offered"},
+		{"pg_receivewal's -Z into a directory", []string{"-Z", "gzip", "-D", dir}, "--compress applies to an s3:// archive"},
+		{"compressing a directory", []string{"--compress", "zstd", dsn, dir}, "--compress applies to an s3:// archive"},
+		{"compression unknown", []string{"--compress", "xz", dsn, "s3://bucket/wal"}, `--compress: invalid compression "xz"`},
+		{"--from-backup for an archive", []string{"--from-backup", dir, dsn, dir}, "use it with --warm-standby"},
+		{"--from-backup of no backup", []string{"--warm-standby", "--from-backup", dir, dsn, dir}, "holds neither backup_label nor backup_manifest"},
+		{"warm standby in S3", []string{"--warm-standby", dsn, "s3://bucket/wal"}, "--warm-standby feeds a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stderr := runCLI(t, nil, append([]string{"wal"}, tt.args...)...)
+			if code == 0 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, %q; want a failure saying %q", code, stderr, tt.want)
+			}
+			checkOneLine(t, stderr)
+		})
+	}
+}
+
+// TestWALGetBadInput runs pgpull wal-get on inputs a user gets wrong in a restore_command: each
+// fails with one line naming the problem, before reaching any store.
+func TestWALGetBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no DEST", []string{"s3://bucket/wal", "000000010000000000000001"}, "wal-get needs s3://BUCKET/PREFIX, NAME and DEST"},
+		{"a directory archive", []string{"/srv/wal", "000000010000000000000001", "pg_wal/RECOVERYXLOG"}, "a directory's files are read with cp"},
+		{"a path for NAME", []string{"s3://bucket/wal", "../000000010000000000000001", "pg_wal/RECOVERYXLOG"}, "is not a WAL file name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stderr := runCLI(t, nil, append([]string{"wal-get"}, tt.args...)...)
 			if code == 0 || !strings.Contains(stderr, tt.want) {
 				t.Errorf("exit %d, %q; want a failure saying %q", code, stderr, tt.want)
 			}
@@ -344,6 +400,22 @@ func waitForFiles(t *testing.T, feed *feedProcess, dir string, names ...string) 
 	})
 }
 
+// waitForLine waits until the feed's stderr holds text, failing early if the feed exits.
+func waitForLine(t *testing.T, feed *feedProcess, text string) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("%q from pgpull wal", text), func() (bool, error) {
+		if strings.Contains(feed.stderr(), text) {
+			return true, nil
+		}
+		select {
+		case <-feed.exited:
+			return false, fmt.Errorf("pgpull wal exited:\n%s", feed.stderr())
+		default:
+			return false, nil
+		}
+	})
+}
+
 // waitForPartial waits until the feed has copied the segment being written, and returns its name.
 func waitForPartial(t *testing.T, feed *feedProcess, dir string) string {
 	t.Helper()
@@ -363,16 +435,22 @@ func waitForPartial(t *testing.T, feed *feedProcess, dir string) string {
 // every segment before it, and no more.
 func waitForSlot(t *testing.T, c *testcluster.Cluster, slot string, want pgformat.Segment) {
 	t.Helper()
-	waitUntil(t, fmt.Sprintf("slot %s to restart in %s", slot, want.Name(1, walSegSize)), func() (bool, error) {
+	waitForSlotOf(t, c, slot, want, walSegSize)
+}
+
+// waitForSlotOf is waitForSlot on a server of segments of size bytes.
+func waitForSlotOf(t *testing.T, c *testcluster.Cluster, slot string, want pgformat.Segment, size int64) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("slot %s to restart in %s", slot, want.Name(1, size)), func() (bool, error) {
 		restart, err := c.QueryString(context.Background(), `SELECT restart_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, slot)
 		if err != nil {
 			return false, err
 		}
 		lsn, err := pgformat.ParseLSN(restart)
-		if got := pgformat.SegmentOf(lsn, walSegSize); got > want {
-			return false, fmt.Errorf("restart_lsn %s is past %s: WAL not yet in DIR released", restart, want.Name(1, walSegSize))
+		if got := pgformat.SegmentOf(lsn, size); got > want {
+			return false, fmt.Errorf("restart_lsn %s is past %s: WAL not yet in DIR released", restart, want.Name(1, size))
 		}
-		return pgformat.SegmentOf(lsn, walSegSize) == want, err
+		return pgformat.SegmentOf(lsn, size) == want, err
 	})
 }
 
@@ -414,6 +492,12 @@ func feedStart(t *testing.T, feed *feedProcess) pgformat.Segment {
 
 func writtenSegment(t *testing.T, c *testcluster.Cluster) pgformat.Segment {
 	t.Helper()
+	return writtenSegmentOf(t, c, walSegSize)
+}
+
+// writtenSegmentOf is writtenSegment on a server of segments of size bytes.
+func writtenSegmentOf(t *testing.T, c *testcluster.Cluster, size int64) pgformat.Segment {
+	t.Helper()
 	txt, err := c.QueryString(context.Background(), `SELECT pg_current_wal_lsn()::text`)
 	if err != nil {
 		t.Fatal(err)
@@ -422,14 +506,19 @@ func writtenSegment(t *testing.T, c *testcluster.Cluster) pgformat.Segment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pgformat.SegmentOf(lsn, walSegSize)
+	return pgformat.SegmentOf(lsn, size)
 }
 
 // segmentRange names the segments of timeline 1 from first up to, not including, end.
 func segmentRange(first, end pgformat.Segment) []string {
+	return segmentRangeOf(first, end, walSegSize)
+}
+
+// segmentRangeOf is segmentRange for segments of size bytes.
+func segmentRangeOf(first, end pgformat.Segment, size int64) []string {
 	var names []string
 	for s := first; s < end; s++ {
-		names = append(names, s.Name(1, walSegSize))
+		names = append(names, s.Name(1, size))
 	}
 	return names
 }
