@@ -21,6 +21,8 @@ func TestRestorePointInTime(t *testing.T) {
 	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	mustExec(t, src, `CREATE TABLE batches (batch int, g int)`)
 	archive := serverGroupDir(t)
+	keep, _ := advisedKeep(t, src.DSN()) // a safe feed, as docs/wal.md configures one
+	setWALKeepSize(t, src, keep)
 	feed := startFeed(t, buildPgpull(t), "--interval", "100ms", "-v", "--mode", "0640", src.DSN(), archive)
 	feedStart(t, feed)
 	base := t.TempDir()

@@ -23,9 +23,9 @@ func TestWALReceivewalSpelling(t *testing.T) {
 		deprecated bool
 	}{
 		{"-D DIR -h -p -U", func(dir string) []string {
-			return []string{"-D", dir, "-h", src.SocketDir, "-p", strconv.Itoa(src.Port), "-U", "postgres", "--interval", "100ms", "-v"}
+			return []string{"-D", dir, "-h", src.SocketDir, "-p", strconv.Itoa(src.Port), "-U", "postgres", "--interval", "100ms", "-v", "--accept-gaps"}
 		}, false},
-		{"-D DURATION DSN DIR", func(dir string) []string { return []string{"-D", "100ms", "-v", src.DSN(), dir} }, true},
+		{"-D DURATION DSN DIR", func(dir string) []string { return []string{"-D", "100ms", "-v", "--accept-gaps", src.DSN(), dir} }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
