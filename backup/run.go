@@ -97,7 +97,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 	if err := r.stages(ctx, sink); err != nil {
 		return res, err
 	}
-	return r.finish(sink, began)
+	return r.finish(ctx, sink, began)
 }
 
 // run is one backup in progress: what begin opened and started, what the stages share, and what
@@ -371,7 +371,7 @@ func (r *run) fetchPool() *fetch.Pool {
 }
 
 // finish closes the sink with the manifest, once the stages are through, and reports the run.
-func (r *run) finish(sink sinks.Sink, began time.Time) (Result, error) {
+func (r *run) finish(ctx context.Context, sink sinks.Sink, began time.Time) (Result, error) {
 	b := r.b
 	res := Result{Start: r.start.LSN, Stop: r.stop.LSN, Timeline: r.start.Timeline}
 	if tli, ok := session.LabelStartTimeline(r.stop.Label); ok {
@@ -383,7 +383,7 @@ func (r *run) finish(sink sinks.Sink, began time.Time) (Result, error) {
 		manifestBytes = r.manifest.Bytes()
 		res.ManifestChecksum = manifest.ChecksumOf(manifestBytes)
 	}
-	if err := sink.Close(manifestBytes); err != nil {
+	if err := sink.Close(ctx, manifestBytes); err != nil {
 		return res, err
 	}
 	r.endProgress()
@@ -507,7 +507,7 @@ func write(ctx context.Context, in <-chan *pipeline.Piece, sink sinks.Sink, t *t
 			if !ok {
 				return nil
 			}
-			if err := sink.Put(p); err != nil { // the sink gives p's bytes back, written or not
+			if err := sink.Put(ctx, p); err != nil { // the sink gives p's bytes back, written or not
 				return err
 			}
 			t.written(p)

@@ -155,7 +155,7 @@ type fakeSink struct {
 	aborted  bool
 }
 
-func (s *fakeSink) Put(p *pipeline.Piece) error {
+func (s *fakeSink) Put(_ context.Context, p *pipeline.Piece) error {
 	defer p.Done()
 	if p.First() {
 		s.order = append(s.order, p.File.Path)
@@ -163,8 +163,8 @@ func (s *fakeSink) Put(p *pipeline.Piece) error {
 	s.files[p.File.Path] = append(s.files[p.File.Path], p.Data...)
 	return nil
 }
-func (s *fakeSink) Close(m []byte) error { s.manifest = m; return nil }
-func (s *fakeSink) Abort() error         { s.aborted = true; return nil }
+func (s *fakeSink) Close(_ context.Context, m []byte) error { s.manifest = m; return nil }
+func (s *fakeSink) Abort() error                            { s.aborted = true; return nil }
 
 // newTestRun is a run whose backup has started on srv: what begin would leave.
 func newTestRun(srv server) *run {
@@ -201,7 +201,7 @@ func TestRunStages(t *testing.T) {
 	if err := r.stages(context.Background(), sink); err != nil {
 		t.Fatal(err)
 	}
-	res, err := r.finish(sink, time.Now())
+	res, err := r.finish(context.Background(), sink, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,9 @@ func runIncrementalBench(ctx context.Context, s incrementalSettings, stdout, std
 	}
 	fmt.Fprint(stdout, report)
 	if s.results != "" {
-		return replaceSection(s.results, "incremental", report)
+		// One section per major: PostgreSQL 17 adds pg_basebackup --incremental and WAL summaries,
+		// so its figures do not replace those of an older server.
+		return replaceSection(s.results, fmt.Sprintf("incremental, PostgreSQL %d", b.src.Major), report)
 	}
 	return nil
 }

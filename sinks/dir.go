@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -168,7 +169,7 @@ func within(path, dir string) bool {
 
 // Put writes p into its file, creating the file (or directory, or tablespace link) on the
 // File's first Piece and closing it after the last.
-func (d *Dir) Put(p *pipeline.Piece) error {
+func (d *Dir) Put(_ context.Context, p *pipeline.Piece) error {
 	defer p.Done()
 	if d.done {
 		return errors.New("writing the backup directory: put after close or abort")
@@ -356,7 +357,7 @@ func (d *Dir) write(p *pipeline.Piece) error {
 // Close writes manifest as backup_manifest, makes everything durable, and only then writes
 // global/pg_control and makes it durable in turn: until pg_control is on disk the directory
 // cannot start, so a crash anywhere before leaves a directory PostgreSQL refuses.
-func (d *Dir) Close(manifest []byte) error {
+func (d *Dir) Close(_ context.Context, manifest []byte) error {
 	if d.done {
 		return errors.New("writing the backup directory: close after close or abort")
 	}

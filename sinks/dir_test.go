@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -82,7 +83,7 @@ func TestDirWritesDataDirectory(t *testing.T) {
 		t.Fatalf("pg_control exists before Close (err %v); a directory cut short could start", err)
 	}
 	manifest := []byte("{}\n")
-	if err := d.Close(manifest); err != nil {
+	if err := d.Close(context.Background(), manifest); err != nil {
 		t.Fatal(err)
 	}
 
@@ -185,7 +186,7 @@ func TestDirNeverFollowsLinksOut(t *testing.T) {
 	if err := putAll(t, d, s.pieces); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Close(nil); err != nil {
+	if err := d.Close(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := tree(t, outside); !slices.Equal(got, []string{". drwx------", "precious -rw-------"}) {
@@ -307,7 +308,7 @@ func TestDirForceReplaces(t *testing.T) {
 		if err := putAll(t, d, s.pieces); err != nil {
 			t.Fatal(err)
 		}
-		if err := d.Close([]byte("new manifest")); err != nil {
+		if err := d.Close(context.Background(), []byte("new manifest")); err != nil {
 			t.Fatal(err)
 		}
 		want := []string{"PG_VERSION -rw-------", "backup_label -rw-------", "backup_manifest -rw-------",
@@ -347,7 +348,7 @@ func TestDirAbortRemovesWhatItMade(t *testing.T) {
 	if fi, err := os.Lstat(filepath.Join(root, "pg_tblspc/2")); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 		t.Fatalf("tablespace 2's link: %v %v", fi, err)
 	}
-	if err := d.Close(nil); err == nil {
+	if err := d.Close(context.Background(), nil); err == nil {
 		t.Fatal("Close inside a file succeeded")
 	}
 	if err := d.Abort(); err != nil {
@@ -442,7 +443,7 @@ func TestDirWritesPgControlLast(t *testing.T) {
 				if err := os.Mkdir(filepath.Join(root, "backup_manifest"), 0o700); err != nil {
 					t.Fatal(err)
 				}
-				if err := d.Close([]byte("{}\n")); err == nil {
+				if err := d.Close(context.Background(), []byte("{}\n")); err == nil {
 					t.Fatal("Close succeeded with backup_manifest blocked")
 				}
 				if _, err := os.Stat(controlPath); !errors.Is(err, fs.ErrNotExist) {
@@ -450,7 +451,7 @@ func TestDirWritesPgControlLast(t *testing.T) {
 				}
 				return
 			}
-			if err := d.Close([]byte("{}\n")); err != nil {
+			if err := d.Close(context.Background(), []byte("{}\n")); err != nil {
 				t.Fatal(err)
 			}
 			if got := readFile(t, controlPath); !bytes.Equal(got, control) {

@@ -1,7 +1,6 @@
 package sinks
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -33,11 +32,11 @@ type LocalCopier interface {
 }
 
 // Open makes the sink for d, once the server and its tablespaces are known; the caller closes or
-// aborts it. ctx bounds an S3 sink's uploads.
-func (d *Destination) Open(ctx context.Context, server session.Server, spaces []session.Tablespace, o OpenOptions) (Sink, error) {
+// aborts it.
+func (d *Destination) Open(server session.Server, spaces []session.Tablespace, o OpenOptions) (Sink, error) {
 	wrap := func(w io.Writer) (io.WriteCloser, error) { return compress.NewWriter(w, d.Compress, o.Compressors) }
 	if d.store != nil {
-		return NewS3(ctx, S3Options{Store: d.store, Parts: d.parts, Split: d.Format == TarDir, Ext: d.Compress.Ext(),
+		return NewS3(S3Options{Store: d.store, Parts: d.parts, Split: d.Format == TarDir, Ext: d.Compress.Ext(),
 			Append: o.Append, Wrap: wrap, Warn: o.Warn}), nil
 	}
 	switch d.Format {

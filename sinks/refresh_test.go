@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,7 +54,7 @@ func TestDirRefresh(t *testing.T) {
 	if !present(root, "global/pg_control") {
 		t.Fatal("NewDir removed global/pg_control: a refresh failing before the copy must leave the backup whole")
 	}
-	if err := d.Put(s.pieces[0]); err != nil {
+	if err := d.Put(context.Background(), s.pieces[0]); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"global/pg_control", "backup_label", "backup_manifest", "tablespace_map"} {
@@ -65,11 +66,11 @@ func TestDirRefresh(t *testing.T) {
 		t.Errorf("no %s once the copy began", IncompleteMarker)
 	}
 	for _, p := range s.pieces[1:] {
-		if err := d.Put(p); err != nil {
+		if err := d.Put(context.Background(), p); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := d.Close([]byte("manifest")); err != nil {
+	if err := d.Close(context.Background(), []byte("manifest")); err != nil {
 		t.Fatal(err)
 	}
 

@@ -34,7 +34,6 @@ type S3Options struct {
 // appears only once complete; with Split, backup_manifest is uploaded after every archive is
 // complete, so its presence means the backup is whole.
 type S3 struct {
-	ctx      context.Context
 	opts     S3Options
 	archives map[string]*s3Archive // by tablespace OID ("" for base.tar, the only one without Split)
 	// last is the tablespace whose archive the previous Piece went to; finished are those whose
@@ -53,12 +52,12 @@ type s3Archive struct {
 }
 
 // NewS3 makes the sink; nothing is uploaded before the first Piece.
-func NewS3(ctx context.Context, opts S3Options) *S3 {
-	return &S3{ctx: ctx, opts: opts, archives: map[string]*s3Archive{}, finished: map[string]bool{}}
+func NewS3(opts S3Options) *S3 {
+	return &S3{opts: opts, archives: map[string]*s3Archive{}, finished: map[string]bool{}}
 }
 
 // Put writes p to its archive, starting that archive's upload on first use.
-func (s *S3) Put(p *pipeline.Piece) error {
+func (s *S3) Put(ctx context.Context, p *pipeline.Piece) error {
 	if s.done {
 		p.Done()
 		return errors.New("writing to S3: put after close or abort")
@@ -78,12 +77,12 @@ func (s *S3) Put(p *pipeline.Piece) error {
 		}
 		s.last = oid
 	}
-	a, err := s.archive(oid)
+	a, err := s.archive(ctx, oid)
 	if err != nil {
 		p.Done()
 		return err
 	}
-	return a.tar.Put(p)
+	return a.tar.Put(ctx, p)
 }
 
 // finish completes the archive of tablespace oid; base.tar ("") waits for Close, since the
@@ -104,7 +103,7 @@ func (s *S3) finish(oid string) error {
 // complete ends the archive with inside as its last member (nil for none), flushes its
 // compressor and completes its upload.
 func (a *s3Archive) complete(inside []byte) error {
-	err := a.tar.Close(inside)
+	err := a.tar.Close(context.Background(), inside) // the upload, not the tar, waits on the store
 	if a.wrap != nil && err == nil {
 		err = a.wrap.Close()
 	}
@@ -114,7 +113,7 @@ func (a *s3Archive) complete(inside []byte) error {
 	return err
 }
 
-func (s *S3) archive(oid string) (*s3Archive, error) {
+func (s *S3) archive(ctx context.Context, oid string) (*s3Archive, error) {
 	if a := s.archives[oid]; a != nil {
 		return a, nil
 	}
@@ -126,7 +125,7 @@ func (s *S3) archive(oid string) (*s3Archive, error) {
 		return nil, fmt.Errorf("writing to S3: %w", err)
 	}
 	name += s.opts.Ext
-	up, err := s.opts.Store.Create(s.ctx, name, s.opts.Parts)
+	up, err := s.opts.Store.Create(ctx, name, s.opts.Parts)
 	if err != nil {
 		return nil, fmt.Errorf("writing to S3: %w", err)
 	}
@@ -146,11 +145,11 @@ func (s *S3) archive(oid string) (*s3Archive, error) {
 
 // Close completes every archive (base.tar even when empty), then uploads manifest as
 // backup_manifest; without Split the manifest is the stream's last member.
-func (s *S3) Close(manifest []byte) error {
+func (s *S3) Close(ctx context.Context, manifest []byte) error {
 	if s.done {
 		return errors.New("writing to S3: close after close or abort")
 	}
-	if _, err := s.archive(""); err != nil {
+	if _, err := s.archive(ctx, ""); err != nil {
 		return err
 	}
 	inside := manifest
@@ -164,7 +163,7 @@ func (s *S3) Close(manifest []byte) error {
 		delete(s.archives, oid)
 	}
 	if s.opts.Split && manifest != nil {
-		up, err := s.opts.Store.Create(s.ctx, manifestName, s.opts.Parts)
+		up, err := s.opts.Store.Create(ctx, manifestName, s.opts.Parts)
 		if err == nil {
 			if _, err = up.Write(manifest); err == nil {
 				err = up.Commit()

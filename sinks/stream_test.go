@@ -98,7 +98,7 @@ func putAll(t *testing.T, sink Sink, pieces []*pipeline.Piece) error {
 	}
 	var err error
 	for i, p := range pieces {
-		if err = sink.Put(p); err != nil {
+		if err = sink.Put(context.Background(), p); err != nil {
 			for _, q := range pieces[i+1:] {
 				q.Done()
 			}

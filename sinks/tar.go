@@ -3,6 +3,7 @@ package sinks
 import (
 	"archive/tar"
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -101,7 +102,7 @@ func (t *Tar) Append(extra map[string][]byte) {
 
 // Put writes p: the member's header on the File's first Piece, then the Piece's bytes straight
 // to the stream.
-func (t *Tar) Put(p *pipeline.Piece) error {
+func (t *Tar) Put(_ context.Context, p *pipeline.Piece) error {
 	defer p.Done()
 	if t.aborted {
 		return errors.New("writing the tar stream: put after abort")
@@ -190,7 +191,7 @@ func (t *Tar) writeHeader(f *pipeline.File) error {
 
 // Close writes manifest, when not nil, as backup_manifest, then the two zero blocks that end
 // the archive. It does not close the underlying writer.
-func (t *Tar) Close(manifest []byte) error {
+func (t *Tar) Close(_ context.Context, manifest []byte) error {
 	if t.aborted {
 		return errors.New("writing the tar stream: close after abort")
 	}

@@ -3,6 +3,7 @@ package sinks
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"flag"
 	"io"
 	"os"
@@ -124,7 +125,7 @@ func TestTarStream(t *testing.T) {
 	if err := putAll(t, sink, s.pieces); err != nil {
 		t.Fatal(err)
 	}
-	if err := sink.Close(manifest); err != nil {
+	if err := sink.Close(context.Background(), manifest); err != nil {
 		t.Fatal(err)
 	}
 	got, headers := readTar(t, out.Bytes())
@@ -184,7 +185,7 @@ func TestTarLongNames(t *testing.T) {
 	if err := putAll(t, sink, s.pieces); err != nil {
 		t.Fatal(err)
 	}
-	if err := sink.Close(nil); err != nil {
+	if err := sink.Close(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	got, headers := readTar(t, out.Bytes())
@@ -259,7 +260,7 @@ func TestTarCloseInsideFile(t *testing.T) {
 	if err := putAll(t, sink, s.pieces[:2]); err != nil {
 		t.Fatal(err)
 	}
-	if err := sink.Close(nil); err == nil || !strings.Contains(err.Error(), "stream ended inside") {
+	if err := sink.Close(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "stream ended inside") {
 		t.Fatalf("err = %v, want a stream ended inside error", err)
 	}
 }
@@ -278,7 +279,7 @@ func TestTarAbortWritesNoEnd(t *testing.T) {
 	if out.Len() != 512+1000 {
 		t.Errorf("after Abort the stream is %d bytes, want the %d written before it", out.Len(), 512+1000)
 	}
-	if err := sink.Close(nil); err == nil {
+	if err := sink.Close(context.Background(), nil); err == nil {
 		t.Error("Close after Abort succeeded")
 	}
 	if out.Len() != 512+1000 {
@@ -297,11 +298,11 @@ func BenchmarkTar(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		p := &pipeline.Piece{File: f, Offset: int64(i) * pieceSize, Length: pieceSize, Seq: uint64(i), Data: data}
-		if err := sink.Put(p); err != nil {
+		if err := sink.Put(context.Background(), p); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if err := sink.Close(nil); err != nil {
+	if err := sink.Close(context.Background(), nil); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -318,7 +319,7 @@ func TestTarRawName(t *testing.T) {
 	if err := putAll(t, sink, s.pieces); err != nil {
 		t.Fatal(err)
 	}
-	if err := sink.Close(nil); err != nil {
+	if err := sink.Close(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if field := out.Bytes()[:100]; !bytes.Equal(field[:len(name)+1], []byte(name+"\x00")) {
@@ -357,7 +358,7 @@ func TestTarStreamOwnsCompressor(t *testing.T) {
 		if err := putAll(t, sink, s.pieces); err != nil {
 			t.Fatal(err)
 		}
-		if err := sink.Close([]byte("manifest\n")); err != nil {
+		if err := sink.Close(context.Background(), []byte("manifest\n")); err != nil {
 			t.Fatal(err)
 		}
 		zr, _, err := compress.NewReader(&out)
@@ -426,7 +427,7 @@ func TestTarAppend(t *testing.T) {
 			if err := putAll(t, sink, s.pieces); err != nil {
 				t.Fatal(err)
 			}
-			if err := sink.Close(manifest); err != nil {
+			if err := sink.Close(context.Background(), manifest); err != nil {
 				t.Fatal(err)
 			}
 			got, _ := readTar(t, out.Bytes())

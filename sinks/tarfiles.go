@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -67,7 +68,7 @@ func NewTarFiles(dir string, opts TarFilesOptions) (*TarFiles, error) {
 }
 
 // Put writes p to the archive of its File's tablespace, opening that archive on first use.
-func (t *TarFiles) Put(p *pipeline.Piece) error {
+func (t *TarFiles) Put(ctx context.Context, p *pipeline.Piece) error {
 	if t.done {
 		p.Done()
 		return errors.New("writing the tar files: put after close or abort")
@@ -86,7 +87,7 @@ func (t *TarFiles) Put(p *pipeline.Piece) error {
 		p.Done()
 		return err
 	}
-	return a.tar.Put(p)
+	return a.tar.Put(ctx, p)
 }
 
 // archive returns the archive of tablespace oid ("" for base.tar), opening it on first use.
@@ -143,7 +144,7 @@ func newArchiveTar(w io.Writer, oid, strip string, appendTo map[string][]byte) *
 
 // Close ends every archive (base.tar even when empty), then writes manifest, when not nil, as
 // backup_manifest beside them, so a manifest is there only when the archives are complete.
-func (t *TarFiles) Close(manifest []byte) error {
+func (t *TarFiles) Close(_ context.Context, manifest []byte) error {
 	if t.done {
 		return errors.New("writing the tar files: close after close or abort")
 	}
@@ -174,7 +175,7 @@ func (t *TarFiles) Close(manifest []byte) error {
 }
 
 func (t *TarFiles) finish(a *tarFile) error {
-	err := a.tar.Close(nil)
+	err := a.tar.Close(context.Background(), nil) // a local file: nothing to wait on
 	if a.wrap != nil && err == nil {
 		err = a.wrap.Close()
 	}

@@ -3,6 +3,7 @@ package sinks
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -58,7 +59,7 @@ func TestTarFilesLayout(t *testing.T) {
 				t.Fatal(err)
 			}
 			manifest := []byte("{}\n")
-			if err := sink.Close(manifest); err != nil {
+			if err := sink.Close(context.Background(), manifest); err != nil {
 				t.Fatal(err)
 			}
 			names := []string{"16384.tar" + tt.opts.Ext, "backup_manifest", "base.tar" + tt.opts.Ext}
@@ -93,7 +94,7 @@ func TestTarFilesEmptyStreamStillHasBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sink.Close(nil); err != nil {
+	if err := sink.Close(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := readTar(t, readFile(t, filepath.Join(dir, "base.tar")))
@@ -144,7 +145,7 @@ func TestTarFilesNonEmptyAndAbort(t *testing.T) {
 	if err := putAll(t, sink, s.pieces); err != nil {
 		t.Fatal(err)
 	}
-	if err := sink.Close(nil); err != nil {
+	if err := sink.Close(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{". drwx------", "16384.tar -rw-------", "base.tar -rw-------"}
@@ -184,11 +185,11 @@ func BenchmarkTarFilesSmallFiles(b *testing.B) {
 		}
 		for _, p := range s.pieces {
 			p.Data = data // the previous round's Done cleared it
-			if err := sink.Put(p); err != nil {
+			if err := sink.Put(context.Background(), p); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if err := sink.Close(nil); err != nil {
+		if err := sink.Close(context.Background(), nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -271,7 +271,7 @@ func copyBackup(ctx context.Context, f backupFlags, b *backup.Backup, opts backu
 	if f.recoveryConf && dest.Format != sinks.Plain {
 		appendTo = recoveryAppend(cfg, f.slot.name)
 	}
-	sink, err := dest.Open(ctx, b.Server, b.Tablespaces, sinks.OpenOptions{Bounds: opts.Tuning.SinkBounds(),
+	sink, err := dest.Open(b.Server, b.Tablespaces, sinks.OpenOptions{Bounds: opts.Tuning.SinkBounds(),
 		Stdout: out, Append: appendTo, Warn: func(msg string) { fmt.Fprintf(logw, "pgpull: %s\n", msg) }})
 	if err != nil {
 		return err
