@@ -50,27 +50,38 @@ func (b *Backup) checkPrior() error {
 	return nil
 }
 
-// changesStage opens pass 1's session once the backup has started, checks that the prior backup
-// is of this server's past, and chooses the way changed blocks are found: the WAL summaries on 17
-// and later, falling back to page LSNs, which every major has.
-func (r *run) changesStage(ctx context.Context) (*changes.Stage, error) {
-	b, inc := r.b, r.b.opts.changesPrior()
-	var err error
-	if r.changesConn, err = session.ConnectUnprepared(ctx, b.cfg, "pgpull changes"); err != nil {
-		return nil, err
+// changesSession is what pass 1 learns before the backup starts, while pg_backup_start waits for
+// its checkpoint: its connection, the server's block layout and whether the page-LSN helper is there.
+type changesSession struct {
+	conn   *pgx.Conn
+	layout changes.Layout
+	helper bool
+	why    string // why the helper cannot be used, when it cannot
+}
+
+// openChanges opens pass 1's session; begin runs it beside pg_backup_start, since none of it
+// depends on the backup's start and each round trip counts on a slow link.
+func (r *run) openChanges(ctx context.Context) (s changesSession, err error) {
+	if s.conn, err = session.ConnectUnprepared(ctx, r.b.cfg, "pgpull changes"); err != nil {
+		return s, err
 	}
-	conn := r.changesConn
-	if err := changes.CheckOnHistory(ctx, conn, inc.Prior, r.start.Timeline, r.start.LSN); err != nil {
+	r.changesConn = s.conn // closed with the run's other connections
+	if s.layout, err = changes.ReadLayout(ctx, s.conn); err != nil {
+		return s, err
+	}
+	s.helper, s.why, err = changes.CheckHelper(ctx, s.conn)
+	return s, err
+}
+
+// changesStage, once the backup has started, checks that the prior backup is of this server's
+// past, and chooses the way changed blocks are found: the WAL summaries on 17 and later, falling
+// back to page LSNs, which every major has.
+func (r *run) changesStage(ctx context.Context, s changesSession) (*changes.Stage, error) {
+	b, inc := r.b, r.b.opts.changesPrior()
+	if err := changes.CheckOnHistory(ctx, s.conn, inc.Prior, r.start.Timeline, r.start.LSN); err != nil {
 		return nil, fmt.Errorf("--incremental-from: %w; take a full backup", err)
 	}
-	layout, err := changes.ReadLayout(ctx, conn)
-	if err != nil {
-		return nil, err
-	}
-	method, err := r.changesMethod(ctx, conn, layout)
-	if err != nil {
-		return nil, err
-	}
+	method := r.changesMethod(s)
 	what := "incremental"
 	if b.opts.Refresh {
 		what = "refresh"
@@ -80,22 +91,19 @@ func (r *run) changesStage(ctx context.Context) (*changes.Stage, error) {
 		Log: b.opts.Log, Tally: &r.tally.changes}, nil
 }
 
-func (r *run) changesMethod(ctx context.Context, conn *pgx.Conn, layout changes.Layout) (changes.Method, error) {
+func (r *run) changesMethod(s changesSession) changes.Method {
 	b, inc := r.b, r.b.opts.changesPrior()
-	helper, why, err := changes.CheckHelper(ctx, conn)
-	if err != nil {
-		return nil, err
+	if !s.helper {
+		b.opts.Log("incremental: %s", s.why)
 	}
-	if !helper {
-		b.opts.Log("incremental: %s", why)
-	}
-	pages := &changes.PageLSN{Conn: conn, Prior: inc.Prior, Layout: layout, Helper: helper}
+	pages := &changes.PageLSN{Conn: s.conn, Prior: inc.Prior, Layout: s.layout, Helper: s.helper}
 	if b.Server.Major() < 17 {
-		return pages, nil
+		return pages
 	}
-	summaries := &changes.Summaries{Conn: conn, Prior: inc.Prior, Layout: layout, StartLSN: r.start.LSN, Timeline: r.start.Timeline}
+	summaries := &changes.Summaries{Conn: s.conn, Prior: inc.Prior, Layout: s.layout, StartLSN: r.start.LSN,
+		Timeline: r.start.Timeline, VersionNum: b.Server.VersionNum}
 	r.fallback = &changes.Fallback{First: summaries, Then: pages, Log: b.opts.Log}
-	return r.fallback, nil
+	return r.fallback
 }
 
 // incrementalLabel adds the INCREMENTAL FROM lines to backup_label, as the server writes them

@@ -148,14 +148,18 @@ func (r *run) begin(ctx context.Context) error {
 	// The lister's and the WAL scanner's connections open while the control session starts the
 	// backup: each costs a few round trips (0.1-0.2 s through a 20 ms link), and pg_backup_start
 	// waits for a checkpoint besides. Should one fail, close ends the backup begun meanwhile.
-	var listErr, walErr error
+	var listErr, walErr, changesErr error
 	var opening sync.WaitGroup
 	opening.Go(func() { r.listConn, listErr = session.ConnectUnprepared(ctx, b.cfg, "pgpull list") })
 	opening.Go(func() { r.walConn, walErr = session.ConnectUnprepared(ctx, b.cfg, "pgpull wal") })
+	var pass1 changesSession
+	if b.opts.changesPrior() != nil {
+		opening.Go(func() { pass1, changesErr = r.openChanges(ctx) })
+	}
 	b.opts.Log("starting the backup (%s checkpoint)", map[bool]string{true: "fast", false: "spread"}[b.opts.Fast])
 	r.start, err = r.ctl.Begin(ctx, b.opts.Label, b.opts.Fast)
 	opening.Wait()
-	for _, e := range []error{listErr, walErr, err} {
+	for _, e := range []error{listErr, walErr, changesErr, err} {
 		if e != nil {
 			return e
 		}
@@ -163,7 +167,7 @@ func (r *run) begin(ctx context.Context) error {
 	r.srv = pgSessions{r}
 	r.tally.setPhase(PhaseCopy)
 	if b.opts.changesPrior() != nil {
-		if r.changes, err = r.changesStage(ctx); err != nil {
+		if r.changes, err = r.changesStage(ctx, pass1); err != nil {
 			return err
 		}
 	}

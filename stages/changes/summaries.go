@@ -24,6 +24,8 @@ type Summaries struct {
 	Timeline uint32
 	// Wait bounds the wait for the summarizer to reach StartLSN; 0 for DefaultSummarizerWait.
 	Wait time.Duration
+	// VersionNum is the server's server_version_num when the caller knows it, 0 to ask.
+	VersionNum int
 }
 
 func (s *Summaries) Name() string { return "WAL summaries" }
@@ -33,7 +35,7 @@ func (s *Summaries) Changes(ctx context.Context, files []Listed) ([]File, error)
 	if wait == 0 {
 		wait = DefaultSummarizerWait
 	}
-	if err := waitSummarized(ctx, s.Conn, s.Timeline, s.StartLSN, wait); err != nil {
+	if err := waitSummarized(ctx, s.Conn, s.VersionNum, s.Timeline, s.StartLSN, wait); err != nil {
 		return nil, err
 	}
 	var history []switchPoint

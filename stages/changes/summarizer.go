@@ -49,21 +49,27 @@ type summarizerState struct {
 	Running    bool
 }
 
-func readSummarizerState(ctx context.Context, conn *pgx.Conn) (summarizerState, error) {
-	var s summarizerState
+// readSummarizerState reads the summarizer's state; versionNum is the server's
+// server_version_num, or 0 to ask it first (a round trip more, on a link that counts).
+func readSummarizerState(ctx context.Context, conn *pgx.Conn, versionNum int) (summarizerState, error) {
+	s := summarizerState{VersionNum: versionNum}
 	var on, lsn *string
 	var tli *int64
 	var pid *int32
-	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, current_setting('summarize_wal', true)`).Scan(&s.VersionNum, &on); err != nil {
-		return s, fmt.Errorf("reading summarize_wal: %w", err)
+	if s.VersionNum == 0 {
+		if err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&s.VersionNum); err != nil {
+			return s, fmt.Errorf("reading the server's version: %w", err)
+		}
 	}
-	s.On = on != nil && *on == "on"
 	if s.VersionNum < 170000 {
 		return s, nil
 	}
-	if err := conn.QueryRow(ctx, `SELECT summarized_tli, summarized_lsn::text, summarizer_pid FROM pg_get_wal_summarizer_state()`).Scan(&tli, &lsn, &pid); err != nil {
+	// summarize_wal is read with the state each time: a reload may turn it off while waiting.
+	if err := conn.QueryRow(ctx, `SELECT current_setting('summarize_wal', true), summarized_tli, summarized_lsn::text, summarizer_pid
+  FROM pg_get_wal_summarizer_state()`).Scan(&on, &tli, &lsn, &pid); err != nil {
 		return s, fmt.Errorf("reading the WAL summarizer's state: %w", err)
 	}
+	s.On = on != nil && *on == "on"
 	if tli != nil {
 		s.TLI = uint32(*tli)
 	}
@@ -86,13 +92,14 @@ func (s summarizerState) reached(tli uint32, start pgformat.LSN) bool {
 // waitSummarized waits until the server's WAL summaries reach start on timeline tli, as the
 // server's WaitForWalSummarization does before an incremental backup, for at most wait. A server
 // without summaries (before 17, summarize_wal off) is an UnusableError at once.
-func waitSummarized(ctx context.Context, conn *pgx.Conn, tli uint32, start pgformat.LSN, wait time.Duration) error {
+func waitSummarized(ctx context.Context, conn *pgx.Conn, versionNum int, tli uint32, start pgformat.LSN, wait time.Duration) error {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	poll := time.NewTicker(summarizerPoll)
 	defer poll.Stop()
 	for {
-		s, err := readSummarizerState(ctx, conn)
+		s, err := readSummarizerState(ctx, conn, versionNum)
+		versionNum = s.VersionNum
 		switch {
 		case err != nil:
 			return err
