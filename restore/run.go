@@ -20,7 +20,8 @@ type Source struct {
 	Path string
 	// Stream is a tar stream read once, as from stdin.
 	Stream io.Reader
-	// Objects is a backup under an s3:// prefix.
+	// Objects is a backup under an s3:// prefix. When it has a Failed() error method, a failure
+	// it reports is the restore's, rather than the truncated backup the checker then sees.
 	Objects backupcheck.Objects
 }
 

@@ -31,10 +31,11 @@ type restoreFlags struct {
 	verbose         bool
 	summary         string
 	s3              s3Flags
+	reads           *s3Reads
 }
 
 func restoreCommand(stdin io.Reader, stderr io.Writer) *command {
-	f := restoreFlags{mapping: restoreMapping{}}
+	f := restoreFlags{mapping: restoreMapping{}, reads: &s3Reads{}}
 	fs := newFlags("pgpull restore")
 	fs.VarP(f.mapping, "tablespace-mapping", "T", "put the tablespace the server kept in OLDDIR (or whose OID is OLDDIR) in NEWDIR, as `OLDDIR=NEWDIR`")
 	fs.StringVar(&f.owner, "owner", "", "give every file to `USER[:GROUP]`, the account the server runs as (root only, for another user)")
@@ -52,6 +53,7 @@ func restoreCommand(stdin io.Reader, stderr io.Writer) *command {
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "say what is done, and what was restored")
 	fs.StringVar(&f.summary, "summary", "", "write one JSON object at the end to `FILE` (- for stderr)")
 	f.s3.add(fs)
+	f.reads.add(fs)
 	return &command{
 		name:  "restore",
 		usage: "restore [flags] SOURCE... DIR",
@@ -90,6 +92,9 @@ func runRestore(ctx context.Context, f restoreFlags, args []string, stdin io.Rea
 	if strings.HasPrefix(opts.Dir, "s3://") || opts.Dir == "-" {
 		return exitError{exitUsage, fmt.Errorf("DIR %q: restore writes a data directory; give its path last, after the SOURCEs", opts.Dir)}
 	}
+	if err := f.reads.check(); err != nil {
+		return exitError{exitUsage, err}
+	}
 	if opts.Sources, err = f.sources(ctx, args[:len(args)-1], stdin); err != nil {
 		return err
 	}
@@ -99,6 +104,7 @@ func runRestore(ctx context.Context, f restoreFlags, args []string, stdin io.Rea
 	}
 	opts.Log, opts.Observe = out.log, out.observe
 	res, err := restore.Run(ctx, opts)
+	f.reads.report(out.log)
 	out.finish(opts, res, err)
 	return err
 }
@@ -143,7 +149,7 @@ func (f restoreFlags) sources(ctx context.Context, args []string, stdin io.Reade
 			if err != nil {
 				return nil, err
 			}
-			src.Objects = store
+			src.Objects = f.reads.objects(store)
 		case scheme != "":
 			return nil, unsupportedURL("SOURCE", arg, scheme)
 		default:
