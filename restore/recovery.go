@@ -49,8 +49,8 @@ func (r Recovery) Check() error {
 	case r.PrimaryConninfo != "" && !r.Standby:
 		return fmt.Errorf("--primary-conninfo is the primary a standby streams from: add --standby")
 	case strings.HasPrefix(r.WALArchive, "s3://"):
-		return fmt.Errorf("--wal-archive %s: recovery from an S3 archive needs a command for restore_command, which this pgpull lacks; "+
-			"give a directory `pgpull wal` keeps, or set restore_command in postgresql.auto.conf yourself", r.WALArchive)
+		return fmt.Errorf("--wal-archive %s: restore does not write the settings for an S3 archive yet; give a directory `pgpull wal` keeps, "+
+			"or restore without it and set restore_command = 'pgpull wal-get %s %%f %%p' in postgresql.auto.conf yourself", r.WALArchive, r.WALArchive)
 	}
 	return nil
 }
