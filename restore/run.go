@@ -99,7 +99,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	var archive *walArchive
-	if opts.Recovery.WALArchive != "" {
+	if opts.Recovery.WALArchive != "" && !opts.Recovery.s3() {
+		// An S3 archive is not listed: only the backup's end bounds a target, and recovery
+		// itself stops where the archive ends.
 		if archive, err = readArchive(opts.Recovery.WALArchive); err != nil {
 			return nil, err
 		}

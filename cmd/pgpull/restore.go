@@ -41,7 +41,7 @@ func restoreCommand(stdin io.Reader, stderr io.Writer) *command {
 	fs.StringVar(&f.owner, "owner", "", "give every file to `USER[:GROUP]`, the account the server runs as (root only, for another user)")
 	fs.BoolVar(&f.delta, "delta", false, "DIR holds a data directory: write only the files that differ from the backup, remove what it lacks")
 	fs.BoolVarP(&f.noSync, "no-sync", "N", false, "do not fsync what was written")
-	fs.StringVar(&f.walArchive, "wal-archive", "", "recover from the WAL archive `DIR` pgpull wal keeps (restore_command), to the end or to a target")
+	fs.StringVar(&f.walArchive, "wal-archive", "", "recover from the WAL archive `DIR` pgpull wal keeps (restore_command; s3://BUCKET/PREFIX: with pgpull wal-get), to the end or to a target")
 	fs.StringVar(&f.targetTime, "target-time", "", "stop recovery at `TIME` (2026-05-01 14:30:00+02; local time without a zone)")
 	fs.StringVar(&f.targetLSN, "target-lsn", "", "stop recovery at `LSN`")
 	fs.StringVar(&f.targetName, "target-name", "", "stop recovery at the restore point `NAME` (pg_create_restore_point)")
@@ -81,7 +81,13 @@ func runRestore(ctx context.Context, f restoreFlags, args []string, stdin io.Rea
 	opts := restore.Options{Dir: args[len(args)-1], Mapping: f.mapping, Delta: f.delta, NoSync: f.noSync,
 		Checker: backupcheck.NewChecker(), TempDir: f.tempDir}
 	var err error
-	if opts.Recovery, err = f.recovery(); err != nil {
+	walGet := ""
+	if schemeOf(f.walArchive) == "s3" {
+		if walGet, err = walGetLine(ctx, f.s3, f.walArchive); err != nil {
+			return err
+		}
+	}
+	if opts.Recovery, err = f.recovery(walGet); err != nil {
 		return exitError{exitUsage, err}
 	}
 	if f.owner != "" {
@@ -109,9 +115,10 @@ func runRestore(ctx context.Context, f restoreFlags, args []string, stdin io.Rea
 	return err
 }
 
-// recovery turns the recovery flags into settings, refusing what does not parse.
-func (f restoreFlags) recovery() (restore.Recovery, error) {
-	r := restore.Recovery{WALArchive: f.walArchive, TargetName: f.targetName, TargetAction: f.targetAction,
+// recovery turns the recovery flags into settings, refusing what does not parse; walGet is
+// restore_command for an S3 archive.
+func (f restoreFlags) recovery(walGet string) (restore.Recovery, error) {
+	r := restore.Recovery{WALArchive: f.walArchive, WALGet: walGet, TargetName: f.targetName, TargetAction: f.targetAction,
 		Standby: f.standby, PrimaryConninfo: f.primaryConninfo}
 	if f.targetTime != "" {
 		t, err := restore.ParseTargetTime(f.targetTime, time.Local)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,7 +16,8 @@ import (
 
 // TestRestoreS3Reads: a backup object many times the read budget (-j 2, ranges of 256 kB: 1 MiB)
 // restores from S3 by ranged reads, holding no more than the budget at once (counted by the
-// reader, -v says it) and starting with every table as the primary had it. When the store stops
+// reader, -v says it) and starting with every table as the primary had it. With --wal-archive
+// s3://..., restore_command is this pgpull's wal-get on the same store. When the store stops
 // in the middle of the reads, the restore fails in one line that names the object and the store,
 // and the DIR it made is gone.
 func TestRestoreS3Reads(t *testing.T) {
@@ -50,6 +52,20 @@ func TestRestoreS3Reads(t *testing.T) {
 	}
 	r := testcluster.AdoptForTest(t, dir)
 	sameTables(t, "restored by ranged reads", tableDigests(t, r), want)
+
+	t.Run("WAL archive in S3", func(t *testing.T) {
+		dir := filepath.Join(base, "pitr")
+		restoreOK(t, append(append([]string{"--wal-archive", "s3://" + s3Bucket + "/wal"}, endpoint...), location, dir)...)
+		conf, err := os.ReadFile(filepath.Join(dir, "postgresql.auto.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		self, _ := os.Executable()
+		want := fmt.Sprintf("restore_command = '%s wal-get --s3-endpoint %s s3://%s/wal %%f %%p'\n", self, srv.Endpoint(), s3Bucket)
+		if !strings.Contains(string(conf), want) {
+			t.Errorf("postgresql.auto.conf lacks %q:\n%s", want, conf)
+		}
+	})
 
 	t.Run("the store stops", func(t *testing.T) {
 		failed := filepath.Join(base, "failed")

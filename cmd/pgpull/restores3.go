@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -61,4 +63,40 @@ func (r *s3Reads) report(log func(string, ...any)) {
 		log("S3 reads: peak %d of %d bytes held (-j %d, ranges of %s)", r.set.Held.Peak(), r.set.Budget.Total(),
 			r.jobs, humanSize(r.set.RangeSize))
 	}
+}
+
+// walGetLine is restore_command for an S3 WAL archive: this program's wal-get, with the store's
+// endpoint and addressing as this restore resolved them (the server runs it with its own
+// environment, which may lack AWS_ENDPOINT_URL). Credentials are not written: the server's user
+// finds its own, as `aws s3` would. The store is reached first, so that a missing bucket or a
+// refused key costs one line before anything starts.
+func walGetLine(ctx context.Context, s3 s3Flags, location string) (string, error) {
+	if _, err := s3.open(ctx, location); err != nil {
+		return "", fmt.Errorf("--wal-archive: %w", err)
+	}
+	set, err := s3store.Resolve(s3.config(), os.Getenv)
+	if err != nil {
+		return "", err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("--wal-archive %s: finding this program for restore_command: %w", location, err)
+	}
+	words := []string{self, "wal-get", "--s3-endpoint", set.Endpoint}
+	if set.PathStyle {
+		words = append(words, "--s3-path-style")
+	}
+	line := ""
+	for _, w := range append(words, location) {
+		line += shellWord(w) + " "
+	}
+	return strings.ReplaceAll(line, "%", "%%") + "%f %p", nil
+}
+
+// shellWord quotes w for sh when it holds anything but plain path characters.
+func shellWord(w string) string {
+	if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-:=") == "" {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 }
