@@ -14,7 +14,8 @@ type Lister interface {
 
 // Objects reads a backup kept as objects (backupcheck.Objects) through Readers that share one
 // budget, and remembers the first read that failed: a stream cut by the store reads as a
-// truncated backup to the checker, which the failure explains.
+// truncated backup to the checker, which the failure explains. The Readers share the budget, so
+// objects are read one at a time, each closed before the next is opened, as a restore reads them.
 type Objects struct {
 	Store    Lister
 	Settings Settings
