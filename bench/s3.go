@@ -51,6 +51,21 @@ const (
 	s3BenchSecret = "bench-secret"
 )
 
+// startBenchStore starts weed in the work directory, with the bench's bucket and key.
+func startBenchStore(ctx context.Context, w *workDir) (*weed.Server, error) {
+	if err := os.Mkdir(w.join("weed"), 0o700); err != nil {
+		return nil, err
+	}
+	return weed.Start(ctx, w.join("weed"), weed.Options{Bucket: s3BenchBucket, AccessKey: s3BenchKey, SecretKey: s3BenchSecret})
+}
+
+// s3BenchEnv is the environment of the commands that reach the store: its key, and no settings
+// of the caller's.
+func s3BenchEnv(w *workDir) []string {
+	return append(os.Environ(), "AWS_ACCESS_KEY_ID="+s3BenchKey, "AWS_SECRET_ACCESS_KEY="+s3BenchSecret,
+		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1", "AWS_SHARED_CREDENTIALS_FILE="+w.join("none"), "AWS_CONFIG_FILE="+w.join("none"))
+}
+
 // s3Form is one way of getting the backup somewhere, run as a shell command line.
 type s3Form struct {
 	name, command string
@@ -68,10 +83,7 @@ func runS3Bench(ctx context.Context, s s3Settings, stdout, stderr io.Writer) (er
 			err = cerr
 		}
 	}()
-	if err := os.Mkdir(w.join("weed"), 0o700); err != nil {
-		return err
-	}
-	store, err := weed.Start(ctx, w.join("weed"), weed.Options{Bucket: s3BenchBucket, AccessKey: s3BenchKey, SecretKey: s3BenchSecret})
+	store, err := startBenchStore(ctx, w)
 	if err != nil {
 		return err
 	}
@@ -97,8 +109,7 @@ func runS3Bench(ctx context.Context, s s3Settings, stdout, stderr io.Writer) (er
 	} else {
 		fmt.Fprintln(stderr, "bench: no aws CLI on PATH: the piped form is left out (apt-get install awscli)")
 	}
-	env := append(os.Environ(), "AWS_ACCESS_KEY_ID="+s3BenchKey, "AWS_SECRET_ACCESS_KEY="+s3BenchSecret,
-		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1", "AWS_SHARED_CREDENTIALS_FILE="+w.join("none"), "AWS_CONFIG_FILE="+w.join("none"))
+	env := s3BenchEnv(w)
 	for r := 1; r <= s.rounds; r++ {
 		for _, f := range forms {
 			fmt.Fprintf(stderr, "bench: round %d: %s\n", r, f.name)

@@ -98,7 +98,11 @@ func (j *job) check(ctx context.Context) (*backupcheck.Report, error) {
 	c.Copy = j.x
 	switch {
 	case j.src.Objects != nil:
-		return c.VerifyObjects(ctx, j.src.Objects, j.src.Name)
+		rep, err := c.VerifyObjects(ctx, j.src.Objects, j.src.Name)
+		if f, ok := j.src.Objects.(interface{ Failed() error }); ok && f.Failed() != nil {
+			return nil, f.Failed() // the store, not the backup, cut the stream short
+		}
+		return rep, err
 	case j.src.Stream != nil:
 		return c.VerifyStream(ctx, j.src.Stream, j.src.Name)
 	}

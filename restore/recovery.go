@@ -12,8 +12,12 @@ import (
 // Recovery is what the restored server is to do at its first start, as PostgreSQL's recovery
 // settings say it; the zero value leaves the backup's own settings as they are.
 type Recovery struct {
-	// WALArchive is a directory `pgpull wal` keeps: restore_command copies from it.
+	// WALArchive is a directory `pgpull wal` keeps: restore_command copies from it. Or an
+	// s3://BUCKET/PREFIX archive, read by WALGet.
 	WALArchive string
+	// WALGet is restore_command for an s3:// WALArchive: `pgpull wal-get ... %f %p`, with the
+	// path of the program and the store's settings, which the caller knows.
+	WALGet string
 	// At most one target: where recovery stops (recovery_target_time, _lsn, _name).
 	TargetTime *time.Time
 	TargetLSN  *pgformat.LSN
@@ -48,12 +52,14 @@ func (r Recovery) Check() error {
 		return fmt.Errorf("--target-action %q: use pause, promote or shutdown", r.TargetAction)
 	case r.PrimaryConninfo != "" && !r.Standby:
 		return fmt.Errorf("--primary-conninfo is the primary a standby streams from: add --standby")
-	case strings.HasPrefix(r.WALArchive, "s3://"):
-		return fmt.Errorf("--wal-archive %s: recovery from an S3 archive needs a command for restore_command, which this pgpull lacks; "+
-			"give a directory `pgpull wal` keeps, or set restore_command in postgresql.auto.conf yourself", r.WALArchive)
+	case r.s3() && r.WALGet == "":
+		return fmt.Errorf("--wal-archive %s: no pgpull wal-get command to read it with", r.WALArchive)
 	}
 	return nil
 }
+
+// s3 reports whether the archive is in S3, read by WALGet rather than copied.
+func (r Recovery) s3() bool { return strings.HasPrefix(r.WALArchive, "s3://") }
 
 // target reports whether a recovery target is set.
 func (r Recovery) target() bool {
@@ -79,7 +85,10 @@ func (r Recovery) settings(now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# added by pgpull restore, %s\n", now.UTC().Format(time.RFC3339))
 	set := func(name, value string) { fmt.Fprintf(&b, "%s = %s\n", name, confQuote(value)) }
-	if r.WALArchive != "" {
+	switch {
+	case r.s3():
+		set("restore_command", r.WALGet)
+	case r.WALArchive != "":
 		set("restore_command", archiveCommand(r.WALArchive))
 	}
 	switch {

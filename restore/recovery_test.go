@@ -25,7 +25,8 @@ func TestRecoveryCheck(t *testing.T) {
 		{"action without target", Recovery{WALArchive: "/a", TargetAction: "promote"}, "give one"},
 		{"unknown action", Recovery{WALArchive: "/a", TargetName: "x", TargetAction: "resume"}, "use pause, promote or shutdown"},
 		{"conninfo without standby", Recovery{PrimaryConninfo: "host=p"}, "add --standby"},
-		{"s3 archive", Recovery{WALArchive: "s3://b/wal"}, "S3 archive"},
+		{"s3 archive without wal-get", Recovery{WALArchive: "s3://b/wal"}, "no pgpull wal-get command"},
+		{"s3 archive", Recovery{WALArchive: "s3://b/wal", WALGet: "pgpull wal-get s3://b/wal %f %p", TargetName: "x"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +55,9 @@ func TestRecoverySettings(t *testing.T) {
 		{"quotes, backslash and percent in the archive's path", Recovery{WALArchive: `/srv/it's\100%`, TargetLSN: &lsn}, []string{
 			`restore_command = 'cp ''/srv/it''\\''''s\\100%%''/%f %p 2>/dev/null || cp ''/srv/it''\\''''s\\100%%''/%f.partial %p'`,
 			`recovery_target_lsn = '0/3000060'`,
+		}, "recovery.signal"},
+		{"s3 archive", Recovery{WALArchive: "s3://b/wal", WALGet: "/usr/bin/pgpull wal-get s3://b/wal %f %p"}, []string{
+			`restore_command = '/usr/bin/pgpull wal-get s3://b/wal %f %p'`,
 		}, "recovery.signal"},
 		{"standby", Recovery{Standby: true, PrimaryConninfo: "host=db1 password='x'"}, []string{
 			`primary_conninfo = 'host=db1 password=''x'''`,

@@ -20,7 +20,8 @@ type Source struct {
 	Path string
 	// Stream is a tar stream read once, as from stdin.
 	Stream io.Reader
-	// Objects is a backup under an s3:// prefix.
+	// Objects is a backup under an s3:// prefix. When it has a Failed() error method, a failure
+	// it reports is the restore's, rather than the truncated backup the checker then sees.
 	Objects backupcheck.Objects
 }
 
@@ -98,7 +99,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	var archive *walArchive
-	if opts.Recovery.WALArchive != "" {
+	if opts.Recovery.WALArchive != "" && !opts.Recovery.s3() {
+		// An S3 archive is not listed: only the backup's end bounds a target, and recovery
+		// itself stops where the archive ends.
 		if archive, err = readArchive(opts.Recovery.WALArchive); err != nil {
 			return nil, err
 		}

@@ -31,16 +31,17 @@ type restoreFlags struct {
 	verbose         bool
 	summary         string
 	s3              s3Flags
+	reads           *s3Reads
 }
 
 func restoreCommand(stdin io.Reader, stderr io.Writer) *command {
-	f := restoreFlags{mapping: restoreMapping{}}
+	f := restoreFlags{mapping: restoreMapping{}, reads: &s3Reads{}}
 	fs := newFlags("pgpull restore")
 	fs.VarP(f.mapping, "tablespace-mapping", "T", "put the tablespace the server kept in OLDDIR (or whose OID is OLDDIR) in NEWDIR, as `OLDDIR=NEWDIR`")
 	fs.StringVar(&f.owner, "owner", "", "give every file to `USER[:GROUP]`, the account the server runs as (root only, for another user)")
 	fs.BoolVar(&f.delta, "delta", false, "DIR holds a data directory: write only the files that differ from the backup, remove what it lacks")
 	fs.BoolVarP(&f.noSync, "no-sync", "N", false, "do not fsync what was written")
-	fs.StringVar(&f.walArchive, "wal-archive", "", "recover from the WAL archive `DIR` pgpull wal keeps (restore_command), to the end or to a target")
+	fs.StringVar(&f.walArchive, "wal-archive", "", "recover from the WAL archive `DIR` pgpull wal keeps (restore_command; s3://BUCKET/PREFIX: with pgpull wal-get), to the end or to a target")
 	fs.StringVar(&f.targetTime, "target-time", "", "stop recovery at `TIME` (2026-05-01 14:30:00+02; local time without a zone)")
 	fs.StringVar(&f.targetLSN, "target-lsn", "", "stop recovery at `LSN`")
 	fs.StringVar(&f.targetName, "target-name", "", "stop recovery at the restore point `NAME` (pg_create_restore_point)")
@@ -52,6 +53,7 @@ func restoreCommand(stdin io.Reader, stderr io.Writer) *command {
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "say what is done, and what was restored")
 	fs.StringVar(&f.summary, "summary", "", "write one JSON object at the end to `FILE` (- for stderr)")
 	f.s3.add(fs)
+	f.reads.add(fs)
 	return &command{
 		name:  "restore",
 		usage: "restore [flags] SOURCE... DIR",
@@ -79,7 +81,13 @@ func runRestore(ctx context.Context, f restoreFlags, args []string, stdin io.Rea
 	opts := restore.Options{Dir: args[len(args)-1], Mapping: f.mapping, Delta: f.delta, NoSync: f.noSync,
 		Checker: backupcheck.NewChecker(), TempDir: f.tempDir}
 	var err error
-	if opts.Recovery, err = f.recovery(); err != nil {
+	walGet := ""
+	if schemeOf(f.walArchive) == "s3" {
+		if walGet, err = walGetLine(ctx, f.s3, f.walArchive); err != nil {
+			return err
+		}
+	}
+	if opts.Recovery, err = f.recovery(walGet); err != nil {
 		return exitError{exitUsage, err}
 	}
 	if f.owner != "" {
@@ -90,6 +98,9 @@ func runRestore(ctx context.Context, f restoreFlags, args []string, stdin io.Rea
 	if strings.HasPrefix(opts.Dir, "s3://") || opts.Dir == "-" {
 		return exitError{exitUsage, fmt.Errorf("DIR %q: restore writes a data directory; give its path last, after the SOURCEs", opts.Dir)}
 	}
+	if err := f.reads.check(); err != nil {
+		return exitError{exitUsage, err}
+	}
 	if opts.Sources, err = f.sources(ctx, args[:len(args)-1], stdin); err != nil {
 		return err
 	}
@@ -99,13 +110,15 @@ func runRestore(ctx context.Context, f restoreFlags, args []string, stdin io.Rea
 	}
 	opts.Log, opts.Observe = out.log, out.observe
 	res, err := restore.Run(ctx, opts)
+	f.reads.report(out.log)
 	out.finish(opts, res, err)
 	return err
 }
 
-// recovery turns the recovery flags into settings, refusing what does not parse.
-func (f restoreFlags) recovery() (restore.Recovery, error) {
-	r := restore.Recovery{WALArchive: f.walArchive, TargetName: f.targetName, TargetAction: f.targetAction,
+// recovery turns the recovery flags into settings, refusing what does not parse; walGet is
+// restore_command for an S3 archive.
+func (f restoreFlags) recovery(walGet string) (restore.Recovery, error) {
+	r := restore.Recovery{WALArchive: f.walArchive, WALGet: walGet, TargetName: f.targetName, TargetAction: f.targetAction,
 		Standby: f.standby, PrimaryConninfo: f.primaryConninfo}
 	if f.targetTime != "" {
 		t, err := restore.ParseTargetTime(f.targetTime, time.Local)
@@ -143,7 +156,7 @@ func (f restoreFlags) sources(ctx context.Context, args []string, stdin io.Reade
 			if err != nil {
 				return nil, err
 			}
-			src.Objects = store
+			src.Objects = f.reads.objects(store)
 		case scheme != "":
 			return nil, unsupportedURL("SOURCE", arg, scheme)
 		default:
