@@ -3,6 +3,7 @@ module github.com/pgpull/pgpull
 go 1.26.8
 
 require (
+	github.com/DataDog/zstd v1.5.7
 	github.com/Shopify/toxiproxy/v2 v2.5.0
 	github.com/creack/pty v1.1.24
 	github.com/jackc/pgx/v5 v5.12.0

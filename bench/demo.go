@@ -76,7 +76,7 @@ func runDemo(ctx context.Context, s demoSettings, stdout io.Writer) (err error) 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		pgpull, err = buildPgpull(gctx, work.path)
+		pgpull, err = buildPgpull(gctx, work.path, "")
 		return err
 	})
 	g.Go(func() error {

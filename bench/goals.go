@@ -27,11 +27,12 @@ type goal struct {
 func findSummary(sums []summary, tool string, jobs int, comp string) (summary, bool) {
 	var fallback *summary
 	for i, s := range sums {
-		if s.Tool != tool || s.Compress != comp || (tool == toolPgpull && s.Jobs != jobs) || s.Runs == 0 ||
+		pgpull := tool == toolPgpull || tool == toolPgpullLibzstd
+		if s.Tool != tool || s.Compress != comp || (pgpull && s.Jobs != jobs) || s.Runs == 0 ||
 			strings.HasSuffix(s.Config, " no-walcheck") {
 			continue
 		}
-		if tool != toolPgpull || s.RangeSize == defaultRangeSize {
+		if !pgpull || s.RangeSize == defaultRangeSize {
 			return s, true
 		}
 		if fallback == nil {
@@ -47,10 +48,10 @@ func findSummary(sums []summary, tool string, jobs int, comp string) (summary, b
 // evaluateGoals checks the targets that this scenario can speak to.
 func evaluateGoals(rep benchReport) []goal {
 	var goals []goal
-	// ratio is pg_basebackup's wall with bComp over pgpull's at -j jobs with pComp.
-	ratio := func(name, pComp, bComp string, jobs int, want float64) {
+	// ratioOf is pg_basebackup's wall with bComp over a pgpull build's at -j jobs with pComp.
+	ratioOf := func(tool, name, pComp, bComp string, jobs int, want float64) {
 		g := goal{Name: name, Target: fmt.Sprintf(">= %.1fx", want), Unit: "x"}
-		p, okP := findSummary(rep.Summaries, toolPgpull, jobs, pComp)
+		p, okP := findSummary(rep.Summaries, tool, jobs, pComp)
 		b, okB := findSummary(rep.Summaries, toolBasebackup, 1, bComp)
 		if !okP || !okB {
 			g.Missing = fmt.Sprintf("needs pgpull -j%d with %s and pg_basebackup with %s", jobs, pComp, bComp)
@@ -60,6 +61,9 @@ func evaluateGoals(rep benchReport) []goal {
 		}
 		goals = append(goals, g)
 	}
+	ratio := func(name, pComp, bComp string, jobs int, want float64) {
+		ratioOf(toolPgpull, name, pComp, bComp, jobs, want)
+	}
 	if rep.Scenario != "local" {
 		ratio("pg_basebackup wall / pgpull -j8 wall, none", "none", "none", 8, 3.0)
 		ratio("pg_basebackup server-zstd:1 wall / pgpull -j8 --server-compress wall", "server", "server-zstd:1", 8, 1.0)
@@ -68,6 +72,10 @@ func evaluateGoals(rep benchReport) []goal {
 	ratio("pg_basebackup wall / pgpull -j4 wall, none", "none", "none", defaultJobs, 1.5)
 	ratio("pg_basebackup client-gzip:1 wall / pgpull -j4 gzip:1 wall", "gzip:1", "gzip:1", defaultJobs, 1.8)
 	ratio("pg_basebackup client-zstd:1 wall / pgpull -j4 zstd:1 wall", "zstd:1", "zstd:1", defaultJobs, 1.3)
+	if _, ok := findSummary(rep.Summaries, toolPgpullLibzstd, defaultJobs, "zstd:1"); ok {
+		// The same goal for the -tags libzstd build, when the run measured it.
+		ratioOf(toolPgpullLibzstd, "pg_basebackup client-zstd:1 wall / pgpull-libzstd -j4 zstd:1 wall", "zstd:1", "zstd:1", defaultJobs, 1.3)
+	}
 
 	mem := goal{Name: "pgpull -j4 gzip:1 peak RSS", Target: "< 160 MiB", Unit: "MiB"}
 	if p, ok := findSummary(rep.Summaries, toolPgpull, defaultJobs, "gzip:1"); ok {

@@ -8,10 +8,14 @@ import (
 
 // Tools the matrix can hold.
 const (
-	toolPgpull     = "pgpull"
-	toolBasebackup = "pg_basebackup"
-	toolPgbackrest = "pgbackrest"
-	toolTar        = "tar"
+	toolPgpull = "pgpull"
+	// toolPgpullLibzstd is pgpull built with -tags libzstd (zstd from the C library through
+	// cgo). Only its zstd encoder differs from the default build's, so it runs the client zstd
+	// compressions only, with the same -j and --range-size values as pgpull.
+	toolPgpullLibzstd = "pgpull-libzstd"
+	toolBasebackup    = "pg_basebackup"
+	toolPgbackrest    = "pgbackrest"
+	toolTar           = "tar"
 )
 
 // compression is one --compress value: none, gzip:LEVEL or zstd:LEVEL, done by the client; or
@@ -147,11 +151,11 @@ func (c config) pgpullArgs() []string {
 // name is the config's label in tables and files.
 func (c config) name() string {
 	switch c.tool {
-	case toolPgpull:
+	case toolPgpull, toolPgpullLibzstd:
 		if c.noWALCheck {
-			return fmt.Sprintf("pgpull -j%d r=%s %s no-walcheck", c.jobs, c.rangeSize, c.comp)
+			return fmt.Sprintf("%s -j%d r=%s %s no-walcheck", c.tool, c.jobs, c.rangeSize, c.comp)
 		}
-		return fmt.Sprintf("pgpull -j%s r=%s %s", jobsArg(c.jobs), c.rangeSize, c.comp)
+		return fmt.Sprintf("%s -j%s r=%s %s", c.tool, jobsArg(c.jobs), c.rangeSize, c.comp)
 	case toolPgbackrest:
 		return fmt.Sprintf("pgbackrest p=%d %s", c.jobs, c.comp)
 	case toolTar:
@@ -162,6 +166,8 @@ func (c config) name() string {
 
 // matrixSpec says which configs to run.
 type matrixSpec struct {
+	pgpull         bool // the default build
+	pgpullLibzstd  bool // the -tags libzstd build, for the zstd compressions
 	jobs           []int
 	rangeSizes     []string
 	walChecks      []bool // pgpull with the WAL check (true), without (false), or both
@@ -180,8 +186,11 @@ func (m matrixSpec) configs() []config {
 		for _, j := range m.jobs {
 			for _, r := range m.rangeSizes {
 				for _, w := range m.walChecks {
-					if comp.forPgpull() {
+					if m.pgpull && comp.forPgpull() {
 						out = append(out, config{tool: toolPgpull, jobs: j, rangeSize: r, comp: comp, noWALCheck: !w})
+					}
+					if m.pgpullLibzstd && !comp.server && comp.algo == "zstd" && comp.workers == 0 {
+						out = append(out, config{tool: toolPgpullLibzstd, jobs: j, rangeSize: r, comp: comp, noWALCheck: !w})
 					}
 				}
 			}
@@ -275,7 +284,7 @@ func splitList(s string) []string {
 // serverCompress reports whether pgpull runs with --server-compress, which needs its helper.
 func (m matrixSpec) serverCompress() bool {
 	for _, c := range m.comps {
-		if c.server && c.forPgpull() && len(m.jobs) > 0 {
+		if c.server && c.forPgpull() && m.pgpull && len(m.jobs) > 0 {
 			return true
 		}
 	}

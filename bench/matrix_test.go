@@ -19,7 +19,7 @@ func TestInterleaveIsRoundRobin(t *testing.T) {
 
 func TestMatrixConfigs(t *testing.T) {
 	m := matrixSpec{
-		jobs: []int{1, 4}, rangeSizes: []string{"8MB"}, walChecks: []bool{true},
+		pgpull: true, jobs: []int{1, 4}, rangeSizes: []string{"8MB"}, walChecks: []bool{true},
 		comps:      []compression{{algo: "none"}, {algo: "gzip", level: 1}},
 		basebackup: true, pgbackrest: true, pgbackrestJobs: []int{2}, tar: true,
 	}
@@ -40,7 +40,7 @@ func TestMatrixConfigs(t *testing.T) {
 // TestMatrixWALCheck: --wal-check on,off puts each pgpull cell in twice, the second without the
 // check, so that its cost is measured in interleaved runs.
 func TestMatrixWALCheck(t *testing.T) {
-	m := matrixSpec{jobs: []int{4}, rangeSizes: []string{"8MB"}, walChecks: []bool{true, false},
+	m := matrixSpec{pgpull: true, jobs: []int{4}, rangeSizes: []string{"8MB"}, walChecks: []bool{true, false},
 		comps: []compression{{algo: "none"}}}
 	var got []string
 	for _, c := range m.configs() {
@@ -56,7 +56,7 @@ func TestMatrixWALCheck(t *testing.T) {
 // only where the tool has them, and nothing of the server's goes to pgBackRest.
 func TestMatrixServerCompression(t *testing.T) {
 	m := matrixSpec{
-		jobs: []int{8}, rangeSizes: []string{"8MB"}, walChecks: []bool{true},
+		pgpull: true, jobs: []int{8}, rangeSizes: []string{"8MB"}, walChecks: []bool{true},
 		comps:      []compression{{algo: "none"}, {server: true}, {server: true, algo: "zstd", level: 1}},
 		basebackup: true, pgbackrest: true, pgbackrestJobs: []int{2},
 	}
@@ -83,6 +83,29 @@ func TestMatrixServerCompression(t *testing.T) {
 	}
 	if m.jobs = nil; m.serverCompress() {
 		t.Error("no pgpull runs should need no helper")
+	}
+}
+
+// TestMatrixLibzstd: the -tags libzstd build runs beside the default one for the client zstd
+// compressions only, the one thing its tag changes; nothing else of the matrix moves.
+func TestMatrixLibzstd(t *testing.T) {
+	m := matrixSpec{
+		pgpull: true, pgpullLibzstd: true, jobs: []int{2}, rangeSizes: []string{"8MB"}, walChecks: []bool{true},
+		comps:      []compression{{algo: "none"}, {algo: "zstd", level: 1}, {algo: "zstd", level: 1, workers: 2}, {server: true, algo: "zstd", level: 1}},
+		basebackup: true,
+	}
+	var names []string
+	for _, c := range m.configs() {
+		names = append(names, c.name())
+	}
+	want := []string{"pgpull -j2 r=8MB none", "pg_basebackup none",
+		"pgpull -j2 r=8MB zstd:1", "pgpull-libzstd -j2 r=8MB zstd:1", "pg_basebackup zstd:1",
+		"pg_basebackup zstd:1:workers=2", "pg_basebackup server-zstd:1"}
+	if !slices.Equal(names, want) {
+		t.Errorf("configs:\n%q\nwant\n%q", names, want)
+	}
+	if m.pgpull = false; len(m.configs()) != 5 {
+		t.Errorf("pgpull-libzstd alone: %d configs, want its zstd:1 row and pg_basebackup's 4", len(m.configs()))
 	}
 }
 
@@ -132,7 +155,7 @@ func TestMatrixAutoJobsAndZstdWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := matrixSpec{
-		jobs: jobs, rangeSizes: []string{"8MB"}, walChecks: []bool{true},
+		pgpull: true, jobs: jobs, rangeSizes: []string{"8MB"}, walChecks: []bool{true},
 		comps:      []compression{{algo: "none"}, workers},
 		basebackup: true, pgbackrest: true, pgbackrestJobs: jobs,
 	}

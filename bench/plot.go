@@ -39,9 +39,9 @@ func plotThroughput(rep benchReport, path string) error {
 			continue
 		}
 		switch s.Tool {
-		case toolPgpull:
+		case toolPgpull, toolPgpullLibzstd:
 			if s.RangeSize == rep.Summaries[0].RangeSize || s.RangeSize == defaultRangeSize {
-				add(fmt.Sprintf("pgpull r=%s %s", s.RangeSize, s.Compress), float64(s.Jobs), s.MBPerSec)
+				add(fmt.Sprintf("%s r=%s %s", s.Tool, s.RangeSize, s.Compress), float64(s.Jobs), s.MBPerSec)
 			}
 		case toolPgbackrest:
 			add("pgbackrest "+s.Compress, float64(s.Jobs), s.MBPerSec)

@@ -54,7 +54,8 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&s.walChecks, "wal-check", "on", "pgpull's WAL check: on, off (--no-check-wal), or on,off to measure its cost")
 	fs.StringVar(&s.compress, "compress", "none,gzip:1,zstd:1", "compressions, each run by every tool: none, gzip:N, zstd:N; "+
 		"on the server: server (pgpull --server-compress, helper installed), server-gzip:N, server-lz4:N, server-zstd:N (pg_basebackup)")
-	fs.StringVar(&s.tools, "tools", "pgpull,pg_basebackup,pgbackrest,tar", "tools to run; missing ones are skipped with a note")
+	fs.StringVar(&s.tools, "tools", "pgpull,pg_basebackup,pgbackrest,tar", "tools to run; missing ones are skipped with a note; "+
+		"pgpull-libzstd is pgpull built with -tags libzstd (needs a C compiler), run for the zstd compressions")
 	fs.StringVar(&s.pgbackrestJob, "pgbackrest-jobs", "", "pgBackRest process-max values (default: --jobs)")
 	fs.IntVar(&s.runs, "runs", 3, "runs of every config, interleaved; medians are reported")
 	fs.DurationVar(&s.latency, "latency", 0, "delay added each way between clients and server, e.g. 20ms")
@@ -132,11 +133,12 @@ func (s runSettings) plan() (benchPlan, error) {
 	if p.bandwidth, err = parseBandwidth(s.bandwidth); err != nil {
 		return p, err
 	}
-	wantPgpull := false
 	for _, t := range splitList(s.tools) {
 		switch t {
 		case toolPgpull:
-			wantPgpull = true
+			p.matrix.pgpull = true
+		case toolPgpullLibzstd:
+			p.matrix.pgpullLibzstd = true
 		case toolBasebackup:
 			p.matrix.basebackup = true
 		case toolPgbackrest:
@@ -147,7 +149,7 @@ func (s runSettings) plan() (benchPlan, error) {
 			return p, fmt.Errorf("--tools: unknown tool %q", t)
 		}
 	}
-	if !wantPgpull {
+	if !p.matrix.pgpull && !p.matrix.pgpullLibzstd {
 		p.matrix.jobs = nil
 	}
 	shaped := p.latency > 0 || p.bandwidth > 0
@@ -254,9 +256,16 @@ func runBench(ctx context.Context, s runSettings, stdout, stderr io.Writer) (err
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		t.pgpull, err = buildPgpull(gctx, work.path)
+		t.pgpull, err = buildPgpull(gctx, work.path, "")
 		return err
 	})
+	if p.matrix.pgpullLibzstd {
+		g.Go(func() error {
+			var err error
+			t.pgpullLibzstd, err = buildPgpull(gctx, work.path, "libzstd")
+			return err
+		})
+	}
 	if s.dsn == "" {
 		rep.Dataset = p.dataset.String()
 		logf("scratch cluster with data checksums, loading %s", p.dataset)
@@ -408,8 +417,11 @@ func toolCommands(configs []config, t *target) []string {
 	for _, c := range configs {
 		var line string
 		switch c.tool {
-		case toolPgpull:
+		case toolPgpull, toolPgpullLibzstd:
 			line = fmt.Sprintf("pgpull backup -j J -c fast --range-size %s %s DSN - | count", c.rangeSize, strings.Join(c.pgpullArgs(), " "))
+			if c.tool == toolPgpullLibzstd {
+				line += "  (pgpull built with go build -tags libzstd)"
+			}
 		case toolBasebackup:
 			line = strings.Join(append([]string{"pg_basebackup -d DSN -D - -Ft -X fetch -c fast"}, c.comp.basebackupArgs()...), " ") + " | count"
 		case toolPgbackrest:

@@ -41,7 +41,7 @@ func newWorkDirWithPgpull(ctx context.Context) (*workDir, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	bin, err := buildPgpull(ctx, w.path)
+	bin, err := buildPgpull(ctx, w.path, "")
 	if err != nil {
 		w.Close()
 		return nil, "", err

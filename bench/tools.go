@@ -15,14 +15,16 @@ import (
 
 // target is what every tool backs up, and how to reach it.
 type target struct {
-	dsn        string // what clients connect with (through the net shaper, if any)
-	dataDir    string // local data directory, for pgBackRest and tar; "" if unknown
-	socketDir  string // unix socket directory, for pgBackRest
-	port       int
-	bindir     string // PostgreSQL client binaries (pg_basebackup)
-	pgpull     string // the pgpull binary under test
-	pgbackrest string // pgbackrest on PATH, or ""
-	work       *workDir
+	dsn       string // what clients connect with (through the net shaper, if any)
+	dataDir   string // local data directory, for pgBackRest and tar; "" if unknown
+	socketDir string // unix socket directory, for pgBackRest
+	port      int
+	bindir    string // PostgreSQL client binaries (pg_basebackup)
+	pgpull    string // the pgpull binary under test
+	// pgpullLibzstd is the same tree built with -tags libzstd, when pgpull-libzstd is measured.
+	pgpullLibzstd string
+	pgbackrest    string // pgbackrest on PATH, or ""
+	work          *workDir
 }
 
 // runConfig runs cfg once and measures it.
@@ -31,10 +33,14 @@ func (t *target) runConfig(ctx context.Context, cfg config, run int) sample {
 	var u childUsage
 	var err error
 	switch cfg.tool {
-	case toolPgpull:
+	case toolPgpull, toolPgpullLibzstd:
 		args := append([]string{"backup", "-j", jobsArg(cfg.jobs), "-c", "fast", "--range-size", cfg.rangeSize},
 			cfg.pgpullArgs()...)
-		u, err = runChild(ctx, exec.CommandContext(ctx, t.pgpull, append(args, t.dsn, "-")...))
+		bin := t.pgpull
+		if cfg.tool == toolPgpullLibzstd {
+			bin = t.pgpullLibzstd
+		}
+		u, err = runChild(ctx, exec.CommandContext(ctx, bin, append(args, t.dsn, "-")...))
 	case toolBasebackup:
 		// -X fetch: WAL comes at the end in the same stream, as with pgpull;
 		// -X stream would be refused with -D -.

@@ -14,8 +14,9 @@ func buildInfo() *debug.BuildInfo {
 	return info
 }
 
-// versionLine is pgpull --version: the module version, and the commit it was built from when the
-// build was made in a git checkout.
+// versionLine is pgpull --version: the module version, the commit it was built from when the
+// build was made in a git checkout, and the build tags when there were any (-tags libzstd
+// changes the zstd encoder, which a report of a speed or a bug needs to say).
 func versionLine(info *debug.BuildInfo) string {
 	if info == nil {
 		return "pgpull (no build information)"
@@ -24,7 +25,7 @@ func versionLine(info *debug.BuildInfo) string {
 	if version == "" {
 		version = "(devel)"
 	}
-	var rev, at string
+	var rev, at, tags string
 	modified := false
 	for _, s := range info.Settings {
 		switch s.Key {
@@ -34,6 +35,8 @@ func versionLine(info *debug.BuildInfo) string {
 			at = s.Value
 		case "vcs.modified":
 			modified = s.Value == "true"
+		case "-tags":
+			tags = s.Value
 		}
 	}
 	parts := []string{"pgpull " + version}
@@ -46,6 +49,9 @@ func versionLine(info *debug.BuildInfo) string {
 			r += ", with uncommitted changes"
 		}
 		parts = append(parts, r)
+	}
+	if tags != "" {
+		parts = append(parts, "built with -tags "+tags)
 	}
 	parts = append(parts, info.GoVersion)
 	return strings.Join(parts, ", ")

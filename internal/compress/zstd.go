@@ -3,8 +3,6 @@ package compress
 import (
 	"fmt"
 	"io"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // zstdWriter cuts the stream into blocks of blockSize bytes and compresses each as a zstd frame
@@ -32,7 +30,7 @@ import (
 // their window by blockSize.
 type zstdWriter struct {
 	w          io.Writer
-	enc        *zstd.Encoder
+	enc        frameEncoder
 	blockSize  int
 	maxPending int
 
@@ -47,30 +45,25 @@ type zstdWriter struct {
 
 type zstdJob struct {
 	in, out []byte
+	err     error // from the encoder; set before done closes
 	done    chan struct{}
+}
+
+// frameEncoder compresses a whole block into one zstd frame. Two builds provide it:
+// zstd_purego.go (klauspost/compress, the default) and zstd_libzstd.go (libzstd through cgo,
+// with -tags libzstd). Both write plain zstd frames, so either build reads the other's output,
+// as do `zstd -d` and `tar --zstd`.
+type frameEncoder interface {
+	// encode appends src, compressed as one frame, to dst. Up to the concurrency the encoder
+	// was made for may run at once; an empty src gives a valid empty frame.
+	encode(dst, src []byte) ([]byte, error)
 }
 
 func newZstdWriter(w io.Writer, level, concurrency, blockSize int) (io.WriteCloser, error) {
 	if level < zstdMinLevel || level > zstdMaxLevel {
 		return nil, fmt.Errorf("compress: zstd level %d out of range %d..%d", level, zstdMinLevel, zstdMaxLevel)
 	}
-	window := zstd.MinWindowSize
-	for window < blockSize && window < zstd.MaxWindowSize {
-		window *= 2
-	}
-	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
-		// EncodeAll borrows one of concurrency encoders per call, so at most concurrency
-		// frames are compressed at once, and only that many encoders' tables exist.
-		zstd.WithEncoderConcurrency(concurrency),
-		// A frame never refers further back than its own block.
-		zstd.WithWindowSize(window),
-		// Lets Close write a valid (empty) frame for an empty stream, which `zstd -d` accepts
-		// where it rejects zero bytes.
-		zstd.WithZeroFrames(true),
-		// Each frame keeps its xxhash (the library's default), which `zstd -d` checks: leaving
-		// it out saved no CPU that benchstat could tell apart (bench/README.md).
-	)
+	enc, err := newFrameEncoder(level, concurrency, blockSize)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +122,7 @@ func (z *zstdWriter) dispatch() {
 	z.cur = nil
 	j.done = make(chan struct{})
 	go func() {
-		j.out = z.enc.EncodeAll(j.in, j.out[:0])
+		j.out, j.err = z.enc.encode(j.out[:0], j.in)
 		close(j.done)
 	}()
 	z.pending = append(z.pending, j)
@@ -141,6 +134,9 @@ func (z *zstdWriter) writeOldest() {
 	z.pending[0] = nil
 	z.pending = z.pending[1:]
 	<-j.done
+	if z.err == nil && j.err != nil {
+		z.err = fmt.Errorf("compress: zstd: %w", j.err)
+	}
 	if z.err == nil {
 		if _, err := z.w.Write(j.out); err != nil {
 			z.err = err
@@ -165,9 +161,11 @@ func (z *zstdWriter) Close() error {
 		z.writeOldest()
 	}
 	if z.err == nil && !z.wrote {
-		if _, err := z.w.Write(z.enc.EncodeAll(nil, nil)); err != nil {
-			z.err = err
+		empty, err := z.enc.encode(nil, nil)
+		if err == nil {
+			_, err = z.w.Write(empty)
 		}
+		z.err = err
 	}
 	z.cur, z.free = nil, nil
 	return z.err
