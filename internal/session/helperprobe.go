@@ -1,0 +1,86 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// HelperProbe is what --server-compress=auto learns before the backup starts, in two round trips
+// on the control session: how a sample of the data compresses through the helper and how fast,
+// and how fast the link carries the same bytes as pg_read_binary_file sends them.
+type HelperProbe struct {
+	// Path is the sampled file, the largest relation of the database the DSN connects to, and
+	// Bytes how much of it was read; 0 when the database holds no relation data.
+	Path  string
+	Bytes int64
+	// Compressed is what the helper made of the sample, and HelperTime how long the server took
+	// to read and compress it, as the server clocks it.
+	Compressed int64
+	HelperTime time.Duration
+	// RoundTrip is the first query's time less the server's time on it: the link's round trip;
+	// Transfer is the time the sample took as it is, less a round trip.
+	RoundTrip, Transfer time.Duration
+	// CPUs is how many CPUs the server's backends may run on (pgpull.helper_cpus()).
+	CPUs int
+}
+
+// Ratio is the compressed size over the sample's.
+func (p HelperProbe) Ratio() float64 { return float64(p.Compressed) / float64(p.Bytes) }
+
+// HelperRate is the helper's bytes per second of file data, on one backend.
+func (p HelperProbe) HelperRate() float64 {
+	return float64(p.Bytes) / max(p.HelperTime.Seconds(), 1e-6)
+}
+
+// LinkRate is one connection's bytes per second, as the sample crossed it.
+func (p HelperProbe) LinkRate() float64 { return float64(p.Bytes) / max(p.Transfer.Seconds(), 1e-6) }
+
+// probeSampleSQL picks the sample from the middle of the largest relation's first segment (by
+// relpages, which VACUUM and ANALYZE keep, so that no file is stat()ed for each relation) and
+// reads it through the helper, clocked on the server between two clock_timestamp()s (a target
+// list is evaluated in order). A first short read sets up the function in this backend, which
+// would otherwise count as the helper's time. Only the lengths come back, so that the round trip
+// carries a few bytes.
+const probeSampleSQL = `SELECT s.p, s.o, s.n, length(pgpull.read_compressed(s.p, s.o, 8192)),
+	extract(epoch FROM clock_timestamp())::float8, length(pgpull.read_compressed(s.p, s.o, s.n))::int8,
+	extract(epoch FROM clock_timestamp())::float8, extract(epoch FROM clock_timestamp() - statement_timestamp())::float8,
+	pgpull.helper_cpus()
+FROM (SELECT f.p, least(f.size, $1::int8) AS n, (f.size - least(f.size, $1::int8)) / 2 / 8192 * 8192 AS o
+	FROM (SELECT pg_relation_filepath(c.oid) AS p, least(pg_relation_size(c.oid), 1073741824) AS size
+		FROM pg_class c WHERE c.relkind IN ('r', 'm', 't', 'i') AND c.relpersistence = 'p'
+		ORDER BY c.relpages DESC, c.oid LIMIT 1) f
+	WHERE f.size > 0) s`
+
+// ProbeHelper reads a sample of up to sample bytes through the helper, then as it is, and clocks
+// both. The helper must be callable (CheckHelper): its Python is then started already.
+func ProbeHelper(ctx context.Context, conn *pgx.Conn, sample int64) (HelperProbe, error) {
+	var p HelperProbe
+	var offset, warm int64
+	var before, after, statement float64
+	began := time.Now()
+	err := conn.QueryRow(ctx, probeSampleSQL, sample).Scan(&p.Path, &offset, &p.Bytes, &warm, &before, &p.Compressed, &after, &statement, &p.CPUs)
+	switch {
+	case err == pgx.ErrNoRows:
+		return HelperProbe{}, nil
+	case err != nil:
+		return p, fmt.Errorf("sampling the data through the helper: %w", err)
+	}
+	p.HelperTime = time.Duration((after - before) * float64(time.Second))
+	p.RoundTrip = max(time.Since(began)-time.Duration(statement*float64(time.Second)), 0)
+	// In binary, as the fetch workers read: the control session's text results would send bytea
+	// as hex, twice its bytes.
+	began = time.Now()
+	res := conn.PgConn().ExecParams(ctx, `SELECT pg_read_binary_file($1, $2, $3, true)`,
+		[][]byte{[]byte(p.Path), itoa(offset), itoa(p.Bytes)}, nil, nil, []int16{pgx.BinaryFormatCode}).Read()
+	if res.Err != nil {
+		return p, fmt.Errorf("reading the sample as it is: %w", res.Err)
+	}
+	p.Transfer = max(time.Since(began)-p.RoundTrip, time.Microsecond)
+	return p, nil
+}
+
+func itoa(n int64) []byte { return strconv.AppendInt(nil, n, 10) }
