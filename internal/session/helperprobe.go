@@ -18,7 +18,7 @@ type HelperProbe struct {
 	Path  string
 	Bytes int64
 	// Compressed is what the helper made of the sample, and HelperTime how long the server took
-	// to read and compress it, as the server clocks it.
+	// to read and compress it, as the server clocks it (the faster of two reads).
 	Compressed int64
 	HelperTime time.Duration
 	// RoundTrip is the first query's time less the server's time on it: the link's round trip;
@@ -42,10 +42,12 @@ func (p HelperProbe) LinkRate() float64 { return float64(p.Bytes) / max(p.Transf
 // probeSampleSQL picks the sample from the middle of the largest relation's first segment (by
 // relpages, which VACUUM and ANALYZE keep, so that no file is stat()ed for each relation) and
 // reads it through the helper, clocked on the server between two clock_timestamp()s (a target
-// list is evaluated in order). A first short read sets up the function in this backend, which
-// would otherwise count as the helper's time. Only the lengths come back, so that the round trip
+// list is evaluated in order), twice, the faster counting: one preemption on a busy server would
+// otherwise halve the rate. A first short read sets up the function in this backend, which would
+// otherwise count as the helper's time. Only the lengths come back, so that the round trip
 // carries a few bytes.
 const probeSampleSQL = `SELECT s.p, s.o, s.n, length(pgpull.read_compressed(s.p, s.o, 8192)),
+	extract(epoch FROM clock_timestamp())::float8, length(pgpull.read_compressed(s.p, s.o, s.n))::int8,
 	extract(epoch FROM clock_timestamp())::float8, length(pgpull.read_compressed(s.p, s.o, s.n))::int8,
 	extract(epoch FROM clock_timestamp())::float8, extract(epoch FROM clock_timestamp() - statement_timestamp())::float8,
 	pgpull.helper_cpus()
@@ -59,17 +61,18 @@ FROM (SELECT f.p, least(f.size, $1::int8) AS n, (f.size - least(f.size, $1::int8
 // both. The helper must be callable (CheckHelper): its Python is then started already.
 func ProbeHelper(ctx context.Context, conn *pgx.Conn, sample int64) (HelperProbe, error) {
 	var p HelperProbe
-	var offset, warm int64
-	var before, after, statement float64
+	var offset, warm, again int64
+	var t0, t1, t2, statement float64
 	began := time.Now()
-	err := conn.QueryRow(ctx, probeSampleSQL, sample).Scan(&p.Path, &offset, &p.Bytes, &warm, &before, &p.Compressed, &after, &statement, &p.CPUs)
+	err := conn.QueryRow(ctx, probeSampleSQL, sample).Scan(&p.Path, &offset, &p.Bytes, &warm, &t0, &p.Compressed, &t1, &again, &t2,
+		&statement, &p.CPUs)
 	switch {
 	case err == pgx.ErrNoRows:
 		return HelperProbe{}, nil
 	case err != nil:
 		return p, fmt.Errorf("sampling the data through the helper: %w", err)
 	}
-	p.HelperTime = time.Duration((after - before) * float64(time.Second))
+	p.HelperTime = time.Duration(min(t1-t0, t2-t1) * float64(time.Second))
 	p.RoundTrip = max(time.Since(began)-time.Duration(statement*float64(time.Second)), 0)
 	// In binary, as the fetch workers read: the control session's text results would send bytea
 	// as hex, twice its bytes.
