@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pgpull/pgpull/internal/session"
+	"github.com/pgpull/pgpull/stages/fetch"
 )
 
 // ServerCompressRule is how --server-compress=auto weighs its probe: Sample bytes of the largest
@@ -24,7 +25,7 @@ func (b *Backup) chooseServerCompress(ctx context.Context) error {
 	codec, err := session.CheckHelper(ctx, b.conn)
 	if err == nil {
 		var probe session.HelperProbe
-		if probe, err = session.ProbeHelper(ctx, b.conn, rule.Sample); err == nil {
+		if probe, err = session.ProbeHelper(ctx, b.conn, rule.Sample, fetch.CompressedRowSize); err == nil {
 			b.opts.ServerCompress, b.ServerCompressWhy = rule.weigh(probe, codec, b.opts.Jobs)
 		}
 	}

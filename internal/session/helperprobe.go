@@ -47,8 +47,10 @@ func (p HelperProbe) LinkRate() float64 { return float64(p.Bytes) / max(p.Transf
 // otherwise count as the helper's time. Only the lengths come back, so that the round trip
 // carries a few bytes.
 const probeSampleSQL = `SELECT s.p, s.o, s.n, length(pgpull.read_compressed(s.p, s.o, 8192)),
-	extract(epoch FROM clock_timestamp())::float8, length(pgpull.read_compressed(s.p, s.o, s.n))::int8,
-	extract(epoch FROM clock_timestamp())::float8, length(pgpull.read_compressed(s.p, s.o, s.n))::int8,
+	extract(epoch FROM clock_timestamp())::float8,
+	(SELECT sum(length(pgpull.read_compressed(s.p, g, least($2::int8, s.o + s.n - g))))::int8 FROM generate_series(s.o, s.o + s.n - 1, $2::int8) g),
+	extract(epoch FROM clock_timestamp())::float8,
+	(SELECT sum(length(pgpull.read_compressed(s.p, g, least($2::int8, s.o + s.n - g))))::int8 FROM generate_series(s.o, s.o + s.n - 1, $2::int8) g),
 	extract(epoch FROM clock_timestamp())::float8, extract(epoch FROM clock_timestamp() - statement_timestamp())::float8,
 	pgpull.helper_cpus()
 FROM (SELECT f.p, least(f.size, $1::int8) AS n, (f.size - least(f.size, $1::int8)) / 2 / 8192 * 8192 AS o
@@ -57,14 +59,15 @@ FROM (SELECT f.p, least(f.size, $1::int8) AS n, (f.size - least(f.size, $1::int8
 		ORDER BY c.relpages DESC, c.oid LIMIT 1) f
 	WHERE f.size > 0) s`
 
-// ProbeHelper reads a sample of up to sample bytes through the helper, then as it is, and clocks
-// both. The helper must be callable (CheckHelper): its Python is then started already.
-func ProbeHelper(ctx context.Context, conn *pgx.Conn, sample int64) (HelperProbe, error) {
+// ProbeHelper reads a sample of up to sample bytes through the helper, in calls of call bytes as
+// the fetch workers make them, then as it is, and clocks both. The helper must be callable
+// (CheckHelper): its Python is then started already.
+func ProbeHelper(ctx context.Context, conn *pgx.Conn, sample, call int64) (HelperProbe, error) {
 	var p HelperProbe
 	var offset, warm, again int64
 	var t0, t1, t2, statement float64
 	began := time.Now()
-	err := conn.QueryRow(ctx, probeSampleSQL, sample).Scan(&p.Path, &offset, &p.Bytes, &warm, &t0, &p.Compressed, &t1, &again, &t2,
+	err := conn.QueryRow(ctx, probeSampleSQL, sample, call).Scan(&p.Path, &offset, &p.Bytes, &warm, &t0, &p.Compressed, &t1, &again, &t2,
 		&statement, &p.CPUs)
 	switch {
 	case err == pgx.ErrNoRows:
