@@ -24,11 +24,11 @@ type Compressed struct {
 	zstd *zstd.Decoder
 }
 
-// CompressedRowSize is how much of a file one helper call reads and compresses: RowSize. Measured
-// on the bench machine (PostgreSQL 15, Debian's python3-lz4, CPU time of one backend, three runs):
-// 64 MB of random bytes took 0.64-0.71 s in 1 MB calls and 0.04-0.05 s in 256 kB calls, a backend
-// paying for each fresh value of a megabyte or more; pgbench's pages took 0.03-0.05 s either way
-// and compressed 1% larger in 256 kB calls (17.3 MB of 268 MB against 17.1 MB).
+// CompressedRowSize is how much of a file one helper call reads and compresses: RowSize. On the
+// bench machine (PostgreSQL 15, Debian's python3-lz4, CPU time of one backend, three runs each,
+// while other work ran), random bytes cost about fifteen times the CPU in 1 MB calls that they
+// cost in 256 kB calls, a backend paying for each fresh value of a megabyte; pgbench's pages cost
+// the same either way and compressed 1% larger in 256 kB calls (17.3 MB of 268 MB against 17.1).
 const CompressedRowSize = RowSize
 
 // RangeQuery takes f's name as text: the worker reads a name that is not valid UTF-8 with
