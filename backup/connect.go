@@ -30,6 +30,9 @@ type Options struct {
 	VerifyPages bool
 	// ServerCompress reads through pgpull's helper function, which compresses on the server.
 	ServerCompress bool
+	// ServerCompressAuto has Connect decide ServerCompress from a probe of the link and the data
+	// (Tuning.ServerCompress).
+	ServerCompressAuto bool
 	// CheckWAL reads the WAL's records as they pass, and fails the backup on WAL that would not
 	// take recovery to the stop LSN.
 	CheckWAL bool
@@ -77,8 +80,11 @@ type Backup struct {
 	// ServerCodec is the codec --server-compress's helper uses on this server ("lz4", "zstd" or
 	// "zlib"); "" without --server-compress.
 	ServerCodec string
-	conn        *pgx.Conn // the control session's connection, until Run hands it over
-	free        int       // connections the server could still accept when inspected
+	// ServerCompressWhy, with Options.ServerCompressAuto, says what the probe found and why it
+	// turned compression on or left it off; "" without it.
+	ServerCompressWhy string
+	conn              *pgx.Conn // the control session's connection, until Run hands it over
+	free              int       // connections the server could still accept when inspected
 }
 
 // startJobs is how many fetch connections the run opens at the start.
@@ -130,7 +136,12 @@ func (b *Backup) inspect(ctx context.Context) error {
 	if err := b.checkPrior(); err != nil {
 		return err
 	}
-	if b.opts.ServerCompress {
+	switch {
+	case b.opts.ServerCompressAuto:
+		if err := b.chooseServerCompress(ctx); err != nil {
+			return err
+		}
+	case b.opts.ServerCompress:
 		if b.ServerCodec, err = session.CheckHelper(ctx, b.conn); err != nil {
 			return err
 		}

@@ -88,6 +88,10 @@ type Tuning struct {
 	// leaves to the server's other clients, and how long each count is measured.
 	AutoJobs       fetch.AutoJobs
 	AutoJobsWindow time.Duration
+
+	// ServerCompress is --server-compress=auto's rule: the sample it reads both ways, and the
+	// gain and the ratio that turn compression on.
+	ServerCompress ServerCompressRule
 }
 
 // DefaultTuning is what pgpull runs with.
@@ -148,6 +152,12 @@ func DefaultTuning() Tuning {
 		// 3.6 s at -j 8 (bench/RESULTS.md, 2026-11-30 12:25): the ramp, not the choice, cost it.
 		AutoJobs:       fetch.AutoJobs{Start: 2, Max: 16, Margin: 0.10, Linear: 0.8, Spare: 3},
 		AutoJobsWindow: 750 * time.Millisecond,
+
+		// Chosen, not measured: 1 MB takes 40 ms at 200 Mbit/s, long enough beside a round trip
+		// to clock the link, short enough not to matter; a quarter more data per connection leaves
+		// room for the Python starts and the decompression the rule does not count, and data that
+		// keeps 80% of its size is not worth the CPU on either end.
+		ServerCompress: ServerCompressRule{Sample: 1 << 20, Gain: 1.25, MaxRatio: 0.8},
 	}
 }
 

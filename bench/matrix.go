@@ -20,12 +20,14 @@ const (
 
 // compression is one --compress value: none, gzip:LEVEL or zstd:LEVEL, done by the client; or
 // done by the server: "server" is pgpull --server-compress (its helper picks the codec; the output
-// is uncompressed), server-gzip:LEVEL, server-lz4:LEVEL and server-zstd:LEVEL are pg_basebackup's.
+// is uncompressed), "server-auto" pgpull --server-compress=auto (its probe decides whether),
+// server-gzip:LEVEL, server-lz4:LEVEL and server-zstd:LEVEL are pg_basebackup's.
 //
 // zstd:LEVEL:workers=N is pg_basebackup's client-zstd with N compression threads (accepted by
 // pg_basebackup 15 and later); pgpull always compresses on every core, so it has no such row.
 type compression struct {
 	server  bool
+	auto    bool   // pgpull's server compression left to its probe
 	algo    string // "none", "gzip", "zstd" or "lz4"; "" for pgpull's server compression
 	level   int
 	workers int // pg_basebackup's zstd workers; 0 for none
@@ -33,8 +35,8 @@ type compression struct {
 
 func parseCompression(s string) (compression, error) {
 	s = strings.TrimSpace(s)
-	if s == "server" {
-		return compression{server: true}, nil
+	if s == "server" || s == "server-auto" {
+		return compression{server: true, auto: s == "server-auto"}, nil
 	}
 	if rest, ok := strings.CutPrefix(s, "server-"); ok {
 		algo, lvl, hasLevel := strings.Cut(rest, ":")
@@ -43,7 +45,7 @@ func parseCompression(s string) (compression, error) {
 			level, err = 1, nil
 		}
 		if (algo != "gzip" && algo != "lz4" && algo != "zstd") || err != nil || level < 1 || level > 19 {
-			return compression{}, fmt.Errorf("compression %q: use server, server-gzip:N, server-lz4:N or server-zstd:N", s)
+			return compression{}, fmt.Errorf("compression %q: use server, server-auto, server-gzip:N, server-lz4:N or server-zstd:N", s)
 		}
 		return compression{server: true, algo: algo, level: level}, nil
 	}
@@ -79,6 +81,8 @@ func parseCompression(s string) (compression, error) {
 
 func (c compression) String() string {
 	switch {
+	case c.auto:
+		return "server-auto"
 	case c.server && c.algo == "":
 		return "server"
 	case c.server:
@@ -98,7 +102,10 @@ func (c compression) forBasebackup() bool { return c.algo != "" }
 
 // pgpullArgs are pgpull's flags for the compression.
 func (c compression) pgpullArgs() []string {
-	if c.server {
+	switch {
+	case c.auto:
+		return []string{"--server-compress=auto", "-Z", "none"}
+	case c.server:
 		return []string{"--server-compress", "-Z", "none"}
 	}
 	return []string{"-Z", c.String()}

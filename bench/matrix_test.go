@@ -111,11 +111,14 @@ func TestMatrixLibzstd(t *testing.T) {
 
 func TestParseCompression(t *testing.T) {
 	for in, want := range map[string]string{"none": "none", "gzip": "gzip:1", "gzip:6": "gzip:6", "zstd:3": "zstd:3",
-		"server": "server", "server-lz4": "server-lz4:1", "server-zstd:1": "server-zstd:1", "server-gzip:3": "server-gzip:3"} {
+		"server": "server", "server-auto": "server-auto", "server-lz4": "server-lz4:1", "server-zstd:1": "server-zstd:1", "server-gzip:3": "server-gzip:3"} {
 		c, err := parseCompression(in)
 		if err != nil || c.String() != want {
 			t.Errorf("parseCompression(%q) = %v, %v; want %s", in, c, err, want)
 		}
+	}
+	if c, _ := parseCompression("server-auto"); strings.Join(c.pgpullArgs(), " ") != "--server-compress=auto -Z none" || c.forBasebackup() {
+		t.Errorf("server-auto: pgpull %q, for pg_basebackup %v; want --server-compress=auto -Z none, pgpull's alone", c.pgpullArgs(), c.forBasebackup())
 	}
 	for _, bad := range []string{"", "lz4", "gzip:0", "gzip:10", "zstd:x", "none:1", "server-none", "server-zstd:0", "server:1"} {
 		if _, err := parseCompression(bad); err == nil {

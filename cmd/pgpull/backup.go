@@ -53,7 +53,7 @@ type backupFlags struct {
 	requireSlot   bool
 	events        string
 
-	serverCompress  bool // read through pgpull's helper function, which compresses on the server
+	serverCompress  serverCompressValue // read through pgpull's helper function, which compresses on the server
 	refresh         bool
 	incrementalFrom string // the prior backup of an incremental one
 	cpuProfile      string // hidden: where to write a CPU profile of the run (bench/README.md, PGO)
@@ -94,7 +94,8 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.StringVar(&f.manifestSums, "manifest-checksums", "CRC32C", "file checksum `ALGORITHM` in backup_manifest: CRC32C, SHA224, SHA256, SHA384, SHA512 or NONE")
 	fs.BoolVar(&f.noManifest, "no-manifest", false, "write no backup_manifest")
 	fs.BoolVar(&f.noVerifyPages, "no-verify-checksums", false, "do not verify data page checksums")
-	fs.BoolVar(&f.serverCompress, "server-compress", false, "compress on the server with pgpull's helper function (see pgpull grants --server-compress)")
+	fs.VarPF(&f.serverCompress, "server-compress", "", "compress on the server with pgpull's helper function (see pgpull grants --server-compress); "+
+		"=auto: only where a probe of the link and a sample of the data at the start says it pays (-v says why)").NoOptDefVal = "true"
 	fs.BoolVar(&f.noCheckWAL, "no-check-wal", false, "do not read the WAL's records as they are copied (they are, by default, up to the stop LSN)")
 	fs.BoolVarP(&f.recoveryConf, "write-recovery-conf", "R", false, "make the copy a standby of the server: standby.signal and primary_conninfo (with -S, primary_slot_name)")
 	f.slot.add(fs)
@@ -169,7 +170,8 @@ func (f backupFlags) plan(args []string, stdout, rawStderr, logw io.Writer) (bac
 	if p.choice, err = parseCompress(f.compress); err != nil {
 		return p, usageError(err)
 	}
-	p.opts.ServerCompress = f.serverCompress || p.choice.server
+	p.opts.ServerCompress = f.serverCompress.on || p.choice.server
+	p.opts.ServerCompressAuto = f.serverCompress.auto && !p.choice.server
 	dflags := sinks.DestinationFlags{Format: f.format, Compress: p.choice.spec, Mapping: f.mapping, Force: f.force,
 		NoSync: f.noSync, Refresh: f.refresh}
 	if p.choice.server {
@@ -251,7 +253,7 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		return err
 	}
 	defer b.Close()
-	mo.server(b.Server, b.ServerCodec)
+	mo.server(b.Server, b.ServerCodec, b.ServerCompressWhy)
 	if note := p.choice.honoured(b.ServerCodec, dest.Compress); note != "" {
 		fmt.Fprintf(logw, "pgpull: %s\n", note)
 	}

@@ -131,3 +131,33 @@ func (g gzipValue) Set(s string) error {
 
 func (g gzipValue) String() string { return "false" }
 func (g gzipValue) Type() string   { return "bool" }
+
+// serverCompressValue is --server-compress: a switch, as it always was, or =auto, which leaves
+// the choice to a probe of the link and of the data when the backup connects.
+type serverCompressValue struct{ on, auto bool }
+
+func (v *serverCompressValue) Set(s string) error {
+	if strings.EqualFold(s, "auto") {
+		v.on, v.auto = false, true
+		return nil
+	}
+	on, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("use --server-compress, --server-compress=auto or --server-compress=false")
+	}
+	v.on, v.auto = on, false
+	return nil
+}
+
+func (v *serverCompressValue) String() string {
+	switch {
+	case v.auto:
+		return "auto"
+	case v.on:
+		return "true"
+	}
+	return "false"
+}
+
+// Type is bool's, so that the flag alone still means on and the help shows no value for it.
+func (v *serverCompressValue) Type() string { return "bool" }

@@ -47,3 +47,36 @@ func TestParseCompress(t *testing.T) {
 		})
 	}
 }
+
+// TestServerCompressFlag: --server-compress alone is on, as it always was; =auto leaves it to
+// the probe; anything else is refused with the forms it takes.
+func TestServerCompressFlag(t *testing.T) {
+	tests := []struct {
+		args     []string
+		on, auto bool
+		err      string
+	}{
+		{nil, false, false, ""},
+		{[]string{"--server-compress"}, true, false, ""},
+		{[]string{"--server-compress=auto"}, false, true, ""},
+		{[]string{"--server-compress=AUTO"}, false, true, ""},
+		{[]string{"--server-compress=false"}, false, false, ""},
+		{[]string{"--server-compress=auto", "--server-compress"}, true, false, ""},
+		{[]string{"--server-compress=sometimes"}, false, false, "--server-compress=auto"},
+	}
+	for _, tt := range tests {
+		var v serverCompressValue
+		fs := newFlags("test")
+		fs.VarPF(&v, "server-compress", "", "").NoOptDefVal = "true"
+		err := fs.Parse(tt.args)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: %v; want an error naming %s", tt.args, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || v.on != tt.on || v.auto != tt.auto {
+			t.Errorf("%q: on %v auto %v (%v); want on %v auto %v", tt.args, v.on, v.auto, err, tt.on, tt.auto)
+		}
+	}
+}

@@ -32,11 +32,10 @@ func startStallProxy(t *testing.T, upstream, application string, after int64) *s
 
 func (p *stallProxy) handle(client net.Conn) {
 	defer client.Close()
-	server, err := net.Dial("tcp", p.upstream)
+	server, err := p.dial(p.upstream)
 	if err != nil {
 		return
 	}
-	p.track(server)
 	defer server.Close()
 	// The startup message: an int32 length that counts itself, then the protocol version and
 	// name/value pairs, application_name among them.

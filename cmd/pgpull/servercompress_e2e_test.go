@@ -65,8 +65,36 @@ func TestServerCompress(t *testing.T) {
 	}
 
 	t.Run("helper not installed", func(t *testing.T) { refused(t, "lacks") })
+	t.Run("auto without the helper", func(t *testing.T) {
+		// =auto copies as without it, and says why in -v and --summary.
+		sum := autoBackup(t, dsn, filepath.Join(base, "auto-off"), "off: --server-compress needs pgpull's helper function, which this server lacks")
+		if strings.Contains(sum, `"server_compress":`) {
+			t.Errorf("--summary names a codec for a backup that did not compress: %s", sum)
+		}
+	})
 
 	applySQL(t, src, withHelper.String())
+
+	t.Run("auto over a slow link", func(t *testing.T) {
+		// 2 MB/s per connection: pgbench's pages shrink to a tenth, which the helper makes far
+		// faster than the link would carry them.
+		link := startSlowLink(t, fmt.Sprintf("127.0.0.1:%d", src.Port), 2<<20)
+		before := helperCalls(t, src)
+		linkDSN := fmt.Sprintf("host=127.0.0.1 port=%d user=bk dbname=postgres sslmode=disable", link.Port())
+		sum := autoBackup(t, linkDSN, filepath.Join(base, "auto-on"), "--server-compress=auto: on: 1024 kB of base/")
+		if want := `"server_compress":"` + serverPythonCodec(t, src) + `"`; !strings.Contains(sum, want) {
+			t.Errorf("--summary lacks %s: %s", want, sum)
+		}
+		if after := helperCalls(t, src); after <= before+1 {
+			t.Errorf("the helper was called %d times during the backup; want the fetch workers to read through it", after-before)
+		}
+		checkServerClean(t, src)
+	})
+
+	t.Run("auto on the local socket says what it weighed", func(t *testing.T) {
+		// Whichever it decides here, where the link is as fast as the helper, it names the figures.
+		autoBackup(t, dsn, filepath.Join(base, "auto-local"), "compressed to", "MB/s per connection", "CPUs for 2 jobs")
+	})
 
 	t.Run("reads only inside the data directory", func(t *testing.T) {
 		conn, err := pgx.Connect(ctx, dsn)
@@ -199,6 +227,45 @@ func TestServerCompress(t *testing.T) {
 		}
 		checkRestored(t, testcluster.AdoptForTest(t, dest))
 	})
+}
+
+// autoBackup takes a plain backup with --server-compress=auto -v and -j 2, and returns its
+// summary, failing t unless the backup succeeds and -v and the summary say each of want.
+func autoBackup(t *testing.T, dsn, dest string, want ...string) string {
+	t.Helper()
+	summaryFile := dest + ".json"
+	code, stderr := runCLI(t, nil, "backup", "--server-compress=auto", "-j", "2", "-c", "fast", "-v", "--summary", summaryFile, dsn, dest)
+	if code != 0 {
+		t.Fatalf("backup --server-compress=auto failed (%d): %s", code, stderr)
+	}
+	sum, err := os.ReadFile(summaryFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("-v lacks %q:\n%s", w, stderr)
+		}
+		if !strings.Contains(string(sum), strings.TrimPrefix(w, "--server-compress=auto: ")) {
+			t.Errorf("--summary's server_compress_auto lacks %q: %s", w, sum)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dest, "PG_VERSION")); err != nil {
+		t.Errorf("the backup lacks PG_VERSION: %v", err)
+	}
+	return string(sum)
+}
+
+// helperCalls is how many times the server-compress helper has been called, as track_functions
+// counts them.
+func helperCalls(t *testing.T, c *testcluster.Cluster) int64 {
+	t.Helper()
+	n, err := c.QueryInt(context.Background(), `SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions
+		WHERE schemaname = 'pgpull' AND funcname = 'read_compressed'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // serverPythonCodec is the codec README promises the helper picks, from the modules the server's

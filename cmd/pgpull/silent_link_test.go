@@ -48,11 +48,10 @@ func (l *silentLink) handle(client net.Conn) {
 		drain(client) // accepted, never answered
 		return
 	}
-	server, err := net.Dial("tcp", l.upstream)
+	server, err := l.dial(l.upstream)
 	if err != nil {
 		return
 	}
-	l.track(server)
 	defer server.Close()
 	fromClient := make(chan struct{})
 	go func() {

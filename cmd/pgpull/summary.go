@@ -40,6 +40,8 @@ type summary struct {
 	Compression string `json:"compression"`
 	// ServerCompress is the codec --server-compress's helper used on the server; absent without it.
 	ServerCompress string `json:"server_compress,omitempty"`
+	// ServerCompressAuto is what --server-compress=auto decided and why; absent without it.
+	ServerCompressAuto string `json:"server_compress_auto,omitempty"`
 	// OutputBytes is what reached DEST: compressed, with tar headers and backup_manifest.
 	OutputBytes      int64   `json:"output_bytes"`
 	CompressionRatio float64 `json:"compression_ratio,omitempty"`
@@ -125,9 +127,14 @@ func openMachineOutput(summaryArg, eventsArg string, stderr io.Writer, format, c
 	return m, nil
 }
 
-func (m *machineOutput) server(s session.Server, serverCodec string) {
+// server records the server and what it compresses with: codec, and with --server-compress=auto
+// the decision and its reason.
+func (m *machineOutput) server(s session.Server, codec, autoWhy string) {
 	m.sum.ServerVersion = fmt.Sprintf("%d.%d", s.Major(), s.VersionNum%10000)
-	m.sum.ServerCompress = serverCodec
+	m.sum.ServerCompress = codec
+	if autoWhy != "" {
+		m.sum.ServerCompressAuto = map[bool]string{true: "on: ", false: "off: "}[codec != ""] + autoWhy
+	}
 }
 
 // result records a finished run; outputBytes is what reached DEST.

@@ -54,6 +54,15 @@ func (p *tcpProxy) Close() {
 	p.wg.Wait()
 }
 
+// dial connects to upstream and tracks the connection, so that Close ends it too.
+func (p *tcpProxy) dial(upstream string) (net.Conn, error) {
+	c, err := net.Dial("tcp", upstream)
+	if err == nil {
+		p.track(c)
+	}
+	return c, err
+}
+
 func (p *tcpProxy) track(c net.Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

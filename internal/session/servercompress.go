@@ -13,13 +13,17 @@ import (
 // link than pg_read_binary_file does. Stock SQL has no compression function, hence Python.
 const (
 	// HelperVersion is the helper's version this pgpull calls; raise it whenever the SQL changes.
-	HelperVersion = 4
+	// Version 5 added helper_cpus, for --server-compress=auto.
+	HelperVersion = 5
 	// HelperRead is the reading function's signature as the fetch workers call it.
 	HelperRead = "pgpull.read_compressed(text, bigint, bigint)"
 	// HelperVersionFunc reports the installed helper's version.
 	HelperVersionFunc = "pgpull.helper_version()"
 	// HelperCodecFunc names the codec the helper compresses with on this server.
 	HelperCodecFunc = "pgpull.helper_codec()"
+	// HelperCPUsFunc is how many CPUs the server's backends may run on: the fetch connections'
+	// helpers share them.
+	HelperCPUsFunc = "pgpull.helper_cpus()"
 )
 
 // helperCodec is the Python both helper functions share to pick the codec: the fastest the
@@ -89,6 +93,13 @@ const codecBody = helperCodec + `
 return pick_codec()[0]
 `
 
+// cpusBody is the Python of pgpull.helper_cpus: the CPUs this backend may run on, which a
+// cpuset or taskset narrows (a CPU quota does not show here).
+const cpusBody = `
+import os
+return len(os.sched_getaffinity(0))
+`
+
 // HelperSQL is the SQL a superuser runs to install (or upgrade) the server-compress helper and
 // let role call it, and no one else.
 func HelperSQL(role string) string {
@@ -97,8 +108,9 @@ func HelperSQL(role string) string {
 			fmt.Sprintf("CREATE OR REPLACE FUNCTION pgpull.read_compressed(path text, start bigint, count bigint) RETURNS bytea\n"+
 				"LANGUAGE plpython3u STRICT VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgpull$%s$pgpull$;", helperBody),
 			fmt.Sprintf("CREATE OR REPLACE FUNCTION %s RETURNS text LANGUAGE plpython3u STABLE AS $pgpull$%s$pgpull$;", HelperCodecFunc, codecBody),
+			fmt.Sprintf("CREATE OR REPLACE FUNCTION %s RETURNS int LANGUAGE plpython3u STABLE AS $pgpull$%s$pgpull$;", HelperCPUsFunc, cpusBody),
 			fmt.Sprintf("CREATE OR REPLACE FUNCTION %s RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT %d';", HelperVersionFunc, HelperVersion),
-		}, []string{HelperRead, HelperCodecFunc, HelperVersionFunc})
+		}, []string{HelperRead, HelperCodecFunc, HelperCPUsFunc, HelperVersionFunc})
 }
 
 // HelperInstallSQL is the SQL that installs one of pgpull's PL/Python helpers in the schema
@@ -126,44 +138,64 @@ func HelperInstallSQL(role, title, reads string, creates, functions []string) st
 }
 
 // CheckHelper makes sure the role on conn may call the helper this pgpull expects, and says in
-// one line how to mend it when not; it returns the codec the helper compresses with there. It reads the catalogs, which every role may, before calling
-// anything, so that a missing schema or grant reads as such rather than as a permission error.
+// one line how to mend it when not; it returns the codec the helper compresses with there. A
+// helper in order costs one round trip, which counts on a slow link: its version and codec are
+// asked for first. Only when that fails are the catalogs read, which every role may, so that a
+// missing schema or grant reads as such rather than as a permission error.
 func CheckHelper(ctx context.Context, conn *pgx.Conn) (codec string, err error) {
+	var version int
+	var reads bool
+	q := "SELECT " + HelperVersionFunc + ", " + HelperCodecFunc + ", has_function_privilege('" + HelperRead + "', 'EXECUTE')"
+	if err := conn.QueryRow(ctx, q).Scan(&version, &codec, &reads); err == nil {
+		switch {
+		case !reads:
+			return "", diagnoseHelper(ctx, conn)
+		case version != HelperVersion:
+			return "", staleHelper(version, helperInstall(conn))
+		}
+		return codec, nil
+	} else if ctx.Err() != nil {
+		return "", fmt.Errorf("looking for the server-compress helper: %w", err)
+	}
+	return "", diagnoseHelper(ctx, conn)
+}
+
+// diagnoseHelper says why the helper cannot be called: it is missing, the role may not call it,
+// or it is a version that predates helper_codec.
+func diagnoseHelper(ctx context.Context, conn *pgx.Conn) error {
 	const q = `SELECT current_user::text,
 		CASE WHEN to_regnamespace('pgpull') IS NULL THEN false ELSE has_schema_privilege('pgpull', 'USAGE') END,
 		EXISTS (SELECT FROM pg_proc p WHERE p.pronamespace = to_regnamespace('pgpull') AND p.proname = 'read_compressed'),
 		coalesce((SELECT bool_and(has_function_privilege(p.oid, 'EXECUTE')) FROM pg_proc p
-			WHERE p.pronamespace = to_regnamespace('pgpull') AND p.proname IN ('read_compressed', 'helper_codec', 'helper_version')), false)`
+			WHERE p.pronamespace = to_regnamespace('pgpull') AND p.proname IN ('read_compressed', 'helper_codec', 'helper_cpus', 'helper_version')), false)`
 	var role string
 	var usage, installed, execute bool
 	if err := conn.QueryRow(ctx, q).Scan(&role, &usage, &installed, &execute); err != nil {
-		return "", fmt.Errorf("looking for the server-compress helper: %w", err)
+		return fmt.Errorf("looking for the server-compress helper: %w", err)
 	}
-	install := fmt.Sprintf("as a superuser, run the SQL that `pgpull grants --server-compress DSN %s` prints", pgx.Identifier{role}.Sanitize())
+	install := installAdvice(role)
 	switch {
 	case !installed:
-		return "", fmt.Errorf("--server-compress needs pgpull's helper function, which this server lacks; %s", install)
+		return fmt.Errorf("--server-compress needs pgpull's helper function, which this server lacks; %s", install)
 	case !usage || !execute:
-		return "", fmt.Errorf("role %q may not call pgpull's server-compress helper; %s", role, install)
+		return fmt.Errorf("role %q may not call pgpull's server-compress helper; %s", role, install)
 	}
-	// One round trip in the usual case, which counts on a slow link; a helper older than version 4
-	// has no helper_codec, and then its version alone says what to do.
-	q2 := "SELECT " + HelperVersionFunc + ", " + HelperCodecFunc
+	// A helper older than version 4 has no helper_codec: its version alone says what to do.
 	var version int
-	if err := conn.QueryRow(ctx, q2).Scan(&version, &codec); err == nil {
-		if version != HelperVersion {
-			return "", staleHelper(version, install)
-		}
-		return codec, nil
-	}
-	q3 := "SELECT " + HelperVersionFunc
-	if err := conn.QueryRow(ctx, q3).Scan(&version); err != nil {
-		return "", fmt.Errorf("--server-compress: reading the helper's version: %w; %s", err, install)
+	if err := conn.QueryRow(ctx, "SELECT "+HelperVersionFunc).Scan(&version); err != nil {
+		return fmt.Errorf("--server-compress: reading the helper's version: %w; %s", err, install)
 	}
 	if version != HelperVersion {
-		return "", staleHelper(version, install)
+		return staleHelper(version, install)
 	}
-	return "", fmt.Errorf("--server-compress: the server's helper (version %d) does not name its codec; to repair it, %s", version, install)
+	return fmt.Errorf("--server-compress: the server's helper (version %d) does not name its codec; to repair it, %s", version, install)
+}
+
+// helperInstall is installAdvice for the role on conn, which the connection's settings name.
+func helperInstall(conn *pgx.Conn) string { return installAdvice(conn.Config().User) }
+
+func installAdvice(role string) string {
+	return fmt.Sprintf("as a superuser, run the SQL that `pgpull grants --server-compress DSN %s` prints", pgx.Identifier{role}.Sanitize())
 }
 
 func staleHelper(version int, install string) error {
