@@ -17,9 +17,9 @@ import (
 // A budget may start smaller than its bound and Grow towards it (-j auto adds jobs, and each
 // job its share of bytes): the part not yet granted is held back, as if admitted.
 type Budget struct {
-	sem     *semaphore.Weighted
-	total   int64
-	ranges  rangeBuffers
+	sem    *semaphore.Weighted
+	total  int64
+	ranges rangeBuffers
 
 	mu       sync.Mutex // orders Grow against Drain, which both reckon with held
 	held     int64      // bytes of total not yet granted
