@@ -12,7 +12,7 @@ for r in $(seq 1 "$rounds"); do
 	for z in none gzip:1; do
 		for bin in "$@"; do
 			s=$(date +%s.%N)
-			bytes=$("$bin" backup -j 4 -c fast -z "$z" "$dsn" - | wc -c)
+			bytes=$("$bin" backup -j 4 -c fast -Z "$z" "$dsn" - | wc -c)
 			rc=${PIPESTATUS[0]}
 			e=$(date +%s.%N)
 			echo "$(basename "$bin") z=$z round=$r rc=$rc bytes=$bytes secs=$(echo "$e - $s" | bc)"
