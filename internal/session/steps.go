@@ -60,7 +60,11 @@ func scanOne(rows pgx.Rows, dst ...any) error {
 // parameter, "15.10 (Debian ...)", "17beta1"), so that statements that depend on it can go in
 // the same round trip as the one that reads server_version_num. ok is false when it cannot be read.
 func announcedMajor(conn *pgx.Conn) (major int, ok bool) {
-	v := conn.PgConn().ParameterStatus("server_version")
+	return majorOf(conn.PgConn().ParameterStatus("server_version"))
+}
+
+// majorOf reads the major version from the front of a server_version.
+func majorOf(v string) (major int, ok bool) {
 	end := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
 	if end < 0 {
 		end = len(v)
