@@ -126,13 +126,11 @@ func Connect(ctx context.Context, cfg *pgx.ConnConfig, opts Options) (*Backup, e
 }
 
 func (b *Backup) inspect(ctx context.Context) error {
-	var err error
-	if b.Server, err = session.Describe(ctx, b.conn); err != nil {
+	p, err := session.Inspect(ctx, b.conn)
+	if err != nil {
 		return err
 	}
-	if err := session.CheckPrivileges(ctx, b.conn, b.Server.Major()); err != nil {
-		return err
-	}
+	b.Server, b.Tablespaces, b.free, b.NoSlot = p.Server, p.Tablespaces, p.Free, p.NoSlot
 	if err := b.checkPrior(); err != nil {
 		return err
 	}
@@ -147,34 +145,25 @@ func (b *Backup) inspect(ctx context.Context) error {
 		}
 		b.opts.Log("--server-compress: the server's helper compresses with %s", b.ServerCodec)
 	}
-	if b.Tablespaces, err = session.Tablespaces(ctx, b.conn); err != nil {
-		return err
-	}
 	// The control session, the lister and the WAL scanner each hold one connection besides the
 	// jobs, and an incremental backup's pass 1 one more.
 	need := b.opts.startJobs() + 2 + b.opts.changesConns()
-	free, err := session.FreeConnections(ctx, b.conn)
-	if err != nil {
-		return err
-	}
-	b.free = free
-	if b.opts.AutoJobs && free < need {
+	if b.opts.AutoJobs && b.free < need {
 		return fmt.Errorf("the server has %d free connections and -j auto needs at least %d more; raise max_connections",
-			free, need)
+			b.free, need)
 	}
-	if free < need {
+	if b.free < need {
 		return fmt.Errorf("the server has %d free connections and -j %d needs %d more; lower -j or raise max_connections",
-			free, b.opts.Jobs, need)
+			b.free, b.opts.Jobs, need)
 	}
 	return b.weighWALRisk(ctx)
 }
 
-// weighWALRisk learns whether a slot will hold WAL, refuses to go on without one when asked to,
-// and otherwise measures how the WAL written during the copy compares with what the server keeps.
+// weighWALRisk, when no slot will hold WAL, refuses to go on without one when asked to, and
+// otherwise measures how the WAL written during the copy compares with what the server keeps.
 func (b *Backup) weighWALRisk(ctx context.Context) error {
-	var err error
-	if b.NoSlot, err = session.NoSlotReason(ctx, b.conn, b.Server); err != nil || b.NoSlot == "" {
-		return err
+	if b.NoSlot == "" {
+		return nil
 	}
 	if b.opts.RequireSlot {
 		return fmt.Errorf("--require-slot: no replication slot can hold WAL for this backup: %s; "+
@@ -185,6 +174,7 @@ func (b *Backup) weighWALRisk(ctx context.Context) error {
 		rate = AssumedCopyRate
 	}
 	var sample session.WALSample
+	var err error
 	if b.walRisk, sample, err = session.MeasureWALRisk(ctx, b.conn, b.Server, rate); err != nil {
 		return err
 	}

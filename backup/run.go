@@ -115,10 +115,11 @@ type run struct {
 	tally             *tally
 	endProgress       func() // stops the progress reports and waits for the last
 
-	stop    session.Stop // set by the lister's goroutine once the data is through
-	fetcher *fetch.Pool
-	copier  sinks.LocalCopier // a refresh's sink, and the copy it reads back
-	local   *sinks.LocalCopy
+	stop       session.Stop // set by the lister's goroutine once the data is through
+	fetchConns openedConns  // opened during begin, for the fetch workers to take
+	fetcher    *fetch.Pool
+	copier     sinks.LocalCopier // a refresh's sink, and the copy it reads back
+	local      *sinks.LocalCopy
 
 	changesConn *pgx.Conn         // an incremental backup's pass 1
 	changes     *changes.Stage    // nil for a full backup
@@ -136,18 +137,17 @@ func (r *run) openLocal(sink sinks.Sink) error {
 	return err
 }
 
-// begin takes over the control connection, opens the lister's and the WAL scanner's, and starts
-// the backup on the server.
+// begin takes over the control connection, opens the lister's, the WAL scanner's and the first
+// fetch workers' connections, and starts the backup on the server.
 func (r *run) begin(ctx context.Context) error {
 	b := r.b
-	var err error
-	if r.ctl, err = session.OpenControl(ctx, b.conn, b.Server, b.opts.IOTimeout); err != nil {
-		return err
-	}
+	r.ctl = session.NewControl(b.conn, b.Server, b.opts.IOTimeout)
 	b.conn = nil
-	// The lister's and the WAL scanner's connections open while the control session starts the
-	// backup: each costs a few round trips (0.1-0.2 s through a 20 ms link), and pg_backup_start
-	// waits for a checkpoint besides. Should one fail, close ends the backup begun meanwhile.
+	// The other connections open while the control session starts the backup: each costs a few
+	// round trips (0.1-0.2 s through a 20 ms link) and a server process to start, and
+	// pg_backup_start waits for a checkpoint besides. Should the lister's, the WAL scanner's or
+	// pass 1's fail, close ends the backup begun meanwhile; a fetch worker whose connection
+	// failed to open opens its own, and says why if that fails too.
 	var listErr, walErr, changesErr error
 	var opening sync.WaitGroup
 	opening.Go(func() { r.listConn, listErr = session.ConnectUnprepared(ctx, b.cfg, "pgpull list") })
@@ -156,13 +156,21 @@ func (r *run) begin(ctx context.Context) error {
 	if b.opts.changesPrior() != nil {
 		opening.Go(func() { pass1, changesErr = r.openChanges(ctx) })
 	}
+	for range b.opts.startJobs() {
+		opening.Go(func() { r.fetchConns.open(ctx, b.cfg) })
+	}
 	b.opts.Log("starting the backup (%s checkpoint)", map[bool]string{true: "fast", false: "spread"}[b.opts.Fast])
-	r.start, err = r.ctl.Begin(ctx, b.opts.Label, b.opts.Fast)
+	var err error
+	r.start, err = r.ctl.Begin(ctx, b.opts.Label, b.opts.Fast, b.NoSlot)
 	opening.Wait()
 	for _, e := range []error{listErr, walErr, changesErr, err} {
 		if e != nil {
 			return e
 		}
+	}
+	if b.opts.RequireSlot && r.start.Slot == "" {
+		return fmt.Errorf("--require-slot: no replication slot can hold WAL for this backup: %s; "+
+			"free a slot, or take the backup again", r.start.NoSlot)
 	}
 	r.srv = pgSessions{r}
 	r.tally.setPhase(PhaseCopy)
@@ -229,6 +237,7 @@ func (r *run) close() {
 	if r.local != nil {
 		r.local.Close()
 	}
+	r.fetchConns.close()
 	for _, c := range []*pgx.Conn{r.walConn, r.listConn, r.changesConn} {
 		if c != nil {
 			// Bounded: on a connection gone silent the goodbye may not get through.

@@ -3,6 +3,11 @@ package backup
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/internal/session"
@@ -48,7 +53,7 @@ func (s pgSessions) list(ctx context.Context, out chan<- pipeline.Item) error {
 func (s pgSessions) scanWAL(ctx context.Context, out chan<- pipeline.Item, stop <-chan pgformat.LSN) error {
 	b, start := s.r.b, s.r.start
 	scanner := &wal.Scanner{Conn: s.r.walConn, SegmentSize: b.Server.WALSegmentSize, BlockSize: int64(b.Server.WALBlockSize),
-		Start: start.LSN, Timeline: start.Timeline, Interval: b.opts.WALInterval, Stop: stop, Log: b.opts.Log, Timeout: b.opts.IOTimeout}
+		Start: start.LSN, Timeline: start.Timeline, Standby: b.Server.InRecovery, Interval: b.opts.WALInterval, Stop: stop, Log: b.opts.Log, Timeout: b.opts.IOTimeout}
 	return scanner.Run(ctx, out)
 }
 
@@ -73,6 +78,9 @@ func (s pgSessions) watch(ctx context.Context, stop <-chan struct{}) error {
 func (s pgSessions) stopBackup(ctx context.Context) (session.Stop, error) { return s.r.ctl.End(ctx) }
 
 func (s pgSessions) connectFetch(ctx context.Context) (fetch.Conn, error) {
+	if conn := s.r.fetchConns.take(); conn != nil {
+		return fetch.PgConn{PgConn: conn}, nil
+	}
 	conn, err := session.ConnectRaw(ctx, s.r.b.cfg, "pgpull fetch")
 	if err != nil {
 		return nil, err
@@ -93,4 +101,44 @@ func (s pgSessions) rereadWAL(ctx context.Context, f *pipeline.File) ([]byte, er
 		return nil, fmt.Errorf("%w, a second time", err)
 	}
 	return data, nil
+}
+
+// openedConns are the fetch connections begin opens while the backup starts, so that the first
+// Request finds its worker connected: each worker's first connection is one of them.
+type openedConns struct {
+	mu    sync.Mutex
+	conns []*pgconn.PgConn
+}
+
+// open opens one more. A connection that fails to open is left to the worker, whose own attempt
+// says why.
+func (o *openedConns) open(ctx context.Context, cfg *pgx.ConnConfig) {
+	conn, err := session.ConnectRaw(ctx, cfg, "pgpull fetch")
+	if err != nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.conns = append(o.conns, conn)
+}
+
+// take hands out one, or nil when none is left.
+func (o *openedConns) take() *pgconn.PgConn {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.conns) == 0 {
+		return nil
+	}
+	conn := o.conns[len(o.conns)-1]
+	o.conns = o.conns[:len(o.conns)-1]
+	return conn
+}
+
+// close closes those no worker took.
+func (o *openedConns) close() {
+	for conn := o.take(); conn != nil; conn = o.take() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = conn.Close(ctx)
+		cancel()
+	}
 }

@@ -18,6 +18,9 @@ const (
 	datasetPgbench        = "pgbench"        // pgbench -i tables at a scale factor
 	datasetMixed          = "mixed"          // half random bytes, half repetitive text
 	datasetIncompressible = "incompressible" // random bytes only
+	// datasetEmpty is the cluster initdb made, about 22 MB: a tool's wall time on it is its fixed
+	// cost (start, connections, checkpoint, WAL, exit) with next to nothing to copy.
+	datasetEmpty = "empty"
 )
 
 // payloadBytes is the size of one generated value. It stays under the TOAST
@@ -32,12 +35,15 @@ type datasetSpec struct {
 	size  int64 // bytes of generated values, for mixed and incompressible
 }
 
-// parseDataset reads "pgbench:SCALE", "mixed:SIZE" or "incompressible:SIZE",
-// SIZE as in parseByteSize (e.g. 2GB).
+// parseDataset reads "pgbench:SCALE", "mixed:SIZE", "incompressible:SIZE" or "empty", SIZE as
+// in parseByteSize (e.g. 2GB).
 func parseDataset(s string) (datasetSpec, error) {
+	if s == datasetEmpty {
+		return datasetSpec{kind: datasetEmpty}, nil
+	}
 	kind, arg, ok := strings.Cut(s, ":")
 	if !ok || arg == "" {
-		return datasetSpec{}, fmt.Errorf("dataset %q: want pgbench:SCALE, mixed:SIZE or incompressible:SIZE", s)
+		return datasetSpec{}, fmt.Errorf("dataset %q: want pgbench:SCALE, mixed:SIZE, incompressible:SIZE or empty", s)
 	}
 	switch kind {
 	case datasetPgbench:
@@ -56,11 +62,14 @@ func parseDataset(s string) (datasetSpec, error) {
 		}
 		return datasetSpec{kind: kind, size: n}, nil
 	}
-	return datasetSpec{}, fmt.Errorf("dataset %q: unknown kind %q; use pgbench, mixed or incompressible", s, kind)
+	return datasetSpec{}, fmt.Errorf("dataset %q: unknown kind %q; use pgbench, mixed, incompressible or empty", s, kind)
 }
 
 func (d datasetSpec) String() string {
-	if d.kind == datasetPgbench {
+	switch d.kind {
+	case datasetEmpty:
+		return d.kind
+	case datasetPgbench:
 		return fmt.Sprintf("%s:%d", d.kind, d.scale)
 	}
 	return fmt.Sprintf("%s:%s", d.kind, formatByteSize(d.size))

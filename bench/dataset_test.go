@@ -13,18 +13,22 @@ func TestParseDataset(t *testing.T) {
 		"mixed:2GB":             {kind: datasetMixed, size: 2 << 30},
 		"mixed:512MB":           {kind: datasetMixed, size: 512 << 20},
 		"incompressible:1.5GiB": {kind: datasetIncompressible, size: 3 << 29},
+		"empty":                 {kind: datasetEmpty},
 	} {
 		got, err := parseDataset(in)
 		if err != nil || got != want {
 			t.Errorf("parseDataset(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "pgbench", "pgbench:0", "pgbench:x", "mixed:", "mixed:12", "tpch:1", "mixed:lots"} {
+	for _, bad := range []string{"", "pgbench", "pgbench:0", "pgbench:x", "mixed:", "mixed:12", "tpch:1", "mixed:lots", "empty:1"} {
 		if _, err := parseDataset(bad); err == nil {
 			t.Errorf("parseDataset(%q) accepted", bad)
 		}
 	}
 	if s := (datasetSpec{kind: datasetMixed, size: 2 << 30}).String(); s != "mixed:2GB" {
+		t.Errorf("String() = %s", s)
+	}
+	if s := (datasetSpec{kind: datasetEmpty}).String(); s != "empty" {
 		t.Errorf("String() = %s", s)
 	}
 }

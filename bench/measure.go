@@ -24,17 +24,30 @@ type sample struct {
 	SysSec     float64 `json:"sys_s"`
 	BytesOut   int64   `json:"bytes_out"`
 	PeakRSSKiB int64   `json:"peak_rss_kib"`
-	Error      string  `json:"error,omitempty"`
+	// FirstByteSec is the time from the start to the first bytes on stdout, and TailSec from the
+	// last to the exit: the fixed costs around the stream. 0 for a tool whose output is not stdout.
+	FirstByteSec float64 `json:"first_byte_s,omitempty"`
+	TailSec      float64 `json:"tail_s,omitempty"`
+	Error        string  `json:"error,omitempty"`
 }
 
 // CPUSec is the child's user plus system time.
 func (s sample) CPUSec() float64 { return s.UserSec + s.SysSec }
 
 // countingWriter counts what a child writes to stdout and throws it away,
-// so only the tool's own work is timed, not a disk's.
-type countingWriter struct{ n int64 }
+// so only the tool's own work is timed, not a disk's; it notes when the
+// first and the last bytes came.
+type countingWriter struct {
+	n           int64
+	first, last time.Time
+}
 
 func (w *countingWriter) Write(p []byte) (int, error) {
+	now := time.Now()
+	if w.n == 0 {
+		w.first = now
+	}
+	w.last = now
 	w.n += int64(len(p))
 	return len(p), nil
 }
@@ -47,6 +60,9 @@ type childUsage struct {
 	user, sys  time.Duration
 	peakRSSKiB int64
 	stdout     int64
+	// firstByte and tail are the time to the first bytes on stdout and from the last to the
+	// exit; 0 when nothing came.
+	firstByte, tail time.Duration
 }
 
 // runChild runs cmd with stdout counted and stderr kept for the error.
@@ -69,6 +85,9 @@ func runChild(ctx context.Context, cmd *exec.Cmd) (childUsage, error) {
 	peak := pollPeakRSS(cmd.Process.Pid, stop)
 	err := cmd.Wait()
 	u := childUsage{wall: time.Since(t0), stdout: out.n}
+	if out.n > 0 {
+		u.firstByte, u.tail = out.first.Sub(t0), u.wall-out.last.Sub(t0)
+	}
 	close(stop)
 	polled := <-peak
 	if cmd.ProcessState != nil {

@@ -132,6 +132,15 @@ func writeTable(w io.Writer, rep benchReport) {
 		fmt.Fprintln(tw, strings.Join(tableRow(s, rep.DataBytes), "\t")+"\t")
 	}
 	tw.Flush()
+	if rows := fixedCostRows(rep.Summaries, rep.DataBytes); len(rows) > 0 {
+		fmt.Fprintln(w, "fixed costs:")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, strings.Join(fixedCostHeader, "\t")+"\t")
+		for _, r := range rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t")+"\t")
+		}
+		tw.Flush()
+	}
 	for _, n := range rep.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
@@ -198,11 +207,12 @@ func recommendation(sums []summary) string {
 
 func writeSamplesCSV(w io.Writer, samples []sample) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"config", "tool", "jobs", "range_size", "compress", "run", "wall_s", "user_s", "sys_s", "cpu_s", "bytes_out", "peak_rss_kib", "error"})
+	cw.Write([]string{"config", "tool", "jobs", "range_size", "compress", "run", "wall_s", "user_s", "sys_s", "cpu_s", "bytes_out", "peak_rss_kib",
+		"first_byte_s", "tail_s", "error"})
 	for _, s := range samples {
 		cw.Write([]string{s.Config, s.Tool, strconv.Itoa(s.Jobs), s.RangeSize, s.Compress, strconv.Itoa(s.Run),
 			ff(s.WallSec), ff(s.UserSec), ff(s.SysSec), ff(s.CPUSec()), strconv.FormatInt(s.BytesOut, 10),
-			strconv.FormatInt(s.PeakRSSKiB, 10), s.Error})
+			strconv.FormatInt(s.PeakRSSKiB, 10), ff(s.FirstByteSec), ff(s.TailSec), s.Error})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -210,10 +220,12 @@ func writeSamplesCSV(w io.Writer, samples []sample) error {
 
 func writeSummaryCSV(w io.Writer, sums []summary) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"config", "tool", "jobs", "range_size", "compress", "runs", "failures", "wall_s", "cpu_s", "bytes_out", "peak_rss_mib", "mb_per_s", "speedup_vs_pg_basebackup"})
+	cw.Write([]string{"config", "tool", "jobs", "range_size", "compress", "runs", "failures", "wall_s", "cpu_s", "bytes_out", "peak_rss_mib", "mb_per_s",
+		"speedup_vs_pg_basebackup", "first_byte_s", "tail_s"})
 	for _, s := range sums {
 		cw.Write([]string{s.Config, s.Tool, strconv.Itoa(s.Jobs), s.RangeSize, s.Compress, strconv.Itoa(s.Runs), strconv.Itoa(s.Failures),
-			ff(s.WallSec), ff(s.CPUSec), strconv.FormatInt(s.BytesOut, 10), ff(s.PeakRSSMiB), ff(s.MBPerSec), ff(s.VsBaseline)})
+			ff(s.WallSec), ff(s.CPUSec), strconv.FormatInt(s.BytesOut, 10), ff(s.PeakRSSMiB), ff(s.MBPerSec), ff(s.VsBaseline),
+			ff(s.FirstByteSec), ff(s.TailSec)})
 	}
 	cw.Flush()
 	return cw.Error()

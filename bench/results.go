@@ -113,6 +113,7 @@ func renderSection(rep benchReport, goals []goal) string {
 		}
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
+	renderFixedCosts(&b, rep.Summaries, rep.DataBytes)
 	b.WriteString("\nGoals (medians of this run):\n\n")
 	for _, g := range goals {
 		fmt.Fprintf(&b, "- %s\n", strings.TrimPrefix(goalLine(g), "goal  "))

@@ -48,7 +48,7 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&s.dsn, "dsn", "", "back up this existing cluster instead of a scratch one (its data set is left as is)")
 	fs.StringVar(&s.pgdata, "pgdata", "", "with --dsn: the cluster's local data directory, for pgBackRest and the tar ceiling")
 	fs.BoolVar(&s.noisy, "noisy", false, "measure even when other work keeps the machine busy, and mark the figures so")
-	fs.StringVar(&s.dataset, "dataset", "mixed:256MB", "scratch data set: pgbench:SCALE, mixed:SIZE or incompressible:SIZE")
+	fs.StringVar(&s.dataset, "dataset", "mixed:256MB", "scratch data set: pgbench:SCALE, mixed:SIZE, incompressible:SIZE, or empty (initdb's 22 MB: the tools' fixed costs)")
 	fs.StringVar(&s.jobs, "jobs", "1,2,4,8", "pgpull -j values; auto for -j auto")
 	fs.StringVar(&s.rangeSizes, "range-sizes", "8MB", "pgpull --range-size values")
 	fs.StringVar(&s.walChecks, "wal-check", "on", "pgpull's WAL check: on, off (--no-check-wal), or on,off to measure its cost")

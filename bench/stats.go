@@ -22,28 +22,32 @@ func median(xs []float64) float64 {
 
 // summary is the medians over the successful runs of one config.
 type summary struct {
-	Config      string    `json:"config"`
-	Tool        string    `json:"tool"`
-	Jobs        int       `json:"jobs"`
-	RangeSize   string    `json:"range_size,omitempty"`
-	Compress    string    `json:"compress"`
-	Runs        int       `json:"runs"`
-	Failures    int       `json:"failures"`
-	WallSec     float64   `json:"wall_s"`
-	CPUSec      float64   `json:"cpu_s"`
-	BytesOut    int64     `json:"bytes_out"`
-	PeakRSSMiB  float64   `json:"peak_rss_mib"`
-	MBPerSec    float64   `json:"mb_per_s"`
-	VsBaseline  float64   `json:"speedup_vs_pg_basebackup,omitempty"` // baseline wall / this wall
-	FirstError  string    `json:"first_error,omitempty"`
-	WallSamples []float64 `json:"wall_samples_s"`
+	Config     string  `json:"config"`
+	Tool       string  `json:"tool"`
+	Jobs       int     `json:"jobs"`
+	RangeSize  string  `json:"range_size,omitempty"`
+	Compress   string  `json:"compress"`
+	Runs       int     `json:"runs"`
+	Failures   int     `json:"failures"`
+	WallSec    float64 `json:"wall_s"`
+	CPUSec     float64 `json:"cpu_s"`
+	BytesOut   int64   `json:"bytes_out"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	MBPerSec   float64 `json:"mb_per_s"`
+	// FirstByteSec and TailSec are the medians of the samples': the fixed costs before and after
+	// the stream, 0 for a tool whose output is not stdout.
+	FirstByteSec float64   `json:"first_byte_s,omitempty"`
+	TailSec      float64   `json:"tail_s,omitempty"`
+	VsBaseline   float64   `json:"speedup_vs_pg_basebackup,omitempty"` // baseline wall / this wall
+	FirstError   string    `json:"first_error,omitempty"`
+	WallSamples  []float64 `json:"wall_samples_s"`
 }
 
 // summarize computes medians for cfg over its samples. dataBytes is the
 // database size, the common numerator of every MB/s figure.
 func summarize(cfg config, samples []sample, dataBytes int64) summary {
 	s := summary{Config: cfg.name(), Tool: cfg.tool, Jobs: cfg.jobs, RangeSize: cfg.rangeSize, Compress: cfg.comp.String()}
-	var wall, cpu, out, rss []float64
+	var wall, cpu, out, rss, first, tail []float64
 	for _, x := range samples {
 		if x.Error != "" {
 			s.Failures++
@@ -57,12 +61,16 @@ func summarize(cfg config, samples []sample, dataBytes int64) summary {
 		cpu = append(cpu, x.CPUSec())
 		out = append(out, float64(x.BytesOut))
 		rss = append(rss, float64(x.PeakRSSKiB))
+		if x.FirstByteSec > 0 {
+			first, tail = append(first, x.FirstByteSec), append(tail, x.TailSec)
+		}
 	}
 	s.WallSamples = wall
 	s.WallSec = median(wall)
 	s.CPUSec = median(cpu)
 	s.BytesOut = int64(median(out))
 	s.PeakRSSMiB = median(rss) / 1024
+	s.FirstByteSec, s.TailSec = median(first), median(tail)
 	if s.WallSec > 0 {
 		s.MBPerSec = float64(dataBytes) / 1e6 / s.WallSec
 	}

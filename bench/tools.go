@@ -57,6 +57,7 @@ func (t *target) runConfig(ctx context.Context, cfg config, run int) sample {
 	}
 	s.WallSec, s.UserSec, s.SysSec = u.wall.Seconds(), u.user.Seconds(), u.sys.Seconds()
 	s.PeakRSSKiB, s.BytesOut = u.peakRSSKiB, u.stdout
+	s.FirstByteSec, s.TailSec = u.firstByte.Seconds(), u.tail.Seconds()
 	if err != nil {
 		s.Error = err.Error()
 	}

@@ -17,10 +17,9 @@ import (
 // A budget may start smaller than its bound and Grow towards it (-j auto adds jobs, and each
 // job its share of bytes): the part not yet granted is held back, as if admitted.
 type Budget struct {
-	sem     *semaphore.Weighted
-	total   int64
-	bufs    sync.Pool // *[]byte of bufSize capacity, reused across Pieces
-	bufSize int
+	sem    *semaphore.Weighted
+	total  int64
+	ranges rangeBuffers
 
 	mu       sync.Mutex // orders Grow against Drain, which both reckon with held
 	held     int64      // bytes of total not yet granted
@@ -38,7 +37,7 @@ func NewBudget(total int64, bufSize int) *Budget {
 // Grow grants more.
 func NewGrowingBudget(initial, total int64, bufSize int) *Budget {
 	initial = min(initial, total)
-	b := &Budget{sem: semaphore.NewWeighted(total), total: total, bufSize: bufSize, held: total - initial}
+	b := &Budget{sem: semaphore.NewWeighted(total), total: total, ranges: rangeBuffers{size: bufSize}, held: total - initial}
 	b.granted.Store(initial)
 	if b.held > 0 {
 		_ = b.sem.Acquire(context.Background(), b.held) // nothing is admitted yet: it cannot wait
@@ -90,9 +89,9 @@ func (b *Budget) Admit(ctx context.Context, r *Request) error {
 		b.charge(n)
 		p.release = func() {
 			b.admitted.Add(-n)
-			if p.Data != nil && cap(p.Data) == b.bufSize {
-				buf := p.Data[:0]
-				b.bufs.Put(&buf)
+			if p.loan != nil {
+				b.ranges.giveBack(p.loan)
+				p.loan = nil
 			}
 			b.sem.Release(n)
 		}
@@ -100,17 +99,54 @@ func (b *Budget) Admit(ctx context.Context, r *Request) error {
 	return nil
 }
 
-// Buffer returns an empty buffer of capacity at least n. Range-sized buffers come from the pool;
-// small files get buffers of their own size, so a batch of them does not pin a range each.
-func (b *Budget) Buffer(n int64) []byte {
-	if n > int64(b.bufSize)/2 && n <= int64(b.bufSize) {
-		if v := b.bufs.Get(); v != nil {
-			return (*v.(*[]byte))[:0]
-		}
-		return make([]byte, 0, b.bufSize)
+// Buffer returns an empty buffer of capacity at least n for p's Data. A range-sized one is lent
+// to p until it is Done (rangeBuffers), and lent again should p be read again; a small file gets
+// a buffer of its own size, so that a batch of them does not pin a range each.
+func (b *Budget) Buffer(p *Piece, n int64) []byte {
+	size := int64(b.ranges.size)
+	if n <= size/2 || n > size {
+		return make([]byte, 0, n)
 	}
-	return make([]byte, 0, n)
+	if p.loan == nil {
+		p.loan = b.ranges.lend(1)
+	}
+	return p.loan.buf[:0]
 }
+
+// Carve sets each Piece's Data to an empty part of one range buffer, as long as the Piece, when
+// together they fill more than half of one: the Pieces of a batch of small files then cost no
+// buffers of their own, and no new memory. The buffer returns once all of them are Done. It
+// reports whether it did; Pieces carved before (read again) keep their parts.
+func (b *Budget) Carve(pieces []*Piece) bool {
+	var total int64
+	for _, p := range pieces {
+		total += p.Length
+	}
+	size := int64(b.ranges.size)
+	if len(pieces) == 0 || total <= size/2 || total > size {
+		return false
+	}
+	l := pieces[0].loan
+	for _, p := range pieces {
+		if p.loan != l {
+			l = nil
+		}
+	}
+	if l == nil {
+		l = b.ranges.lend(len(pieces))
+	}
+	off := int64(0)
+	for _, p := range pieces {
+		p.loan, p.Data = l, l.buf[off:off:off+p.Length]
+		off += p.Length
+	}
+	return true
+}
+
+// NewBuffer makes a zeroed buffer of n bytes, in huge pages where the kernel gives them
+// (newBuffer): a large buffer written once, the last WAL segment, mostly zeros, then costs a few
+// faults rather than one per 4 KiB.
+func NewBuffer(n int64) []byte { return newBuffer(int(n)) }
 
 // Drain waits until every admitted byte has been written. A Grow waits for it.
 func (b *Budget) Drain(ctx context.Context) error {

@@ -88,6 +88,7 @@ type Piece struct {
 	Delta *Delta
 
 	release func()
+	loan    *loan // the range buffer Data lies in, if it is one (Budget.Buffer, Budget.Carve)
 }
 
 // First reports whether the Piece opens its File.

@@ -2,11 +2,14 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/pgpull/pgpull/internal/pgformat"
 )
 
@@ -36,19 +39,11 @@ type Stop struct {
 	TablespaceMap string
 }
 
-// OpenControl makes the control session on conn, which it then owns. The session's timeouts are turned
-// off so that a long copy cannot end the backup by idling it out. answer bounds the wait for the
-// statements a live server answers at once (see Control); 0 for none.
-func OpenControl(ctx context.Context, conn *pgx.Conn, server Server, answer time.Duration) (*Control, error) {
-	s := &Control{conn: conn, server: server, answer: answer}
-	settings := "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET application_name = 'pgpull control'"
-	if server.Major() >= 14 {
-		settings += "; SET idle_session_timeout = 0"
-	}
-	if err := s.exec(ctx, settings); err != nil {
-		return nil, fmt.Errorf("preparing the control session: %w", err)
-	}
-	return s, nil
+// NewControl makes the control session on conn, which it then owns. conn went through Inspect,
+// which turned the session's timeouts off. answer bounds the wait for the statements a live
+// server answers at once (see Control); 0 for none.
+func NewControl(conn *pgx.Conn, server Server, answer time.Duration) *Control {
+	return &Control{conn: conn, server: server, answer: answer}
 }
 
 func (s *Control) exec(ctx context.Context, sql string, args ...any) error {
@@ -60,39 +55,78 @@ func (s *Control) queryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	return s.conn.QueryRow(ctx, sql, args...)
 }
 
-// Begin holds WAL with a temporary slot when the role may create one, then starts the backup.
-// The slot comes first so that it pins WAL from before the backup's start point.
-func (s *Control) Begin(ctx context.Context, label string, fast bool) (Start, error) {
-	var st Start
-	reason, err := NoSlotReason(ctx, s.conn, s.server)
-	if err != nil {
+// Begin holds WAL with a temporary slot, unless noSlot (Preflight.NoSlot) says why none can,
+// then starts the backup. The slot comes first so that it pins WAL from before the backup's
+// start point. The slot, the start and the timeline are asked for in one round trip; should the
+// last free slot have been taken since the preflight, the backup starts without one.
+func (s *Control) Begin(ctx context.Context, label string, fast bool, noSlot string) (Start, error) {
+	st := Start{NoSlot: noSlot}
+	var steps []step
+	if noSlot == "" {
+		// The backend's pid came with the connection: no round trip for pg_backend_pid().
+		st.Slot = "pgpull_" + strconv.Itoa(int(s.conn.PgConn().PID()))
+		steps = append(steps, s.slotStep(st.Slot))
+		s.slot = st.Slot // dropped by Close should the start fail after it
+	}
+	steps = append(steps, s.startSteps(label, fast, &st)...)
+	err := runSteps(ctx, s.conn, steps...)
+	var failed *slotError
+	if !errors.As(err, &failed) {
 		return st, err
 	}
-	if st.NoSlot = reason; reason == "" {
-		// The backend's pid came with the connection: no round trip for pg_backend_pid().
-		name := "pgpull_" + strconv.Itoa(int(s.conn.PgConn().PID()))
-		if err := s.exec(ctx, `SELECT pg_create_physical_replication_slot($1, true, true)`, name); err != nil {
-			return st, fmt.Errorf("creating temporary replication slot %s: %w", name, err)
-		}
-		s.slot = name
-		st.Slot = name
+	s.slot, st.Slot = "", ""
+	if !failed.taken {
+		return st, err
 	}
-	start := `SELECT pg_backup_start($1, $2)::text`
+	st.NoSlot = SlotsTaken
+	return st, runSteps(ctx, s.conn, s.startSteps(label, fast, &st)...)
+}
+
+// slotError is the failure to create the temporary slot, taken when the server had no free one.
+type slotError struct {
+	err   error
+	taken bool
+}
+
+func (e *slotError) Error() string { return e.err.Error() }
+func (e *slotError) Unwrap() error { return e.err }
+
+func (s *Control) slotStep(name string) step {
+	return step{sql: `SELECT pg_create_physical_replication_slot($1, true, true)`, args: []any{name}, read: func(rows pgx.Rows) error {
+		rows.Close()
+		err := rows.Err()
+		if err == nil {
+			return nil
+		}
+		var pgErr *pgconn.PgError
+		taken := errors.As(err, &pgErr) && pgErr.Code == "53400" // configuration_limit_exceeded: no free slot
+		return &slotError{fmt.Errorf("creating temporary replication slot %s: %w", name, err), taken}
+	}}
+}
+
+// startSteps start the backup and read its start LSN and timeline into st.
+func (s *Control) startSteps(label string, fast bool, st *Start) []step {
+	start, args := `SELECT pg_backup_start($1, $2)::text`, []any{label, fast}
 	if s.server.Major() < 15 {
 		start = `SELECT pg_start_backup($1, $2, false)::text`
 	}
-	var lsn string
-	if err := s.queryRow(ctx, start, label, fast).Scan(&lsn); err != nil {
-		return st, fmt.Errorf("starting the backup: %w", err)
+	return []step{
+		{sql: start, args: args, read: func(rows pgx.Rows) error {
+			var lsn string
+			if err := scanOne(rows, &lsn); err != nil {
+				return fmt.Errorf("starting the backup: %w", err)
+			}
+			var err error
+			st.LSN, err = pgformat.ParseLSN(lsn)
+			return err
+		}},
+		{sql: `SELECT timeline_id FROM pg_control_checkpoint()`, read: func(rows pgx.Rows) error {
+			if err := scanOne(rows, &st.Timeline); err != nil {
+				return fmt.Errorf("reading the timeline: %w", err)
+			}
+			return nil
+		}},
 	}
-	var err2 error
-	if st.LSN, err2 = pgformat.ParseLSN(lsn); err2 != nil {
-		return st, err2
-	}
-	if err := s.queryRow(ctx, `SELECT timeline_id FROM pg_control_checkpoint()`).Scan(&st.Timeline); err != nil {
-		return st, fmt.Errorf("reading the timeline: %w", err)
-	}
-	return st, nil
 }
 
 // End stops the backup without waiting for archiving: pgpull copies the WAL itself.

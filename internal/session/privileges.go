@@ -1,16 +1,15 @@
 package session
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// CheckPrivileges checks, before anything starts on the server or in DEST, that the role may call
+// privilegesStep checks, before anything starts on the server or in DEST, that the role may call
 // every function a run on a server of the given major version will, so a missing grant fails in
 // one line here rather than halfway through the copy. Superusers pass every check.
-func CheckPrivileges(ctx context.Context, conn *pgx.Conn, major int) error {
+func privilegesStep(major int) step {
 	const q = `SELECT current_user::text,
 		coalesce((SELECT f FROM unnest($1::text[]) WITH ORDINALITY AS t(f, i)
 			WHERE NOT has_function_privilege('pg_catalog.' || f, 'EXECUTE') ORDER BY i LIMIT 1), ''),
@@ -21,10 +20,18 @@ func CheckPrivileges(ctx context.Context, conn *pgx.Conn, major int) error {
 	for i, r := range roles {
 		names[i] = r.Name
 	}
-	var role, missing, notMember string
-	if err := conn.QueryRow(ctx, q, Functions(major), names).Scan(&role, &missing, &notMember); err != nil {
-		return fmt.Errorf("checking the role's privileges: %w", err)
-	}
+	return step{sql: q, args: []any{Functions(major), names}, read: func(rows pgx.Rows) error {
+		var role, missing, notMember string
+		if err := scanOne(rows, &role, &missing, &notMember); err != nil {
+			return fmt.Errorf("checking the role's privileges: %w", err)
+		}
+		return privilegesError(role, missing, notMember, roles)
+	}}
+}
+
+// privilegesError is the refusal of a role that may not call missing or is not a member of
+// notMember, or nil when both are "".
+func privilegesError(role, missing, notMember string, roles []Role) error {
 	switch {
 	case missing != "":
 		return fmt.Errorf("role %q may not execute %s, which pgpull calls; as a superuser, run the SQL that `pgpull grants DSN %s` prints",

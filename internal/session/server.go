@@ -51,9 +51,16 @@ func (s Server) FileMode() os.FileMode {
 // call, so a backup role needs no extra grant for them.
 func Describe(ctx context.Context, conn *pgx.Conn) (Server, error) {
 	var s Server
-	var checksums, walLevel, dirMode string
-	var segSize, sysID int64
-	err := conn.QueryRow(ctx, `
+	if err := runSteps(ctx, conn, describeStep(&s)); err != nil {
+		return s, err
+	}
+	if s.Major() < 15 {
+		return s, runSteps(ctx, conn, statsTempStep(&s))
+	}
+	return s, nil
+}
+
+const describeSQL = `
 		SELECT current_setting('server_version_num')::int,
 		       (SELECT catalog_version_no FROM pg_control_system()),
 		       (SELECT system_identifier FROM pg_control_system()),
@@ -63,31 +70,45 @@ func Describe(ctx context.Context, conn *pgx.Conn) (Server, error) {
 		       (SELECT blocks_per_segment FROM pg_control_init()),
 		       (SELECT wal_block_size FROM pg_control_init()),
 		       pg_is_in_recovery(),
-		       current_setting('data_directory_mode')`).Scan(
-		&s.VersionNum, &s.CatalogVersion, &sysID, &checksums, &walLevel,
-		&segSize, &s.BlocksPerSegment, &s.WALBlockSize, &s.InRecovery, &dirMode)
-	if err != nil {
-		return s, fmt.Errorf("reading server settings: %w", err)
-	}
-	if err := CheckSupported(s.VersionNum, walLevel); err != nil {
-		return s, err
-	}
-	s.SystemID = uint64(sysID)
-	s.DataChecksums = checksums == "on"
-	s.WALSegmentSize = segSize
-	m, err := strconv.ParseUint(dirMode, 8, 32)
-	if err != nil {
-		m = 0o700
-	}
-	s.DirMode = os.FileMode(m)
-	if s.Major() < 15 {
-		// pg_settings hides the row from roles outside pg_read_all_settings, where
-		// current_setting would fail; the backup's preflight refuses such a role with the grant.
-		if err := conn.QueryRow(ctx, `SELECT coalesce((SELECT setting FROM pg_settings WHERE name = 'stats_temp_directory'), 'pg_stat_tmp')`).Scan(&s.StatsTempDir); err != nil {
-			return s, fmt.Errorf("reading stats_temp_directory: %w", err)
+		       current_setting('data_directory_mode')`
+
+// describeStep reads into s all Describe does but StatsTempDir, and refuses a server pgpull
+// does not support.
+func describeStep(s *Server) step {
+	return step{sql: describeSQL, read: func(rows pgx.Rows) error {
+		var checksums, walLevel, dirMode string
+		var segSize, sysID int64
+		err := scanOne(rows, &s.VersionNum, &s.CatalogVersion, &sysID, &checksums, &walLevel,
+			&segSize, &s.BlocksPerSegment, &s.WALBlockSize, &s.InRecovery, &dirMode)
+		if err != nil {
+			return fmt.Errorf("reading server settings: %w", err)
 		}
-	}
-	return s, nil
+		if err := CheckSupported(s.VersionNum, walLevel); err != nil {
+			return err
+		}
+		s.SystemID = uint64(sysID)
+		s.DataChecksums = checksums == "on"
+		s.WALSegmentSize = segSize
+		m, err := strconv.ParseUint(dirMode, 8, 32)
+		if err != nil {
+			m = 0o700
+		}
+		s.DirMode = os.FileMode(m)
+		return nil
+	}}
+}
+
+// statsTempStep reads stats_temp_directory, on 13 and 14. pg_settings hides the row from roles
+// outside pg_read_all_settings, where current_setting would fail; the backup's preflight
+// refuses such a role with the grant.
+func statsTempStep(s *Server) step {
+	const q = `SELECT coalesce((SELECT setting FROM pg_settings WHERE name = 'stats_temp_directory'), 'pg_stat_tmp')`
+	return step{sql: q, read: func(rows pgx.Rows) error {
+		if err := scanOne(rows, &s.StatsTempDir); err != nil {
+			return fmt.Errorf("reading stats_temp_directory: %w", err)
+		}
+		return nil
+	}}
 }
 
 // Tablespace is one user tablespace: its Location as pg_tablespace_location gives it, which is
@@ -101,22 +122,21 @@ type Tablespace struct {
 // directory, with nowhere else to go.
 func (t Tablespace) InPlace() bool { return !strings.HasPrefix(t.Location, "/") }
 
-// Tablespaces lists the server's user tablespaces, by OID.
-func Tablespaces(ctx context.Context, conn *pgx.Conn) ([]Tablespace, error) {
+// tablespacesStep lists the server's user tablespaces, by OID.
+func tablespacesStep(spaces *[]Tablespace) step {
 	const q = `SELECT oid::text, pg_tablespace_location(oid) FROM pg_tablespace
 		WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid`
-	rows, err := conn.Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("listing tablespaces: %w", err)
-	}
-	spaces, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tablespace, error) {
-		var t Tablespace
-		return t, r.Scan(&t.OID, &t.Location)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing tablespaces: %w", err)
-	}
-	return spaces, nil
+	return step{sql: q, read: func(rows pgx.Rows) error {
+		var err error
+		*spaces, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tablespace, error) {
+			var t Tablespace
+			return t, r.Scan(&t.OID, &t.Location)
+		})
+		if err != nil {
+			return fmt.Errorf("listing tablespaces: %w", err)
+		}
+		return nil
+	}}
 }
 
 // freeConnectionsSQL counts the client connections the server can still accept from a role that
@@ -126,17 +146,18 @@ const freeConnectionsSQL = `SELECT current_setting('max_connections')::int - cur
 		- coalesce(current_setting('reserved_connections', true)::int, 0)
 		- (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')`
 
-// FreeConnections counts the client connections the server can still accept from a role that is
-// not a superuser.
-func FreeConnections(ctx context.Context, conn *pgx.Conn) (int, error) {
-	var free int
-	if err := conn.QueryRow(ctx, freeConnectionsSQL).Scan(&free); err != nil {
-		return 0, fmt.Errorf("counting free connections: %w", err)
-	}
-	return free, nil
+// freeConnectionsStep counts the client connections the server can still accept from a role that
+// is not a superuser.
+func freeConnectionsStep(free *int) step {
+	return step{sql: freeConnectionsSQL, read: func(rows pgx.Rows) error {
+		if err := scanOne(rows, free); err != nil {
+			return fmt.Errorf("counting free connections: %w", err)
+		}
+		return nil
+	}}
 }
 
-// FreeConnectionsOn is FreeConnections on a bare connection, such as a fetch worker's.
+// FreeConnectionsOn counts them as Inspect does, on a bare connection, such as a fetch worker's.
 func FreeConnectionsOn(ctx context.Context, conn *pgconn.PgConn) (int, error) {
 	res := conn.ExecParams(ctx, freeConnectionsSQL, nil, nil, nil, nil).Read()
 	if res.Err != nil {

@@ -6,7 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// SQLLog shows each statement a session runs (-d). Set once as the Tracer of the configuration
+// SQLLog shows each statement a session runs (--show-sql), batched ones too. Set once as the Tracer of the configuration
 // every connection is made from, it reaches every pgx session without a logger passed down.
 type SQLLog struct {
 	Print func(sql string)
@@ -20,6 +20,20 @@ func (l SQLLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.Trace
 
 // TraceQueryEnd is part of pgx.QueryTracer; the statement was shown when it started.
 func (SQLLog) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TraceBatchStart prints each statement of a batch (runSteps) as the batch is sent.
+func (l SQLLog) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
+	for _, q := range data.Batch.QueuedQueries {
+		l.Print(q.SQL)
+	}
+	return ctx
+}
+
+// TraceBatchQuery is part of pgx.BatchTracer; the statement was shown when its batch was sent.
+func (SQLLog) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+// TraceBatchEnd is part of pgx.BatchTracer.
+func (SQLLog) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // SQLPrinter is what shows statements on cfg's connections, or nil: the fetch workers' raw
 // connections have no tracer, and show their reads with it.

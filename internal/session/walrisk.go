@@ -11,26 +11,33 @@ import (
 // KeepWAL is the remedy for WAL the server removed or recycled before pgpull copied it.
 const KeepWAL = "give the role REPLICATION so pgpull holds WAL with a temporary slot, or raise wal_keep_size"
 
-// NoSlotReason says why no temporary replication slot can hold WAL for a backup of the server
-// conn is connected to, or "" when one can.
-func NoSlotReason(ctx context.Context, conn *pgx.Conn, server Server) (string, error) {
-	if server.InRecovery {
-		return "the server is a standby (pgpull makes slots on primaries only)", nil
-	}
+// SlotsTaken is why no slot holds WAL when the server has no free one.
+const SlotsTaken = "every replication slot the server allows is taken"
+
+// noSlotStep learns why no temporary replication slot can hold WAL for a backup of the server
+// conn is connected to, into reason, or "" when one can. inRecovery is read when the step's rows
+// are, after the Describe step before it.
+func noSlotStep(reason *string, inRecovery *bool) step {
 	q := `SELECT (rolsuper OR rolreplication) AND current_setting('max_replication_slots')::int > 0,
 		(SELECT count(*) FROM pg_replication_slots) < current_setting('max_replication_slots')::int
 		FROM pg_roles WHERE rolname = current_user`
-	var may, free bool
-	if err := conn.QueryRow(ctx, q).Scan(&may, &free); err != nil {
-		return "", fmt.Errorf("reading the role's attributes: %w", err)
-	}
-	switch {
-	case !may:
-		return "the role lacks REPLICATION, or max_replication_slots is 0", nil
-	case !free:
-		return "every replication slot the server allows is taken", nil
-	}
-	return "", nil
+	return step{sql: q, read: func(rows pgx.Rows) error {
+		var may, free bool
+		if err := scanOne(rows, &may, &free); err != nil {
+			return fmt.Errorf("reading the role's attributes: %w", err)
+		}
+		switch {
+		case *inRecovery:
+			*reason = "the server is a standby (pgpull makes slots on primaries only)"
+		case !may:
+			*reason = "the role lacks REPLICATION, or max_replication_slots is 0"
+		case !free:
+			*reason = SlotsTaken
+		default:
+			*reason = ""
+		}
+		return nil
+	}}
 }
 
 // WALRisk weighs, for a backup no slot protects, the WAL the server will write during the copy
@@ -76,8 +83,8 @@ type WALSample struct {
 }
 
 // MeasureWALRisk reads the server's WAL settings and size, and takes the first reading of its
-// WAL position; the risk's WALRate is 0 until Control.WALRate measures it. copyRate is the
-// copy's expected bytes per second.
+// WAL position, in one round trip; the risk's WALRate is 0 until Control.WALRate measures it.
+// copyRate is the copy's expected bytes per second.
 func MeasureWALRisk(ctx context.Context, conn *pgx.Conn, server Server, copyRate float64) (WALRisk, WALSample, error) {
 	r := WALRisk{CopyRate: copyRate}
 	q := `SELECT pg_size_bytes(current_setting('max_wal_size')), pg_size_bytes(current_setting('wal_keep_size')),
@@ -85,21 +92,30 @@ func MeasureWALRisk(ctx context.Context, conn *pgx.Conn, server Server, copyRate
 		current_setting('checkpoint_completion_target')::float8,
 		(SELECT sum(pg_database_size(oid))::int8 FROM pg_database WHERE datallowconn)`
 	var timeout int
-	if err := conn.QueryRow(ctx, q).Scan(&r.MaxWALSize, &r.WALKeepSize, &timeout, &r.CompletionTarget, &r.CopyBytes); err != nil {
-		return r, WALSample{}, fmt.Errorf("reading the server's WAL settings: %w", err)
-	}
-	r.CheckpointTimeout = time.Duration(timeout) * time.Second
-	if copyRate > 0 {
-		r.CopyTime = time.Duration(float64(r.CopyBytes) / copyRate * float64(time.Second))
-	}
+	settings := step{sql: q, read: func(rows pgx.Rows) error {
+		if err := scanOne(rows, &r.MaxWALSize, &r.WALKeepSize, &timeout, &r.CompletionTarget, &r.CopyBytes); err != nil {
+			return fmt.Errorf("reading the server's WAL settings: %w", err)
+		}
+		return nil
+	}}
 	s := WALSample{query: `SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, clock_timestamp()`}
 	if server.InRecovery {
 		s.query = `SELECT coalesce(pg_last_wal_replay_lsn() - '0/0'::pg_lsn, 0), clock_timestamp()`
 	}
-	if err := conn.QueryRow(ctx, s.query).Scan(&s.pos, &s.at); err != nil {
-		return r, s, fmt.Errorf("reading the WAL position: %w", err)
+	position := step{sql: s.query, read: func(rows pgx.Rows) error {
+		if err := scanOne(rows, &s.pos, &s.at); err != nil {
+			return fmt.Errorf("reading the WAL position: %w", err)
+		}
+		return nil
+	}}
+	if err := runSteps(ctx, conn, settings, position); err != nil {
+		return r, s, err
 	}
 	s.taken = time.Now()
+	r.CheckpointTimeout = time.Duration(timeout) * time.Second
+	if copyRate > 0 {
+		r.CopyTime = time.Duration(float64(r.CopyBytes) / copyRate * float64(time.Second))
+	}
 	return r, s, nil
 }
 

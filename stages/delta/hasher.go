@@ -62,7 +62,7 @@ func (h *Hasher) hash(p *pipeline.Piece) error {
 	if !fi.Mode().IsRegular() || fi.Size() <= p.Offset {
 		return nil
 	}
-	data := h.Budget.Buffer(p.Length)[:p.Length]
+	data := h.Budget.Buffer(p, p.Length)[:p.Length]
 	n, err := file.ReadAt(data, p.Offset)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("reading the local copy of %s: %w", f.Path, err)

@@ -20,7 +20,7 @@ type blockRun struct {
 func (w *Worker) readIncremental(ctx context.Context, pieces []*pipeline.Piece, stall *stallTimer) error {
 	var runs []blockRun
 	for _, p := range pieces {
-		p.Data = w.Budget.Buffer(p.Length)[:p.Length]
+		p.Data = w.Budget.Buffer(p, p.Length)[:p.Length]
 		header, stretches := p.Stretches(w.Reader.RowSize())
 		copy(p.Data, header)
 		for _, s := range stretches {

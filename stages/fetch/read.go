@@ -21,9 +21,9 @@ func (w *Worker) readRange(ctx context.Context, p *pipeline.Piece, stall *stallT
 	// have to be cleared for: 16 MB, most of the backup's last WAL segment, cleared a second time.
 	zeroed := end < p.Offset+p.Length
 	if zeroed {
-		p.Data = make([]byte, 0, p.Length)
+		p.Data = pipeline.NewBuffer(p.Length)[:0]
 	} else {
-		p.Data = w.Budget.Buffer(p.Length)[:0]
+		p.Data = w.Budget.Buffer(p, p.Length)
 	}
 	p.Missing = false
 	r := w.Reader
@@ -82,6 +82,7 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall 
 	if len(todo) == 0 {
 		return nil
 	}
+	carved := w.Budget.Carve(todo)
 	params := arrays.params()
 	rows := w.exec(ctx, w.Reader.BatchSQL(), params)
 	i := 0
@@ -92,8 +93,12 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall 
 		p := todo[i]
 		v := rows.Values()[0]
 		p.Missing = v == nil
+		buf := p.Data[:0]
+		if !carved {
+			buf = w.Budget.Buffer(p, p.Length)
+		}
 		var err error
-		if p.Data, err = w.Reader.Append(w.Budget.Buffer(p.Length)[:0], v, p.Length); err != nil {
+		if p.Data, err = w.Reader.Append(buf, v, p.Length); err != nil {
 			rows.Close()
 			return fatalError{fmt.Errorf("reading %s: %w", p.File.Path, err)}
 		}

@@ -87,7 +87,7 @@ func Open(ctx context.Context, st Store, name, version string, size int64, set S
 		go func() {
 			defer r.wg.Done()
 			for s := range work {
-				s.piece.Data = set.Budget.Buffer(s.piece.Length)[:s.piece.Length]
+				s.piece.Data = set.Budget.Buffer(s.piece, s.piece.Length)[:s.piece.Length]
 				r.held.add(s.piece.Length)
 				s.err = st.ReadRange(ctx, name, version, s.off, s.piece.Data)
 				close(s.done)

@@ -30,9 +30,12 @@ type Scanner struct {
 	BlockSize   int64 // WAL page size: the last segment is read through the page holding the stop LSN
 	Start       pgformat.LSN
 	Timeline    uint32 // the backup's, to name segments in messages
-	Interval    time.Duration
-	Stop        <-chan pgformat.LSN
-	Log         func(format string, args ...any)
+	// Standby says the server is in recovery, where the WAL through the stop LSN may still be
+	// arriving after pg_backup_stop: it is waited for. A primary's pg_backup_stop has written it.
+	Standby  bool
+	Interval time.Duration
+	Stop     <-chan pgformat.LSN
+	Log      func(format string, args ...any)
 	// Timeout bounds each of the scan's statements, which a live server answers at once: with
 	// the fetch workers idle, a connection gone silent would otherwise hold the run; 0 for none.
 	Timeout time.Duration
@@ -57,8 +60,10 @@ func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
 			}
 			limit = pgformat.SegmentOf(written, s.SegmentSize)
 		case end := <-stop:
-			if err := s.waitWritten(ctx, end); err != nil {
-				return err
+			if s.Standby {
+				if err := s.waitWritten(ctx, end); err != nil {
+					return err
+				}
 			}
 			limit = pgformat.LastSegmentBefore(end, s.SegmentSize) + 1
 			final, readTo = true, s.lastSegmentReadTo(end)
@@ -182,8 +187,7 @@ func (s *Scanner) writtenLSN(ctx context.Context) (pgformat.LSN, error) {
 	return lsn, err
 }
 
-// waitWritten waits until WAL up to end is on the server's disk. On a primary pg_backup_stop has
-// already switched and flushed the last segment; a standby may still be receiving it.
+// waitWritten waits until WAL up to end is on a standby's disk: it may still be receiving it.
 func (s *Scanner) waitWritten(ctx context.Context, end pgformat.LSN) error {
 	for {
 		w, err := s.writtenLSN(ctx)

@@ -1,0 +1,79 @@
+package session
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Preflight is what a backup learns of the server before it starts anything there.
+type Preflight struct {
+	Server      Server
+	Tablespaces []Tablespace
+	// Free counts the client connections the server can still accept from a role that is not a
+	// superuser (see freeConnectionsSQL).
+	Free int
+	// NoSlot says why no temporary replication slot can hold WAL for the backup, "" when one can.
+	NoSlot string
+}
+
+// Inspect learns through conn what a backup must know before it starts: the server's facts
+// (Describe), whether the role may call every function the run will (a missing grant is refused
+// here in one line, not halfway through the copy; superusers pass), the tablespaces, the free
+// connections and whether a slot can hold WAL; and it readies conn as the control session (see
+// NewControl). All in one round trip, where a statement at a time took seven, 0.3 s through a
+// 20 ms link: what depends on the major version takes the one the server announced when conn
+// opened, and is asked again should Describe read another.
+func Inspect(ctx context.Context, conn *pgx.Conn) (Preflight, error) {
+	var p Preflight
+	major, ok := announcedMajor(conn)
+	if !ok {
+		if err := runSteps(ctx, conn, describeStep(&p.Server)); err != nil {
+			return p, err
+		}
+		return p, runSteps(ctx, conn, p.steps(p.Server.Major())...)
+	}
+	otherMajor := errors.New("the server is not the major version it announced")
+	describe := describeStep(&p.Server)
+	read := describe.read
+	describe.read = func(rows pgx.Rows) error {
+		if err := read(rows); err != nil {
+			return err
+		}
+		if p.Server.Major() != major {
+			return otherMajor
+		}
+		return nil
+	}
+	err := runSteps(ctx, conn, append([]step{describe}, p.steps(major)...)...)
+	if errors.Is(err, otherMajor) {
+		return p, runSteps(ctx, conn, p.steps(p.Server.Major())...)
+	}
+	return p, err
+}
+
+// steps are Inspect's statements after Describe's, for a server of the given major version.
+func (p *Preflight) steps(major int) []step {
+	var steps []step
+	if major < 15 {
+		steps = append(steps, statsTempStep(&p.Server))
+	}
+	steps = append(steps, privilegesStep(major), tablespacesStep(&p.Tablespaces), freeConnectionsStep(&p.Free),
+		noSlotStep(&p.NoSlot, &p.Server.InRecovery))
+	return append(steps, controlSettings(major)...)
+}
+
+// controlSettings turn the control session's timeouts off, so that a long copy cannot end the
+// backup by idling it out.
+func controlSettings(major int) []step {
+	sets := []string{"SET statement_timeout = 0", "SET idle_in_transaction_session_timeout = 0", "SET application_name = 'pgpull control'"}
+	if major >= 14 {
+		sets = append(sets, "SET idle_session_timeout = 0")
+	}
+	steps := make([]step, len(sets))
+	for i, sql := range sets {
+		steps[i] = setting("preparing the control session", sql)
+	}
+	return steps
+}
