@@ -46,6 +46,12 @@ type File struct {
 	// server since the destination's copy was taken: only those are read, over the copy's bytes.
 	// nil when they are not known, and the copy's blocks are compared by hash instead.
 	Changed []uint32
+	// Kept, in a refresh, marks a file none of whose blocks changed since the copy was taken, at
+	// the size the copy's backup_manifest lists and the copy holds: its bytes are read neither from
+	// the server nor from the copy, and the new manifest lists it with KeptChecksum, the copy's
+	// manifest's checksum for it (nil when the new manifest has none).
+	Kept         bool
+	KeptChecksum []byte
 	// Segment is the relation segment number (the ".N" suffix) of a relation data file whose pages
 	// carry checksums, or -1 when the file's pages are not checked.
 	Segment int
@@ -80,6 +86,7 @@ type Piece struct {
 	// Seq is the Piece's place in the stream; the reorder window releases Pieces in Seq order.
 	Seq uint64
 	// Data holds Length bytes once fetched. A file that shrank on the server is padded with zeros.
+	// nil for a Piece of a Kept File, which nobody reads.
 	Data []byte
 	// Missing is set when the file was gone when this Piece was read.
 	Missing bool

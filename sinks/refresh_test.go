@@ -25,9 +25,9 @@ func present(root, name string) bool {
 }
 
 func TestDirRefresh(t *testing.T) {
-	old := pattern(1, 3*pipeline.DeltaBlock)
+	old, same := pattern(1, 3*pipeline.DeltaBlock), pattern(2, 2*pipeline.DeltaBlock)
 	root := backupIn(t, map[string]string{
-		"base/1/kept": string(old), "base/1/dropped": "old", "base/9/1259": "old", "base/9/1249": "old",
+		"base/1/kept": string(old), "base/1/same": string(same), "base/1/dropped": "old", "base/9/1259": "old", "base/9/1249": "old",
 		"pg_wal/000000010000000000000002": "old wal", "global/pg_control": "old control",
 		"backup_label": "old label", "backup_manifest": "{}", "tablespace_map": "1 /x\n",
 	})
@@ -42,6 +42,10 @@ func TestDirRefresh(t *testing.T) {
 	s.dir("base/1", "")
 	p := s.add(kept, 0, kept.Size, newer)
 	p.Delta = &pipeline.Delta{Moved: []bool{false, true, false}}
+	// base/1/same is Kept: its Pieces come without Data, and the file stays as it is.
+	unread := &pipeline.File{Path: "base/1/same", Source: "base/1/same", Size: int64(len(same)), ModTime: testTime, Segment: -1, Kept: true}
+	s.add(unread, 0, pipeline.DeltaBlock, nil)
+	s.add(unread, pipeline.DeltaBlock, pipeline.DeltaBlock, nil)
 	fresh := s.file("base/1/fresh", "", pattern(8, 3000), 8192)
 	s.content("backup_label", []byte("new label"))
 	control := pattern(9, 8192)
@@ -77,6 +81,14 @@ func TestDirRefresh(t *testing.T) {
 	want := append(append(append([]byte{}, old[:pipeline.DeltaBlock]...), newer[pipeline.DeltaBlock:2*pipeline.DeltaBlock]...), old[2*pipeline.DeltaBlock:][:100]...)
 	if got := readFile(t, filepath.Join(root, "base/1/kept")); !bytes.Equal(got, want) {
 		t.Errorf("base/1/kept: %d bytes, want %d: the unmoved blocks as they were, the moved one replaced, cut to the new size", len(got), len(want))
+	}
+	if got := readFile(t, filepath.Join(root, "base/1/same")); !bytes.Equal(got, same) {
+		t.Errorf("base/1/same (Kept): %d bytes, not the copy's %d as they were", len(got), len(same))
+	}
+	if fi, err := os.Stat(filepath.Join(root, "base/1/same")); err != nil {
+		t.Error(err)
+	} else if !fi.ModTime().Equal(testTime) {
+		t.Errorf("base/1/same (Kept): mtime %v, want the server's %v", fi.ModTime(), testTime)
 	}
 	if got := readFile(t, filepath.Join(root, fresh.Path)); int64(len(got)) != fresh.Size {
 		t.Errorf("new file: %d bytes, want %d", len(got), fresh.Size)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,6 +186,47 @@ func TestRefresh(t *testing.T) {
 			t.Errorf("%s in the restored copy: %d, %v; want %d", q.sql, n, err, q.want)
 		}
 	}
+}
+
+// TestRefreshKeepsUnchangedUnread: when the copy's start is trusted, a file none of whose blocks
+// changed is read neither on the server nor in the copy, and keeps the checksum the copy's
+// backup_manifest gives it. A byte of such a file damaged in the copy is then not blessed with a
+// new checksum: pgpull verify names the file, and once it is removed a refresh copies it again.
+func TestRefreshKeepsUnchangedUnread(t *testing.T) {
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
+	mustExec(t, src,
+		`CREATE TABLE still AS SELECT g, md5(g::text) AS m FROM generate_series(1, 20000) g`,
+		`CREATE TABLE moving AS SELECT g, 0 AS n FROM generate_series(1, 20000) g`,
+		`VACUUM (FREEZE) still`, `CHECKPOINT`)
+	still := relationPath(t, src, "still")
+	dest := filepath.Join(t.TempDir(), "copy")
+	backupOK(t, "backup", "-c", "fast", src.DSN(), dest)
+
+	mustExec(t, src, `UPDATE moving SET n = 1 WHERE g <= 100`)
+	damaged := filepath.Join(dest, filepath.FromSlash(still))
+	body, err := os.ReadFile(damaged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body[len(body)/2] ^= 0xff
+	if err := os.WriteFile(damaged, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := pgpull(t, nil, "backup", "--refresh", "-v", "-c", "fast", src.DSN(), dest)
+	if code != 0 || !strings.Contains(stderr, "refresh from") {
+		t.Fatalf("refresh (%d), want one from the copy's start (a line \"refresh from\"): %s", code, stderr)
+	}
+	if r := pgpullVerify(t, nil, dest); r.code == 0 || !strings.Contains(r.stdout+r.stderr, still) {
+		t.Errorf("pgpull verify passed the copy whose %s was damaged before the refresh (%d): %s%s", still, r.code, r.stdout, r.stderr)
+	}
+
+	if err := os.Remove(damaged); err != nil {
+		t.Fatal(err)
+	}
+	if code, stderr := pgpull(t, nil, "backup", "--refresh", "-c", "fast", src.DSN(), dest); code != 0 {
+		t.Fatalf("refresh after removing the damaged file (%d): %s", code, stderr)
+	}
+	checkVerifies(t, src.Major, dest)
 }
 
 // treeBytes is the size of the regular files under dir.

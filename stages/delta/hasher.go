@@ -23,7 +23,7 @@ type Copy interface {
 
 // Hasher is the delta stage; run one per core. Each local range is read once: its bytes stay in
 // the Piece's Data (within the budget the splitter admitted them to), where fetch overwrites the
-// blocks the server sends.
+// blocks the server sends. The ranges of a Kept file are not read.
 type Hasher struct {
 	Copy   Copy
 	Budget *pipeline.Budget
@@ -50,6 +50,14 @@ func (h *Hasher) hash(p *pipeline.Piece) error {
 	if !f.Fetched() || f.Source == "" || p.Length == 0 || f.ReadTo > 0 {
 		return nil
 	}
+	blocks := int((p.Length + pipeline.DeltaBlock - 1) / pipeline.DeltaBlock)
+	if f.Kept {
+		// The copy holds the range as it is on the server, and the manifest keeps the file's
+		// checksum: there is nothing to read, here or there.
+		p.Delta = &pipeline.Delta{Listed: true, Moved: make([]bool, blocks)}
+		h.Compared.Add(p.Length)
+		return nil
+	}
 	file, err := h.Copy.Open(f)
 	if err != nil || file == nil {
 		return err
@@ -68,7 +76,6 @@ func (h *Hasher) hash(p *pipeline.Piece) error {
 		return fmt.Errorf("reading the local copy of %s: %w", f.Path, err)
 	}
 	clear(data[n:])
-	blocks := int((p.Length + pipeline.DeltaBlock - 1) / pipeline.DeltaBlock)
 	if f.Changed != nil {
 		p.Data, p.Delta = data, listed(p, blocks, fi.Size())
 		h.Compared.Add(p.Length)

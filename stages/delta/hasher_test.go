@@ -96,3 +96,19 @@ func TestListed(t *testing.T) {
 		}
 	}
 }
+
+// TestKept: a Kept file's ranges are read neither from the copy (here there is none) nor from
+// the server: no Data, and a Delta that moves no block.
+func TestKept(t *testing.T) {
+	f := &pipeline.File{Path: "absent", Source: "absent", Size: 3 * pipeline.DeltaBlock, Changed: []uint32{}, Kept: true, Segment: 0}
+	p := &pipeline.Piece{File: f, Offset: pipeline.DeltaBlock, Length: 2 * pipeline.DeltaBlock}
+	var compared atomic.Int64
+	h := &Hasher{Copy: dirCopy(t.TempDir()), Budget: pipeline.NewBudget(1<<20, 1<<16), Compared: &compared}
+	if err := h.hash(p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Data != nil || p.Delta == nil || !p.Delta.Listed || !slices.Equal(p.Delta.Moved, []bool{false, false}) || compared.Load() != p.Length {
+		t.Fatalf("Data %d bytes, Delta %+v, compared %d; want no Data, a Listed Delta moving none of 2 blocks, %d compared",
+			len(p.Data), p.Delta, compared.Load(), p.Length)
+	}
+}

@@ -143,7 +143,8 @@ func (w *Worker) fetchStalling(ctx context.Context, r *pipeline.Request, stall *
 		if p.Missing && p.File.Required {
 			return fatalError{fmt.Errorf("%s was removed from the server before pgpull could copy it; %s", p.File.Path, session.KeepWAL)}
 		}
-		if w.Pages != nil && p.File.Segment >= 0 && !p.Missing {
+		// A Kept file's pages were checked when the copy read them from the server.
+		if w.Pages != nil && p.File.Segment >= 0 && !p.Missing && !p.File.Kept {
 			if err := w.Pages.Verify(p, func(off, n int64) ([]byte, error) { return w.reread(ctx, p.File, off, n) }); err != nil {
 				return err
 			}

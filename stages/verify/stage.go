@@ -14,8 +14,8 @@ import (
 )
 
 // Checksummer is the verify stage: it hashes each regular file's bytes as its Pieces pass and
-// lists the file in the manifest when its last Piece passes. Run must be called at most once at a
-// time; the work per Piece allocates nothing.
+// lists the file in the manifest when its last Piece passes, a Kept file with the checksum it
+// keeps. Run must be called at most once at a time; the work per Piece allocates nothing.
 type Checksummer struct {
 	alg      manifest.Algorithm
 	manifest *manifest.Manifest
@@ -83,6 +83,13 @@ func (c *Checksummer) piece(p *pipeline.Piece) error {
 	}
 	c.next = p.Offset + p.Length
 	if !c.listed {
+		return nil
+	}
+	if f.Kept {
+		// Nobody read its bytes: the copy's manifest's checksum stands for them.
+		if p.Last() {
+			c.manifest.AddFile(f.Path, f.Size, f.ModTime, f.KeptChecksum)
+		}
 		return nil
 	}
 	data := p.Data

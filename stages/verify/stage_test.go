@@ -89,6 +89,10 @@ func TestChecksummerListsFiles(t *testing.T) {
 	shrunk := file("base/1/shrunk", 8)
 	ps = append(ps, &pipeline.Piece{File: shrunk, Length: 4, Data: []byte("abcd")},
 		&pipeline.Piece{File: shrunk, Offset: 4, Length: 4, Missing: true})
+	// Kept by a refresh: nobody read it, and the copy's manifest's checksum stands.
+	unread := file("base/1/kept", 16384)
+	unread.Kept, unread.KeptChecksum = true, []byte{1, 2, 3, 4}
+	ps = append(ps, &pipeline.Piece{File: unread, Length: 8192}, &pipeline.Piece{File: unread, Offset: 8192, Length: 8192})
 
 	m := manifest.New(1, 0, manifest.CRC32C)
 	if err := runChecksummer(t, NewChecksummer(manifest.CRC32C, m), ps); err != nil {
@@ -102,6 +106,7 @@ func TestChecksummerListsFiles(t *testing.T) {
 		{"pg_wal/archive_status/000000010000000000000002.done", crcHex(nil)},
 		{"tablespace_map", crcHex([]byte("x y"))},
 		{"base/1/shrunk", crcHex([]byte("abcd\x00\x00\x00\x00"))},
+		{"base/1/kept", "01020304"},
 	}
 	got := m.Files()
 	if len(got) != len(want) {
