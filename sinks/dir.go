@@ -242,7 +242,7 @@ func (d *Dir) open(f *pipeline.File) error {
 	}
 	var file *os.File
 	switch {
-	case d.opts.Refresh && f.Kept:
+	case d.opts.Refresh && f.Kept():
 		file, err = a.keep(name)
 	case d.opts.Refresh:
 		file, err = a.update(name, d.opts.FileMode, f.Size)
@@ -259,7 +259,7 @@ func (d *Dir) open(f *pipeline.File) error {
 		}
 		return d.finish(f)
 	}
-	if f.Size == 0 || d.opts.Refresh && f.Kept {
+	if f.Size == 0 || d.opts.Refresh && f.Kept() {
 		return d.finish(f) // nothing to write
 	}
 	return nil

@@ -166,8 +166,12 @@ func removeStale(a *area) (int64, error) {
 }
 
 // writeAt writes p at its offset into a file that is being refreshed: for a Piece compared with
-// the copy, only the blocks fetch replaced, since the others are on disk already.
+// the copy, only the blocks fetch replaced, since the others are on disk already; nothing for one
+// of a Patched file without Data, in which no block changed.
 func writeAt(f *os.File, p *pipeline.Piece) error {
+	if p.Delta != nil && p.Data == nil && p.File.Patched {
+		return nil
+	}
 	if int64(len(p.Data)) != p.Length {
 		if p.Delta == nil && len(p.Data) == 0 { // vanished mid-file: zeros, as writePiece writes
 			_, err := f.WriteAt(make([]byte, p.Length), p.Offset)

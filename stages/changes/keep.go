@@ -5,10 +5,12 @@ import (
 	"github.com/pgpull/pgpull/pipeline"
 )
 
-// Keeper decides, in a refresh, which files the new backup_manifest lists with the checksum the
-// copy's manifest gives them, so that nobody reads them: those none of whose blocks changed, at
-// the size the copy's manifest lists, which the copy's file has. A file the copy holds at another
-// size is read, so that its checksum is that of the bytes the refresh leaves.
+// Keeper decides, in a refresh, which files are Patched: read only in their changed blocks, their
+// new checksum had from the one the copy's backup_manifest gives them. Those are the files the
+// copy holds at the size that manifest lists, which the server's is not below, whose checksum is
+// of the new manifest's algorithm and either a CRC-32C (which the changed blocks patch) or of a
+// file that did not change. Any other file is read whole, so that its checksum is that of the
+// bytes the refresh leaves; a CRC of a file cut short would need the bytes cut off.
 type Keeper struct {
 	Prior Prior
 	// Algorithm is that of the new manifest's checksums; NONE when it has none.
@@ -17,19 +19,24 @@ type Keeper struct {
 	CopySize func(f *pipeline.File) int64
 }
 
-// keep marks f Kept when it may be: pass 1 found none of its blocks changed.
+// keep marks f Patched when it may be, once pass 1 has set its Changed blocks.
 func (k *Keeper) keep(f *pipeline.File) {
 	p, ok := k.Prior.Files[f.Path]
-	switch {
-	case !ok || p.Incremental || p.Size != f.Size:
-		return
-	case k.Algorithm != manifest.NONE && (p.Algorithm != k.Algorithm || len(p.Checksum) == 0):
-		return // a checksum of another algorithm cannot stand for this one
-	case k.CopySize(f) != f.Size:
+	if !ok || p.Incremental || f.Size < p.Size {
 		return
 	}
-	f.Kept = true
+	switch {
+	case k.Algorithm == manifest.NONE:
+	case p.Algorithm != k.Algorithm || len(p.Checksum) != k.Algorithm.Size():
+		return // a checksum of another algorithm cannot stand for this one
+	case (len(f.Changed) > 0 || f.Size != p.Size) && k.Algorithm != manifest.CRC32C:
+		return // a cryptographic hash is computed again over every byte
+	}
+	if k.CopySize(f) != p.Size {
+		return
+	}
+	f.Patched, f.PriorSize = true, p.Size
 	if k.Algorithm != manifest.NONE {
-		f.KeptChecksum = p.Checksum
+		f.PriorChecksum = p.Checksum
 	}
 }

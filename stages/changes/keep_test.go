@@ -8,12 +8,14 @@ import (
 	"github.com/pgpull/pgpull/pipeline"
 )
 
-// TestKeeper: in a refresh, a file keeps the copy's manifest's checksum, unread, only when no
-// block of it changed, the server's size, the manifest's and the copy's agree, and the checksum
-// is of the new manifest's algorithm.
+// TestKeeper: in a refresh, a file is Patched, read only in its changed blocks, only when the
+// server's size, the copy's manifest's and the copy's agree, and the copy's checksum is of the new
+// manifest's algorithm and one the changed blocks can patch (CRC-32C) or no block changed.
 func TestKeeper(t *testing.T) {
 	sum := []byte{0xde, 0xad, 0xbe, 0xef}
+	sha := make([]byte, manifest.SHA256.Size())
 	size := blocks(4)
+	crc := func(size int64) *PriorFile { return &PriorFile{Size: size, Algorithm: manifest.CRC32C, Checksum: sum} }
 	tests := []struct {
 		name     string
 		prior    *PriorFile // nil: not in the copy's manifest
@@ -23,16 +25,20 @@ func TestKeeper(t *testing.T) {
 		want     bool
 		wantSum  []byte
 	}{
-		{"unchanged", &PriorFile{Size: size, Algorithm: manifest.CRC32C, Checksum: sum}, manifest.CRC32C, size, nil, true, sum},
-		{"a block changed", &PriorFile{Size: size, Algorithm: manifest.CRC32C, Checksum: sum}, manifest.CRC32C, size, []uint32{2}, false, nil},
+		{"unchanged", crc(size), manifest.CRC32C, size, nil, true, sum},
+		{"a block changed", crc(size), manifest.CRC32C, size, []uint32{2}, true, sum},
+		{"unchanged, SHA256", &PriorFile{Size: size, Algorithm: manifest.SHA256, Checksum: sha}, manifest.SHA256, size, nil, true, sha},
+		{"a block changed, SHA256", &PriorFile{Size: size, Algorithm: manifest.SHA256, Checksum: sha}, manifest.SHA256, size, []uint32{2}, false, nil},
 		{"not in the manifest", nil, manifest.CRC32C, size, nil, false, nil},
-		{"the server's file is shorter", &PriorFile{Size: blocks(5), Algorithm: manifest.CRC32C, Checksum: sum}, manifest.CRC32C, size, nil, false, nil},
-		{"the copy's file is shorter", &PriorFile{Size: size, Algorithm: manifest.CRC32C, Checksum: sum}, manifest.CRC32C, blocks(3), nil, false, nil},
-		{"the copy has no file", &PriorFile{Size: size, Algorithm: manifest.CRC32C, Checksum: sum}, manifest.CRC32C, -1, nil, false, nil},
-		{"another algorithm", &PriorFile{Size: size, Algorithm: manifest.SHA256, Checksum: sum}, manifest.CRC32C, size, nil, false, nil},
+		{"the server's file is shorter", crc(blocks(5)), manifest.CRC32C, blocks(5), nil, false, nil},
+		{"the server's file is longer", crc(blocks(3)), manifest.CRC32C, blocks(3), []uint32{3}, true, sum},
+		{"the server's file is longer, SHA256", &PriorFile{Size: blocks(3), Algorithm: manifest.SHA256, Checksum: sha}, manifest.SHA256, blocks(3), nil, false, nil},
+		{"the copy's file is shorter", crc(size), manifest.CRC32C, blocks(3), nil, false, nil},
+		{"the copy has no file", crc(size), manifest.CRC32C, -1, nil, false, nil},
+		{"another algorithm", &PriorFile{Size: size, Algorithm: manifest.SHA256, Checksum: sha}, manifest.CRC32C, size, nil, false, nil},
 		{"no checksum in the copy's manifest", &PriorFile{Size: size, Algorithm: manifest.NONE}, manifest.CRC32C, size, nil, false, nil},
 		{"INCREMENTAL in the copy", &PriorFile{Size: size, Incremental: true, Algorithm: manifest.NONE}, manifest.NONE, size, nil, false, nil},
-		{"no checksums wanted", &PriorFile{Size: size, Algorithm: manifest.NONE}, manifest.NONE, size, nil, true, nil},
+		{"no checksums wanted", &PriorFile{Size: size, Algorithm: manifest.NONE}, manifest.NONE, size, []uint32{1}, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,8 +50,13 @@ func TestKeeper(t *testing.T) {
 			s := &Stage{Refresh: true, Keeper: k, Tally: &Tally{}, Log: t.Logf}
 			f := &pipeline.File{Path: "base/5/16384", Source: "base/5/16384", Size: size, Segment: 0}
 			s.apply(f, File{Path: f.Source, Blocks: tt.changed, TruncateBlocks: 4})
-			if f.Kept != tt.want || !bytes.Equal(f.KeptChecksum, tt.wantSum) || f.Changed == nil {
-				t.Errorf("Kept %v with checksum %x, Changed %v; want Kept %v with %x, Changed not nil", f.Kept, f.KeptChecksum, f.Changed, tt.want, tt.wantSum)
+			wantSize := int64(0)
+			if tt.want {
+				wantSize = tt.prior.Size
+			}
+			if f.Patched != tt.want || f.PriorSize != wantSize || !bytes.Equal(f.PriorChecksum, tt.wantSum) || f.Changed == nil {
+				t.Errorf("Patched %v at %d with checksum %x, Changed %v; want Patched %v at %d with %x, Changed not nil",
+					f.Patched, f.PriorSize, f.PriorChecksum, f.Changed, tt.want, wantSize, tt.wantSum)
 			}
 		})
 	}

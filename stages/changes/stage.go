@@ -23,8 +23,8 @@ type Stage struct {
 	// copy (File.Changed) instead of making INCREMENTAL files; a file pass 1 cannot narrow down is
 	// left to the refresh's hash comparison.
 	Refresh bool
-	// Keeper, in a refresh, marks the files none of whose blocks changed that need not be read at
-	// all; nil reads every range the copy holds.
+	// Keeper, in a refresh, marks the files whose blocks that did not change need not be read;
+	// nil reads every range the copy holds.
 	Keeper *Keeper
 	// Log, for -v, is told why each file goes whole.
 	Log   func(format string, args ...any)
@@ -118,7 +118,7 @@ func (s *Stage) apply(f *pipeline.File, a File) {
 	s.Tally.Sent.Add(int64(len(a.Blocks)))
 	if s.Refresh {
 		f.Changed = append(make([]uint32, 0, len(a.Blocks)), a.Blocks...)
-		if len(a.Blocks) == 0 && s.Keeper != nil {
+		if s.Keeper != nil {
 			s.Keeper.keep(f)
 		}
 		return
