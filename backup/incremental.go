@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/stages/changes"
@@ -88,7 +89,21 @@ func (r *run) changesStage(ctx context.Context, s changesSession) (*changes.Stag
 	}
 	b.opts.Log("%s from %s on timeline %d: changed blocks from %s", what, inc.Prior.StartLSN, inc.Prior.Timeline, method.Name())
 	return &changes.Stage{Method: method, BatchBytes: changesBatchBytes, BatchFiles: changesBatchFiles, Refresh: b.opts.Refresh,
-		Log: b.opts.Log, Tally: &r.tally.changes}, nil
+		Keeper: r.keeper(), Log: b.opts.Log, Tally: &r.tally.changes}, nil
+}
+
+// keeper, in a refresh, lets the files none of whose blocks changed keep the checksums the copy's
+// manifest gives them, unread; nil otherwise.
+func (r *run) keeper() *changes.Keeper {
+	b := r.b
+	if !b.opts.Refresh || r.local == nil {
+		return nil
+	}
+	alg := b.opts.Checksums
+	if !b.opts.Manifest {
+		alg = manifest.NONE
+	}
+	return &changes.Keeper{Prior: b.opts.changesPrior().Prior, Algorithm: alg, CopySize: r.local.Size}
 }
 
 func (r *run) changesMethod(s changesSession) changes.Method {

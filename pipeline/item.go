@@ -46,10 +46,24 @@ type File struct {
 	// server since the destination's copy was taken: only those are read, over the copy's bytes.
 	// nil when they are not known, and the copy's blocks are compared by hash instead.
 	Changed []uint32
+	// Patched, in a refresh, marks a file the copy holds at the size its backup_manifest lists,
+	// PriorSize, which the server's is not below, and whose new checksum can be had without the
+	// blocks that did not change: of its bytes only the changed blocks (Changed, and every block
+	// from PriorSize on) are read, on both sides, and none when none changed (Kept). PriorChecksum
+	// is the copy's manifest's checksum of it, which the new manifest keeps when no block changed
+	// and otherwise patches with the changed ones (a CRC32C only; see Delta.OldCRC); nil when the
+	// new manifest has no checksums.
+	Patched       bool
+	PriorSize     int64
+	PriorChecksum []byte
 	// Segment is the relation segment number (the ".N" suffix) of a relation data file whose pages
 	// carry checksums, or -1 when the file's pages are not checked.
 	Segment int
 }
+
+// Kept reports whether a refresh leaves the file as the copy has it, unread: Patched, and no
+// block of it changed.
+func (f *File) Kept() bool { return f.Patched && len(f.Changed) == 0 && f.Size == f.PriorSize }
 
 // Fetched reports whether the file's bytes must be read from the server.
 func (f *File) Fetched() bool { return !f.Dir && f.Content == nil && f.Size > 0 }
@@ -80,6 +94,7 @@ type Piece struct {
 	// Seq is the Piece's place in the stream; the reorder window releases Pieces in Seq order.
 	Seq uint64
 	// Data holds Length bytes once fetched. A file that shrank on the server is padded with zeros.
+	// In a Piece of a Patched File only the Moved blocks hold bytes, and Data is nil when none did.
 	Data []byte
 	// Missing is set when the file was gone when this Piece was read.
 	Missing bool
@@ -122,6 +137,10 @@ type Delta struct {
 	// Moved marks the blocks fetch replaced with the server's bytes; the other blocks of Data are
 	// already in the destination as they are.
 	Moved []bool
+	// OldCRC, in a Piece of a Patched File with a PriorChecksum, holds for each Moved block the raw
+	// CRC-32C (manifest.RawCRC32C) of the copy's bytes, zeros past its end, with which the verify
+	// stage patches the file's checksum; 0 for the other blocks.
+	OldCRC []uint32
 }
 
 // Blocks is how many blocks the Delta covers.

@@ -219,6 +219,16 @@ func (a *area) rollback() error {
 
 func (a *area) close() error { return a.root.Close() }
 
+// keep opens the regular file name of a refreshed copy that stays as it is (a Kept file), for
+// reading: the sink only dates it and syncs it, since an earlier run may not have.
+func (a *area) keep(name string) (*os.File, error) {
+	if err := a.mkdirAll(path.Dir(name)); err != nil {
+		return nil, err
+	}
+	a.kept[name] = true
+	return a.root.Open(filepath.FromSlash(name))
+}
+
 // update opens the regular file name of a refresh for writing in place and gives it size bytes:
 // what is there is kept up to that size, so that unchanged ranges need not be written. An entry
 // of another kind in its place is removed first.

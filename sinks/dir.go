@@ -241,9 +241,12 @@ func (d *Dir) open(f *pipeline.File) error {
 		return a.mkdirAll(name)
 	}
 	var file *os.File
-	if d.opts.Refresh {
+	switch {
+	case d.opts.Refresh && f.Kept():
+		file, err = a.keep(name)
+	case d.opts.Refresh:
 		file, err = a.update(name, d.opts.FileMode, f.Size)
-	} else {
+	default:
 		file, err = a.create(name, d.opts.FileMode)
 	}
 	if err != nil {
@@ -256,8 +259,8 @@ func (d *Dir) open(f *pipeline.File) error {
 		}
 		return d.finish(f)
 	}
-	if f.Size == 0 {
-		return d.finish(f)
+	if f.Size == 0 || d.opts.Refresh && f.Kept() {
+		return d.finish(f) // nothing to write
 	}
 	return nil
 }

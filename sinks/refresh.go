@@ -166,8 +166,12 @@ func removeStale(a *area) (int64, error) {
 }
 
 // writeAt writes p at its offset into a file that is being refreshed: for a Piece compared with
-// the copy, only the blocks fetch replaced, since the others are on disk already.
+// the copy, only the blocks fetch replaced, since the others are on disk already; nothing for one
+// of a Patched file without Data, in which no block changed.
 func writeAt(f *os.File, p *pipeline.Piece) error {
+	if p.Delta != nil && p.Data == nil && p.File.Patched {
+		return nil
+	}
 	if int64(len(p.Data)) != p.Length {
 		if p.Delta == nil && len(p.Data) == 0 { // vanished mid-file: zeros, as writePiece writes
 			_, err := f.WriteAt(make([]byte, p.Length), p.Offset)
@@ -214,18 +218,11 @@ func openLocalCopy(root string, spaces map[string]string) (*LocalCopy, error) {
 
 // Open opens the local file holding f's bytes, or returns nil when there is none.
 func (c *LocalCopy) Open(f *pipeline.File) (*os.File, error) {
-	if checkPath(f.Path) != nil {
-		return nil, nil // the sink refuses it with the reason
+	root, name := c.locate(f)
+	if root == nil {
+		return nil, nil
 	}
-	root, name := c.data, f.Path
-	if f.Tablespace != "" {
-		root = c.spaces[f.Tablespace]
-		name = strings.TrimPrefix(f.Path, "pg_tblspc/"+f.Tablespace+"/")
-		if root == nil || name == f.Path {
-			return nil, nil
-		}
-	}
-	file, err := root.Open(filepath.FromSlash(name))
+	file, err := root.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -233,6 +230,36 @@ func (c *LocalCopy) Open(f *pipeline.File) (*os.File, error) {
 		return nil, fmt.Errorf("reading the local copy of %s: %w", f.Path, err)
 	}
 	return file, nil
+}
+
+// Size is the size of the local regular file holding f's bytes, -1 when there is none.
+func (c *LocalCopy) Size(f *pipeline.File) int64 {
+	root, name := c.locate(f)
+	if root == nil {
+		return -1
+	}
+	fi, err := root.Lstat(name) // the sink replaces a link with a file of its own
+	if err != nil || !fi.Mode().IsRegular() {
+		return -1
+	}
+	return fi.Size()
+}
+
+// locate finds the root and name of the local file holding f's bytes; a nil root when the copy
+// cannot hold it.
+func (c *LocalCopy) locate(f *pipeline.File) (*os.Root, string) {
+	if checkPath(f.Path) != nil {
+		return nil, "" // the sink refuses it with the reason
+	}
+	root, name := c.data, f.Path
+	if f.Tablespace != "" {
+		root = c.spaces[f.Tablespace]
+		name = strings.TrimPrefix(f.Path, "pg_tblspc/"+f.Tablespace+"/")
+		if root == nil || name == f.Path {
+			return nil, ""
+		}
+	}
+	return root, filepath.FromSlash(name)
 }
 
 // Close closes the roots.

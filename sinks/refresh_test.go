@@ -25,9 +25,9 @@ func present(root, name string) bool {
 }
 
 func TestDirRefresh(t *testing.T) {
-	old := pattern(1, 3*pipeline.DeltaBlock)
+	old, same := pattern(1, 3*pipeline.DeltaBlock), pattern(2, 2*pipeline.DeltaBlock)
 	root := backupIn(t, map[string]string{
-		"base/1/kept": string(old), "base/1/dropped": "old", "base/9/1259": "old", "base/9/1249": "old",
+		"base/1/kept": string(old), "base/1/same": string(same), "base/1/patched": string(same), "base/1/dropped": "old", "base/9/1259": "old", "base/9/1249": "old",
 		"pg_wal/000000010000000000000002": "old wal", "global/pg_control": "old control",
 		"backup_label": "old label", "backup_manifest": "{}", "tablespace_map": "1 /x\n",
 	})
@@ -42,6 +42,16 @@ func TestDirRefresh(t *testing.T) {
 	s.dir("base/1", "")
 	p := s.add(kept, 0, kept.Size, newer)
 	p.Delta = &pipeline.Delta{Moved: []bool{false, true, false}}
+	// base/1/same is Kept: its Pieces come without Data, and the file stays as it is.
+	unread := &pipeline.File{Path: "base/1/same", Source: "base/1/same", Size: int64(len(same)), ModTime: testTime, Segment: -1, Patched: true, PriorSize: int64(len(same))}
+	s.add(unread, 0, pipeline.DeltaBlock, nil)
+	s.add(unread, pipeline.DeltaBlock, pipeline.DeltaBlock, nil)
+	// base/1/patched is Patched: its first Piece, in which no block changed, comes without Data,
+	// and of the second only the changed block holds bytes.
+	patched := &pipeline.File{Path: "base/1/patched", Source: "base/1/patched", Size: int64(len(same)), ModTime: testTime, Segment: -1,
+		Patched: true, PriorSize: int64(len(same)), Changed: []uint32{1}}
+	s.add(patched, 0, pipeline.DeltaBlock, nil).Delta = &pipeline.Delta{Listed: true, Moved: []bool{false}}
+	s.add(patched, pipeline.DeltaBlock, pipeline.DeltaBlock, newer[:pipeline.DeltaBlock]).Delta = &pipeline.Delta{Listed: true, Moved: []bool{true}}
 	fresh := s.file("base/1/fresh", "", pattern(8, 3000), 8192)
 	s.content("backup_label", []byte("new label"))
 	control := pattern(9, 8192)
@@ -77,6 +87,17 @@ func TestDirRefresh(t *testing.T) {
 	want := append(append(append([]byte{}, old[:pipeline.DeltaBlock]...), newer[pipeline.DeltaBlock:2*pipeline.DeltaBlock]...), old[2*pipeline.DeltaBlock:][:100]...)
 	if got := readFile(t, filepath.Join(root, "base/1/kept")); !bytes.Equal(got, want) {
 		t.Errorf("base/1/kept: %d bytes, want %d: the unmoved blocks as they were, the moved one replaced, cut to the new size", len(got), len(want))
+	}
+	if got := readFile(t, filepath.Join(root, "base/1/same")); !bytes.Equal(got, same) {
+		t.Errorf("base/1/same (Kept): %d bytes, not the copy's %d as they were", len(got), len(same))
+	}
+	if got, want := readFile(t, filepath.Join(root, "base/1/patched")), append(same[:pipeline.DeltaBlock:pipeline.DeltaBlock], newer[:pipeline.DeltaBlock]...); !bytes.Equal(got, want) {
+		t.Errorf("base/1/patched: %d bytes, want %d: its first block as it was, the second the server's", len(got), len(want))
+	}
+	if fi, err := os.Stat(filepath.Join(root, "base/1/same")); err != nil {
+		t.Error(err)
+	} else if !fi.ModTime().Equal(testTime) {
+		t.Errorf("base/1/same (Kept): mtime %v, want the server's %v", fi.ModTime(), testTime)
 	}
 	if got := readFile(t, filepath.Join(root, fresh.Path)); int64(len(got)) != fresh.Size {
 		t.Errorf("new file: %d bytes, want %d", len(got), fresh.Size)

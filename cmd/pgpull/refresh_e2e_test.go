@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,6 +185,66 @@ func TestRefresh(t *testing.T) {
 		if n, err := r.QueryInt(ctx, q.sql); err != nil || n != q.want {
 			t.Errorf("%s in the restored copy: %d, %v; want %d", q.sql, n, err, q.want)
 		}
+	}
+}
+
+// TestRefreshLeavesUnchangedUnread: when the copy's start is trusted, the blocks that did not
+// change are read neither on the server nor in the copy, and the new backup_manifest's checksums
+// are the copy's, kept for a file none of whose blocks changed and patched with the changed blocks
+// of one that changed (and grew). A byte damaged in the copy in an unread block is then not
+// blessed with a new checksum: pgpull verify names both files, and once they are removed a
+// refresh copies them again.
+func TestRefreshLeavesUnchangedUnread(t *testing.T) {
+	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
+	// Frozen, so that no later scan sets hint bits, which would change the pages.
+	mustExec(t, src,
+		`CREATE TABLE still AS SELECT g, md5(g::text) AS m FROM generate_series(1, 20000) g`,
+		`CREATE TABLE moving AS SELECT g, 0 AS n FROM generate_series(1, 20000) g`,
+		`VACUUM (FREEZE) still`, `VACUUM (FREEZE) moving`, `CHECKPOINT`)
+	still, moving := relationPath(t, src, "still"), relationPath(t, src, "moving")
+	dest := filepath.Join(t.TempDir(), "copy")
+	backupOK(t, "backup", "-c", "fast", src.DSN(), dest)
+
+	// The first rows change in place and their new versions go to the end, which grows the file;
+	// the middle of the file stays as it was.
+	mustExec(t, src, `UPDATE moving SET n = 1 WHERE g <= 100`)
+	var damaged []string
+	for _, rel := range []string{still, moving} {
+		name := filepath.Join(dest, filepath.FromSlash(rel))
+		body, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body[len(body)/2] ^= 0xff
+		if err := os.WriteFile(name, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		damaged = append(damaged, name)
+	}
+	code, stderr := pgpull(t, nil, "backup", "--refresh", "-v", "-c", "fast", src.DSN(), dest)
+	if code != 0 || !strings.Contains(stderr, "refresh from") {
+		t.Fatalf("refresh (%d), want one from the copy's start (a line \"refresh from\"): %s", code, stderr)
+	}
+	if r := pgpullVerify(t, nil, dest); r.code == 0 || !strings.Contains(r.stdout+r.stderr, still) || !strings.Contains(r.stdout+r.stderr, moving) {
+		t.Errorf("pgpull verify of the copy whose %s and %s were damaged before the refresh (%d), want both named: %s%s",
+			still, moving, r.code, r.stdout, r.stderr)
+	}
+
+	for _, name := range damaged {
+		if err := os.Remove(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, stderr := pgpull(t, nil, "backup", "--refresh", "-c", "fast", src.DSN(), dest); code != 0 {
+		t.Fatalf("refresh after removing the damaged files (%d): %s", code, stderr)
+	}
+	checkVerifies(t, src.Major, dest)
+	r := testcluster.AdoptForTest(t, dest)
+	if n, err := r.QueryInt(context.Background(), `SELECT count(*) + sum(n) FROM moving`); err != nil || n != 20100 {
+		t.Errorf("moving in the restored copy: count + sum(n) = %d, %v; want 20100", n, err)
+	}
+	if err := r.Amcheck(context.Background()); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -33,6 +33,10 @@ type PriorFile struct {
 	Incremental bool
 	// LastModified is the manifest's "YYYY-MM-DD HH:MM:SS GMT".
 	LastModified string
+	// Algorithm and Checksum are the manifest's checksum of the file; NONE and nil for an
+	// INCREMENTAL file, whose checksum is not that of the file it rebuilds.
+	Algorithm manifest.Algorithm
+	Checksum  []byte
 }
 
 // NewPrior gathers the prior backup's files from its manifest.
@@ -41,10 +45,10 @@ func NewPrior(m *manifest.Parsed, startLSN pgformat.LSN, timeline uint32) Prior 
 	for _, f := range m.Files {
 		dir, name := path.Split(f.Path)
 		if rest, ok := strings.CutPrefix(name, incrementalPrefix); ok {
-			p.Files[dir+rest] = PriorFile{Size: f.Size, Incremental: true, LastModified: f.LastModified}
+			p.Files[dir+rest] = PriorFile{Size: f.Size, Incremental: true, LastModified: f.LastModified, Algorithm: manifest.NONE}
 			continue
 		}
-		p.Files[f.Path] = PriorFile{Size: f.Size, LastModified: f.LastModified}
+		p.Files[f.Path] = PriorFile{Size: f.Size, LastModified: f.LastModified, Algorithm: f.Algorithm, Checksum: f.Checksum}
 	}
 	return p
 }

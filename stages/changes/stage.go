@@ -23,6 +23,9 @@ type Stage struct {
 	// copy (File.Changed) instead of making INCREMENTAL files; a file pass 1 cannot narrow down is
 	// left to the refresh's hash comparison.
 	Refresh bool
+	// Keeper, in a refresh, marks the files whose blocks that did not change need not be read;
+	// nil reads every range the copy holds.
+	Keeper *Keeper
 	// Log, for -v, is told why each file goes whole.
 	Log   func(format string, args ...any)
 	Tally *Tally
@@ -115,6 +118,9 @@ func (s *Stage) apply(f *pipeline.File, a File) {
 	s.Tally.Sent.Add(int64(len(a.Blocks)))
 	if s.Refresh {
 		f.Changed = append(make([]uint32, 0, len(a.Blocks)), a.Blocks...)
+		if s.Keeper != nil {
+			s.Keeper.keep(f)
+		}
 		return
 	}
 	h := &pgformat.IncrementalHeader{Blocks: a.Blocks, TruncationBlockLength: a.TruncateBlocks}

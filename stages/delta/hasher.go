@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"slices"
 	"sync/atomic"
 
+	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/pipeline"
 )
 
@@ -23,7 +26,7 @@ type Copy interface {
 
 // Hasher is the delta stage; run one per core. Each local range is read once: its bytes stay in
 // the Piece's Data (within the budget the splitter admitted them to), where fetch overwrites the
-// blocks the server sends.
+// blocks the server sends. Of a Patched file only the changed blocks are read.
 type Hasher struct {
 	Copy   Copy
 	Budget *pipeline.Budget
@@ -50,6 +53,10 @@ func (h *Hasher) hash(p *pipeline.Piece) error {
 	if !f.Fetched() || f.Source == "" || p.Length == 0 || f.ReadTo > 0 {
 		return nil
 	}
+	blocks := int((p.Length + pipeline.DeltaBlock - 1) / pipeline.DeltaBlock)
+	if f.Patched {
+		return h.patched(p, blocks)
+	}
 	file, err := h.Copy.Open(f)
 	if err != nil || file == nil {
 		return err
@@ -68,7 +75,6 @@ func (h *Hasher) hash(p *pipeline.Piece) error {
 		return fmt.Errorf("reading the local copy of %s: %w", f.Path, err)
 	}
 	clear(data[n:])
-	blocks := int((p.Length + pipeline.DeltaBlock - 1) / pipeline.DeltaBlock)
 	if f.Changed != nil {
 		p.Data, p.Delta = data, listed(p, blocks, fi.Size())
 		h.Compared.Add(p.Length)
@@ -100,4 +106,55 @@ func listed(p *pipeline.Piece, blocks int, copySize int64) *pipeline.Delta {
 		}
 	}
 	return d
+}
+
+// patched gives a Piece of a Patched file the Delta of its changed blocks, and reads the copy's
+// bytes of those alone, for the CRCs its checksum is patched with: the copy holds the file at its
+// manifest's size, and its other blocks are left as they are, unread. Data is nil when no block of
+// the range changed.
+func (h *Hasher) patched(p *pipeline.Piece, blocks int) error {
+	f := p.File
+	d := listed(p, blocks, f.PriorSize)
+	p.Delta = d
+	h.Compared.Add(p.Length)
+	if !slices.Contains(d.Moved, true) {
+		return nil
+	}
+	p.Data = h.Budget.Buffer(p.Length)[:p.Length]
+	if f.PriorChecksum == nil {
+		return nil
+	}
+	file, err := h.Copy.Open(f)
+	if err == nil && file == nil {
+		err = fs.ErrNotExist
+	}
+	if err != nil {
+		return fmt.Errorf("reading the local copy of %s: %w", f.Path, err)
+	}
+	defer file.Close()
+	d.OldCRC = make([]uint32, blocks)
+	for i := 0; i < blocks; {
+		j := i
+		for j < blocks && d.Moved[j] {
+			j++
+		}
+		if j == i {
+			i++
+			continue
+		}
+		// The run of changed blocks i..j-1, in one read, where fetch puts the server's bytes next;
+		// zeros past the copy's end (the sink may have made them already), as CRCPatch takes them.
+		run := p.Data[int64(i)*pipeline.DeltaBlock : min(int64(j)*pipeline.DeltaBlock, p.Length)]
+		n, err := file.ReadAt(run, p.Offset+int64(i)*pipeline.DeltaBlock)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading the local copy of %s: %w", f.Path, err)
+		}
+		clear(run[n:])
+		for k := i; k < j; k++ {
+			off := int64(k-i) * pipeline.DeltaBlock
+			d.OldCRC[k] = manifest.RawCRC32C(run[off:min(off+pipeline.DeltaBlock, int64(len(run)))])
+		}
+		i = j
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/pipeline"
 )
 
@@ -95,4 +96,59 @@ func TestListed(t *testing.T) {
 			t.Errorf("%s: %+v, want Listed with Moved %v and no sums", tt.name, *d, tt.want)
 		}
 	}
+}
+
+// TestPatched: of a Patched file the copy's bytes are read only in the changed blocks, for their
+// CRCs; a range in which none changed is read neither there nor on the server (no Data).
+func TestPatched(t *testing.T) {
+	const bs = pipeline.DeltaBlock
+	dir := t.TempDir()
+	local := pattern(4 * bs)
+	if err := os.WriteFile(filepath.Join(dir, "rel"), local, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw := func(b int) uint32 { return manifest.RawCRC32C(local[b*bs : (b+1)*bs]) }
+	tests := []struct {
+		name      string
+		changed   []uint32
+		prior     []byte
+		off, n    int64
+		wantMoved []bool
+		wantCRC   []uint32 // nil: none
+		wantData  bool
+	}{
+		{"no block changed", []uint32{}, []byte{1, 2, 3, 4}, 0, 4 * bs, []bool{false, false, false, false}, nil, false},
+		{"none in the range", []uint32{3}, []byte{1, 2, 3, 4}, 0, 2 * bs, []bool{false, false}, nil, false},
+		{"a run and one more", []uint32{0, 1, 3}, []byte{1, 2, 3, 4}, 0, 4 * bs, []bool{true, true, false, true}, []uint32{raw(0), raw(1), 0, raw(3)}, true},
+		{"a later range", []uint32{2}, []byte{1, 2, 3, 4}, 2 * bs, 2 * bs, []bool{true, false}, []uint32{raw(2), 0}, true},
+		{"no checksum to patch", []uint32{2}, nil, 0, 4 * bs, []bool{false, false, true, false}, nil, true},
+		{"grown past the copy: zeros", []uint32{1}, []byte{1, 2, 3, 4}, 4 * bs, 2 * bs, []bool{true, true}, []uint32{0, 0}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &pipeline.File{Path: "rel", Source: "rel", Size: 4*bs + max(tt.off+tt.n-4*bs, 0), Changed: tt.changed, Patched: true, PriorSize: 4 * bs,
+				PriorChecksum: tt.prior, Segment: 0}
+			p := &pipeline.Piece{File: f, Offset: tt.off, Length: tt.n}
+			var compared atomic.Int64
+			h := &Hasher{Copy: dirCopy(dir), Budget: pipeline.NewBudget(1<<20, 1<<16), Compared: &compared}
+			if err := h.hash(p); err != nil {
+				t.Fatal(err)
+			}
+			d := p.Delta
+			if d == nil || !d.Listed || !slices.Equal(d.Moved, tt.wantMoved) || !slices.Equal(d.OldCRC, tt.wantCRC) ||
+				(p.Data != nil) != tt.wantData || compared.Load() != p.Length {
+				t.Fatalf("Delta %+v, %d bytes of Data, compared %d; want Moved %v, OldCRC %v, Data %v, %d compared",
+					d, len(p.Data), compared.Load(), tt.wantMoved, tt.wantCRC, tt.wantData, p.Length)
+			}
+		})
+	}
+}
+
+// pattern is n bytes that differ from block to block.
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i/pipeline.DeltaBlock*7 + i%251)
+	}
+	return b
 }

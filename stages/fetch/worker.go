@@ -144,10 +144,36 @@ func (w *Worker) fetchStalling(ctx context.Context, r *pipeline.Request, stall *
 			return fatalError{fmt.Errorf("%s was removed from the server before pgpull could copy it; %s", p.File.Path, session.KeepWAL)}
 		}
 		if w.Pages != nil && p.File.Segment >= 0 && !p.Missing {
-			if err := w.Pages.Verify(p, func(off, n int64) ([]byte, error) { return w.reread(ctx, p.File, off, n) }); err != nil {
+			if err := w.verifyPages(ctx, p); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// verifyPages checks p's page checksums: of a Patched file only the pages read from the server,
+// since Data holds no others and the copy's were checked when it read them.
+func (w *Worker) verifyPages(ctx context.Context, p *pipeline.Piece) error {
+	reread := func(off, n int64) ([]byte, error) { return w.reread(ctx, p.File, off, n) }
+	if !p.File.Patched || p.Delta == nil {
+		return w.Pages.Verify(p, reread)
+	}
+	moved := p.Delta.Moved
+	for i := 0; i < len(moved); i++ {
+		if !moved[i] {
+			continue
+		}
+		j := i + 1
+		for j < len(moved) && moved[j] {
+			j++
+		}
+		at, end := int64(i)*pipeline.DeltaBlock, min(int64(j)*pipeline.DeltaBlock, p.Length)
+		run := &pipeline.Piece{File: p.File, Offset: p.Offset + at, Length: end - at, Data: p.Data[at:end]}
+		if err := w.Pages.Verify(run, reread); err != nil {
+			return err
+		}
+		i = j
 	}
 	return nil
 }

@@ -14,8 +14,8 @@ import (
 )
 
 // Checksummer is the verify stage: it hashes each regular file's bytes as its Pieces pass and
-// lists the file in the manifest when its last Piece passes. Run must be called at most once at a
-// time; the work per Piece allocates nothing.
+// lists the file in the manifest when its last Piece passes; a Patched file's checksum it has
+// from the copy's. Run must be called at most once at a time; the work per Piece allocates nothing.
 type Checksummer struct {
 	alg      manifest.Algorithm
 	manifest *manifest.Manifest
@@ -28,6 +28,7 @@ type Checksummer struct {
 	listed bool  // false for files the manifest leaves out
 
 	zeros [pgformat.BlockSize]byte // stands in for the bytes of a Piece that went missing mid-file
+	patch manifest.CRCPatch        // a Patched file's changes so far
 }
 
 // NewChecksummer makes the stage; files are hashed with alg and listed in m (which should have
@@ -77,6 +78,7 @@ func (c *Checksummer) piece(p *pipeline.Piece) error {
 		if c.hash != nil {
 			c.hash.Reset()
 		}
+		c.patch.Reset()
 	}
 	if f != c.file || p.Offset != c.next {
 		return fmt.Errorf("verify: piece of %q at offset %d out of stream order", f.Path, p.Offset)
@@ -84,6 +86,9 @@ func (c *Checksummer) piece(p *pipeline.Piece) error {
 	c.next = p.Offset + p.Length
 	if !c.listed {
 		return nil
+	}
+	if f.Patched {
+		return c.patched(p)
 	}
 	data := p.Data
 	if data == nil && f.Content != nil && p.Length > 0 && p.Offset+p.Length <= int64(len(f.Content)) {
@@ -108,6 +113,34 @@ func (c *Checksummer) piece(p *pipeline.Piece) error {
 			c.sum = c.hash.Sum(c.sum[:0])
 		}
 		c.manifest.AddFile(f.Path, f.Size, f.ModTime, c.sum)
+	}
+	return nil
+}
+
+// patched accounts for a Piece of a Patched file, whose bytes were read only where blocks
+// changed: those patch the copy's checksum (a CRC-32C), and a file none of whose blocks changed
+// keeps it.
+func (c *Checksummer) patched(p *pipeline.Piece) error {
+	f, d := p.File, p.Delta
+	if f.PriorChecksum != nil && !f.Kept() && p.Data != nil {
+		if c.alg != manifest.CRC32C || d == nil || len(d.OldCRC) != len(d.Moved) {
+			return fmt.Errorf("verify: piece of %q at offset %d: changed blocks without the copy's CRC-32C of them", f.Path, p.Offset)
+		}
+		for i, moved := range d.Moved {
+			if moved {
+				off := int64(i) * pipeline.DeltaBlock
+				n := min(pipeline.DeltaBlock, p.Length-off)
+				c.patch.Change(p.Offset+off, n, d.OldCRC[i], manifest.RawCRC32C(p.Data[off:off+n]))
+			}
+		}
+	}
+	if p.Last() {
+		sum := f.PriorChecksum
+		if sum != nil && !f.Kept() {
+			c.sum = c.patch.Sum(c.sum[:0], sum, f.PriorSize, f.Size)
+			sum = c.sum
+		}
+		c.manifest.AddFile(f.Path, f.Size, f.ModTime, sum)
 	}
 	return nil
 }

@@ -54,11 +54,13 @@ func runChecksummer(t *testing.T, c *Checksummer, ps []*pipeline.Piece) error {
 	return err
 }
 
-func crcHex(b []byte) string {
+func crc(b []byte) []byte {
 	h := manifest.CRC32C.New()
 	h.Write(b)
-	return hex.EncodeToString(h.Sum(nil))
+	return h.Sum(nil)
 }
+
+func crcHex(b []byte) string { return hex.EncodeToString(crc(b)) }
 
 func TestChecksummerListsFiles(t *testing.T) {
 	mtime := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -89,6 +91,21 @@ func TestChecksummerListsFiles(t *testing.T) {
 	shrunk := file("base/1/shrunk", 8)
 	ps = append(ps, &pipeline.Piece{File: shrunk, Length: 4, Data: []byte("abcd")},
 		&pipeline.Piece{File: shrunk, Offset: 4, Length: 4, Missing: true})
+	// Kept by a refresh: nobody read it, and the copy's manifest's checksum stands.
+	unread := file("base/1/kept", 16384)
+	unread.Patched, unread.PriorSize, unread.PriorChecksum = true, 16384, []byte{1, 2, 3, 4}
+	ps = append(ps, &pipeline.Piece{File: unread, Length: 8192}, &pipeline.Piece{File: unread, Offset: 8192, Length: 8192})
+	// Patched by a refresh: block 1 of 3 changed, and only its bytes were read, on both sides.
+	old := bytes.Repeat([]byte("old bytes "), 3*8192/10+1)[:3*8192]
+	updated := bytes.Clone(old)
+	copy(updated[8192+100:], "new bytes")
+	patched := file("base/1/patched", len(old))
+	patched.Patched, patched.PriorSize, patched.PriorChecksum, patched.Changed = true, int64(len(old)), crc(old), []uint32{1}
+	second := make([]byte, 2*8192) // block 2 of the file is not there: nobody read it
+	copy(second, updated[8192:2*8192])
+	ps = append(ps, &pipeline.Piece{File: patched, Length: 8192, Delta: &pipeline.Delta{Listed: true, Moved: []bool{false}}},
+		&pipeline.Piece{File: patched, Offset: 8192, Length: 2 * 8192, Data: second, Delta: &pipeline.Delta{Listed: true,
+			Moved: []bool{true, false}, OldCRC: []uint32{manifest.RawCRC32C(old[8192 : 2*8192]), 0}}})
 
 	m := manifest.New(1, 0, manifest.CRC32C)
 	if err := runChecksummer(t, NewChecksummer(manifest.CRC32C, m), ps); err != nil {
@@ -102,6 +119,8 @@ func TestChecksummerListsFiles(t *testing.T) {
 		{"pg_wal/archive_status/000000010000000000000002.done", crcHex(nil)},
 		{"tablespace_map", crcHex([]byte("x y"))},
 		{"base/1/shrunk", crcHex([]byte("abcd\x00\x00\x00\x00"))},
+		{"base/1/kept", "01020304"},
+		{"base/1/patched", crcHex(updated)},
 	}
 	got := m.Files()
 	if len(got) != len(want) {
