@@ -120,7 +120,7 @@ func (h *Hasher) patched(p *pipeline.Piece, blocks int) error {
 	if !slices.Contains(d.Moved, true) {
 		return nil
 	}
-	p.Data = h.Budget.Buffer(p.Length)[:p.Length]
+	p.Data = h.Budget.Buffer(p, p.Length)[:p.Length]
 	if f.PriorChecksum == nil {
 		return nil
 	}
