@@ -38,6 +38,11 @@ type Options struct {
 	// Refresh compares each range with the sink's own copy (sinks.LocalCopier) and moves only
 	// the blocks that differ.
 	Refresh bool
+	// Incremental, when set, takes an incremental backup on a prior one.
+	Incremental *Incremental
+	// RefreshFrom, in a refresh, is the copy being refreshed as a prior backup, when its start can
+	// be trusted: only the blocks changed since are read over it. nil compares every block's hash.
+	RefreshFrom *Incremental
 	// TablespaceMap puts tablespace_map in the backup: only for -F tar, where tablespaces travel
 	// in archives of their own.
 	TablespaceMap bool
@@ -84,6 +89,14 @@ func (o Options) startJobs() int {
 	return o.Jobs
 }
 
+// changesConns is the connections an incremental backup's pass 1 takes.
+func (o Options) changesConns() int {
+	if o.changesPrior() != nil {
+		return 1
+	}
+	return 0
+}
+
 // AssumedCopyRate is the copy's bytes per second the WAL risk is weighed with when -r sets none.
 const AssumedCopyRate = 100e6
 
@@ -114,6 +127,9 @@ func (b *Backup) inspect(ctx context.Context) error {
 	if err := session.CheckPrivileges(ctx, b.conn, b.Server.Major()); err != nil {
 		return err
 	}
+	if err := b.checkPrior(); err != nil {
+		return err
+	}
 	if b.opts.ServerCompress {
 		if b.ServerCodec, err = session.CheckHelper(ctx, b.conn); err != nil {
 			return err
@@ -123,8 +139,9 @@ func (b *Backup) inspect(ctx context.Context) error {
 	if b.Tablespaces, err = session.Tablespaces(ctx, b.conn); err != nil {
 		return err
 	}
-	// The control session, the lister and the WAL scanner each hold one connection besides the jobs.
-	need := b.opts.startJobs() + 2
+	// The control session, the lister and the WAL scanner each hold one connection besides the
+	// jobs, and an incremental backup's pass 1 one more.
+	need := b.opts.startJobs() + 2 + b.opts.changesConns()
 	free, err := session.FreeConnections(ctx, b.conn)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/pipeline"
+	"github.com/pgpull/pgpull/stages/changes"
 	"github.com/pgpull/pgpull/stages/fetch"
 )
 
@@ -42,6 +43,12 @@ type Progress struct {
 	// zero and "" for a fixed -j.
 	Jobs    int
 	JobsWhy string
+	// BlocksExamined and BlocksSent are an incremental backup's relation blocks looked at so far
+	// and those sent; zero for a full backup.
+	BlocksExamined, BlocksSent int64
+	// Idle is how long nothing has moved, no byte from the server and none to the destination,
+	// as of the report; counted from the copy's start.
+	Idle time.Duration
 }
 
 // Done is all the bytes written so far.
@@ -59,6 +66,10 @@ type tally struct {
 	copying                             atomic.Int64 // unix nanoseconds of the first byte written
 	skipFile                            bool         // the file being written is left out
 	jobs                                atomic.Value // fetch.Step: -j auto's last decision
+	changes                             changes.Tally
+	// moved is the bytes received and written at the last report, and movedAt (unix nanoseconds)
+	// when that count last changed, or the copy began: only the reporting goroutine writes them.
+	moved, movedAt atomic.Int64
 }
 
 func newTally(segmentSize int64) *tally {
@@ -68,6 +79,9 @@ func newTally(segmentSize int64) *tally {
 }
 
 func (t *tally) setPhase(p Phase) {
+	if p == PhaseCopy {
+		t.movedAt.Store(time.Now().UnixNano())
+	}
 	t.phase.Store(p)
 	select {
 	case t.changed <- struct{}{}:
@@ -78,7 +92,8 @@ func (t *tally) setPhase(p Phase) {
 func (t *tally) snapshot() Progress {
 	p := Progress{Phase: t.phase.Load().(Phase), Files: t.files.Load(), Bytes: t.bytes.Load(),
 		WALSegments: t.walSegments.Load(), WALBytes: t.walBytes.Load(), Total: t.listed.Load(),
-		Compared: t.compared.Load(), Received: t.received.Load()}
+		Compared: t.compared.Load(), Received: t.received.Load(),
+		BlocksExamined: t.changes.Examined.Load(), BlocksSent: t.changes.Sent.Load()}
 	if ns := t.copying.Load(); ns != 0 {
 		p.Copying = time.Unix(0, ns)
 	}
@@ -87,6 +102,9 @@ func (t *tally) snapshot() Progress {
 	}
 	if t.listedWAL.Load() == 0 {
 		p.Total += t.segmentSize // at least the segment holding the start point is to come
+	}
+	if at := t.movedAt.Load(); at != 0 {
+		p.Idle = time.Since(time.Unix(0, at))
 	}
 	p.Total = max(p.Total, p.Done())
 	return p
@@ -159,6 +177,16 @@ func (t *tally) report(ctx context.Context, interval time.Duration, observe func
 		case <-t.changed:
 		case <-tick.C:
 		}
+		t.noteMoves()
 		observe(t.snapshot())
+	}
+}
+
+// noteMoves restarts the idle count when bytes came from the server or went to the destination
+// since the last report.
+func (t *tally) noteMoves() {
+	if moved := t.received.Load() + t.bytes.Load() + t.walBytes.Load(); moved != t.moved.Load() {
+		t.moved.Store(moved)
+		t.movedAt.Store(time.Now().UnixNano())
 	}
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/pipeline"
 	"github.com/pgpull/pgpull/sinks"
+	"github.com/pgpull/pgpull/stages/changes"
 	"github.com/pgpull/pgpull/stages/delta"
 	"github.com/pgpull/pgpull/stages/fetch"
-	"github.com/pgpull/pgpull/stages/list"
 	"github.com/pgpull/pgpull/stages/reorder"
 	"github.com/pgpull/pgpull/stages/split"
 	"github.com/pgpull/pgpull/stages/verify"
@@ -38,11 +38,22 @@ type Result struct {
 	// Compared is the bytes of ranges compared with the destination's copy (a refresh), and
 	// Received the bytes of file data the server sent.
 	Compared, Received int64
+	// Changes is what an incremental backup's pass 1 found; zero for a full backup.
+	Changes ChangesResult
 	// Removed is how many files a refresh removed because the server no longer has them.
 	Removed int64
 	// Jobs and JobsWhy are the fetch connections -j auto settled on and why; 0 and "" for a fixed -j.
 	Jobs    int
 	JobsWhy string
+}
+
+// ChangesResult is what an incremental backup's pass 1 found: how, the blocks of the files it
+// looked at and those sent (whole files count all theirs), the files sent whole and as
+// INCREMENTAL files.
+type ChangesResult struct {
+	Method                       string
+	BlocksExamined, BlocksSent   int64
+	FilesWhole, FilesIncremental int64
 }
 
 // Run takes the backup into sink, in three parts: begin opens the sessions and starts the backup
@@ -93,6 +104,7 @@ func (b *Backup) Run(ctx context.Context, sink sinks.Sink) (res Result, err erro
 // they found for finish.
 type run struct {
 	b                 *Backup
+	srv               server
 	ctl               *session.Control
 	listConn, walConn *pgx.Conn
 	start             session.Start
@@ -107,6 +119,10 @@ type run struct {
 	fetcher *fetch.Pool
 	copier  sinks.LocalCopier // a refresh's sink, and the copy it reads back
 	local   *sinks.LocalCopy
+
+	changesConn *pgx.Conn         // an incremental backup's pass 1
+	changes     *changes.Stage    // nil for a full backup
+	fallback    *changes.Fallback // on 17+: summaries, else page LSNs
 }
 
 // openLocal opens the copy a refresh compares with: the one its sink writes into.
@@ -123,9 +139,9 @@ func (r *run) openLocal(sink sinks.Sink) error {
 // begin takes over the control connection, opens the lister's and the WAL scanner's, and starts
 // the backup on the server.
 func (r *run) begin(ctx context.Context) error {
-	b, tu := r.b, r.b.opts.Tuning
+	b := r.b
 	var err error
-	if r.ctl, err = session.OpenControl(ctx, b.conn, b.Server); err != nil {
+	if r.ctl, err = session.OpenControl(ctx, b.conn, b.Server, b.opts.IOTimeout); err != nil {
 		return err
 	}
 	b.conn = nil
@@ -144,13 +160,26 @@ func (r *run) begin(ctx context.Context) error {
 			return e
 		}
 	}
+	r.srv = pgSessions{r}
 	r.tally.setPhase(PhaseCopy)
+	if b.opts.changesPrior() != nil {
+		if r.changes, err = r.changesStage(ctx); err != nil {
+			return err
+		}
+	}
 	if r.start.Slot != "" {
 		b.opts.Log("backup started at %s on timeline %d; temporary slot %s holds WAL", r.start.LSN, r.start.Timeline, r.start.Slot)
 	} else {
 		b.opts.Log("backup started at %s on timeline %d; no slot holds WAL: %s", r.start.LSN, r.start.Timeline, r.start.NoSlot)
 	}
+	r.prepare()
+	return nil
+}
 
+// prepare makes what the stages share once the backup has started: the manifest, the byte
+// budget, the page verifier and the rate limiter.
+func (r *run) prepare() {
+	b, tu := r.b, r.b.opts.Tuning
 	manifestVersion := 1
 	if b.Server.Major() >= 17 {
 		manifestVersion = 2
@@ -165,7 +194,6 @@ func (r *run) begin(ctx context.Context) error {
 		burst := float64(b.opts.MaxRate) * tu.RateBurst.Seconds()
 		r.limiter = rate.NewLimiter(rate.Limit(b.opts.MaxRate), max(int(burst), 1))
 	}
-	return nil
 }
 
 // weighWALRate measures, for a run no slot protects, the WAL rate on the control session a
@@ -197,9 +225,12 @@ func (r *run) close() {
 	if r.local != nil {
 		r.local.Close()
 	}
-	for _, c := range []*pgx.Conn{r.walConn, r.listConn} {
+	for _, c := range []*pgx.Conn{r.walConn, r.listConn, r.changesConn} {
 		if c != nil {
-			_ = c.Close(context.Background())
+			// Bounded: on a connection gone silent the goodbye may not get through.
+			closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = c.Close(closeCtx)
+			cancel()
 		}
 	}
 	if r.ctl != nil {
@@ -220,7 +251,7 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 	fetched := make(chan *pipeline.Request, b.opts.Jobs*tu.RequestsPerJob)
 	ordered := make(chan *pipeline.Piece, tu.PieceQueue)
 	checked := make(chan *pipeline.Piece, tu.PieceQueue)
-	walCheck, err := b.walChecker(r.start)
+	walCheck, err := r.walChecker()
 	if err != nil {
 		return err
 	}
@@ -228,6 +259,11 @@ func (r *run) stages(ctx context.Context, sink sinks.Sink) error {
 	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
 	quietControl := r.watchControl(g)
 	r.sources(g, items, walCheck, quietControl)
+	if r.changes != nil {
+		all := items
+		items = make(chan pipeline.Item, tu.ItemQueue)
+		pipeline.Go(g, items, func(ctx context.Context) error { return r.changes.Run(ctx, all, items) })
+	}
 	splitter := &split.Splitter{RangeSize: b.opts.RangeSize, SmallFile: b.opts.RangeSize / tu.SmallFileShare,
 		BatchFiles: tu.BatchFiles, Budget: r.budget}
 	pipeline.Go(g, listed, func(ctx context.Context) error { return r.tally.count(ctx, items, listed) })
@@ -254,10 +290,7 @@ func (r *run) watchControl(g *pool.ContextPool) (quiet func()) {
 	watchStop, watchDone := make(chan struct{}), make(chan struct{})
 	g.Go(func(ctx context.Context) error {
 		defer close(watchDone)
-		if err := r.weighWALRate(ctx, watchStop); err != nil {
-			return err
-		}
-		return r.ctl.Watch(ctx, r.b.opts.Tuning.ControlPing, watchStop)
+		return r.srv.watch(ctx, watchStop)
 	})
 	return func() {
 		close(watchStop)
@@ -268,28 +301,23 @@ func (r *run) watchControl(g *pool.ContextPool) (quiet func()) {
 // sources merges two streams into items: the data directory, whose end stops the backup, and
 // the WAL scanner, which ends once it has sent the WAL through the stop point.
 func (r *run) sources(g *pool.ContextPool, items chan pipeline.Item, walCheck *wal.Checker, quietControl func()) {
-	b := r.b
 	stopped := make(chan pgformat.LSN, 1)
-	scanner := &wal.Scanner{Conn: r.walConn, SegmentSize: b.Server.WALSegmentSize, BlockSize: int64(b.Server.WALBlockSize),
-		Start: r.start.LSN, Timeline: r.start.Timeline, Interval: b.opts.WALInterval, Stop: stopped, Log: b.opts.Log}
-	lister := &list.Lister{Conn: r.listConn, Server: b.Server, Tablespaces: b.Tablespaces, CheckPages: r.pages != nil}
 	pipeline.GoEach(g, items,
 		func(ctx context.Context) error {
-			if err := lister.Run(ctx, items); err != nil {
+			if err := r.srv.list(ctx, items); err != nil {
 				return err
 			}
 			var err error
-			if r.stop, err = b.finishData(ctx, r.ctl, quietControl, r.listConn, items, r.tally); err != nil {
+			if r.stop, err = r.finishData(ctx, quietControl, items); err != nil {
 				return err
 			}
-			r.listConn = nil // finishData closed it
 			if walCheck != nil {
 				walCheck.SetStop(r.stop.LSN) // before the scanner can send the segment holding it
 			}
 			stopped <- r.stop.LSN
 			return nil
 		},
-		func(ctx context.Context) error { return scanner.Run(ctx, items) })
+		func(ctx context.Context) error { return r.srv.scanWAL(ctx, items, stopped) })
 }
 
 // compare puts a refresh's hashers between the splitter and the fetch workers: each range the
@@ -311,14 +339,8 @@ func (r *run) compare(g *pool.ContextPool, requests <-chan *pipeline.Request) <-
 func (r *run) fetchPool() *fetch.Pool {
 	b, tu := r.b, r.b.opts.Tuning
 	newWorker := func() *fetch.Worker {
-		w := &fetch.Worker{Connect: func(ctx context.Context) (fetch.Conn, error) {
-			conn, err := session.ConnectRaw(ctx, b.cfg, "pgpull fetch")
-			if err != nil {
-				return nil, err
-			}
-			return fetch.PgConn{PgConn: conn}, nil
-		}, Budget: r.budget, Limiter: r.limiter, Timeout: b.opts.IOTimeout,
-			Retries: tu.FetchRetries, Backoff: tu.FetchBackoff, Log: b.opts.Log, LogSQL: session.SQLPrinter(b.cfg),
+		w := &fetch.Worker{Connect: r.srv.connectFetch, Budget: r.budget, Limiter: r.limiter, Timeout: b.opts.IOTimeout,
+			RetryFor: tu.FetchRetryFor, Backoff: tu.FetchBackoff, MaxBackoff: tu.FetchBackoffMax, Log: b.opts.Log, LogSQL: session.SQLPrinter(b.cfg),
 			Received: &r.tally.received}
 		if r.pages != nil {
 			w.Pages = r.pages
@@ -338,7 +360,7 @@ func (r *run) fetchPool() *fetch.Pool {
 	// A WAL re-read may open a connection after the jobs: it is counted as taken both in the
 	// count before the lister and the WAL scanner opened and in each count a new worker takes.
 	const reread = 1
-	p.Free = b.free - 2 - reread // the lister's, the WAL scanner's, and a WAL re-read's
+	p.Free = b.free - 2 - reread - b.opts.changesConns() // the lister's, the WAL scanner's, a WAL re-read's, pass 1's
 	p.FreeOn = func(ctx context.Context, conn fetch.Conn) (int, error) {
 		free, err := session.FreeConnectionsOn(ctx, conn.(fetch.PgConn).PgConn)
 		return free - reread, err
@@ -377,6 +399,11 @@ func (r *run) finish(sink sinks.Sink, began time.Time) (Result, error) {
 	if r.copier != nil {
 		res.Removed = r.copier.Removed()
 	}
+	if r.changes != nil {
+		t := r.changes.Tally
+		res.Changes = ChangesResult{Method: r.changesMethodRan(), BlocksExamined: t.Examined.Load(), BlocksSent: t.Sent.Load(),
+			FilesWhole: t.Whole.Load(), FilesIncremental: t.Partial.Load()}
+	}
 	if b.opts.AutoJobs {
 		choice := r.fetcher.Choice()
 		res.Jobs, res.JobsWhy = choice.Jobs, choice.Why
@@ -389,7 +416,8 @@ func (r *run) finish(sink sinks.Sink, began time.Time) (Result, error) {
 }
 
 // walChecker makes the WAL check stage, or nil when it is off.
-func (b *Backup) walChecker(start session.Start) (*wal.Checker, error) {
+func (r *run) walChecker() (*wal.Checker, error) {
+	b := r.b
 	if !b.opts.CheckWAL {
 		return nil, nil
 	}
@@ -397,24 +425,9 @@ func (b *Backup) walChecker(start session.Start) (*wal.Checker, error) {
 	if !ok {
 		return nil, fmt.Errorf("pgpull does not know the WAL format of PostgreSQL %d; use --no-check-wal", b.Server.Major())
 	}
-	r := pgformat.WALRange{Start: start.LSN, Timeline: start.Timeline, SegmentSize: b.Server.WALSegmentSize,
+	wr := pgformat.WALRange{Start: r.start.LSN, Timeline: r.start.Timeline, SegmentSize: b.Server.WALSegmentSize,
 		Magic: magic, SystemID: b.Server.SystemID, BlockSize: b.Server.WALBlockSize}
-	return wal.NewChecker(r, b.rereadWAL, b.opts.Log)
-}
-
-// rereadWAL reads a whole WAL file again, on a connection of its own: a second look is rare, and
-// every other connection is busy.
-func (b *Backup) rereadWAL(ctx context.Context, f *pipeline.File) ([]byte, error) {
-	conn, err := session.Connect(ctx, b.cfg, "pgpull wal check")
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	data, _, err := session.ReadFile(ctx, conn, f.Source, f.ReadEnd(f.Size), true)
-	if err != nil {
-		return nil, fmt.Errorf("%w, a second time", err)
-	}
-	return data, nil
+	return wal.NewChecker(wr, r.srv.rereadWAL, b.opts.Log)
 }
 
 // InFlightBytes is how many bytes may be between the splitter and the sink (see Tuning), less
@@ -442,7 +455,8 @@ func (o Options) MemoryLimit() int64 {
 // finishData copies global/pg_control once every other data file has been read, as pg_basebackup
 // does (a backup from a standby depends on it), stops the backup, and sends backup_label and,
 // when asked for, tablespace_map.
-func (b *Backup) finishData(ctx context.Context, ctl *session.Control, quietControl func(), conn *pgx.Conn, items chan<- pipeline.Item, t *tally) (session.Stop, error) {
+func (r *run) finishData(ctx context.Context, quietControl func(), items chan<- pipeline.Item) (session.Stop, error) {
+	b, t := r.b, r.tally
 	var stop session.Stop
 	barrier := make(chan struct{})
 	if err := pipeline.Send(ctx, items, pipeline.Item{Barrier: barrier}); err != nil {
@@ -453,22 +467,25 @@ func (b *Backup) finishData(ctx context.Context, ctl *session.Control, quietCont
 	case <-ctx.Done():
 		return stop, ctx.Err()
 	}
-	control, err := session.ReadPgControl(ctx, conn)
+	control, err := r.srv.controlFile(ctx)
 	if err != nil {
 		return stop, err
 	}
-	_ = conn.Close(ctx)
 	quietControl()
 	t.setPhase(PhaseStop)
-	if stop, err = ctl.End(ctx); err != nil {
+	if stop, err = r.srv.stopBackup(ctx); err != nil {
 		return stop, err
 	}
 	t.setPhase(PhaseWAL)
 	b.opts.Log("backup stopped at %s", stop.LSN)
+	label, err := b.incrementalLabel(stop.Label)
+	if err != nil {
+		return stop, err
+	}
 	now := time.Now()
 	closing := []*pipeline.File{
 		{Path: "global/pg_control", Content: control, Size: pgformat.ControlFileSize, ModTime: now, Segment: -1},
-		{Path: "backup_label", Content: []byte(stop.Label), Size: int64(len(stop.Label)), ModTime: now, Segment: -1},
+		{Path: "backup_label", Content: []byte(label), Size: int64(len(label)), ModTime: now, Segment: -1},
 	}
 	if b.opts.TablespaceMap && stop.TablespaceMap != "" {
 		closing = append(closing, &pipeline.File{Path: "tablespace_map", Content: []byte(stop.TablespaceMap),

@@ -49,10 +49,12 @@ type Tuning struct {
 	// BatchFiles caps the files in one batched request, which keeps its query short.
 	BatchFiles int
 
-	// FetchRetries and FetchBackoff: a fetch whose connection breaks reconnects and reads again
-	// up to FetchRetries times, waiting FetchBackoff, then twice that, and so on.
-	FetchRetries int
-	FetchBackoff time.Duration
+	// FetchRetryFor, FetchBackoff and FetchBackoffMax: a fetch whose connection breaks or stalls
+	// reconnects and reads again for FetchRetryFor at most, from its first failure, waiting
+	// FetchBackoff before the first retry, then twice that, and so on up to FetchBackoffMax.
+	FetchRetryFor   time.Duration
+	FetchBackoff    time.Duration
+	FetchBackoffMax time.Duration
 	// RateBurst is how much of --max-rate may be spent at once: a tenth of a second's worth. The
 	// first burst is free, so a larger one overshot the cap on short runs at low rates.
 	RateBurst time.Duration
@@ -113,9 +115,15 @@ func DefaultTuning() Tuning {
 		SmallFileShare: 8,
 		BatchFiles:     1000,
 
-		// Chosen: 5 tries over about 15 s ride out a server restart or a dropped link.
-		FetchRetries: 5,
-		FetchBackoff: 500 * time.Millisecond,
+		// Chosen: a minute of retries rides out a dropped connection (one retry mends it), a
+		// backend killed by an administrator, or a route that flaps for tens of seconds; a server
+		// that stays away ends the backup in --io-timeout + a minute, within two with the default
+		// 30 s, where counting attempts let each wait out its own timeouts (about 15 minutes at
+		// 5 attempts of 5 minutes' --io-timeout). The waits grow from half a second, so that a
+		// dropped connection costs little, to 8 s, so that a minute holds several attempts.
+		FetchRetryFor:   time.Minute,
+		FetchBackoff:    500 * time.Millisecond,
+		FetchBackoffMax: 8 * time.Second,
 		// Measured by the -r e2e test: with a burst of a tenth of a second, a -r 2M backup's
 		// average rate stays within 15% above the cap.
 		RateBurst: 100 * time.Millisecond,

@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Name:        "bench",
 		ShortUsage:  "go run ./bench <demo|run> [flags]",
 		FlagSet:     flag.NewFlagSet("bench", flag.ContinueOnError),
-		Subcommands: []*ffcli.Command{demoCommand(stdout, stderr), runCommand(stdout, stderr), refreshCommand(stdout, stderr), s3Command(stdout, stderr)},
+		Subcommands: []*ffcli.Command{demoCommand(stdout, stderr), runCommand(stdout, stderr), refreshCommand(stdout, stderr), incrementalCommand(stdout, stderr), s3Command(stdout, stderr)},
 		Exec: func(context.Context, []string) error {
 			return flag.ErrHelp
 		},

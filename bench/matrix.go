@@ -95,9 +95,9 @@ func (c compression) forBasebackup() bool { return c.algo != "" }
 // pgpullArgs are pgpull's flags for the compression.
 func (c compression) pgpullArgs() []string {
 	if c.server {
-		return []string{"--server-compress", "-z", "none"}
+		return []string{"--server-compress", "-Z", "none"}
 	}
-	return []string{"-z", c.String()}
+	return []string{"-Z", c.String()}
 }
 
 // basebackupArgs are pg_basebackup's flags for the same compression: on the client as pgpull

@@ -46,7 +46,7 @@ func TestMatrixWALCheck(t *testing.T) {
 	for _, c := range m.configs() {
 		got = append(got, c.name()+": "+strings.Join(c.pgpullArgs(), " "))
 	}
-	want := []string{"pgpull -j4 r=8MB none: -z none", "pgpull -j4 r=8MB none no-walcheck: -z none --no-check-wal"}
+	want := []string{"pgpull -j4 r=8MB none: -Z none", "pgpull -j4 r=8MB none no-walcheck: -Z none --no-check-wal"}
 	if !slices.Equal(got, want) {
 		t.Errorf("configs %q, want %q", got, want)
 	}
@@ -74,7 +74,7 @@ func TestMatrixServerCompression(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("configs:\n%q\nwant\n%q", names, want)
 	}
-	wantArgs := []string{"-z none", "", "--server-compress -z none", "--compress=server-zstd:1 --no-manifest"}
+	wantArgs := []string{"-Z none", "", "--server-compress -Z none", "--compress=server-zstd:1 --no-manifest"}
 	if !slices.Equal(args, wantArgs) {
 		t.Errorf("tool args %q, want %q", args, wantArgs)
 	}

@@ -8,6 +8,8 @@ import (
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
+
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // netShaper is an in-process TCP proxy in front of the server that delays
@@ -27,7 +29,11 @@ func startNetShaper(upstream string, latency time.Duration, bitsPerSec int64) (*
 	// Toxics log through zerolog's global logger; only errors matter here.
 	zerolog.SetGlobalLevel(zerolog.ErrorLevel)
 	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
-	p := toxiproxy.NewProxy(server, "pgpull-bench", "127.0.0.1:0", upstream)
+	listen, err := testcluster.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p := toxiproxy.NewProxy(server, "pgpull-bench", listen, upstream)
 	if err := p.Start(); err != nil {
 		return nil, fmt.Errorf("start proxy to %s: %w", upstream, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 func TestParseBandwidth(t *testing.T) {
@@ -23,7 +25,7 @@ func TestParseBandwidth(t *testing.T) {
 // echoServer answers every connection by echoing what it reads.
 func echoServer(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := testcluster.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func refreshCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.IntVar(&s.jobs, "jobs", 4, "pgpull -j")
 	fs.DurationVar(&s.latency, "latency", 20*time.Millisecond, "delay each way on the shaped link")
 	fs.StringVar(&s.bandwidth, "bandwidth", "200Mbit", "cap per connection and direction on the shaped link")
-	fs.StringVar(&s.logDir, "log", "", "keep in this directory each pgpull run's -v -d output, lines stamped with the seconds since its start, its CPU profile (NAME.pprof), and the server log with every statement's duration")
+	fs.StringVar(&s.logDir, "log", "", "keep in this directory each pgpull run's -v --show-sql output, lines stamped with the seconds since its start, its CPU profile (NAME.pprof), and the server log with every statement's duration")
 	fs.StringVar(&s.results, "results", "", "write the figures as the refresh section of this results file, e.g. bench/RESULTS.md")
 	return &ffcli.Command{
 		Name:       "refresh",
@@ -116,7 +116,7 @@ func runRefreshBench(ctx context.Context, s refreshSettings, stdout, stderr io.W
 			}
 			defer f.Close()
 			trace = &stampedWriter{w: f, start: time.Now()}
-			args = append([]string{args[0], "-v", "-d", "--cpuprofile", filepath.Join(s.logDir, name+".pprof")}, args[1:]...)
+			args = append([]string{args[0], "-v", "--show-sql", "--cpuprofile", filepath.Join(s.logDir, name+".pprof")}, args[1:]...)
 		}
 		cmd := exec.CommandContext(ctx, bin, args...)
 		if trace != nil {
@@ -229,7 +229,7 @@ type countingProxy struct {
 }
 
 func startCountingProxy(upstream string) (*countingProxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := testcluster.Listen()
 	if err != nil {
 		return nil, err
 	}

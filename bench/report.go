@@ -188,7 +188,7 @@ func recommendation(sums []summary) string {
 	}
 	for _, c := range order {
 		b := best[c]
-		parts = append(parts, fmt.Sprintf("-z %s: -j %s --range-size %s (%.0f MB/s)", c, jobsArg(b.Jobs), b.RangeSize, b.MBPerSec))
+		parts = append(parts, fmt.Sprintf("-Z %s: -j %s --range-size %s (%.0f MB/s)", c, jobsArg(b.Jobs), b.RangeSize, b.MBPerSec))
 	}
 	if len(parts) == 0 {
 		return "recommend: no successful pgpull runs"

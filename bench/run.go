@@ -38,6 +38,7 @@ type runSettings struct {
 	results       string
 	runTimeout    time.Duration
 	section       string
+	noisy         bool
 }
 
 func runCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -46,6 +47,7 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.SetOutput(stderr)
 	fs.StringVar(&s.dsn, "dsn", "", "back up this existing cluster instead of a scratch one (its data set is left as is)")
 	fs.StringVar(&s.pgdata, "pgdata", "", "with --dsn: the cluster's local data directory, for pgBackRest and the tar ceiling")
+	fs.BoolVar(&s.noisy, "noisy", false, "measure even when other work keeps the machine busy, and mark the figures so")
 	fs.StringVar(&s.dataset, "dataset", "mixed:256MB", "scratch data set: pgbench:SCALE, mixed:SIZE or incompressible:SIZE")
 	fs.StringVar(&s.jobs, "jobs", "1,2,4,8", "pgpull -j values; auto for -j auto")
 	fs.StringVar(&s.rangeSizes, "range-sizes", "8MB", "pgpull --range-size values")
@@ -223,6 +225,11 @@ func runBench(ctx context.Context, s runSettings, stdout, stderr io.Writer) (err
 	if err != nil {
 		return err
 	}
+	quiet, err := checkQuiet(s.noisy)
+	if err != nil {
+		return err
+	}
+	p.notes = append(p.notes, "before the run: "+quiet.String())
 	rep := benchReport{Scenario: p.scenario(), Section: s.section, Machine: describeMachine(), Started: time.Now(), Notes: p.notes,
 		Command: "go run ./bench run " + shellJoin(os.Args[2:])}
 	logf := func(format string, args ...any) {

@@ -31,7 +31,7 @@ func s3Command(stdout, stderr io.Writer) *ffcli.Command {
 	fs.SetOutput(stderr)
 	fs.IntVar(&s.scale, "scale", 30, "pgbench scale factor of the data set (30 is about 450 MB)")
 	fs.IntVar(&s.jobs, "jobs", 4, "pgpull -j")
-	fs.StringVar(&s.compress, "compress", "none", "pgpull -z")
+	fs.StringVar(&s.compress, "compress", "none", "pgpull -Z")
 	fs.IntVar(&s.rounds, "rounds", 3, "runs of each form, taken in turn")
 	fs.StringVar(&s.results, "results", "", "write the figures as the s3 section of this results file, e.g. bench/RESULTS.md")
 	return &ffcli.Command{
@@ -85,7 +85,7 @@ func runS3Bench(ctx context.Context, s s3Settings, stdout, stderr io.Writer) (er
 		return err
 	}
 
-	backup := fmt.Sprintf("%q backup -c fast -j %d -z %s %q", bin, s.jobs, s.compress, src.TCPDSN())
+	backup := fmt.Sprintf("%q backup -c fast -j %d -Z %s %q", bin, s.jobs, s.compress, src.TCPDSN())
 	forms := []*s3Form{
 		{name: "pgpull to s3:// (native multipart)", command: fmt.Sprintf("%s --s3-endpoint %s s3://%s/native", backup, store.Endpoint(), s3BenchBucket)},
 		{name: "pgpull - > /dev/null (tar stream, no store)", command: backup + " - > /dev/null"},
@@ -120,7 +120,7 @@ func runS3Bench(ctx context.Context, s s3Settings, stdout, stderr io.Writer) (er
 		m.CPUs, m.CPUModel, m.LoadAvg)
 	fmt.Fprintf(&b, "- data set: pgbench scale %d, %d MB in databases; data checksums on\n", s.scale, size/1e6)
 	fmt.Fprintf(&b, "- command: `go run ./bench s3 --scale %d --jobs %d --compress %s --rounds %d`\n", s.scale, s.jobs, s.compress, s.rounds)
-	fmt.Fprintf(&b, "- runs: `pgpull backup -c fast -j %d -z %s DSN DEST` in turn for each form, %d rounds; medians; "+
+	fmt.Fprintf(&b, "- runs: `pgpull backup -c fast -j %d -Z %s DSN DEST` in turn for each form, %d rounds; medians; "+
 		"MB/s is the databases' MB over the wall time; peak RSS is the largest sum of VmHWM over the command's processes (pgpull, and aws for the pipe)\n\n",
 		s.jobs, s.compress, s.rounds)
 	fmt.Fprintln(&b, "| form | wall s | MB/s | CPU s | peak RSS MiB |")

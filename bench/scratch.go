@@ -23,7 +23,7 @@ type workDir struct {
 // newWorkDir makes the directory. It is 0755 rather than MkdirTemp's 0700
 // because the postgres OS user (when we are root) must pass through it.
 func newWorkDir() (*workDir, error) {
-	dir, err := os.MkdirTemp("", "pgpull-bench-*")
+	dir, err := os.MkdirTemp(testcluster.Scratch(), "pgpull-bench-*")
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,11 @@
 // puts Pieces back in stream order; the verifier checksums them; a sink writes them.
 package pipeline
 
-import "time"
+import (
+	"time"
+
+	"github.com/pgpull/pgpull/internal/pgformat"
+)
 
 // File is one entry of the backup: a directory, a regular file read from the server, or a file
 // pgpull makes itself (backup_label, archive_status markers).
@@ -34,6 +38,14 @@ type File struct {
 	// only through the page that holds the stop LSN, since recovery, pg_waldump and pgpull's WAL
 	// check read no further, and a new segment is zeros beyond what was written.
 	ReadTo int64
+	// Incremental, when set, makes the File PostgreSQL 17's INCREMENTAL.<name> of the relation
+	// file at Source: the header, which pgpull makes, then the pages of the blocks it names, read
+	// from Source. Path carries the INCREMENTAL. name and Size the whole file's. See Stretches.
+	Incremental *pgformat.IncrementalHeader
+	// Changed, in a refresh, lists the blocks of the file (relative to it) that changed on the
+	// server since the destination's copy was taken: only those are read, over the copy's bytes.
+	// nil when they are not known, and the copy's blocks are compared by hash instead.
+	Changed []uint32
 	// Segment is the relation segment number (the ".N" suffix) of a relation data file whose pages
 	// carry checksums, or -1 when the file's pages are not checked.
 	Segment int
@@ -98,10 +110,14 @@ func (p *Piece) Done() {
 const DeltaBlock = 8192
 
 // Delta is a Piece compared block by block with the destination's copy of its range: Data holds
-// that copy, and fetch asks the server for the blocks whose SHA-256 differs.
+// that copy, and fetch asks the server for the blocks whose SHA-256 differs, or, when the changed
+// blocks are known (File.Changed), for those.
 type Delta struct {
 	// Sums holds the SHA-256 of each DeltaBlock of the copy, in order; the last block may be short.
+	// nil when Listed.
 	Sums []byte
+	// Listed says Moved already names the blocks to read: the ones that changed on the server.
+	Listed bool
 	// Moved marks the blocks fetch replaced with the server's bytes; the other blocks of Data are
 	// already in the destination as they are.
 	Moved []bool

@@ -83,10 +83,14 @@ func ParseDestination(location string, f DestinationFlags) (Destination, error) 
 // IsS3 tells an s3:// location from a path.
 func IsS3(location string) bool { return strings.HasPrefix(location, "s3://") }
 
-// Reach checks, before the backup starts on the server, what can be checked of an s3://
-// destination: the bucket is there and the credentials are taken. The uploads' part buffers then
-// share partBytes. Other destinations need nothing here.
+// Reach checks, before the backup starts on the server, what can be checked of the destination:
+// a directory can be made or written into (reachDirectory); an s3:// bucket is there and the
+// credentials are taken, and the uploads' part buffers then share partBytes. A stream needs
+// nothing here.
 func (d *Destination) Reach(ctx context.Context, cfg s3store.Config, partBytes int64) error {
+	if d.Format != Stream && !IsS3(d.Location) {
+		return d.reachDirectory()
+	}
 	if !IsS3(d.Location) {
 		return nil
 	}

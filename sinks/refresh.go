@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgpull/pgpull/internal/backupcheck"
 	"github.com/pgpull/pgpull/internal/manifest"
 	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/pipeline"
@@ -17,8 +18,8 @@ import (
 
 // IncompleteMarker is the file a plain backup keeps in its directory from its first byte until
 // global/pg_control is on disk: the directory is an unfinished backup, which `pgpull backup
-// --refresh` completes. Its text says so to whoever finds it.
-const IncompleteMarker = "pgpull_incomplete"
+// --refresh` completes, and `pgpull verify` says so. Its text says so to whoever finds it.
+const IncompleteMarker = backupcheck.IncompleteMarker
 
 // checkRefreshable checks that dir may be refreshed in place: absent or empty (a first backup),
 // an unfinished pgpull backup (the marker), or an earlier backup of the same cluster (its
@@ -115,7 +116,7 @@ func markIncomplete(a *area, fsync bool, began time.Time) error {
 		err = syncDir(a.root.Open("."))
 	}
 	if err != nil {
-		return fmt.Errorf("marking the backup directory incomplete: %w", err)
+		return fmt.Errorf("marking the backup directory incomplete: writing %s: %w", a.full(IncompleteMarker), pathCause(err))
 	}
 	if err := disarm(a, fsync); err != nil {
 		return fmt.Errorf("marking the backup directory incomplete: %w", err)

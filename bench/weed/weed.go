@@ -7,12 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // BuildCommand builds weed and prints its path.
@@ -57,7 +57,7 @@ type Server struct {
 	bin    string
 	dir    string
 	opts   Options
-	ports  []int // master, volume, filer, s3, admin; each also binds port+10000
+	ports  []int // master, volume, filer, s3, admin, then their gRPC ports in the same order
 	cmd    *exec.Cmd
 	exited chan struct{}
 	log    *os.File
@@ -69,7 +69,7 @@ func Start(ctx context.Context, dir string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePortPairs(5)
+	ports, err := freePorts(10)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,9 @@ func (s *Server) Start(ctx context.Context) error {
 	args := []string{"mini", "-dir=" + s.dir, "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
 		"-webdav=false", "-admin.ui=false", "-admin.port.legacy=0", "-s3.port.iceberg=0", "-s3.port.lance=0",
 		"-master.port=" + strconv.Itoa(p[0]), "-volume.port=" + strconv.Itoa(p[1]), "-filer.port=" + strconv.Itoa(p[2]),
-		"-s3.port=" + strconv.Itoa(p[3]), "-admin.port=" + strconv.Itoa(p[4])}
+		"-s3.port=" + strconv.Itoa(p[3]), "-admin.port=" + strconv.Itoa(p[4]),
+		"-master.port.grpc=" + strconv.Itoa(p[5]), "-volume.port.grpc=" + strconv.Itoa(p[6]), "-filer.port.grpc=" + strconv.Itoa(p[7]),
+		"-s3.port.grpc=" + strconv.Itoa(p[8]), "-admin.port.grpc=" + strconv.Itoa(p[9])}
 	if s.opts.Bucket != "" {
 		args = append(args, "-bucket="+s.opts.Bucket)
 	}
@@ -177,30 +179,21 @@ func ForTest(t testing.TB, opts Options) *Server {
 	return s
 }
 
-// freePortPairs finds n ports below 55536 that are free together with port+10000, as weed's
-// services bind their gRPC port there.
-func freePortPairs(n int) ([]int, error) {
+// freePorts finds n distinct ports that were free a moment ago, in PGPULL_TEST_PORTS when it is set:
+// each of weed's services binds one, and its gRPC service another, named explicitly.
+func freePorts(n int) ([]int, error) {
 	var ports []int
-	used := map[int]bool{}
 	for tries := 0; len(ports) < n; tries++ {
 		if tries > 1000 {
-			return nil, errors.New("no free port pairs for weed")
+			return nil, errors.New("no free ports for weed")
 		}
-		p := 20000 + rand.IntN(35000)
-		if used[p] || used[p+10000] || used[p-10000] || !free(p) || !free(p+10000) {
-			continue
+		p, err := testcluster.FreePort()
+		if err != nil {
+			return nil, err
 		}
-		used[p] = true
-		ports = append(ports, p)
+		if !slices.Contains(ports, p) {
+			ports = append(ports, p)
+		}
 	}
 	return ports, nil
-}
-
-func free(port int) bool {
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		return false
-	}
-	l.Close()
-	return true
 }

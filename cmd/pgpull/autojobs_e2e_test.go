@@ -100,7 +100,11 @@ func TestBackupAutoJobs(t *testing.T) {
 func startShaper(t *testing.T, upstream string, kBps int) string {
 	t.Helper()
 	zerolog.SetGlobalLevel(zerolog.ErrorLevel)
-	p := toxiproxy.NewProxy(toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()), "autojobs", "127.0.0.1:0", upstream)
+	listen, err := testcluster.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := toxiproxy.NewProxy(toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()), "autojobs", listen, upstream)
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}

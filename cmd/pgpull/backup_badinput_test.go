@@ -60,7 +60,7 @@ func TestBackupBadInput(t *testing.T) {
 		{"DEST is a file", []string{"backup", "-j", "1", withPassword(src.DSN()), notDir}, "not a directory", ""},
 		{"-j 0", []string{"backup", "-j", "0", withPassword(src.DSN()), fresh("d7")}, "at least 1", fresh("d7")},
 		{"unknown flag", []string{"backup", "--bogus", withPassword(src.DSN()), fresh("d8")}, "bogus", fresh("d8")},
-		{"missing DEST", []string{"backup", withPassword(src.DSN())}, "needs DSN and DEST", ""},
+		{"missing DEST", []string{"backup", withPassword(src.DSN())}, "backup needs DEST after DSN", ""},
 		{"-r below 32k", []string{"backup", "-r", "20k", withPassword(src.DSN()), fresh("d10")}, "at least 32k", fresh("d10")},
 		{"--io-timeout 0", []string{"backup", "--io-timeout", "0s", withPassword(src.DSN()), fresh("d9")}, "--io-timeout", fresh("d9")},
 		{"grants for a malformed DSN", []string{"grants", "port=notaport password=" + secret, "bk"}, "invalid DSN", ""},
@@ -96,13 +96,13 @@ func TestBackupBadInput(t *testing.T) {
 	checkServerClean(t, src)
 }
 
-// TestBackupPasswordNeverLogged takes a backup over scram with -v and -d: the password must not
+// TestBackupPasswordNeverLogged takes a backup over scram with -v and --show-sql: the password must not
 // show in the progress or SQL logged.
 func TestBackupPasswordNeverLogged(t *testing.T) {
 	src := testcluster.ForTest(t, testcluster.Options{})
 	requirePassword(t, src, "pw_user", secret)
 	dsn := strings.Replace(src.TCPDSN(), "user=postgres", "user=pw_user", 1) + " password=" + secret
-	code, stderr := runCLI(t, nil, "backup", "-j", "2", "-c", "fast", "-v", "-d", dsn, filepath.Join(t.TempDir(), "copy"))
+	code, stderr := runCLI(t, nil, "backup", "-j", "2", "-c", "fast", "-v", "--show-sql", dsn, filepath.Join(t.TempDir(), "copy"))
 	if code != 0 {
 		t.Fatalf("backup with a password failed (%d): %s", code, stderr)
 	}

@@ -68,7 +68,7 @@ func TestBackupFault(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("backup with a stalled connection failed (%d): %s", code, stderr)
 		}
-		if !proxy.stalled.Load() || !strings.Contains(stderr, "no data from the server for 2s") {
+		if !proxy.stalled.Load() || !strings.Contains(stderr, "no data from the server for 2 s") {
 			t.Errorf("stalled %v; want the stall reported and retried:\n%s", proxy.stalled.Load(), stderr)
 		}
 		proxy.Close()

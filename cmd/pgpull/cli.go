@@ -23,7 +23,17 @@ type command struct {
 	long  string // what -h adds after the synopsis
 	flags *pflag.FlagSet
 	run   func(ctx context.Context, args []string) error
+	// hidden keeps the command out of the help, the man page and the completions (pgpull man).
+	hidden bool
 }
+
+// helpFlag is every command's --help, also -? as libpq's tools spell it: -h is the host where a
+// command connects.
+const helpFlag = "help"
+
+// noEnv marks a flag that the environment does not set: --help, -W (PGPULL_PASSWORD would read as
+// a password), and the refused flags.
+const noEnv = "pgpull-no-env"
 
 // newFlags makes a command's flag set: flags may follow the arguments, as in "backup DSN DEST -j 8",
 // and the parser prints nothing, so that a mistake costs one line.
@@ -32,7 +42,16 @@ func newFlags(name string) *pflag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
 	fs.SetInterspersed(true)
+	fs.BoolP(helpFlag, "?", false, "show this help")
+	skipEnv(fs, helpFlag)
 	return fs
+}
+
+// skipEnv keeps the environment from setting the named flags.
+func skipEnv(fs *pflag.FlagSet, names ...string) {
+	for _, n := range names {
+		_ = fs.SetAnnotation(n, noEnv, []string{"true"})
+	}
 }
 
 // parse reads the command line, then, through ff, the environment for every flag the command
@@ -41,12 +60,15 @@ func (c *command) parse(args []string) ([]string, error) {
 	if err := c.flags.Parse(args); err != nil {
 		return nil, c.flagError(err)
 	}
+	if help, _ := c.flags.GetBool(helpFlag); help {
+		return nil, pflag.ErrHelp
+	}
 	// ff reads a standard flag set: hand it the flags still unset, each wrapped so that a bad
 	// value is reported with its variable's name.
 	unset := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	unset.SetOutput(io.Discard)
 	c.flags.VisitAll(func(f *pflag.Flag) {
-		if !f.Changed {
+		if _, skip := f.Annotations[noEnv]; !f.Changed && !skip {
 			unset.Var(envValue{flag: f, set: c.flags}, f.Name, f.Usage)
 		}
 	})
@@ -90,10 +112,22 @@ func (c *command) flagError(err error) error {
 	if errors.Is(err, pflag.ErrHelp) {
 		return err
 	}
-	see := "; see pgpull " + c.name + " -h"
+	see := "; see pgpull " + c.name + " --help"
 	var missing *pflag.NotExistError
 	var invalid *pflag.InvalidValueError
+	var needs *pflag.ValueRequiredError
+	var refused refusedError
 	switch {
+	case errors.As(err, &refused):
+		return refused
+	case errors.As(err, &needs):
+		f := needs.GetFlag()
+		name, _ := pflag.UnquoteUsage(f)
+		msg := fmt.Sprintf("%s needs a value: %s %s", flagNames(f), dashed(needs.GetSpecifiedName(), needs.GetSpecifiedShortnames() != ""), strings.ToUpper(name))
+		if f.Shorthand == "h" {
+			msg += " (help is --help or -?)"
+		}
+		return fmt.Errorf("%s%s", msg, see)
 	case errors.As(err, &missing):
 		if short := missing.GetSpecifiedShortnames(); short != "" {
 			return fmt.Errorf("unknown flag -%s in -%s%s", missing.GetSpecifiedName()[:1], short, see)
@@ -109,6 +143,14 @@ func (c *command) flagError(err error) error {
 		return fmt.Errorf("%s %q: %v%s", flagNames(invalid.GetFlag()), invalid.GetValue(), cause(invalid), see)
 	}
 	return fmt.Errorf("%v%s", err, see)
+}
+
+// dashed is a flag's name as typed: -h or --host.
+func dashed(name string, short bool) string {
+	if short {
+		return "-" + name[:1]
+	}
+	return "--" + name
 }
 
 // cause is the part of a flag value's error that says what is wrong with the value.
@@ -141,7 +183,7 @@ func (c *command) writeHelp(w io.Writer) {
 	}
 	var rows [][2]string
 	c.flags.VisitAll(func(f *pflag.Flag) {
-		if f.Hidden {
+		if f.Hidden || f.Name == helpFlag {
 			return
 		}
 		name, usage := pflag.UnquoteUsage(f)
@@ -154,9 +196,7 @@ func (c *command) writeHelp(w io.Writer) {
 		}
 		rows = append(rows, [2]string{left, usage})
 	})
-	if len(rows) == 0 {
-		return
-	}
+	rows = append(rows, [2]string{flagNames(c.flags.Lookup(helpFlag)), "show this help"})
 	width := 0
 	for _, r := range rows {
 		width = max(width, len(r[0]))
@@ -170,7 +210,7 @@ func (c *command) writeHelp(w io.Writer) {
 func firstLong(fs *pflag.FlagSet) string {
 	name := ""
 	fs.VisitAll(func(f *pflag.Flag) {
-		if name == "" {
+		if _, skip := f.Annotations[noEnv]; name == "" && !skip {
 			name = f.Name
 		}
 	})

@@ -36,28 +36,30 @@ func TestCommandLine(t *testing.T) {
 		want string
 		code int
 	}{
-		{"flags after the arguments", nil, []string{"backup", dsn, dest, "-j", "0"}, "must be at least 1", 1},
-		{"long flags after the arguments", nil, []string{"backup", dsn, "-", "--format=plain"}, "cannot go to stdout", 1},
-		{"-Fp attached as pg_basebackup writes it", nil, []string{"backup", "-Fp", dsn, "-"}, "cannot go to stdout", 1},
-		{"-Fx attached is read as -F x", nil, []string{"backup", "-Fx", dsn, dest}, `invalid format "x"`, 1},
-		{"-D DEST with a DSN and a DEST", nil, []string{"backup", "-D", dest, dsn, dest}, "with -D DEST give at most DSN", 1},
-		{"-X none", nil, []string{"backup", "-X", "none", dsn, dest}, "always puts the WAL", 1},
+		{"flags after the arguments", nil, []string{"backup", dsn, dest, "-j", "0"}, "must be at least 1", 2},
+		{"long flags after the arguments", nil, []string{"backup", dsn, "-", "--format=plain"}, "cannot go to stdout", 2},
+		{"-Fp attached as pg_basebackup writes it", nil, []string{"backup", "-Fp", dsn, "-"}, "cannot go to stdout", 2},
+		{"-Fx attached is read as -F x", nil, []string{"backup", "-Fx", dsn, dest}, `invalid format "x"`, 2},
+		{"-D DEST with a DSN and a DEST", nil, []string{"backup", "-D", dest, dsn, dest}, "with -D DEST give at most DSN", 2},
+		{"-X none", nil, []string{"backup", "-X", "none", dsn, dest}, "always puts the WAL", 2},
 		{"-W without a terminal", nil, []string{"backup", "-W", dsn, dest}, "not one: give it with PGPASSWORD", 1},
-		{"environment from the long name", map[string]string{"PGPULL_FORMAT": "plain"}, []string{"backup", dsn, "-"}, "cannot go to stdout", 1},
-		{"a short name in the environment means nothing", map[string]string{"PGPULL_F": "tar", "PGPULL_D": "x"}, []string{"backup", "-Fx", dsn, dest}, `invalid format "x"`, 1},
+		{"environment from the long name", map[string]string{"PGPULL_FORMAT": "plain"}, []string{"backup", dsn, "-"}, "cannot go to stdout", 2},
+		{"a short name in the environment means nothing", map[string]string{"PGPULL_F": "tar", "PGPULL_D": "x"}, []string{"backup", "-Fx", dsn, dest}, `invalid format "x"`, 2},
 		{"environment for a flag with a short name", map[string]string{"PGPULL_FORCE": "maybe"}, []string{"backup", dsn, dest}, "PGPULL_FORCE", 2},
 		{"unknown command", nil, []string{"backp", dsn, dest}, `unknown command "backp" (did you mean backup?)`, 2},
-		{"unknown flag", nil, []string{"backup", "--forse", dsn, dest}, "unknown flag --forse (did you mean --force?); see pgpull backup -h", 2},
+		{"unknown flag", nil, []string{"backup", "--forse", dsn, dest}, "unknown flag --forse (did you mean --force?); see pgpull backup --help", 2},
 		{"unknown short flag", nil, []string{"backup", "-Q", dsn, dest}, "unknown flag -Q", 2},
 		{"flag before the command", nil, []string{"-j", "4", "backup"}, "a command comes first", 2},
 		{"bad number", nil, []string{"backup", "-j", "four", dsn, dest}, `--jobs, -j "four"`, 2},
+		{"malformed DSN", nil, []string{"backup", "port=notaport password=" + secret, dest}, "invalid DSN", 2},
+		{"malformed DSN after -W", nil, []string{"backup", "-W", "postgres://u:" + secret + "@h:bad/db", dest}, "invalid DSN", 2},
 		{"refused connection", nil, []string{"backup", "host=127.0.0.1 port=1 user=postgres password=" + secret, dest},
 			"cannot connect to 127.0.0.1:1 as user postgres: connection refused; check that the server runs there", 1},
 		{"missing socket", nil, []string{"backup", dsn, dest}, "cannot connect to socket ", 1},
-		{"-T with a stream", nil, []string{"backup", "-T", "/old=/new", dsn, "-"}, "-T/--tablespace-mapping applies to the plain format only", 1},
-		{"-T with -F tar", nil, []string{"backup", "-F", "tar", "-T", "/old=/new", dsn, dest}, "-T/--tablespace-mapping applies to the plain format only", 1},
-		{"--refresh with a stream", nil, []string{"backup", "--refresh", dsn, "-"}, "--refresh updates a plain backup", 1},
-		{"--refresh with -f", nil, []string{"backup", "--refresh", "-f", dsn, dest}, "exclude each other", 1},
+		{"-T with a stream", nil, []string{"backup", "-T", "/old=/new", dsn, "-"}, "-T/--tablespace-mapping applies to the plain format only", 2},
+		{"-T with -F tar", nil, []string{"backup", "-F", "tar", "-T", "/old=/new", dsn, dest}, "-T/--tablespace-mapping applies to the plain format only", 2},
+		{"--refresh with a stream", nil, []string{"backup", "--refresh", dsn, "-"}, "--refresh updates a plain backup", 2},
+		{"--refresh with -f", nil, []string{"backup", "--refresh", "-f", dsn, dest}, "exclude each other", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,7 +102,7 @@ func TestBadFlagsKeepSummary(t *testing.T) {
 // TestEnvironmentNamesUnique holds every flag of every command to a long name and one
 // environment variable of its own: PGPULL_F once stood for both -f and -F.
 func TestEnvironmentNamesUnique(t *testing.T) {
-	for _, cmd := range []*command{backupCommand(os.Stdin, nil, nil), verifyCommand(nil, nil, nil), grantsCommand(nil, nil), walCommand(nil), walGetCommand()} {
+	for _, cmd := range []*command{backupCommand(os.Stdin, nil, nil), verifyCommand(nil, nil, nil), grantsCommand(nil, nil, nil), walCommand(nil, nil), walGetCommand()} {
 		seen := map[string]string{}
 		cmd.flags.VisitAll(func(f *pflag.Flag) {
 			env := envName(f.Name)
@@ -115,30 +117,41 @@ func TestEnvironmentNamesUnique(t *testing.T) {
 	}
 }
 
-// TestHelp: -h succeeds on stdout and shows each flag once, long name first, with its default.
+// TestHelp: --help and -? succeed on stdout and show each flag once, long name first, with its
+// default; -h is the host, as in pg_basebackup, so "backup -h" alone is a mistake that prints
+// nothing on stdout (a nightly "pgpull backup -h ... - > base.tar" once stored the usage text).
 func TestHelp(t *testing.T) {
-	code, stdout, stderr := runCLIOut(t, "backup", "-h")
+	code, stdout, stderr := runCLIOut(t, "backup", "--help")
 	if code != 0 || stderr != "" {
-		t.Fatalf("backup -h: exit %d, stderr %q; want 0 and nothing", code, stderr)
+		t.Fatalf("backup --help: exit %d, stderr %q; want 0 and nothing", code, stderr)
 	}
 	for _, want := range []string{"--jobs, -j N ", "(default 4)", "--format, -F FORMAT", "--no-manifest ", "--write-recovery-conf, -R",
-		"--password, -W", "--pgdata, -D DEST", "--wal-method, -X METHOD", "PGPULL_"} {
+		"--password, -W", "--pgdata, -D DEST", "--wal-method, -X METHOD", "--host, -h HOST", "--dbname, -d CONNSTR",
+		"--compress, -Z METHOD", "--gzip, -z", "--slot, -S SLOTNAME", "--help, -?", "PGPULL_JOBS"} {
 		if !strings.Contains(stdout, want) {
-			t.Errorf("backup -h lacks %q:\n%s", want, stdout)
+			t.Errorf("backup --help lacks %q:\n%s", want, stdout)
 		}
 	}
-	for _, name := range []string{"jobs", "force", "format", "no-sync", "verbose", "debug"} {
+	for _, name := range []string{"jobs", "force", "format", "no-sync", "verbose", "show-sql", "host"} {
 		if n := len(regexp.MustCompile(`--`+name+`\b`).FindAllString(stdout, -1)); n != 1 {
-			t.Errorf("backup -h shows --%s %d times; want once", name, n)
+			t.Errorf("backup --help shows --%s %d times; want once", name, n)
 		}
 	}
 	if strings.Contains(stdout, "=false") || regexp.MustCompile(`(?m)^\s+-[a-zA-Z]\b`).MatchString(stdout) {
-		t.Errorf("backup -h shows flags in the flag package's form:\n%s", stdout)
+		t.Errorf("backup --help shows flags in the flag package's form:\n%s", stdout)
 	}
-	for _, args := range [][]string{{"-h"}, {"--help"}, {"help", "wal"}, {"wal", "--help"}} {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"-?"}, {"help", "wal"}, {"wal", "--help"}, {"wal", "-?"}, {"backup", "-?"}, {"grants", "--help"}} {
 		if code, stdout, _ := runCLIOut(t, args...); code != 0 || !strings.HasPrefix(stdout, "Usage: pgpull") {
 			t.Errorf("pgpull %s: exit %d, stdout %q; want 0 and the usage", strings.Join(args, " "), code, stdout)
 		}
+	}
+	for _, args := range [][]string{{"backup", "-h"}, {"wal", "-h"}, {"grants", "-h"}} {
+		code, stdout, stderr := runCLIOut(t, args...)
+		if code != exitUsage || stdout != "" || !strings.Contains(stderr, "-h HOST (help is --help or -?)") {
+			t.Errorf("pgpull %s: exit %d, stdout %q, stderr %q; want %d, nothing on stdout, and -h HOST with the way to help",
+				strings.Join(args, " "), code, stdout, stderr, exitUsage)
+		}
+		checkOneLine(t, stderr)
 	}
 }
 
@@ -200,8 +213,8 @@ func TestURLIsNoPath(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, stderr := runCLIOut(t, tt.args...)
-			if code != 1 || !strings.Contains(stderr, tt.want) {
-				t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, stderr, tt.want)
+			if code != exitUsage || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, exitUsage, tt.want)
 			}
 			checkOneLine(t, stderr, secret)
 			if left, _ := os.ReadDir("."); len(left) != 0 {

@@ -21,10 +21,14 @@ func parseDSN(dsn string) (*pgx.ConnConfig, error) {
 		}
 		return nil, fmt.Errorf("invalid DSN: %s", msg)
 	}
+	// Keepalives and connect_timeout: the DSN's, else defaults that notice a silent network.
+	if err := session.SetNetwork(cfg); err != nil {
+		return nil, err
+	}
 	return cfg, nil
 }
 
-// showSQL makes every session made from cfg print its statements to w (-d), which must take
+// showSQL makes every session made from cfg print its statements to w (--show-sql), which must take
 // writes from many goroutines.
 func showSQL(cfg *pgx.ConnConfig, debug bool, w io.Writer) {
 	if !debug {

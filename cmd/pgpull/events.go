@@ -28,6 +28,9 @@ type event struct {
 	// then on and why.
 	Jobs       int    `json:"jobs,omitempty"`
 	JobsReason string `json:"jobs_reason,omitempty"`
+	// BlocksExamined and BlocksSent, for --incremental-from only, count as the summary's do.
+	BlocksExamined int64 `json:"blocks_examined,omitempty"`
+	BlocksSent     int64 `json:"blocks_sent,omitempty"`
 }
 
 // observe writes an event for p; the run calls it from one goroutine.
@@ -48,7 +51,8 @@ func (m *machineOutput) observe(p backup.Progress) {
 // progressEvent is p as an event at now, with the rate and the time left derived.
 func progressEvent(p backup.Progress, now time.Time) event {
 	e := event{Type: "progress", Schema: reportSchema, Time: now.UTC(), Phase: string(p.Phase), BytesDone: p.Done(),
-		BytesTotal: p.Total, Files: p.Files, WALSegments: p.WALSegments, Jobs: p.Jobs, JobsReason: p.JobsWhy}
+		BytesTotal: p.Total, Files: p.Files, WALSegments: p.WALSegments, Jobs: p.Jobs, JobsReason: p.JobsWhy,
+		BlocksExamined: p.BlocksExamined, BlocksSent: p.BlocksSent}
 	if p.Compared > 0 {
 		e.ComparedBytes, e.MovedBytes = p.Compared, p.Received
 	}

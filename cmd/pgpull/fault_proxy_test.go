@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -15,69 +14,23 @@ import (
 // as a connection does whose network path silently died; the server backend stays. It counts the
 // bytes it carries from the server to clients: what a run costs on the wire.
 type stallProxy struct {
-	ln          net.Listener
+	tcpProxy
 	upstream    string
 	application []byte
 	after       int64
 
 	stalled  atomic.Bool // a connection has been stalled
 	toClient atomic.Int64
-	mu       sync.Mutex
-	conns    []net.Conn
-	wg       sync.WaitGroup
 }
 
 func startStallProxy(t *testing.T, upstream, application string, after int64) *stallProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &stallProxy{ln: ln, upstream: upstream, application: []byte("application_name\x00" + application + "\x00"), after: after}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(p.Close)
+	p := &stallProxy{upstream: upstream, application: []byte("application_name\x00" + application + "\x00"), after: after}
+	p.listen(t, p.handle)
 	return p
 }
 
-// Port is where clients connect.
-func (p *stallProxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
-
-// Close ends every connection, stalled ones included, so their backends exit.
-func (p *stallProxy) Close() {
-	p.ln.Close()
-	p.mu.Lock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
-func (p *stallProxy) track(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.conns = append(p.conns, c)
-}
-
-func (p *stallProxy) serve() {
-	defer p.wg.Done()
-	for {
-		client, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			p.handle(client)
-		}()
-	}
-}
-
 func (p *stallProxy) handle(client net.Conn) {
-	p.track(client)
 	defer client.Close()
 	server, err := net.Dial("tcp", p.upstream)
 	if err != nil {

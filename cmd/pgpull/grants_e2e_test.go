@@ -118,3 +118,18 @@ func TestGrantsLetARoleBackUp(t *testing.T) {
 		}
 	})
 }
+
+// TestGrantsUnknownRole: grants for a role the server does not have fails, printing no SQL that
+// would fail half-way in psql, and says to create the role first.
+func TestGrantsUnknownRole(t *testing.T) {
+	src := testcluster.ForTest(t, testcluster.Options{})
+	var out bytes.Buffer
+	code, stderr := runCLI(t, &out, "grants", src.DSN(), "nosuchrole")
+	if code != 1 || !strings.Contains(stderr, `role "nosuchrole" does not exist on this server: create it first`) {
+		t.Errorf("exit %d, stderr %q; want exit 1 saying the role does not exist", code, stderr)
+	}
+	if out.Len() != 0 {
+		t.Errorf("stdout %q; want no SQL", out.String())
+	}
+	checkOneLine(t, stderr)
+}

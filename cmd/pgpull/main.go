@@ -28,8 +28,13 @@ type exitError struct {
 
 func (e exitError) Error() string { return e.err.Error() }
 
-// exitUsage is the status of a command line pgpull cannot read, as for flag parsers generally.
+// exitUsage is the status of a command line pgpull cannot take, as for flag parsers generally: a
+// flag unknown or badly valued, arguments missing or too many, flags that exclude each other. Any
+// failure once the command line is taken is status 1.
 const exitUsage = 2
+
+// usageError marks err as a command line pgpull cannot take.
+func usageError(err error) error { return exitError{exitUsage, err} }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	// A closed stdout must fail a write with EPIPE, not kill the process before it can end the
@@ -41,16 +46,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmds := []*command{
 		backupCommand(os.Stdin, stdout, stderr),
 		verifyCommand(os.Stdin, stdout, stderr),
-		grantsCommand(stdout, stderr),
-		walCommand(stderr),
+		grantsCommand(os.Stdin, stdout, stderr),
+		walCommand(os.Stdin, stderr),
 		walGetCommand(),
+		combineCommand(stderr),
+		restoreCommand(os.Stdin, stderr),
+		listCommand(stdout),
 	}
+	all := func() []*command { return cmds }
+	cmds = append(cmds, completionCommand(stdout, all), manCommand(stdout, all))
 	if len(args) == 0 {
 		writeRootHelp(stderr, cmds)
 		return exitUsage
 	}
 	switch args[0] {
-	case "-h", "--help", "help":
+	case "-h", "--help", "-?", "help":
 		if len(args) > 1 {
 			if cmd := findCommand(cmds, args[1]); cmd != nil {
 				cmd.writeHelp(stdout)
@@ -107,24 +117,24 @@ func findCommand(cmds []*command, name string) *command {
 // unknownCommand names what was typed and the command it is closest to.
 func unknownCommand(given string, cmds []*command) string {
 	if strings.HasPrefix(given, "-") {
-		return fmt.Sprintf("unknown flag %s: a command comes first, as pgpull backup %s ...; see pgpull -h", given, given)
+		return fmt.Sprintf("unknown flag %s: a command comes first, as pgpull backup %s ...; see pgpull --help", given, given)
 	}
-	names := make([]string, len(cmds))
-	for i, c := range cmds {
-		names[i] = c.name
+	var names []string
+	for _, c := range visible(cmds) {
+		names = append(names, c.name)
 	}
 	if near := closest(given, names); near != "" {
-		return fmt.Sprintf("unknown command %q (did you mean %s?); see pgpull -h", given, near)
+		return fmt.Sprintf("unknown command %q (did you mean %s?); see pgpull --help", given, near)
 	}
-	return fmt.Sprintf("unknown command %q: use one of %s; see pgpull -h", given, strings.Join(names, ", "))
+	return fmt.Sprintf("unknown command %q: use one of %s; see pgpull --help", given, strings.Join(names, ", "))
 }
 
 func writeRootHelp(w io.Writer, cmds []*command) {
 	fmt.Fprintf(w, "Usage: pgpull COMMAND [flags] ARGS\n\nparallel PostgreSQL base backups over SQL connections\n\nCommands:\n")
-	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.short)
+	for _, c := range visible(cmds) {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.short)
 	}
-	fmt.Fprintf(w, "\npgpull COMMAND -h shows a command's flags; pgpull --version its version.\n")
+	fmt.Fprintf(w, "\npgpull COMMAND --help shows a command's flags; pgpull --version its version.\n")
 }
 
 // oneLine keeps an error on one line: server messages can carry newlines (DETAIL, HINT).

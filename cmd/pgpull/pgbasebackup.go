@@ -8,8 +8,9 @@ import (
 	"golang.org/x/term"
 )
 
-// destination reads DSN and DEST from the arguments, or DEST from -D as pg_basebackup takes it
-// (then DSN may be left to the PG* variables too).
+// destination reads DSN and DEST from the arguments: "DSN DEST"; "DEST" alone, the connection
+// then given by -d, -h, -p, -U or the PG* variables; or DEST from -D as pg_basebackup takes it, then
+// at most DSN.
 func (f backupFlags) destination(args []string) (dsn, dest string, err error) {
 	if f.pgdata != "" {
 		switch len(args) {
@@ -18,13 +19,30 @@ func (f backupFlags) destination(args []string) (dsn, dest string, err error) {
 		case 1:
 			return args[0], f.pgdata, nil
 		}
-		return "", "", fmt.Errorf("with -D DEST give at most DSN, got %d arguments; see pgpull backup -h", len(args))
+		return "", "", fmt.Errorf("with -D DEST give at most DSN, got %d arguments%s; see pgpull backup --help", len(args), f.gzipHint(args))
 	}
-	if len(args) != 2 {
-		return "", "", fmt.Errorf("backup needs DSN and DEST (- for stdout, or -D DIR), got %d %s; see pgpull backup -h",
-			len(args), plural(len(args), "argument", "arguments"))
+	switch {
+	case len(args) == 2:
+		return args[0], args[1], nil
+	case len(args) == 1 && !looksLikeDSN(args[0]):
+		return "", args[0], nil
+	case len(args) == 1:
+		return "", "", fmt.Errorf("backup needs DEST after DSN: a directory, - for stdout, s3://BUCKET/PREFIX, or -D DIR; see pgpull backup --help")
+	case len(args) == 0:
+		return "", "", fmt.Errorf("backup needs DEST: a directory, - for stdout, s3://BUCKET/PREFIX, or -D DIR; see pgpull backup --help")
 	}
-	return args[0], args[1], nil
+	return "", "", fmt.Errorf("backup takes DSN and DEST, got %d arguments%s; see pgpull backup --help", len(args), f.gzipHint(args))
+}
+
+// gzipHint explains an argument too many that was meant as -z's value: -z takes none, as in
+// pg_basebackup, where it once took a METHOD.
+func (f backupFlags) gzipHint(args []string) string {
+	for _, a := range args {
+		if _, err := parseCompress(a); err == nil && f.compress == "gzip" {
+			return fmt.Sprintf(" (%q: -z takes no value, it is --gzip as in pg_basebackup; use -Z %s)", a, a)
+		}
+	}
+	return ""
 }
 
 // checkWALMethod accepts pg_basebackup's -X values that mean what pgpull does anyway.

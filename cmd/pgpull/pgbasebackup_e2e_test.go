@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 
 	"github.com/pgpull/pgpull/internal/testcluster"
 )
@@ -134,9 +135,14 @@ func TestBackupPasswordPrompt(t *testing.T) {
 		defer mu.Unlock()
 		return strings.Contains(screen.String(), s)
 	}
-	for deadline := time.Now().Add(time.Minute); !seen("Password for user pw_user: "); time.Sleep(20 * time.Millisecond) {
+	// The prompt comes a moment before the terminal stops echoing: type only once it has.
+	echoOff := func() bool {
+		tio, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS)
+		return err == nil && tio.Lflag&unix.ECHO == 0
+	}
+	for deadline := time.Now().Add(time.Minute); !seen("Password for user pw_user: ") || !echoOff(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no password prompt on the terminal")
+			t.Fatalf("no password prompt on the terminal, or the terminal still echoes")
 		}
 	}
 	if _, err := ptmx.Write([]byte(secret + "\n")); err != nil {

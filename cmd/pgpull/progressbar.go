@@ -45,7 +45,9 @@ func (d *progressDisplay) observe(p backup.Progress) {
 	if p.Total > 0 {
 		line += fmt.Sprintf(" (%.0f%%)", 100*float64(p.Done())/float64(p.Total))
 	}
-	if !p.Copying.IsZero() {
+	if stalled := idle(p); stalled != "" {
+		line += ", " + stalled
+	} else if !p.Copying.IsZero() {
 		e := progressEvent(p, time.Now())
 		line += ", " + rate(p.Done(), time.Since(p.Copying))
 		if e.ETASeconds != nil && p.Phase != backup.PhaseDone {
@@ -74,7 +76,11 @@ func (d *progressDisplay) draw(p backup.Progress) {
 			progressbar.OptionUseANSICodes(true))
 	}
 	d.bar.ChangeMax64(p.Total)
-	d.bar.Describe(fmt.Sprintf("%-4s %d files, %d WAL", p.Phase, p.Files, p.WALSegments))
+	describe := fmt.Sprintf("%-4s %d files, %d WAL", p.Phase, p.Files, p.WALSegments)
+	if stalled := idle(p); stalled != "" {
+		describe += ", " + stalled // the bar's own rate and time left count down meanwhile
+	}
+	d.bar.Describe(describe)
 	_ = d.bar.Set64(p.Done())
 	if p.Phase == backup.PhaseDone {
 		_ = d.bar.Finish()

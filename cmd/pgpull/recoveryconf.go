@@ -12,25 +12,30 @@ import (
 
 // writeRecoveryConf makes the plain backup in dir start as a standby of the server cfg names, as
 // pg_basebackup -R does: an empty standby.signal, and primary_conninfo appended to
-// postgresql.auto.conf, where it overrides any earlier setting.
-func writeRecoveryConf(dir string, cfg *pgx.ConnConfig, fileMode os.FileMode, noSync bool) error {
+// postgresql.auto.conf, where it overrides any earlier setting, with primary_slot_name when -S
+// names a slot.
+func writeRecoveryConf(dir string, cfg *pgx.ConnConfig, slot string, fileMode os.FileMode, noSync bool) error {
 	signal := filepath.Join(dir, "standby.signal")
 	if err := writeSynced(signal, nil, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, fileMode, noSync); err != nil {
 		return err
 	}
 	conf := filepath.Join(dir, "postgresql.auto.conf")
-	return writeSynced(conf, recoverySettings(cfg), os.O_CREATE|os.O_APPEND|os.O_WRONLY, fileMode, noSync)
+	return writeSynced(conf, recoverySettings(cfg, slot), os.O_CREATE|os.O_APPEND|os.O_WRONLY, fileMode, noSync)
 }
 
 // recoveryAppend is what -R adds to a tar archive's members, by name: the same two changes
 // writeRecoveryConf makes to a directory.
-func recoveryAppend(cfg *pgx.ConnConfig) map[string][]byte {
-	return map[string][]byte{"standby.signal": {}, "postgresql.auto.conf": recoverySettings(cfg)}
+func recoveryAppend(cfg *pgx.ConnConfig, slot string) map[string][]byte {
+	return map[string][]byte{"standby.signal": {}, "postgresql.auto.conf": recoverySettings(cfg, slot)}
 }
 
 // recoverySettings is the text -R appends to postgresql.auto.conf.
-func recoverySettings(cfg *pgx.ConnConfig) []byte {
-	return []byte("\n# written by pgpull backup -R\nprimary_conninfo = " + quoteSetting(primaryConninfo(cfg)) + "\n")
+func recoverySettings(cfg *pgx.ConnConfig, slot string) []byte {
+	text := "\n# written by pgpull backup -R\nprimary_conninfo = " + quoteSetting(primaryConninfo(cfg)) + "\n"
+	if slot != "" {
+		text += "primary_slot_name = " + quoteSetting(slot) + "\n"
+	}
+	return []byte(text)
 }
 
 func writeSynced(path string, b []byte, flags int, mode os.FileMode, noSync bool) error {

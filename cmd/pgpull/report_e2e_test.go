@@ -24,7 +24,7 @@ func TestBackupReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	dest := filepath.Join(t.TempDir(), "copy")
-	code, stderr := runCLI(t, nil, "backup", src.DSN(), dest, "-v", "-d", "--range-size", "1MB")
+	code, stderr := runCLI(t, nil, "backup", src.DSN(), dest, "-v", "--show-sql", "--range-size", "1MB")
 	if code != 0 {
 		t.Fatalf("backup: exit %d\n%s", code, stderr)
 	}

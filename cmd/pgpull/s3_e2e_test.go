@@ -3,16 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,14 +111,14 @@ func TestS3BackupUnderLoad(t *testing.T) {
 	checkServerClean(t, src)
 }
 
-// TestS3TarZstdWithTablespace: -F tar -z zstd writes pg_basebackup -Ft's objects, the manifest
+// TestS3TarZstdWithTablespace: -F tar -Z zstd writes pg_basebackup -Ft's objects, the manifest
 // among them; they restore with the tablespace where tablespace_map says.
 func TestS3TarZstdWithTablespace(t *testing.T) {
 	srv := s3Store(t)
 	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	live, oid := addTablespace(t, src)
 	location := "s3://" + s3Bucket + "/tars"
-	if code, stderr := pgpull(t, nil, "backup", "-F", "tar", "-z", "zstd", "-c", "fast", "--s3-endpoint", srv.Endpoint(), src.DSN(), location); code != 0 {
+	if code, stderr := pgpull(t, nil, "backup", "-F", "tar", "-Z", "zstd", "-c", "fast", "--s3-endpoint", srv.Endpoint(), src.DSN(), location); code != 0 {
 		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
 	}
 	st := s3Open(t, srv.Endpoint(), location)
@@ -232,44 +227,6 @@ func TestS3StoreStoppedMidUpload(t *testing.T) {
 		t.Errorf("uploads left open: %v (%v); want none", open, err)
 	}
 	checkServerClean(t, src)
-}
-
-// TestS3PartRetried: a part the store refuses once is sent again and the backup completes.
-func TestS3PartRetried(t *testing.T) {
-	srv := s3Store(t)
-	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
-	addUnlogged(t, src)
-	upstream, err := url.Parse(srv.Endpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var refused, part2 atomic.Int64
-	proxy := httputil.NewSingleHostReverseProxy(upstream)
-	front := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && r.URL.Query().Get("partNumber") == "2" {
-			if part2.Add(1) == 1 {
-				refused.Add(1)
-				http.Error(w, "<Error><Code>InternalError</Code><Message>injected</Message></Error>", http.StatusInternalServerError)
-				return
-			}
-		}
-		proxy.ServeHTTP(w, r)
-	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go front.Serve(ln)
-	t.Cleanup(func() { front.Close() })
-	endpoint := "http://" + ln.Addr().String()
-	location := "s3://" + s3Bucket + "/retried"
-	if code, stderr := pgpull(t, nil, "backup", "-c", "fast", "--s3-endpoint", endpoint, src.DSN(), location); code != 0 {
-		t.Fatalf("pgpull backup failed (%d): %s", code, stderr)
-	}
-	if refused.Load() != 1 || part2.Load() != 2 {
-		t.Fatalf("part 2 was sent %d times, refused %d; want sent twice, refused once", part2.Load(), refused.Load())
-	}
-	s3Verify(t, srv.Endpoint(), location)
 }
 
 // TestS3Interrupted: ^C with parts of base.tar stored ends pgpull with a failure, the upload

@@ -57,7 +57,19 @@ type summary struct {
 	ChecksumFailures int    `json:"checksum_failures"`
 	ManifestChecksum string `json:"manifest_checksum,omitempty"`
 
-	Refresh *refreshSummary `json:"refresh,omitempty"`
+	Refresh     *refreshSummary     `json:"refresh,omitempty"`
+	Incremental *incrementalSummary `json:"incremental,omitempty"`
+}
+
+// incrementalSummary is what --incremental-from adds to the summary: how the changed blocks were
+// found, the relation blocks looked at and sent (a file sent whole sends all its blocks), and the
+// files sent whole and as INCREMENTAL files.
+type incrementalSummary struct {
+	Method           string `json:"method"`
+	BlocksExamined   int64  `json:"blocks_examined"`
+	BlocksSent       int64  `json:"blocks_sent"`
+	FilesWhole       int64  `json:"files_whole"`
+	FilesIncremental int64  `json:"files_incremental"`
 }
 
 // refreshSummary is what --refresh adds to the summary.
@@ -134,6 +146,10 @@ func (m *machineOutput) result(res backup.Result, outputBytes int64) {
 	s.Jobs, s.JobsReason = res.Jobs, res.JobsWhy
 	s.ChecksumFailures = len(res.PageFailures)
 	s.ManifestChecksum = res.ManifestChecksum
+	if c := res.Changes; c.Method != "" {
+		s.Incremental = &incrementalSummary{Method: c.Method, BlocksExamined: c.BlocksExamined, BlocksSent: c.BlocksSent,
+			FilesWhole: c.FilesWhole, FilesIncremental: c.FilesIncremental}
+	}
 }
 
 // refresh records what a refresh compared, moved and removed.

@@ -61,7 +61,7 @@ func TestBackupSummaryAndEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		// -r as above: an unhurried copy on an idle machine ends before the first progress event.
-		cmd := exec.Command(buildPgpull(t), "backup", "-c", "fast", "-r", "10M", "-z", "gzip:1", src.DSN(), "-", "--events", "3", "--summary", "-")
+		cmd := exec.Command(buildPgpull(t), "backup", "-c", "fast", "-r", "10M", "-Z", "gzip:1", src.DSN(), "-", "--events", "3", "--summary", "-")
 		cmd.Stdout, cmd.ExtraFiles = &stdout, []*os.File{w}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr

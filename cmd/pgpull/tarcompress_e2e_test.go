@@ -26,7 +26,7 @@ func TestBackupTarCompressedRestores(t *testing.T) {
 	}
 	for _, tt := range tests {
 		dest := filepath.Join(base, tt.compress)
-		if code, stderr := pgpull(t, nil, "backup", "-F", "tar", "-z", tt.compress, "-c", "fast", src.DSN(), dest); code != 0 {
+		if code, stderr := pgpull(t, nil, "backup", "-F", "tar", "-Z", tt.compress, "-c", "fast", src.DSN(), dest); code != 0 {
 			t.Fatalf("pgpull backup -F tar -z %s failed (%d): %s", tt.compress, code, stderr)
 		}
 	}

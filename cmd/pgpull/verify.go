@@ -22,7 +22,7 @@ func verifyCommand(stdin io.Reader, stdout, stderr io.Writer) *command {
 		usage: "verify PATH|s3://BUCKET/PREFIX|-",
 		short: "check a backup against its backup_manifest",
 		long: "PATH is a plain backup directory, a directory of -F tar output, or a file holding a tar stream\n" +
-			"(plain, gzip or zstd, told by content); - reads such a stream from stdin; s3://BUCKET/PREFIX\n" +
+			"(plain, gzip, zstd or lz4, told by content); - reads such a stream from stdin; s3://BUCKET/PREFIX\n" +
 			"reads what pgpull backup wrote there, streaming, with the AWS variables' credentials.\n" +
 			"Every file's size and checksum, missing and extra files, the manifest's own checksum, and the\n" +
 			"WAL the backup needs, read record by record from its start to its stop LSN as recovery reads it,\n" +
@@ -39,12 +39,13 @@ func verifyCommand(stdin io.Reader, stdout, stderr io.Writer) *command {
 
 func runVerify(ctx context.Context, args []string, s3 s3Flags, stdin io.Reader, stdout io.Writer) error {
 	if len(args) != 1 {
-		return fmt.Errorf("verify needs one PATH, or - for a stream on stdin, got %d arguments; see pgpull verify -h", len(args))
+		return usageError(fmt.Errorf("verify needs one PATH, or - for a stream on stdin, got %d %s; see pgpull verify --help",
+			len(args), plural(len(args), "argument", "arguments")))
 	}
 	target := args[0]
 	scheme := schemeOf(target)
 	if scheme != "" && scheme != "s3" {
-		return unsupportedURL("PATH", target, scheme)
+		return usageError(unsupportedURL("PATH", target, scheme))
 	}
 	checker := backupcheck.NewChecker()
 	var rep *backupcheck.Report

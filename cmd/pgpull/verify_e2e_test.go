@@ -73,10 +73,10 @@ func newVerifyFixture(t *testing.T) *verifyFixture {
 	f := &verifyFixture{src: src, plain: filepath.Join(base, "plain"), tarDir: filepath.Join(base, "tar")}
 	f.accounts = relationPath(t, src, "pgbench_accounts")
 	f.branches = relationPath(t, src, "pgbench_branches")
-	f.gzip = backupToFile(t, src, filepath.Join(base, "stream.gz"), "-z", "gzip")
-	f.zstd = backupToFile(t, src, filepath.Join(base, "stream.zst"), "-z", "zstd:1")
+	f.gzip = backupToFile(t, src, filepath.Join(base, "stream.gz"), "-Z", "gzip")
+	f.zstd = backupToFile(t, src, filepath.Join(base, "stream.zst"), "-Z", "zstd:1")
 	backupOK(t, "backup", "-c", "fast", "-T", live+"="+filepath.Join(base, "ts-copy"), src.DSN(), f.plain)
-	backupOK(t, "backup", "-c", "fast", "-F", "tar", "-z", "zstd", src.DSN(), f.tarDir)
+	backupOK(t, "backup", "-c", "fast", "-F", "tar", "-Z", "zstd", src.DSN(), f.tarDir)
 	return f
 }
 
@@ -208,96 +208,7 @@ func TestVerifyBackups(t *testing.T) {
 		})
 	}
 
-	refused := []struct {
-		name  string
-		spoil func(t *testing.T) string // returns the path to verify
-		want  string                    // a line of stdout starts with it, or stderr holds it
-	}{
-		{"flipped byte in a data file", func(t *testing.T) string {
-			dir := copyTree(t, f.plain)
-			flipByte(t, filepath.Join(dir, f.accounts), 100_000)
-			return dir
-		}, f.accounts + ": checksum mismatch"},
-		{"missing file", func(t *testing.T) string {
-			dir := copyTree(t, f.plain)
-			if err := os.Remove(filepath.Join(dir, f.branches)); err != nil {
-				t.Fatal(err)
-			}
-			return dir
-		}, "missing: " + f.branches},
-		{"extra file", func(t *testing.T) string {
-			dir := copyTree(t, f.plain)
-			if err := os.WriteFile(filepath.Join(dir, "base", "1", "999999"), []byte("stray"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return dir
-		}, "extra: base/1/999999"},
-		{"truncated stream", func(t *testing.T) string {
-			b, err := os.ReadFile(f.gzip)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := filepath.Join(t.TempDir(), "cut.gz")
-			if err := os.WriteFile(p, b[:len(b)/2], 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return p
-		}, "truncated stream: "},
-		{"edited manifest", func(t *testing.T) string {
-			dir := copyTree(t, f.plain)
-			p := filepath.Join(dir, "backup_manifest")
-			b, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Claim a different size for a file, as someone hiding a change would.
-			edited := bytes.Replace(b, []byte(`"Size": 8192,`), []byte(`"Size": 8193,`), 1)
-			if bytes.Equal(edited, b) {
-				t.Fatal("no 8192-byte file in the manifest to edit")
-			}
-			if err := os.WriteFile(p, edited, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return dir
-		}, "backup_manifest: manifest checksum mismatch"},
-		{"missing WAL segment", func(t *testing.T) string {
-			dir := copyTree(t, f.plain)
-			segs, _ := filepath.Glob(filepath.Join(dir, "pg_wal", strings.Repeat("[0-9A-F]", 24)))
-			if len(segs) == 0 {
-				t.Fatal("no WAL segment in the plain backup")
-			}
-			if err := os.Remove(segs[0]); err != nil {
-				t.Fatal(err)
-			}
-			return dir
-		}, "missing: pg_wal/"},
-		{"WAL zero-filled from a page before the stop LSN", func(t *testing.T) string {
-			dir := copyTree(t, f.plain)
-			stop, seg := stopSegment(t, dir)
-			page := (stop - 1) &^ (pgformat.WALBlockSize - 1)
-			zeroFrom(t, filepath.Join(dir, "pg_wal", seg), int64(page)%(16<<20))
-			wantBad = "bad WAL: pg_wal/" + seg + " at " + page.String() + ": the page is zeros"
-			return dir
-		}, ""},
-		{"WAL segment swapped with another", func(t *testing.T) string {
-			dir := copyTree(t, f.plain)
-			stop, seg := stopSegment(t, dir)
-			// The segment after it on the server, which the later backups filled.
-			next := (pgformat.LastSegmentBefore(stop, 16<<20) + 1).Name(1, 16<<20)
-			other, err := os.ReadFile(filepath.Join(f.src.DataDir, "pg_wal", next))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "pg_wal", seg), other, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			segStart := pgformat.LSN(uint64(pgformat.LastSegmentBefore(stop, 16<<20)) * 16 << 20)
-			wantBad = "bad WAL: pg_wal/" + seg + " at " + segStart.String() + ": page address "
-			return dir
-		}, ""},
-		{"not a backup", func(t *testing.T) string { return f.src.DataDir },
-			"is not a pgpull backup: no backup_manifest found"},
-	}
+	refused := append(fileDamages(f), walDamages(f, &wantBad)...)
 	for _, tt := range refused {
 		t.Run("refuses "+tt.name, func(t *testing.T) {
 			wantBad = ""
@@ -349,6 +260,123 @@ func TestVerifyBackups(t *testing.T) {
 		}
 		t.Logf("pg_verifybackup %v: %s", args, out)
 	})
+}
+
+// damage is a damaged backup verify must refuse: spoil makes it and returns the path to verify;
+// want starts a line of stdout, or is in stderr.
+type damage struct {
+	name  string
+	spoil func(t *testing.T) string
+	want  string
+}
+
+// fileDamages spoil the fixture's files, manifest or stream, or give no backup at all.
+func fileDamages(f *verifyFixture) []damage {
+	return []damage{
+		{"flipped byte in a data file", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			flipByte(t, filepath.Join(dir, f.accounts), 100_000)
+			return dir
+		}, f.accounts + ": checksum mismatch"},
+		{"missing file", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			if err := os.Remove(filepath.Join(dir, f.branches)); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, "missing: " + f.branches},
+		{"extra file", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			if err := os.WriteFile(filepath.Join(dir, "base", "1", "999999"), []byte("stray"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, "extra: base/1/999999"},
+		{"truncated stream", func(t *testing.T) string {
+			b, err := os.ReadFile(f.gzip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(t.TempDir(), "cut.gz")
+			if err := os.WriteFile(p, b[:len(b)/2], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, "truncated stream: "},
+		{"edited manifest", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			p := filepath.Join(dir, "backup_manifest")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Claim a different size for a file, as someone hiding a change would.
+			edited := bytes.Replace(b, []byte(`"Size": 8192,`), []byte(`"Size": 8193,`), 1)
+			if bytes.Equal(edited, b) {
+				t.Fatal("no 8192-byte file in the manifest to edit")
+			}
+			if err := os.WriteFile(p, edited, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, "backup_manifest: manifest checksum mismatch"},
+		{"not a backup", func(t *testing.T) string { return f.src.DataDir },
+			"is not a pgpull backup: no backup_manifest found"},
+	}
+}
+
+// walDamages spoil the fixture's WAL; each sets *wantBad to the line it expects once it has found
+// the segment it damages.
+func walDamages(f *verifyFixture, wantBad *string) []damage {
+	return []damage{
+		{"missing WAL segment", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			segs, _ := filepath.Glob(filepath.Join(dir, "pg_wal", strings.Repeat("[0-9A-F]", 24)))
+			if len(segs) == 0 {
+				t.Fatal("no WAL segment in the plain backup")
+			}
+			if err := os.Remove(segs[0]); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, "missing: pg_wal/"},
+		{"WAL zero-filled from a page before the stop LSN", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			stop, seg := stopSegment(t, dir)
+			page := (stop - 1) &^ (pgformat.WALBlockSize - 1)
+			zeroFrom(t, filepath.Join(dir, "pg_wal", seg), int64(page)%(16<<20))
+			*wantBad = "bad WAL: pg_wal/" + seg + " at " + page.String() + ": the page is zeros"
+			return dir
+		}, ""},
+		{"WAL segment swapped with another", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			stop, seg := stopSegment(t, dir)
+			// The segment after it on the server, which the later backups filled.
+			next := (pgformat.LastSegmentBefore(stop, 16<<20) + 1).Name(1, 16<<20)
+			other, err := os.ReadFile(filepath.Join(f.src.DataDir, "pg_wal", next))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "pg_wal", seg), other, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			segStart := pgformat.LSN(uint64(pgformat.LastSegmentBefore(stop, 16<<20)) * 16 << 20)
+			*wantBad = "bad WAL: pg_wal/" + seg + " at " + segStart.String() + ": page address "
+			return dir
+		}, ""},
+		{"WAL changed past the stop LSN's page", func(t *testing.T) string {
+			dir := copyTree(t, f.plain)
+			stop, seg := stopSegment(t, dir)
+			// pgpull writes zeros after the page that holds the byte before the stop LSN.
+			past := (stop-1)&^(pgformat.WALBlockSize-1) + pgformat.WALBlockSize + 100
+			if pgformat.LastSegmentBefore(past, 16<<20) != pgformat.LastSegmentBefore(stop, 16<<20) {
+				t.Fatalf("stop LSN %s is on the segment's last page: no zeros after it to change", stop)
+			}
+			flipByte(t, filepath.Join(dir, "pg_wal", seg), int64(past)%(16<<20))
+			*wantBad = "bad WAL: pg_wal/" + seg + " at " + past.String() + ": not zero past the WAL page that holds the backup's stop LSN"
+			return dir
+		}, ""},
+	}
 }
 
 // verifybackupArgs are the options for the Debian pg_verifybackup (15) on a backup of a server of

@@ -34,7 +34,7 @@ func TestWALFeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	feed := startFeed(t, buildPgpull(t), "-D", "200ms", "-v", src.DSN(), dir)
+	feed := startFeed(t, buildPgpull(t), "--interval", "200ms", "-v", src.DSN(), dir)
 	first := feedStart(t, feed)
 	for i := range 3 {
 		if err := src.Exec(ctx, `INSERT INTO filler SELECT generate_series(1, 20000)`); err != nil {
@@ -109,7 +109,7 @@ func TestWALFeedKeepsAStandby(t *testing.T) {
 	}
 	dir := serverGroupDir(t)
 	bin := buildPgpull(t)
-	feedArgs := []string{"-D", "100ms", "-v", "--slot", "standby_feed", "--mode", "0640", roleDSN(primary, "feeder"), dir}
+	feedArgs := []string{"--interval", "100ms", "-v", "--slot", "standby_feed", "--mode", "0640", roleDSN(primary, "feeder"), dir}
 	feed := startFeed(t, bin, feedArgs...)
 	first := feedStart(t, feed)
 
@@ -140,7 +140,7 @@ func TestWALFeedKeepsAStandby(t *testing.T) {
 
 	// The standby as a source: it restores from DIR, so pg_last_wal_receive_lsn() is NULL.
 	fromStandby := t.TempDir()
-	standbyFeed := startFeed(t, bin, "-D", "100ms", "-v", roleDSN(standby, "feeder"), fromStandby)
+	standbyFeed := startFeed(t, bin, "--interval", "100ms", "-v", roleDSN(standby, "feeder"), fromStandby)
 	waitForFiles(t, standbyFeed, fromStandby, switched.Name(1, walSegSize))
 	sameFile(t, filepath.Join(dir, switched.Name(1, walSegSize)), filepath.Join(fromStandby, switched.Name(1, walSegSize)))
 	standbyFeed.stop(t)
@@ -209,7 +209,7 @@ func TestWALFeedGap(t *testing.T) {
 
 	// Stopped, and churned until the segment the feed needs next is gone.
 	dir := t.TempDir()
-	feed := startFeed(t, bin, "-D", "100ms", src.DSN(), dir)
+	feed := startFeed(t, bin, "--interval", "100ms", src.DSN(), dir)
 	lost := waitForPartial(t, feed, dir)
 	feed.stop(t)
 	cycles := 0
@@ -229,7 +229,7 @@ func TestWALFeedGap(t *testing.T) {
 	checkOneLine(t, stderr)
 
 	// --accept-gaps: the gap is reported and skipped, and the next segment finished arrives.
-	feed = startFeed(t, bin, "-D", "100ms", "-v", "--accept-gaps", src.DSN(), dir)
+	feed = startFeed(t, bin, "--interval", "100ms", "-v", "--accept-gaps", src.DSN(), dir)
 	waitForLine(t, feed, "WAL segments "+lost+" to ")
 	if err := churn(); err != nil {
 		t.Fatal(err)
@@ -240,7 +240,7 @@ func TestWALFeedGap(t *testing.T) {
 
 	// With a slot: the same stop, through more WAL.
 	dir = t.TempDir()
-	feed = startFeed(t, bin, "-D", "100ms", "--slot", "gapless", src.DSN(), dir)
+	feed = startFeed(t, bin, "--interval", "100ms", "--slot", "gapless", src.DSN(), dir)
 	held := waitForPartial(t, feed, dir)
 	feed.stop(t)
 	for range cycles + 2 {
@@ -253,7 +253,7 @@ func TestWALFeedGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := writtenSegmentOf(t, src, segSize)
-	feed = startFeed(t, bin, "-D", "100ms", "--slot", "gapless", src.DSN(), dir)
+	feed = startFeed(t, bin, "--interval", "100ms", "--slot", "gapless", src.DSN(), dir)
 	waitForFiles(t, feed, dir, segmentRangeOf(from, last, segSize)...)
 	waitForSlotOf(t, src, "gapless", last, segSize)
 	feed.stop(t)
@@ -275,8 +275,12 @@ func TestWALBadInput(t *testing.T) {
 		{"mode the owner cannot read", []string{"--mode", "0044", dsn, dir}, "--mode \"0044\""},
 		{"mode not octal", []string{"--mode", "rw-r-----", dsn, dir}, "octal permissions such as 0600 or 0640"},
 		{"missing DIR", []string{dsn, filepath.Join(dir, "absent")}, "is not a directory: create it first"},
-		{"no interval", []string{"-D", "0s", dsn, dir}, "--interval must be positive"},
-		{"no DIR", []string{dsn}, "wal needs DSN and DIR"},
+		{"no interval", []string{"--interval", "0s", dsn, dir}, "--interval must be positive"},
+		{"no DIR", []string{dsn}, "wal needs DIR, after DSN or with -D, got 1 argument"},
+		{"-D DIR and DSN DIR", []string{"-D", dir, dsn, dir}, "with -D DIR give at most DSN"},
+		{"-w and -W", []string{"-w", "-W", dsn, dir}, "exclude each other"},
+		{"pg_receivewal's --create-slot", []string{"--create-slot", "-S", "s1", "-D", dir}, "--create-slot is not offered: --slot NAME creates the slot when it is absent"},
+		{"pg_receivewal's -Z into a directory", []string{"-Z", "gzip", "-D", dir}, "--compress applies to an s3:// archive"},
 		{"compressing a directory", []string{"--compress", "zstd", dsn, dir}, "--compress applies to an s3:// archive"},
 		{"compression unknown", []string{"--compress", "xz", dsn, "s3://bucket/wal"}, `--compress: invalid compression "xz"`},
 		{"--from-backup for an archive", []string{"--from-backup", dir, dsn, dir}, "use it with --warm-standby"},
@@ -547,7 +551,7 @@ func sameFile(t *testing.T, a, b string) {
 // owned by that group, with the setgid bit so that each new file takes the group too.
 func serverGroupDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "pgpull-wal-*")
+	dir, err := os.MkdirTemp(testcluster.Scratch(), "pgpull-wal-*")
 	if err != nil {
 		t.Fatal(err)
 	}

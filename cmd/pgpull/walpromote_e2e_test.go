@@ -28,9 +28,9 @@ func TestWALFeedFollowsPromotion(t *testing.T) {
 	setWALKeepSize(t, source, "1GB") // the feeds read it without a slot
 	bin := buildPgpull(t)
 	archive, warmDir := serverGroupDir(t), serverGroupDir(t)
-	pitr := startFeed(t, bin, "-D", "100ms", "-v", "--mode", "0640", source.DSN(), archive)
+	pitr := startFeed(t, bin, "--interval", "100ms", "-v", "--mode", "0640", source.DSN(), archive)
 	first := feedStart(t, pitr)
-	warm := startFeed(t, bin, "-D", "100ms", "-v", "--mode", "0640", "--warm-standby", source.DSN(), warmDir)
+	warm := startFeed(t, bin, "--interval", "100ms", "-v", "--mode", "0640", "--warm-standby", source.DSN(), warmDir)
 	feedStart(t, warm)
 	forPITR, forWarm := backupOf(t, source), backupOf(t, source)
 

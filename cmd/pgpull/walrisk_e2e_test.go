@@ -33,7 +33,7 @@ func TestWALRiskPreflight(t *testing.T) {
 		// At 64 kB/s the copy of some 100 MB would take far longer than checkpoint_timeout, so any
 		// WAL written meanwhile is at risk, however slowly pgbench writes on a loaded machine. The
 		// test stops the backup once it has warned.
-		cmd := exec.Command(buildPgpull(t), "backup", "-c", "fast", "-v", "-d", "-r", "64k", roleDSN(src, role), dest)
+		cmd := exec.Command(buildPgpull(t), "backup", "-c", "fast", "-v", "--show-sql", "-r", "64k", roleDSN(src, role), dest)
 		stderr := &lockedBuffer{}
 		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {

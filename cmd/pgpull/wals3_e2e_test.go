@@ -34,7 +34,7 @@ func TestWALFeedS3(t *testing.T) {
 	}
 	bin := serverReadableCopy(t, buildPgpull(t))
 	location := "s3://" + s3Bucket + "/wal"
-	feed := startFeed(t, bin, "-D", "100ms", "-v", "--slot", "tos3", "--compress", "zstd", "--s3-endpoint", srv.Endpoint(), src.DSN(), location)
+	feed := startFeed(t, bin, "--interval", "100ms", "-v", "--slot", "tos3", "--compress", "zstd", "--s3-endpoint", srv.Endpoint(), src.DSN(), location)
 	first := feedStart(t, feed)
 	base := backupOf(t, src)
 	insertRows(t, src, 1, 100)

@@ -34,7 +34,7 @@ func TestWALFeedSurvivesBackups(t *testing.T) {
 
 	t.Run("wal_keep_size 0, --accept-gaps: the round removes segments", func(t *testing.T) {
 		dir := t.TempDir()
-		feed := startFeed(t, bin, "-D", "3s", "-v", "--accept-gaps", dsn, dir)
+		feed := startFeed(t, bin, "--interval", "3s", "-v", "--accept-gaps", dsn, dir)
 		feedStart(t, feed)
 		backupRound(t, bin, src, dsn, 8)
 		waitForLine(t, feed, "were removed from the server's pg_wal before they were copied: skipped")

@@ -28,7 +28,7 @@ func TestWALFeedWarmStandbyGaps(t *testing.T) {
 	}
 	bin := buildPgpull(t)
 	dir := serverGroupDir(t)
-	args := []string{"-D", "100ms", "-v", "--mode", "0640", "--warm-standby", "--slot", "warm"}
+	args := []string{"--interval", "100ms", "-v", "--mode", "0640", "--warm-standby", "--slot", "warm"}
 	feed := startFeed(t, bin, append(args, src.DSN(), dir)...)
 	feedStart(t, feed)
 	old := backupOf(t, src)

@@ -22,10 +22,11 @@ import (
 // pg_basebackup -X stream writes it) under pg_wal/, each maybe compressed. The compression itself
 // is told by content.
 func archivePrefix(name string) (string, bool) {
-	stem, ok := strings.CutSuffix(name, ".tar")
-	if !ok {
-		if stem, ok = strings.CutSuffix(name, ".tar.gz"); !ok {
-			stem, ok = strings.CutSuffix(name, ".tar.zst")
+	var stem string
+	ok := false
+	for _, suffix := range []string{".tar", ".tar.gz", ".tar.zst", ".tar.lz4"} {
+		if stem, ok = strings.CutSuffix(name, suffix); ok {
+			break
 		}
 	}
 	switch {
@@ -66,8 +67,8 @@ func listArchives(dir string) (map[string]string, []string, error) {
 
 // readManifest reads and parses dir's backup_manifest. A manifest that does not parse is a
 // problem of the backup, reported in rep with a nil manifest; one that is absent means dir is no
-// backup.
-func readManifest(dir string, rep *Report) (*manifest.Parsed, error) {
+// backup. Once it parses, the Checker's Copier gets it.
+func (c Checker) readManifest(dir string, rep *Report) (*manifest.Parsed, error) {
 	b, err := os.ReadFile(filepath.Join(dir, manifestName))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, &NotBackupError{Path: dir, Reason: "no " + manifestName + " found"}
@@ -80,16 +81,22 @@ func readManifest(dir string, rep *Report) (*manifest.Parsed, error) {
 		rep.add(BadManifest, manifestName, "%v", err)
 		return nil, nil
 	}
-	return m, nil
+	return m, c.copyManifest(b, m)
 }
 
 // verifyTarFiles checks -F tar output: the manifest beside the archives is read first, so each
 // archive is read once with the right algorithms.
 func (c Checker) verifyTarFiles(ctx context.Context, dir string, archives map[string]string, others []string) (*Report, error) {
 	rep := &Report{Form: "tar files"}
-	m, err := readManifest(dir, rep)
-	if m == nil {
-		return rep, err
+	m, err := c.readManifest(dir, rep)
+	var nb *NotBackupError
+	if errors.As(err, &nb) {
+		return nil, unfinishedArchives(dir, "pgpull backup -f -F tar DSN "+dir)
+	}
+	if err != nil {
+		return nil, err
+	} else if m == nil {
+		return rep, nil
 	}
 	files := map[string]entry{}
 	walk := newWALWalk(m.WALRanges)
@@ -177,11 +184,14 @@ func (c Checker) scanArchive(ctx context.Context, r io.Reader, name, prefix stri
 			return scan, nil
 		}
 		rel := strings.TrimPrefix(path.Clean(hdr.Name), "./")
+		p := memberPath(prefix, rel)
 		if rel == "." || hdr.Typeflag != tar.TypeReg {
+			if err := c.copyMember(p, hdr); err != nil {
+				return scan, err
+			}
 			last = rel
 			continue // directories and links have no contents to check
 		}
-		p := prefix + rel
 		if wantManifest && prefix == "" && rel == manifestName {
 			b, err := io.ReadAll(tr)
 			if err != nil {
@@ -192,10 +202,17 @@ func (c Checker) scanArchive(ctx context.Context, r io.Reader, name, prefix stri
 			last = rel
 			continue
 		}
-		e, err := digest(walk.wrap(p, hdr.Size, tr), algsFor(p), buf)
+		to, err := c.copyTarget(p, hdr.Size)
 		if err != nil {
+			return scan, err
+		}
+		e, err := digest(walk.wrap(p, hdr.Size, tr), algsFor(p), buf, to)
+		if err != nil {
+			var failed copyFailed
 			if ctx.Err() != nil {
 				return scan, ctx.Err()
+			} else if errors.As(err, &failed) {
+				return scan, failed
 			}
 			rep.add(Truncated, name, "%s ends inside %s, %d of %d bytes read: %v", name, displayPath(p), e.size, hdr.Size, err)
 			return scan, nil
@@ -241,9 +258,21 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// digest reads r to its end, counting and hashing with algs; buf is the copy buffer.
-func digest(r io.Reader, algs []manifest.Algorithm, buf []byte) (entry, error) {
-	var e entry
+// digest reads r to its end, counting and hashing with algs, and copying to to unless it is nil,
+// which it closes; buf is the copy buffer. An error of to's is a copyFailed.
+func digest(r io.Reader, algs []manifest.Algorithm, buf []byte, to io.WriteCloser) (e entry, err error) {
+	var copied *copyWriter
+	if to != nil {
+		copied = &copyWriter{w: to}
+		defer func() {
+			if cerr := to.Close(); copied.err == nil {
+				copied.err = cerr
+			}
+			if copied.err != nil {
+				err = copyFailed{copied.err}
+			}
+		}()
+	}
 	used := make([]manifest.Algorithm, 0, len(algs))
 	hashes := make([]hash.Hash, 0, len(algs))
 	writers := make([]io.Writer, 0, len(algs))
@@ -252,7 +281,11 @@ func digest(r io.Reader, algs []manifest.Algorithm, buf []byte) (entry, error) {
 			used, hashes, writers = append(used, a), append(hashes, h), append(writers, h)
 		}
 	}
-	w := io.MultiWriter(append(writers, &e.head)...)
+	writers = append(writers, &e.head)
+	if copied != nil {
+		writers = append(writers, copied)
+	}
+	w := io.MultiWriter(writers...)
 	n, err := io.CopyBuffer(w, r, buf)
 	e.size = n
 	if err != nil {

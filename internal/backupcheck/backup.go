@@ -66,6 +66,10 @@ type Checker struct {
 	Readers int
 	// Buffer is the size of each reader's copy buffer; io.Copy's when zero.
 	Buffer int
+	// Copy, when set, receives every file, directory and link as it is read (see Copier). A
+	// stream is then read once: a manifest whose checksums a single pass does not compute
+	// leaves those files unchecked instead of reading the stream again.
+	Copy Copier
 }
 
 // NewChecker is the Checker `pgpull verify` runs with: min(GOMAXPROCS, 8) readers, since a few
@@ -140,15 +144,18 @@ func (c Checker) VerifyStream(ctx context.Context, r io.Reader, name string) (*R
 			// Cut before its last member: nothing can be checked without the manifest.
 			return rep, nil
 		}
-		return nil, &NotBackupError{Path: name, Reason: "no " + manifestName + " found"}
+		return nil, &NotBackupError{Path: name, Reason: "no " + manifestName + " found", noManifest: true}
 	}
 	m, err := manifest.Parse(scan.manifest)
 	if err != nil {
 		rep.add(BadManifest, manifestName, "%v", err)
 		return rep, nil
 	}
+	if err := c.copyManifest(scan.manifest, m); err != nil {
+		return nil, err
+	}
 	needed := manifestAlgorithms(m)
-	if !containsAll(streamAlgorithms(), needed) {
+	if !containsAll(streamAlgorithms(), needed) && c.Copy == nil {
 		if err := rewind(); err == nil {
 			// Second pass with the manifest's algorithms; problems with the stream itself were
 			// reported by the first.

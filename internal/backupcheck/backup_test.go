@@ -246,6 +246,12 @@ func TestVerifyBackupForms(t *testing.T) {
 		// The record after the stop LSN is not the backup's: recovery need not read it, and on a
 		// standby the last segment holds whatever the server had not yet overwritten there.
 		{"WAL damaged after the stop LSN", func(b *testBackup) { b.files[testSeg3][0xA73B0+4] ^= 1 }, nil},
+		// Past that page pgpull writes zeros: a byte changed there is caught, though recovery would
+		// never read it.
+		{"WAL changed past the stop LSN's page", func(b *testBackup) { b.files[testSeg3][0xA8000+100] ^= 1 }, []string{
+			"bad WAL: " + testSeg3 + " at 0/BA8064: not zero past the WAL page that holds the backup's stop LSN 0/BA73B0, where pgpull writes zeros"}},
+		{"stop segment's last byte changed", func(b *testBackup) { b.files[testSeg3][1<<20-1] ^= 0x80 }, []string{
+			"bad WAL: " + testSeg3 + " at 0/BFFFFF: not zero past the WAL page"}},
 		{"WAL record damaged", func(b *testBackup) { b.files[testSeg1][0x28+30] ^= 1 }, []string{
 			"bad WAL: " + testSeg1 + " at 0/900028: record CRC-32C"}},
 		{"short WAL", func(b *testBackup) { b.files[testSeg1] = b.files[testSeg1][:4096] }, []string{testSeg1 + ": size 4096, a WAL segment is 1048576"}},
@@ -357,8 +363,6 @@ func TestVerifyNotABackup(t *testing.T) {
 			"is not a pgpull backup: no backup_manifest found"},
 		{"directory without manifest", func(t *testing.T) string { return writePlain(t, noManifest) },
 			"is not a pgpull backup: no backup_manifest found"},
-		{"tar files without manifest", func(t *testing.T) string { return writeTarFiles(t, noManifest, compress.Spec{}) },
-			"is not a pgpull backup: no backup_manifest found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -366,6 +370,49 @@ func TestVerifyNotABackup(t *testing.T) {
 			var nb *NotBackupError
 			if !errors.As(err, &nb) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, %v; want an error containing %q", rep, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestVerifyUnfinished: a backup whose run stopped before the end is named so, with how to
+// complete it: a plain directory by its marker (a refresh puts the marker down before it removes
+// the old manifest), -F tar output by its archives without the manifest pgpull writes last.
+func TestVerifyUnfinished(t *testing.T) {
+	b := newTestBackup(t, manifest.CRC32C)
+	noManifest := &testBackup{files: b.files}
+	marked := func(b *testBackup) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			dir := writePlain(t, b)
+			mustWrite(t, filepath.Join(dir, IncompleteMarker), []byte("unfinished"))
+			return dir
+		}
+	}
+	tests := []struct {
+		name string
+		path func(t *testing.T) string
+		want []string
+	}{
+		{"plain with the marker", marked(noManifest),
+			[]string{"is an unfinished pgpull backup: pgpull_incomplete is there", "complete it with `pgpull backup --refresh DSN "}},
+		{"plain with the marker and an old manifest", marked(b),
+			[]string{"is an unfinished pgpull backup: pgpull_incomplete is there", "--refresh"}},
+		{"tar files without manifest", func(t *testing.T) string { return writeTarFiles(t, noManifest, compress.Spec{}) },
+			[]string{"is an unfinished pgpull backup: it has base.tar but no backup_manifest, which pgpull writes last",
+				"take it again with `pgpull backup -f -F tar DSN "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := tt.path(t)
+			rep, err := testChecker.VerifyPath(context.Background(), dir)
+			var unfinished *UnfinishedError
+			if !errors.As(err, &unfinished) {
+				t.Fatalf("got %v, %v; want an UnfinishedError", rep, err)
+			}
+			for _, w := range append(tt.want, dir) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package backupcheck
 
 import (
 	"context"
+	"errors"
 	"io"
 	"maps"
 	"slices"
@@ -46,9 +47,16 @@ func (c Checker) VerifyObjects(ctx context.Context, objs Objects, where string) 
 			return nil, err
 		}
 		defer r.Close()
-		return c.VerifyStream(ctx, r, where+"/"+base)
+		rep, err := c.VerifyStream(ctx, r, where+"/"+base)
+		var nb *NotBackupError
+		if errors.As(err, &nb) && nb.noManifest {
+			// One object holds its manifest: an object is made whole or not at all. Without one
+			// it is -F tar's base.tar, whose backup_manifest never came.
+			return nil, unfinishedArchives(where, "pgpull backup -F tar DSN "+where)
+		}
+		return rep, err
 	case !hasManifest:
-		return nil, &NotBackupError{Path: where, Reason: "no " + manifestName + " object found"}
+		return nil, unfinishedArchives(where, "pgpull backup -F tar DSN "+where)
 	}
 	rep := &Report{Form: "tar objects"}
 	r, err := objs.Open(ctx, manifestName)
@@ -64,6 +72,9 @@ func (c Checker) VerifyObjects(ctx context.Context, objs Objects, where string) 
 	if err != nil {
 		rep.add(BadManifest, manifestName, "%v", err)
 		return rep, nil
+	}
+	if err := c.copyManifest(b, m); err != nil {
+		return nil, err
 	}
 	files := map[string]entry{}
 	walk := newWALWalk(m.WALRanges)

@@ -3,6 +3,8 @@ package backupcheck
 import (
 	"cmp"
 	"context"
+	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -18,12 +20,25 @@ import (
 // pg_tblspc/<oid> to each tablespace and pg_wal to a separate WAL directory.
 func (c Checker) verifyPlain(ctx context.Context, dir string) (*Report, error) {
 	rep := &Report{Form: "plain directory"}
-	m, err := readManifest(dir, rep)
-	if m == nil {
-		return rep, err
+	if err := unfinishedPlain(dir); err != nil {
+		return nil, err
+	}
+	m, err := c.readManifest(dir, rep)
+	if err != nil {
+		return nil, err
+	} else if m == nil {
+		return rep, nil
 	}
 	var found []plainFile
-	walkPlain(dir, "", &found, rep)
+	var dirs []string
+	walkPlain(dir, "", &found, &dirs, rep)
+	if c.Copy != nil {
+		for _, d := range dirs {
+			if err := c.Copy.Dir(d); err != nil {
+				return nil, copyFailed{err}
+			}
+		}
+	}
 	files, err := c.readPlain(ctx, found, fileAlgorithms(m), rep)
 	if err != nil {
 		return nil, err
@@ -42,8 +57,9 @@ type plainFile struct {
 	size     int64
 }
 
-// walkPlain lists the regular files under abs, which is rel in the backup ("" for the root).
-func walkPlain(abs, rel string, out *[]plainFile, rep *Report) {
+// walkPlain lists the regular files under abs, which is rel in the backup ("" for the root), and
+// in dirs the directories, each before those inside it.
+func walkPlain(abs, rel string, out *[]plainFile, dirs *[]string, rep *Report) {
 	des, err := os.ReadDir(abs)
 	if err != nil {
 		rep.add(Unreadable, cmp.Or(rel, abs), "%v", err)
@@ -63,7 +79,8 @@ func walkPlain(abs, rel string, out *[]plainFile, rep *Report) {
 		}
 		switch {
 		case info.IsDir():
-			walkPlain(childAbs, childRel, out, rep)
+			*dirs = append(*dirs, childRel)
+			walkPlain(childAbs, childRel, out, dirs, rep)
 		case info.Mode().IsRegular():
 			*out = append(*out, plainFile{rel: childRel, abs: childAbs, size: info.Size()})
 		case !ignoredPath(childRel):
@@ -73,7 +90,7 @@ func walkPlain(abs, rel string, out *[]plainFile, rep *Report) {
 }
 
 // readPlain reads and hashes the files that have a checksum in the manifest; the others need
-// only their size.
+// only their size, unless they are copied.
 func (c Checker) readPlain(ctx context.Context, found []plainFile, algsFor func(string) []manifest.Algorithm, rep *Report) (map[string]entry, error) {
 	entries := make([]entry, len(found))
 	errs := make([]error, len(found))
@@ -85,14 +102,17 @@ func (c Checker) readPlain(ctx context.Context, found []plainFile, algsFor func(
 			break
 		}
 		algs := algsFor(f.rel)
-		if len(algs) == 0 || ignoredPath(f.rel) {
+		if ignoredPath(f.rel) {
+			algs = nil
+		}
+		if len(algs) == 0 && c.Copy == nil {
 			entries[i] = entry{size: f.size}
 			continue
 		}
 		readers.Go(func() {
 			buf := bufs.Get().(*[]byte)
 			defer bufs.Put(buf)
-			entries[i], errs[i] = digestFile(ctx, f.abs, algs, *buf)
+			entries[i], errs[i] = c.digestFile(ctx, f, algs, *buf)
 		})
 	}
 	readers.Wait()
@@ -101,6 +121,10 @@ func (c Checker) readPlain(ctx context.Context, found []plainFile, algsFor func(
 	}
 	files := make(map[string]entry, len(found))
 	for i, f := range found {
+		var failed copyFailed
+		if errors.As(errs[i], &failed) {
+			return nil, failed
+		}
 		if errs[i] != nil {
 			rep.add(Unreadable, f.rel, "%v", errs[i])
 			continue
@@ -110,11 +134,18 @@ func (c Checker) readPlain(ctx context.Context, found []plainFile, algsFor func(
 	return files, nil
 }
 
-func digestFile(ctx context.Context, p string, algs []manifest.Algorithm, buf []byte) (entry, error) {
-	f, err := os.Open(p)
+// digestFile reads and hashes the plain backup's file f, copying it when the Checker copies.
+func (c Checker) digestFile(ctx context.Context, f plainFile, algs []manifest.Algorithm, buf []byte) (entry, error) {
+	file, err := os.Open(f.abs)
 	if err != nil {
 		return entry{}, err
 	}
-	defer f.Close()
-	return digest(&ctxReader{ctx: ctx, r: f}, algs, buf)
+	defer file.Close()
+	var to io.WriteCloser
+	if f.rel != manifestName { // the Copier has it from Manifest
+		if to, err = c.copyTarget(f.rel, f.size); err != nil {
+			return entry{}, err
+		}
+	}
+	return digest(&ctxReader{ctx: ctx, r: file}, algs, buf, to)
 }

@@ -89,6 +89,8 @@ func (r *Report) add(kind ProblemKind, p, format string, args ...any) {
 type NotBackupError struct {
 	Path   string
 	Reason string
+	// noManifest: what was read held no backup_manifest (a stream without one).
+	noManifest bool
 }
 
 func (e *NotBackupError) Error() string {

@@ -26,11 +26,12 @@ type walWalk struct {
 	timeline uint32
 	segSize  int64
 	version  bytes.Buffer // PG_VERSION's first bytes
+	tails    zeroTails
 }
 
 // newWALWalk makes a walk; ranges are the manifest's when it is read before the WAL, else nil.
 func newWALWalk(ranges []manifest.WALRange) *walWalk {
-	w := &walWalk{}
+	w := &walWalk{tails: zeroTails{}}
 	if len(ranges) == 1 {
 		w.want = &ranges[0]
 	}
@@ -54,7 +55,7 @@ func (w *walWalk) wrap(p string, size int64, r io.Reader) io.Reader {
 	if !ok || w.check.BeginSegment(seg) != nil {
 		return r
 	}
-	return &walSegmentReader{r: r, check: w.check}
+	return &walSegmentReader{r: r, check: w.check, seg: seg, tails: w.tails}
 }
 
 // take says whether the walk reads the file p of size bytes, and which segment it is: one of the
@@ -107,6 +108,9 @@ func (w *walWalk) finish(ranges []manifest.WALRange, rep *Report) bool {
 			rep.add(BadWAL, "pg_wal/"+seg, "at %s: the WAL ends there, before the backup's stop LSN %s", through, stop)
 		}
 	}
+	before := len(rep.Problems)
+	w.tails.check(r, w.segSize, w.timeline, rep)
+	whole = whole && len(rep.Problems) == before
 	major, err := strconv.Atoi(strings.TrimSpace(w.version.String()))
 	if want, known := pgformat.WALPageMagic(major); err == nil && known && w.check.Magic() != 0 && w.check.Magic() != want {
 		whole = false
@@ -122,6 +126,9 @@ type walSegmentReader struct {
 	r     io.Reader
 	check *pgformat.WALChecker
 	ended bool
+	seg   pgformat.Segment
+	tails zeroTails
+	at    int64 // bytes read so far
 }
 
 func (s *walSegmentReader) Read(p []byte) (int, error) {
@@ -129,6 +136,8 @@ func (s *walSegmentReader) Read(p []byte) (int, error) {
 	if !s.ended {
 		if n > 0 {
 			_, _ = s.check.Write(p[:n]) // a problem stays in the checker for finish
+			s.tails.note(s.seg, s.at, p[:n])
+			s.at += int64(n)
 		}
 		if err != nil {
 			s.ended = true

@@ -20,6 +20,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
+	"github.com/pierrec/lz4/v4"
 )
 
 // Algorithm is a compression algorithm for the tar stream.
@@ -29,6 +30,9 @@ const (
 	None Algorithm = iota
 	Gzip
 	Zstd
+	// Lz4 is read only (NewReader), for pg_basebackup's --compress=lz4 output; pgpull does not
+	// write it.
+	Lz4
 )
 
 func (a Algorithm) String() string {
@@ -39,6 +43,8 @@ func (a Algorithm) String() string {
 		return "gzip"
 	case Zstd:
 		return "zstd"
+	case Lz4:
+		return "lz4"
 	}
 	return "Algorithm(" + strconv.Itoa(int(a)) + ")"
 }
@@ -281,6 +287,7 @@ func (p *plainWriter) Close() error {
 const (
 	gzipMagic = "\x1f\x8b"
 	zstdMagic = "\x28\xb5\x2f\xfd"
+	lz4Magic  = "\x04\x22\x4d\x18"
 )
 
 // Reader read-ahead, for NewReader. pgzip decompresses in a goroutine of its own ahead of the
@@ -290,7 +297,8 @@ const (
 	readBlocks    = 4
 )
 
-// NewReader opens r by its content: gzip (1f 8b), zstd (28 b5 2f fd), else plain bytes, and
+// NewReader opens r by its content: gzip (1f 8b), zstd (28 b5 2f fd), lz4 frames (04 22 4d 18),
+// else plain bytes, and
 // reports which it found. Concatenated gzip members and zstd frames read as one stream. Close
 // releases the decoder but does not close r.
 func NewReader(r io.Reader) (io.ReadCloser, Algorithm, error) {
@@ -312,6 +320,8 @@ func NewReader(r io.Reader) (io.ReadCloser, Algorithm, error) {
 			return nil, Zstd, fmt.Errorf("compress: zstd: %w", err)
 		}
 		return zstdReader{zr}, Zstd, nil
+	case bytes.HasPrefix(head, []byte(lz4Magic)):
+		return io.NopCloser(lz4.NewReader(br)), Lz4, nil
 	}
 	return io.NopCloser(br), None, nil
 }

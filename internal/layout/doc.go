@@ -2,7 +2,7 @@
 // checks it: imports point down, never sideways or up, through five floors:
 //
 //	cmd/pgpull, bench          parse flags, wire, print
-//	backup, walfeed            one run of a command: sessions, stages and sinks put together
+//	backup, walfeed, restore   one run of a command: sessions, stages and sinks put together
 //	stages/*, sinks            one stage or one destination each, none importing another
 //	pipeline                   what flows between stages, the byte budget, the stage runners
 //	internal/*                 formats, sessions, codecs, stores: no pipeline, stage or sink

@@ -20,7 +20,7 @@ func floor(pkg string) (int, string) {
 		return 1, "pipeline"
 	case "stages", "sinks":
 		return 2, rel
-	case "backup", "walfeed":
+	case "backup", "walfeed", "restore":
 		return 3, top
 	}
 	return 4, top // cmd, bench
@@ -59,6 +59,8 @@ func TestViolation(t *testing.T) {
 		{"sinks", "stages/fetch", true},
 		{"stages/list", "backup", true},
 		{"backup", "walfeed", true},
+		{"restore", "sinks", false},
+		{"restore", "backup", true},
 		{"backup", "cmd/pgpull", true},
 		{"cmd/pgpull", "bench", true},
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
 )
 
 // Config is what the command line says of the store; Resolve adds the AWS variables and files.
@@ -60,6 +61,10 @@ func Open(ctx context.Context, cfg Config, loc Location) (*Store, error) {
 		return nil, fmt.Errorf("S3 client for %s: %w", endpoint, err)
 	}
 	s := &Store{core: minio.Core{Client: client}, loc: loc, endpoint: endpoint}
+	if err := s3utils.CheckValidBucketName(loc.Bucket); err != nil {
+		// The AWS CLI would send the name; minio-go, which pgpull is built on, refuses it here.
+		return nil, fmt.Errorf("bucket %q: the S3 client pgpull is built on (minio-go) does not take this name: %v", loc.Bucket, err)
+	}
 	err = retry(ctx, func(ctx context.Context) error {
 		ok, err := client.BucketExists(ctx, loc.Bucket)
 		if err == nil && !ok {

@@ -26,7 +26,7 @@ func ParseURL(u string) (Location, error) {
 		return Location{}, fmt.Errorf("%q names no bucket: use s3://bucket/prefix", u)
 	}
 	if !validBucket(bucket) {
-		return Location{}, fmt.Errorf("%q is no S3 bucket name: use 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit", bucket)
+		return Location{}, fmt.Errorf("%q is no S3 bucket name: use up to 255 letters, digits, dots, hyphens and underscores", bucket)
 	}
 	if strings.Contains(prefix, "//") {
 		return Location{}, fmt.Errorf("%q has an empty path element: use s3://bucket/prefix", u)
@@ -49,14 +49,14 @@ func (l Location) String() string {
 	return "s3://" + l.Bucket + "/" + l.Prefix
 }
 
-// validBucket applies S3's naming rules for buckets, which the store would refuse otherwise.
+// validBucket checks no more than the AWS CLI does (botocore's ^[a-zA-Z0-9.\-_]{1,255}$): what
+// else a store allows, it says itself.
 func validBucket(b string) bool {
-	if len(b) < 3 || len(b) > 63 || strings.Contains(b, "..") {
+	if len(b) < 1 || len(b) > 255 {
 		return false
 	}
-	for i, c := range b {
-		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
-		if !alnum && (i == 0 || i == len(b)-1 || c != '.' && c != '-') {
+	for _, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
 			return false
 		}
 	}

@@ -21,7 +21,7 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("storing %s (tried 5 times over 7.5 s): %w", s.url(key), s.unanswered(err))
+		return fmt.Errorf("storing %s (tried 5 times over 7.5 s): %w", s.url(key), s.requestError(err))
 	}
 	return nil
 }
@@ -33,7 +33,7 @@ func (s *Store) NamesStarting(ctx context.Context, start string) ([]string, erro
 	opts := minio.ListObjectsOptions{Prefix: prefix + start, Recursive: true}
 	for obj := range s.core.Client.ListObjects(ctx, s.loc.Bucket, opts) {
 		if obj.Err != nil {
-			return nil, fmt.Errorf("listing %s: %s", s.loc, s.unanswered(obj.Err))
+			return nil, fmt.Errorf("listing %s: %s", s.loc, s.requestError(obj.Err))
 		}
 		names = append(names, strings.TrimPrefix(obj.Key, prefix))
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"syscall"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -43,14 +44,27 @@ func retryWith(ctx context.Context, delays []time.Duration, op func(context.Cont
 	}
 }
 
-// unanswered rewords a request that got no answer: the request's URL (with the upload's id)
-// says less to the user than the endpoint and the cause.
-func (s *Store) unanswered(err error) error {
+// requestError says what the store did with a failed request: no answer, a connection broken in
+// the middle, or its error answer with the status and code. The request's URL (with the upload's
+// id) says less to the user than the endpoint and the cause.
+func (s *Store) requestError(err error) error {
 	var ue *url.Error
-	if errors.As(err, &ue) && minio.ToErrorResponse(err).StatusCode == 0 {
+	resp := minio.ToErrorResponse(err)
+	switch {
+	case errors.As(err, &ue) && resp.StatusCode == 0 && broken(ue.Err):
+		return fmt.Errorf("the connection to the store at %s broke in the middle of the request: %w", s.endpoint, ue.Err)
+	case ue != nil && resp.StatusCode == 0:
 		return fmt.Errorf("the store at %s did not answer: %w", s.endpoint, ue.Err)
+	case resp.StatusCode != 0:
+		return fmt.Errorf("the store at %s answered %d %s: %w", s.endpoint, resp.StatusCode, resp.Code, err)
 	}
 	return err
+}
+
+// broken tells a connection that was open and then failed from one never made.
+func broken(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // retryable tells errors worth another attempt: no answer (the connection failed or broke), the

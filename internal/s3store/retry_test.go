@@ -38,3 +38,29 @@ func TestRetryable(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestError: a failed request is worded by what the store did, with its endpoint and not
+// the request's URL, which carries the upload's id.
+func TestRequestError(t *testing.T) {
+	s := &Store{endpoint: "http://store:9000"}
+	urlErr := func(err error) error {
+		return &url.Error{Op: "Put", URL: "http://store:9000/b/k?uploadId=xyz", Err: err}
+	}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"refused", urlErr(syscall.ECONNREFUSED), "the store at http://store:9000 did not answer: connection refused"},
+		{"reset mid-request", urlErr(fmt.Errorf("write: %w", syscall.ECONNRESET)),
+			"the connection to the store at http://store:9000 broke in the middle of the request: write: connection reset by peer"},
+		{"cut short", urlErr(io.ErrUnexpectedEOF), "the connection to the store at http://store:9000 broke in the middle of the request: unexpected EOF"},
+		{"error answer", minio.ErrorResponse{StatusCode: 500, Code: "InternalError", Message: "We encountered an internal error"},
+			"the store at http://store:9000 answered 500 InternalError: We encountered an internal error"},
+	}
+	for _, tt := range tests {
+		if got := s.requestError(tt.err).Error(); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

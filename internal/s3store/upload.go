@@ -115,7 +115,7 @@ func (s *Store) Create(ctx context.Context, name string, parts *Parts) (*Upload,
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("starting the upload of %s: %w", s.url(key), s.unanswered(err))
+		return nil, fmt.Errorf("starting the upload of %s: %w", s.url(key), s.requestError(err))
 	}
 	uctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	return &Upload{store: s, parts: parts, key: key, id: id, ctx: uctx, stop: stop, next: 1}, nil
@@ -181,7 +181,8 @@ func (u *Upload) send() error {
 		defer u.mu.Unlock()
 		if err != nil {
 			if u.err == nil {
-				u.err = fmt.Errorf("uploading part %d of %s (tried 5 times over 7.5 s): %w", part, u.store.url(u.key), u.store.unanswered(err))
+				u.err = fmt.Errorf("uploading part %d of %s (tried 5 times over 7.5 s): %w; %s", part, u.store.url(u.key),
+					u.store.requestError(err), takeAgain)
 			}
 			u.stop() // the other parts are wasted now
 			return
@@ -225,12 +226,8 @@ func (u *Upload) Commit() error {
 		return err
 	}
 	slices.SortFunc(u.sent, func(a, b minio.CompletePart) int { return a.PartNumber - b.PartNumber })
-	err := retry(u.ctx, func(ctx context.Context) error {
-		_, err := u.store.core.CompleteMultipartUpload(ctx, u.store.loc.Bucket, u.key, u.id, u.sent, minio.PutObjectOptions{})
+	if err := u.complete(); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("completing the upload of %s: %w", u.store.url(u.key), u.store.unanswered(err))
 	}
 	u.done = true
 	u.stop()
@@ -263,7 +260,7 @@ func (u *Upload) Abort(warn func(string)) error {
 		}
 		if err != nil && !warned && warn != nil {
 			warned = true
-			warn(fmt.Sprintf("cannot abort the upload of %s yet (%v); retrying for 2 minutes", u.store.url(u.key), u.store.unanswered(err)))
+			warn(fmt.Sprintf("cannot abort the upload of %s yet (%v); retrying for 2 minutes", u.store.url(u.key), u.store.requestError(err)))
 		}
 		return err
 	})

@@ -7,8 +7,10 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -45,9 +47,18 @@ func ConnectUnprepared(ctx context.Context, cfg *pgx.ConnConfig, name string) (*
 func connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, ConnectError(err)
+		return nil, connectError(ctx, err)
 	}
 	return conn, nil
+}
+
+// connectError is ConnectError, unless the caller's ctx ended the attempt: then its cause is
+// what happened, not the server (a stalled read's timer, an interrupt, another stage's failure).
+func connectError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("connecting: %w", context.Cause(ctx))
+	}
+	return ConnectError(err)
 }
 
 // ConnectRaw opens a pgconn connection, for the fetch workers, which read bytea rows without
@@ -55,7 +66,7 @@ func connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 func ConnectRaw(ctx context.Context, cfg *pgx.ConnConfig, name string) (*pgconn.PgConn, error) {
 	conn, err := pgconn.ConnectConfig(ctx, &Config(cfg, name).Config)
 	if err != nil {
-		return nil, ConnectError(err)
+		return nil, connectError(ctx, err)
 	}
 	return conn, nil
 }
@@ -73,6 +84,12 @@ func ConnectError(err error) error {
 		}
 	}
 	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "28P01" && ce != nil && ce.Config != nil && ce.Config.Password == "" {
+		// pgx answers a password request with an empty password, and the server's reply would
+		// blame a password never given; libpq says "no password supplied" instead.
+		return fmt.Errorf("cannot connect%s: the server asks for a password and none was given; "+
+			"give it with PGPASSWORD, ~/.pgpass or password= in the DSN, or -W to be asked", where)
+	}
 	if errors.As(err, &pgErr) {
 		hint := map[string]string{
 			"28P01": "; give the password with password= in the DSN, PGPASSWORD or ~/.pgpass, or -W to be asked",
@@ -94,11 +111,19 @@ func ConnectError(err error) error {
 	switch {
 	case errors.As(err, &dns):
 		return fmt.Errorf("cannot connect: host %s not found; check host= in the DSN or PGHOST", dns.Name)
+	case timedOut(err):
+		if len(addrs) == 0 && ce != nil && ce.Config != nil {
+			addrs = []string{serverAddress(ce.Config.Host, ce.Config.Port)}
+		}
+		wait := "connect_timeout"
+		if ce != nil && ce.Config != nil && ce.Config.ConnectTimeout > 0 {
+			wait = Seconds(ce.Config.ConnectTimeout)
+		}
+		return fmt.Errorf("the server at %s did not answer the connection within %s; check the DSN's host and port and any "+
+			"firewall between (connect_timeout=SECONDS in the DSN sets the wait)", strings.Join(addrs, " and "), wait)
 	case len(addrs) > 0:
 		return fmt.Errorf("cannot connect to %s%s: %s; check that the server runs there and the DSN's host and port (or PGHOST, PGPORT)",
 			strings.Join(addrs, " and "), where, strings.Join(causes, ", "))
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("cannot connect%s: no answer within connect_timeout; check the host and port, and any firewall between", where)
 	case ce != nil:
 		return fmt.Errorf("cannot connect%s: %s", where, ce.Unwrap())
 	}
@@ -127,6 +152,42 @@ func opErrors(err error) []*net.OpError {
 	}
 	walk(err)
 	return found
+}
+
+// timedOut tells a connection that got no answer in time: pgx's connect_timeout ends the attempt
+// with its context's deadline, or the dial with a network timeout.
+func timedOut(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	for _, op := range opErrors(err) {
+		var ne net.Error
+		if errors.As(op, &ne) && ne.Timeout() {
+			return true
+		}
+	}
+	return false
+}
+
+// serverAddress is host and port as ConnectError names them: host:port, or a Unix socket's path.
+func serverAddress(host string, port uint16) string {
+	if strings.HasPrefix(host, "/") {
+		return fmt.Sprintf("socket %s/.s.PGSQL.%d", host, port)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+}
+
+// Seconds is d as messages give a wait: "30 s", "1.5 s", "0.05 s".
+func Seconds(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		d = d.Round(time.Second)
+	case d >= time.Second:
+		d = d.Round(100 * time.Millisecond)
+	default:
+		d = d.Round(time.Millisecond)
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
 }
 
 func dialCause(err error) string {

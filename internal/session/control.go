@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgpull/pgpull/internal/pgformat"
@@ -16,6 +16,9 @@ type Control struct {
 	conn   *pgx.Conn
 	server Server
 	slot   string
+	// answer bounds the statements a live server answers at once (the watch's pings, the WAL
+	// position); 0 for no bound. pg_backup_start, which waits for a checkpoint, has none.
+	answer time.Duration
 }
 
 // Start is what pg_backup_start returned.
@@ -34,9 +37,10 @@ type Stop struct {
 }
 
 // OpenControl makes the control session on conn, which it then owns. The session's timeouts are turned
-// off so that a long copy cannot end the backup by idling it out.
-func OpenControl(ctx context.Context, conn *pgx.Conn, server Server) (*Control, error) {
-	s := &Control{conn: conn, server: server}
+// off so that a long copy cannot end the backup by idling it out. answer bounds the wait for the
+// statements a live server answers at once (see Control); 0 for none.
+func OpenControl(ctx context.Context, conn *pgx.Conn, server Server, answer time.Duration) (*Control, error) {
+	s := &Control{conn: conn, server: server, answer: answer}
 	settings := "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET application_name = 'pgpull control'"
 	if server.Major() >= 14 {
 		settings += "; SET idle_session_timeout = 0"
@@ -108,22 +112,27 @@ func (s *Control) End(ctx context.Context) (Stop, error) {
 }
 
 // Close ends the session. A backup still running is aborted by the server when the connection
-// goes, and the temporary slot with it; dropping the slot first just frees it sooner.
+// goes, and the temporary slot with it; dropping the slot first just frees it sooner, so it is
+// waited for a few seconds at most: on a connection gone silent it would never end.
 func (s *Control) Close(ctx context.Context) {
 	if s.slot != "" && !s.conn.IsClosed() {
-		_ = s.exec(ctx, `SELECT pg_drop_replication_slot($1)`, s.slot)
+		dropCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_ = s.exec(dropCtx, `SELECT pg_drop_replication_slot($1)`, s.slot)
+		cancel()
 	}
-	_ = s.conn.Close(ctx)
+	closeCtx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	_ = s.conn.Close(closeCtx)
+}
+
+// answerWithin bounds ctx by the answer bound (see AnswerWithin).
+func (s *Control) answerWithin(ctx context.Context, doing string) (context.Context, context.CancelFunc) {
+	return AnswerWithin(ctx, s.answer, doing)
 }
 
 // LabelStartTimeline reads START TIMELINE from a backup label, which names the timeline the
 // backup's WAL begins on.
 func LabelStartTimeline(label string) (uint32, bool) {
-	for _, line := range strings.Split(label, "\n") {
-		if v, ok := strings.CutPrefix(line, "START TIMELINE: "); ok {
-			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
-			return uint32(n), err == nil
-		}
-	}
-	return 0, false
+	l, err := pgformat.ParseBackupLabel([]byte(label))
+	return l.StartTimeline, err == nil
 }

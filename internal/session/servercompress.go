@@ -92,19 +92,32 @@ return pick_codec()[0]
 // HelperSQL is the SQL a superuser runs to install (or upgrade) the server-compress helper and
 // let role call it, and no one else.
 func HelperSQL(role string) string {
+	return HelperInstallSQL(role, fmt.Sprintf("The server-compress helper, version %d, for pgpull backup --server-compress", HelperVersion),
+		"any file", []string{
+			fmt.Sprintf("CREATE OR REPLACE FUNCTION pgpull.read_compressed(path text, start bigint, count bigint) RETURNS bytea\n"+
+				"LANGUAGE plpython3u STRICT VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgpull$%s$pgpull$;", helperBody),
+			fmt.Sprintf("CREATE OR REPLACE FUNCTION %s RETURNS text LANGUAGE plpython3u STABLE AS $pgpull$%s$pgpull$;", HelperCodecFunc, codecBody),
+			fmt.Sprintf("CREATE OR REPLACE FUNCTION %s RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT %d';", HelperVersionFunc, HelperVersion),
+		}, []string{HelperRead, HelperCodecFunc, HelperVersionFunc})
+}
+
+// HelperInstallSQL is the SQL that installs one of pgpull's PL/Python helpers in the schema
+// pgpull, closed to PUBLIC: what it is and what it reads, as comments, then the extension, the
+// schema, the creates, and EXECUTE on functions (and USAGE on the schema) for role only. The
+// functions run as the superuser who installs them (SECURITY DEFINER), so that role needs no more.
+func HelperInstallSQL(role, title, reads string, creates, functions []string) string {
 	r := pgx.Identifier{role}.Sanitize()
 	var b strings.Builder
-	fmt.Fprintf(&b, "-- The server-compress helper, version %d, for pgpull backup --server-compress; run as a superuser.\n", HelperVersion)
-	fmt.Fprintf(&b, "-- It reads, as the superuser who runs this, any file under the data directory and its tablespaces,\n"+
-		"-- the files pg_read_binary_file lets %s read; EXECUTE goes to %s only.\n", r, r)
+	fmt.Fprintf(&b, "-- %s; run as a superuser.\n", title)
+	fmt.Fprintf(&b, "-- It reads, as the superuser who runs this, %s under the data directory and its tablespaces,\n"+
+		"-- the files pg_read_binary_file lets %s read; EXECUTE goes to %s only.\n", reads, r, r)
 	b.WriteString("CREATE EXTENSION IF NOT EXISTS plpython3u;\n")
 	b.WriteString("CREATE SCHEMA IF NOT EXISTS pgpull;\n")
 	b.WriteString("REVOKE ALL ON SCHEMA pgpull FROM PUBLIC;\n")
-	fmt.Fprintf(&b, "CREATE OR REPLACE FUNCTION pgpull.read_compressed(path text, start bigint, count bigint) RETURNS bytea\n"+
-		"LANGUAGE plpython3u STRICT VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgpull$%s$pgpull$;\n", helperBody)
-	fmt.Fprintf(&b, "CREATE OR REPLACE FUNCTION %s RETURNS text LANGUAGE plpython3u STABLE AS $pgpull$%s$pgpull$;\n", HelperCodecFunc, codecBody)
-	fmt.Fprintf(&b, "CREATE OR REPLACE FUNCTION %s RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT %d';\n", HelperVersionFunc, HelperVersion)
-	for _, f := range []string{HelperRead, HelperCodecFunc, HelperVersionFunc} {
+	for _, c := range creates {
+		b.WriteString(c + "\n")
+	}
+	for _, f := range functions {
 		fmt.Fprintf(&b, "REVOKE ALL ON FUNCTION %s FROM PUBLIC;\n", f)
 		fmt.Fprintf(&b, "GRANT EXECUTE ON FUNCTION %s TO %s;\n", f, r)
 	}

@@ -24,6 +24,9 @@ func (SQLLog) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {
 // SQLPrinter is what shows statements on cfg's connections, or nil: the fetch workers' raw
 // connections have no tracer, and show their reads with it.
 func SQLPrinter(cfg *pgx.ConnConfig) func(string) {
+	if cfg == nil {
+		return nil
+	}
 	if l, ok := cfg.Tracer.(SQLLog); ok {
 		return l.Print
 	}

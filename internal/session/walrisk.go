@@ -116,8 +116,10 @@ func (s *Control) WALRate(ctx context.Context, first WALSample, stop <-chan stru
 	}
 	var pos float64
 	var at time.Time
-	if err := s.conn.QueryRow(ctx, first.query).Scan(&pos, &at); err != nil {
-		return 0, false, fmt.Errorf("reading the WAL position: %w", err)
+	qctx, cancel := s.answerWithin(ctx, "the WAL position's query")
+	defer cancel()
+	if err := s.conn.QueryRow(qctx, first.query).Scan(&pos, &at); err != nil {
+		return 0, false, fmt.Errorf("reading the WAL position: %w", Silence(qctx, err))
 	}
 	if d := at.Sub(first.at).Seconds(); d > 0 {
 		rate = (pos - first.pos) / d

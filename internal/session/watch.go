@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -22,7 +23,10 @@ func (s *Control) Watch(ctx context.Context, interval time.Duration, stop <-chan
 		case <-t.C:
 		}
 		// An empty statement cannot fail, so it cannot drop the temporary slot.
-		if err := s.conn.Ping(ctx); err != nil {
+		pingCtx, cancel := s.answerWithin(ctx, "the control session's ping")
+		err := Silence(pingCtx, s.conn.Ping(pingCtx))
+		cancel()
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -32,10 +36,15 @@ func (s *Control) Watch(ctx context.Context, interval time.Duration, stop <-chan
 }
 
 // Lost explains err as the loss of the backup when the control session has gone, and returns it
-// unchanged otherwise.
+// unchanged otherwise. A session the server stopped answering is named so, with the way out.
 func (s *Control) Lost(err error) error {
 	if err == nil || !s.conn.IsClosed() {
 		return err
+	}
+	var silent *SilenceError
+	if errors.As(err, &silent) {
+		return fmt.Errorf("%s, and the backup on the server is lost with the session; %s, then take the backup again",
+			silent.observed(), CheckNetwork)
 	}
 	return fmt.Errorf("lost the control session, and with it the backup on the server (%w); take the backup again", err)
 }

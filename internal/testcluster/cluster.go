@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -169,7 +168,7 @@ func newCluster(dataDir string) (*Cluster, error) {
 	}
 	// Unix socket paths are limited to ~107 bytes, so never derive the
 	// socket directory from a (possibly long) test temp dir.
-	if c.SocketDir, err = os.MkdirTemp("/tmp", "pgs"); err != nil {
+	if c.SocketDir, err = os.MkdirTemp(socketParent(), "pgs"); err != nil {
 		return nil, err
 	}
 	c.LogFile = filepath.Join(c.SocketDir, "server.log")
@@ -179,22 +178,14 @@ func newCluster(dataDir string) (*Cluster, error) {
 	if err == nil {
 		err = c.makeReachable(filepath.Dir(c.DataDir))
 	}
+	if err == nil {
+		err = c.makeReachable(filepath.Dir(c.SocketDir))
+	}
 	if err != nil {
 		os.RemoveAll(c.SocketDir)
 		return nil, err
 	}
 	return c, nil
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. Start
-// retries with a new one if it is taken by the time the server binds.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Start starts the server and waits until it accepts connections. Port and

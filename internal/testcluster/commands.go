@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 )
 
 // serverCmd runs a server-side PostgreSQL program, as the postgres user when
@@ -24,19 +23,10 @@ func (c *Cluster) serverCmd(ctx context.Context, prog string, args ...string) *e
 	return cmd
 }
 
-// clientCmd runs a client program against this cluster over its unix socket.
-// Connection settings go in the environment so callers' args can be appended
-// in any order.
+// clientCmd runs a client program against this cluster over its unix socket (ClientEnv).
 func (c *Cluster) clientCmd(ctx context.Context, prog string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(c.ClientBin, prog), args...)
-	cmd.Env = append(os.Environ(),
-		"PGHOST="+c.SocketDir,
-		"PGPORT="+strconv.Itoa(c.Port),
-		"PGUSER=postgres",
-		"PGDATABASE=postgres",
-		"PGSSLMODE=disable",
-		"PGPASSWORD=",
-	)
+	cmd.Env = c.ClientEnv()
 	return cmd
 }
 

@@ -16,6 +16,20 @@ func (c *Cluster) Connect(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
+// ConnectDB opens a connection to database db as the superuser.
+func (c *Cluster) ConnectDB(ctx context.Context, db string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(c.DSN())
+	if err != nil {
+		return nil, err
+	}
+	cfg.Database = db
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s in %s: %w", db, c.DSN(), err)
+	}
+	return conn, nil
+}
+
 // withConn runs f on a fresh connection. A connection per call keeps the
 // Cluster free of pools to close and safe to use from many goroutines.
 func (c *Cluster) withConn(ctx context.Context, f func(*pgx.Conn) error) error {

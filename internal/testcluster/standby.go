@@ -95,3 +95,27 @@ func (c *Cluster) WaitStreaming(ctx context.Context) error {
 		}
 	}
 }
+
+// WaitCaughtUp waits until standby c has replayed all the WAL primary has written so far, or ctx
+// ends (a minute at most).
+func (c *Cluster) WaitCaughtUp(ctx context.Context, primary *Cluster) error {
+	target, err := primary.QueryString(ctx, `SELECT pg_current_wal_lsn()::text`)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tick := time.NewTicker(streamPoll)
+	defer tick.Stop()
+	for {
+		ok, err := c.QueryString(ctx, `SELECT (pg_last_wal_replay_lsn() >= $1::pg_lsn)::text`, target)
+		if err == nil && ok == "true" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("standby %s has not replayed up to %s (last error %v): %w", c.DataDir, target, err, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}

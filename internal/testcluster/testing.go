@@ -22,7 +22,7 @@ func ForTest(t testing.TB, opts Options) *Cluster {
 	if _, err := FindBinaries(); err != nil {
 		t.Fatal(err)
 	}
-	base, err := os.MkdirTemp("", "pgpull-*")
+	base, err := os.MkdirTemp(Scratch(), "pgpull-*")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,6 +69,11 @@ func (h *Hasher) hash(p *pipeline.Piece) error {
 	}
 	clear(data[n:])
 	blocks := int((p.Length + pipeline.DeltaBlock - 1) / pipeline.DeltaBlock)
+	if f.Changed != nil {
+		p.Data, p.Delta = data, listed(p, blocks, fi.Size())
+		h.Compared.Add(p.Length)
+		return nil
+	}
 	d := &pipeline.Delta{Sums: make([]byte, 0, blocks*sha256.Size), Moved: make([]bool, blocks)}
 	for off := int64(0); off < p.Length; off += pipeline.DeltaBlock {
 		sum := sha256.Sum256(data[off:min(off+pipeline.DeltaBlock, p.Length)])
@@ -77,4 +82,22 @@ func (h *Hasher) hash(p *pipeline.Piece) error {
 	p.Data, p.Delta = data, d
 	h.Compared.Add(p.Length)
 	return nil
+}
+
+// listed is the Delta of a Piece whose changed blocks are known: those, and every block the copy
+// does not hold whole, are to be read; the others are the copy's as they are.
+func listed(p *pipeline.Piece, blocks int, copySize int64) *pipeline.Delta {
+	d := &pipeline.Delta{Listed: true, Moved: make([]bool, blocks)}
+	first := p.Offset / pipeline.DeltaBlock
+	for _, b := range p.File.Changed {
+		if i := int64(b) - first; i >= 0 && i < int64(blocks) {
+			d.Moved[i] = true
+		}
+	}
+	for i := range d.Moved {
+		if p.Offset+int64(i+1)*pipeline.DeltaBlock > copySize {
+			d.Moved[i] = true
+		}
+	}
+	return d
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -69,5 +70,29 @@ func TestHasher(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestListed: with the changed blocks known, a Piece's Delta marks those of its range, and every
+// block the copy does not hold whole, and computes no sums.
+func TestListed(t *testing.T) {
+	const bs = pipeline.DeltaBlock
+	f := &pipeline.File{Path: "rel", Source: "rel", Size: 10 * bs, Changed: []uint32{1, 4, 5, 9}, Segment: -1}
+	tests := []struct {
+		name     string
+		off, n   int64
+		copySize int64
+		want     []bool
+	}{
+		{"first blocks", 0, 4 * bs, 10 * bs, []bool{false, true, false, false}},
+		{"later range", 4 * bs, 4 * bs, 10 * bs, []bool{true, true, false, false}},
+		{"copy shorter", 6 * bs, 4 * bs, 7*bs + 100, []bool{false, true, true, true}},
+	}
+	for _, tt := range tests {
+		p := &pipeline.Piece{File: f, Offset: tt.off, Length: tt.n}
+		d := listed(p, int(tt.n/bs), tt.copySize)
+		if !d.Listed || d.Sums != nil || !slices.Equal(d.Moved, tt.want) {
+			t.Errorf("%s: %+v, want Listed with Moved %v and no sums", tt.name, *d, tt.want)
+		}
 	}
 }

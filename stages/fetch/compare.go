@@ -78,3 +78,15 @@ func splitCompared(pieces []*pipeline.Piece) (whole, compared []*pipeline.Piece)
 	}
 	return whole, compared
 }
+
+// splitListed takes the compared Pieces whose changed blocks are known out of compared.
+func splitListed(compared []*pipeline.Piece) (hashed, listed []*pipeline.Piece) {
+	for _, p := range compared {
+		if p.Delta.Listed {
+			listed = append(listed, p)
+		} else {
+			hashed = append(hashed, p)
+		}
+	}
+	return hashed, listed
+}

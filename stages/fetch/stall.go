@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/pgpull/pgpull/internal/session"
 )
 
 // stallTimer ends a Request's context when the server has sent nothing for its duration. It
@@ -21,7 +23,7 @@ func startStallTimer(ctx context.Context, after time.Duration) (context.Context,
 		return ctx, nil, func() {}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	stalled := fmt.Errorf("no data from the server for %s", after)
+	stalled := fmt.Errorf("no data from the server for %s", session.Seconds(after))
 	s := &stallTimer{timer: time.AfterFunc(after, func() { cancel(stalled) }), after: after}
 	return ctx, s, func() { s.timer.Stop(); cancel(nil) }
 }

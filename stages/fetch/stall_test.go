@@ -41,7 +41,7 @@ func TestStallTimer(t *testing.T) {
 				if got := cause != nil; got != tt.stalled {
 					t.Fatalf("stalled = %v (%v), want %v", got, cause, tt.stalled)
 				}
-				if tt.stalled && !strings.Contains(cause.Error(), "no data from the server for 50ms") {
+				if tt.stalled && !strings.Contains(cause.Error(), "no data from the server for 0.05 s") {
 					t.Fatalf("cause %q does not say what stalled", cause)
 				}
 			})

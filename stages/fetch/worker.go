@@ -23,19 +23,24 @@ type Verifier interface {
 }
 
 // Worker reads Requests on one connection. When the connection breaks or the server sends nothing
-// for Timeout, it
-// reconnects and reads the Request again, up to Retries times, waiting longer each time.
+// for Timeout, it reconnects and reads the Request again, for RetryFor at most, waiting longer
+// between attempts (retry.go).
 type Worker struct {
 	Connect func(ctx context.Context) (Conn, error)
 	Budget  *pipeline.Budget
 	Limiter *rate.Limiter // shared by all workers; nil for no limit
 	Pages   Verifier      // nil when page checksums are not checked
 	Timeout time.Duration // of silence from the server during a Request; 0 for none
-	Retries int
-	Backoff time.Duration
-	Log     func(format string, args ...any)
-	Reader  Reader       // nil reads with pg_read_binary_file
-	LogSQL  func(string) // nil for none; gets each read with its parameters
+	// RetryFor is how long a Request that failed is tried again before the worker gives up: the
+	// whole time, whatever each attempt takes, so that a dead server ends the backup in Timeout +
+	// RetryFor; 0 for no retry.
+	RetryFor time.Duration
+	// Backoff is the wait before the first retry; each next one waits twice as long, at most
+	// MaxBackoff.
+	Backoff, MaxBackoff time.Duration
+	Log                 func(format string, args ...any)
+	Reader              Reader       // nil reads with pg_read_binary_file
+	LogSQL              func(string) // nil for none; gets each read with its parameters
 	// Received counts the bytes of file data the server sent, shared by all workers; nil for none.
 	Received *atomic.Int64
 
@@ -89,31 +94,6 @@ func (w *Worker) close() {
 	}
 }
 
-func (w *Worker) fetchWithRetry(ctx context.Context, r *pipeline.Request) error {
-	backoff := w.Backoff
-	for attempt := 0; ; attempt++ {
-		err := w.fetch(ctx, r)
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		var fatal fatalError
-		if errors.As(err, &fatal) || attempt >= w.Retries {
-			return err
-		}
-		w.Log("fetch failed, reconnecting (attempt %d of %d): %v", attempt+1, w.Retries, err)
-		w.close()
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		backoff *= 2
-	}
-}
-
-// fatalError is a failure that reading again cannot mend.
-type fatalError struct{ error }
-
 func (w *Worker) fetch(ctx context.Context, r *pipeline.Request) error {
 	if r.Bytes() == 0 {
 		return nil
@@ -122,8 +102,10 @@ func (w *Worker) fetch(ctx context.Context, r *pipeline.Request) error {
 	ctx, stall, stop := startStallTimer(ctx, w.Timeout)
 	defer stop()
 	err := w.fetchStalling(ctx, r, stall)
-	if err != nil && parent.Err() == nil && context.Cause(ctx) != nil {
-		return fmt.Errorf("%v: %w", context.Cause(ctx), err)
+	if cause := context.Cause(ctx); err != nil && parent.Err() == nil && cause != nil && !errors.Is(err, cause) {
+		// What the read was doing, without the cancellation that the cause explains.
+		doing := strings.TrimSuffix(err.Error(), ": "+context.Canceled.Error())
+		return fmt.Errorf("%w (%s)", cause, doing)
 	}
 	return err
 }
@@ -137,14 +119,22 @@ func (w *Worker) fetchStalling(ctx context.Context, r *pipeline.Request, stall *
 		w.conn = conn
 	}
 	whole, compared := splitCompared(r.Pieces)
+	whole, incremental := splitIncremental(whole)
 	var err error
 	if len(whole) == 1 && whole[0].Length > RowSize {
 		err = w.readRange(ctx, whole[0], stall)
 	} else if len(whole) > 0 {
 		err = w.readBatch(ctx, whole, stall)
 	}
+	if err == nil && len(incremental) > 0 {
+		err = w.readIncremental(ctx, incremental, stall)
+	}
+	compared, listed := splitListed(compared)
 	if err == nil && len(compared) > 0 {
 		err = w.compare(ctx, compared, stall)
+	}
+	if err == nil && len(listed) > 0 {
+		err = w.readListed(ctx, listed, stall)
 	}
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -24,13 +25,16 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type fakeServer struct {
 	files map[string][]byte
 
-	mu      sync.Mutex
-	rows    int           // rows read so far, over all connections
-	breakAt map[int]bool  // rows whose read breaks the connection
-	stallAt int           // the row whose read waits until its query's context ends; 0 for none
-	stalled chan struct{} // closed when a read stalls
-	opened  int
-	closed  int
+	mu       sync.Mutex
+	rows     int           // rows read so far, over all connections
+	breakAt  map[int]bool  // rows whose read breaks the connection
+	stallAt  int           // the row whose read waits until its query's context ends; 0 for none
+	stallAll bool          // every read waits so, as through a link gone silent
+	refuse   bool          // every connection fails
+	stalled  chan struct{} // closed when a read first stalls
+	once     sync.Once
+	opened   int
+	closed   int
 }
 
 func newFakeServer(files map[string][]byte) *fakeServer {
@@ -40,6 +44,9 @@ func newFakeServer(files map[string][]byte) *fakeServer {
 func (s *fakeServer) connect(context.Context) (Conn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.refuse {
+		return nil, errors.New("cannot connect to 10.0.0.1:5432: connection refused")
+	}
 	s.opened++
 	return &fakeConn{s: s}, nil
 }
@@ -107,14 +114,14 @@ func (r *fakeRows) Next() bool {
 	r.s.mu.Lock()
 	r.s.rows++
 	n := r.s.rows
-	broken, stall := r.s.breakAt[n], n == r.s.stallAt
+	broken, stall := r.s.breakAt[n], n == r.s.stallAt || r.s.stallAll
 	r.s.mu.Unlock()
 	switch {
 	case broken:
 		r.err = errors.New("unexpected EOF")
 		return false
 	case stall:
-		close(r.s.stalled)
+		r.s.once.Do(func() { close(r.s.stalled) })
 		<-r.ctx.Done()
 		r.err = r.ctx.Err()
 		return false
@@ -173,10 +180,12 @@ func runWorker(ctx context.Context, w *Worker, reqs ...*pipeline.Request) ([]*pi
 	return done, err
 }
 
-func newTestWorker(s *fakeServer, retries int) (*Worker, *[]string) {
+// newTestWorker makes a worker on s that retries for retryFor, waiting 1 s, 2 s, then 4 s between
+// attempts.
+func newTestWorker(s *fakeServer, retryFor time.Duration) (*Worker, *[]string) {
 	var logged []string
-	return &Worker{Connect: s.connect, Budget: pipeline.NewBudget(64<<20, 4<<20), Retries: retries,
-		Backoff: time.Millisecond, Log: func(format string, args ...any) { logged = append(logged, format) }}, &logged
+	return &Worker{Connect: s.connect, Budget: pipeline.NewBudget(64<<20, 4<<20), RetryFor: retryFor,
+		Backoff: time.Second, MaxBackoff: 4 * time.Second, Log: func(format string, args ...any) { logged = append(logged, format) }}, &logged
 }
 
 func TestWorkerReads(t *testing.T) {
@@ -230,44 +239,76 @@ func TestWorkerReads(t *testing.T) {
 	}
 }
 
-// TestWorkerRetries breaks the connection at a given row read and checks that the worker reads
-// the whole request again on a new connection, or gives up after Retries.
+// TestWorkerRetries breaks or stalls the connection and checks that the worker reads the whole
+// request again on a new connection, or gives up once RetryFor (10 s) has passed since the first
+// failure, however long each attempt waits. It runs in a synctest bubble: the waits pass on a
+// fake clock, exactly.
 func TestWorkerRetries(t *testing.T) {
 	data := testFile(4 * RowSize)
+	always := make([]int, 100)
+	for i := range always {
+		always[i] = i + 1
+	}
 	tests := []struct {
-		name    string
-		breakAt []int // row reads that break, counted over all connections
-		retries int
-		wantErr bool
-		opened  int
+		name     string
+		breakAt  []int // row reads that break, counted over all connections
+		stall    bool  // every read stalls, with a 3 s Timeout
+		refuse   bool  // every connection fails
+		retryFor time.Duration
+		wantErr  []string // what the error names; nil for none
+		opened   int
+		took     time.Duration // on the fake clock
 	}{
-		{"unbroken", nil, 2, false, 1},
-		{"broken at row 3, read again", []int{3}, 2, false, 2},
-		{"broken twice", []int{3, 5}, 2, false, 3},
-		{"broken more often than retries", []int{1, 2, 3}, 2, true, 3},
-		{"no retries", []int{2}, 0, true, 1},
+		{name: "unbroken", retryFor: 10 * time.Second, opened: 1},
+		{name: "broken at row 3, read again", breakAt: []int{3}, retryFor: 10 * time.Second, opened: 2, took: time.Second},
+		{name: "broken twice", breakAt: []int{3, 5}, retryFor: 10 * time.Second, opened: 3, took: 3 * time.Second},
+		// Attempts at 0, 1, 3 and 7 s; the wait after the fourth ends at 11, past the 10 s.
+		{name: "always broken: gives up at RetryFor", breakAt: always, retryFor: 10 * time.Second, opened: 4, took: 10 * time.Second,
+			wantErr: []string{"unexpected EOF", "3 reconnects over 10 s brought no data"}},
+		{name: "no retries", breakAt: []int{2}, opened: 1, wantErr: []string{"unexpected EOF"}},
+		// Stalls end at 3, 7 (3+1+3) and 12 (7+2+3); the retries' 10 s, from 3, end at 13.
+		{name: "silent server: gives up at Timeout + RetryFor", stall: true, retryFor: 10 * time.Second, opened: 3, took: 13 * time.Second,
+			wantErr: []string{"no data from the server for 3 s", "2 reconnects over 10 s brought no data"}},
+		{name: "unreachable server: gives up at RetryFor", refuse: true, retryFor: 10 * time.Second, opened: 0, took: 10 * time.Second,
+			wantErr: []string{"connection refused", "3 reconnects over 10 s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newFakeServer(map[string][]byte{"base/1/f": data})
-			for _, n := range tt.breakAt {
-				s.breakAt[n] = true
-			}
-			w, logged := newTestWorker(s, tt.retries)
-			done, err := runWorker(context.Background(), w, rangeRequest("base/1/f", int64(len(data))))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Run = %v, want error %v", err, tt.wantErr)
-			}
-			if !tt.wantErr && (len(done) != 1 || !bytes.Equal(done[0].Pieces[0].Data, data)) {
-				t.Errorf("the request did not come through whole")
-			}
-			opened, closed := s.counts()
-			if opened != tt.opened || closed != opened {
-				t.Errorf("%d connections opened and %d closed, want %d opened, all closed", opened, closed, tt.opened)
-			}
-			if len(*logged) != tt.opened-1 {
-				t.Errorf("%d retries logged, want %d", len(*logged), tt.opened-1)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				s := newFakeServer(map[string][]byte{"base/1/f": data})
+				for _, n := range tt.breakAt {
+					s.breakAt[n] = true
+				}
+				s.stallAll, s.refuse = tt.stall, tt.refuse
+				w, logged := newTestWorker(s, tt.retryFor)
+				if tt.stall {
+					w.Timeout = 3 * time.Second
+				}
+				began := time.Now()
+				done, err := runWorker(context.Background(), w, rangeRequest("base/1/f", int64(len(data))))
+				took := time.Since(began)
+				if (err != nil) != (tt.wantErr != nil) {
+					t.Fatalf("Run = %v, want error %v", err, tt.wantErr != nil)
+				}
+				for _, want := range tt.wantErr {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %q", err, want)
+					}
+				}
+				if err == nil && (len(done) != 1 || !bytes.Equal(done[0].Pieces[0].Data, data)) {
+					t.Errorf("the request did not come through whole")
+				}
+				if took != tt.took {
+					t.Errorf("took %s on the fake clock, want %s", took, tt.took)
+				}
+				opened, closed := s.counts()
+				if opened != tt.opened || closed != opened {
+					t.Errorf("%d connections opened and %d closed, want %d opened, all closed", opened, closed, tt.opened)
+				}
+				if want := max(tt.opened-1, 0); !tt.refuse && len(*logged) != want {
+					t.Errorf("%d retries logged, want %d", len(*logged), want)
+				}
+			})
 		})
 	}
 }
@@ -278,7 +319,7 @@ func TestWorkerCancelMidRange(t *testing.T) {
 	data := testFile(4 * RowSize)
 	s := newFakeServer(map[string][]byte{"base/1/f": data})
 	s.stallAt = 3
-	w, _ := newTestWorker(s, 5)
+	w, _ := newTestWorker(s, time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	result := make(chan error)
@@ -305,7 +346,7 @@ func TestWorkerStall(t *testing.T) {
 	w, _ := newTestWorker(s, 0)
 	w.Timeout = 50 * time.Millisecond
 	_, err := runWorker(context.Background(), w, rangeRequest("base/1/f", int64(len(data))))
-	if err == nil || !strings.Contains(err.Error(), "no data from the server for 50ms") {
+	if err == nil || !strings.Contains(err.Error(), "no data from the server for 0.05 s") {
 		t.Errorf("Run = %v, want the stall named", err)
 	}
 	if opened, closed := s.counts(); opened != 1 || closed != 1 {

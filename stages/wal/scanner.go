@@ -33,6 +33,9 @@ type Scanner struct {
 	Interval    time.Duration
 	Stop        <-chan pgformat.LSN
 	Log         func(format string, args ...any)
+	// Timeout bounds each of the scan's statements, which a live server answers at once: with
+	// the fetch workers idle, a connection gone silent would otherwise hold the run; 0 for none.
+	Timeout time.Duration
 }
 
 // Run scans until the stop LSN is known and its segment sent. It does not close out.
@@ -100,13 +103,15 @@ type walNames struct {
 func (s *Scanner) list(ctx context.Context) (walNames, error) {
 	const q = `SELECT n FROM pg_ls_dir('pg_wal', true, false) AS n
 		WHERE n ~ '^[0-9A-F]{24}$' OR n ~ '^[0-9A-F]{8}\.history$'`
-	rows, err := s.Conn.Query(ctx, q)
+	qctx, cancel := session.AnswerWithin(ctx, s.Timeout, "")
+	defer cancel()
+	rows, err := s.Conn.Query(qctx, q)
 	if err != nil {
-		return walNames{}, fmt.Errorf("listing pg_wal: %w", err)
+		return walNames{}, fmt.Errorf("listing pg_wal: %w", session.Silence(qctx, err))
 	}
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return walNames{}, fmt.Errorf("listing pg_wal: %w", err)
+		return walNames{}, fmt.Errorf("listing pg_wal: %w", session.Silence(qctx, err))
 	}
 	w := walNames{segments: map[pgformat.Segment]string{}}
 	for _, n := range names {
@@ -146,8 +151,11 @@ func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path strin
 	segment := size >= 0
 	if size < 0 {
 		q := `SELECT size FROM pg_stat_file($1)`
-		if err := s.Conn.QueryRow(ctx, q, path).Scan(&size); err != nil {
-			return fmt.Errorf("reading %s: %w", path, err)
+		qctx, cancel := session.AnswerWithin(ctx, s.Timeout, "")
+		err := s.Conn.QueryRow(qctx, q, path).Scan(&size)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", path, session.Silence(qctx, err))
 		}
 	}
 	s.Log("WAL %s", path)
@@ -165,7 +173,13 @@ func (s *Scanner) send(ctx context.Context, out chan<- pipeline.Item, path strin
 
 // writtenLSN is how far the server has written WAL; segments before it are finished.
 func (s *Scanner) writtenLSN(ctx context.Context) (pgformat.LSN, error) {
-	return session.WrittenLSN(ctx, s.Conn)
+	qctx, cancel := session.AnswerWithin(ctx, s.Timeout, "")
+	defer cancel()
+	lsn, err := session.WrittenLSN(qctx, s.Conn)
+	if silent := session.Silence(qctx, err); silent != err {
+		err = fmt.Errorf("reading the WAL position: %w", silent)
+	}
+	return lsn, err
 }
 
 // waitWritten waits until WAL up to end is on the server's disk. On a primary pg_backup_stop has
