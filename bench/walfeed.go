@@ -206,7 +206,7 @@ func (b *walBench) report(began time.Time) string {
 		"`SELECT pg_logical_emit_message(false, 'pgpull-bench', repeat('x', %d))` and TPS the offered rate over that size (max: no -R), while "+
 		"`pgpull wal --slot %s --interval %s DSN DIR` copies it, directly or through the shaped link; the feed's position is its slot's "+
 		"restart point, which moves once a segment is durable in DIR. A rate is kept up when the backlog (WAL written, not yet copied) at "+
-		"the end of its step is at most its peak over the step's first half plus one segment; the rates stop at the first one not kept up\n\n",
+		"the end of its step is at most its peak over the step's first half (at least two segments) plus one segment; the rates stop at the first one not kept up\n\n",
 		b.segSize>>20, b.s.clients, b.s.step.Seconds(), b.s.message, walfeedSlot, b.s.interval)
 	fmt.Fprintln(&sb, "| link | offered | server wrote MB/s | feed copied MB/s | backlog peak MB | backlog at end MB | MB read per MB of WAL | kept up |")
 	fmt.Fprintln(&sb, "|---|---|---|---|---|---|---|---|")
