@@ -21,14 +21,11 @@ import (
 
 // incrementalSettings are the incremental command's flags.
 type incrementalSettings struct {
-	scale     int
-	changed   float64
-	jobs      int
-	rounds    int
-	latency   time.Duration
-	bandwidth string
-	results   string
-	noisy     bool
+	scale   int
+	changed float64
+	jobs    int
+	rounds  int
+	linkFlags
 }
 
 func incrementalCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -39,10 +36,7 @@ func incrementalCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.Float64Var(&s.changed, "changed", 1, "percent of pgbench_accounts updated between the baseline and the runs, as one key range")
 	fs.IntVar(&s.jobs, "jobs", 4, "pgpull -j")
 	fs.IntVar(&s.rounds, "rounds", 3, "interleaved rounds; the table gives each run's median")
-	fs.DurationVar(&s.latency, "latency", 20*time.Millisecond, "delay each way on the shaped link")
-	fs.StringVar(&s.bandwidth, "bandwidth", "200Mbit", "cap per connection and direction on the shaped link")
-	fs.StringVar(&s.results, "results", "", "write the figures as the incremental section of this results file, e.g. bench/RESULTS.md")
-	fs.BoolVar(&s.noisy, "noisy", false, "measure even when other work keeps the machine busy, and mark the figures so")
+	s.register(fs, "incremental")
 	return &ffcli.Command{
 		Name:       "incremental",
 		ShortUsage: "go run ./bench incremental [flags]",
@@ -71,41 +65,28 @@ type incrementalBench struct {
 }
 
 func runIncrementalBench(ctx context.Context, s incrementalSettings, stdout, stderr io.Writer) (err error) {
-	bps, err := parseBandwidth(s.bandwidth)
-	if err != nil {
-		return err
-	}
-	quiet, err := checkQuiet(s.noisy)
-	if err != nil {
-		return err
-	}
-	began := time.Now()
-	w, bin, err := newWorkDirWithPgpull(ctx)
+	sc, err := startLinkScenario(ctx, s.linkFlags)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := w.Close(); err == nil {
+		if cerr := sc.Close(); err == nil {
 			err = cerr
 		}
 	}()
-	b := &incrementalBench{s: s, w: w, bin: bin, quiet: quiet, runs: map[string][]refreshRun{}, stderr: stderr}
+	b := &incrementalBench{s: s, w: sc.w, bin: sc.bin, quiet: sc.quiet, runs: map[string][]refreshRun{}, stderr: stderr}
 	opts := testcluster.Options{Checksums: true}
 	if bins, err := testcluster.FindBinaries(); err == nil && bins.Major >= 17 {
 		opts.Conf = []string{"summarize_wal = on"}
 	}
-	if b.src, err = w.startPgbench(ctx, opts, s.scale, stderr); err != nil {
+	if b.src, err = sc.w.startPgbench(ctx, opts, s.scale, stderr); err != nil {
 		return err
 	}
-	if b.counter, err = startCountingProxy(fmt.Sprintf("127.0.0.1:%d", b.src.Port)); err != nil {
-		return err
-	}
-	defer b.counter.Close()
-	shaper, err := startNetShaper(b.counter.addr, s.latency, bps)
+	links, err := sc.connect(b.src)
 	if err != nil {
 		return err
 	}
-	defer shaper.Close()
+	b.counter = sc.counter
 	if b.src.Major >= 17 {
 		if b.pg17, err = testcluster.PG17ClientBin(); err != nil {
 			fmt.Fprintf(stderr, "bench: pg_basebackup --incremental left out: %v\n", err)
@@ -114,7 +95,6 @@ func runIncrementalBench(ctx context.Context, s incrementalSettings, stdout, std
 	if err := b.prepare(ctx); err != nil {
 		return err
 	}
-	links := []struct{ name, addr string }{{"local", b.counter.addr}, {fmt.Sprintf("%s/%s", s.latency, s.bandwidth), shaper.Addr}}
 	for round := 1; round <= s.rounds; round++ {
 		for _, l := range links {
 			fmt.Fprintf(stderr, "bench: round %d of %d, %s link\n", round, s.rounds, l.name)
@@ -123,7 +103,7 @@ func runIncrementalBench(ctx context.Context, s incrementalSettings, stdout, std
 			}
 		}
 	}
-	report, err := b.report(ctx, began)
+	report, err := b.report(ctx, sc.began)
 	if err != nil {
 		return err
 	}

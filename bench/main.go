@@ -5,6 +5,7 @@
 //	go run ./bench refresh       time backup --refresh beside a full backup, locally and over a slow link
 //	go run ./bench s3            time backup to a local S3 store beside a tar stream piped into aws s3 cp -
 //	go run ./bench restore       time pgpull restore s3://... beside aws s3 cp - | zstd -d | tar -x, locally and over a slow link
+//	go run ./bench walfeed       the WAL rate pgpull wal keeps up with, locally and over a slow link
 //
 // See bench/README.md for the flags and what every reported column means.
 package main
@@ -37,7 +38,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Name:        "bench",
 		ShortUsage:  "go run ./bench <demo|run> [flags]",
 		FlagSet:     flag.NewFlagSet("bench", flag.ContinueOnError),
-		Subcommands: []*ffcli.Command{demoCommand(stdout, stderr), runCommand(stdout, stderr), refreshCommand(stdout, stderr), incrementalCommand(stdout, stderr), s3Command(stdout, stderr), restoreCommand(stdout, stderr)},
+		Subcommands: []*ffcli.Command{demoCommand(stdout, stderr), runCommand(stdout, stderr), refreshCommand(stdout, stderr), incrementalCommand(stdout, stderr), s3Command(stdout, stderr), restoreCommand(stdout, stderr), walfeedCommand(stdout, stderr)},
 		Exec: func(context.Context, []string) error {
 			return flag.ErrHelp
 		},

@@ -84,7 +84,8 @@ func TestWALFeed(t *testing.T) {
 // slot, into files of mode 0640 in a directory of the server's group, and runs a warm standby,
 // made from a pgpull backup, whose restore_command copies from DIR. Rows written on the primary
 // after the backup must reach the standby: after a WAL switch in the default mode, and without
-// one after a restart in --warm-standby mode, with no gap across the restart. A second feed reads
+// one after a restart in --warm-standby mode, with no gap across the restart, and still after
+// another backup ran beside the feed. A second feed reads
 // the standby itself, which restores from that archive and receives nothing by streaming.
 func TestWALFeedKeepsAStandby(t *testing.T) {
 	ctx := context.Background()
@@ -151,6 +152,14 @@ func TestWALFeedKeepsAStandby(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForRows(t, standby, 200)
+	// A backup beside the feed (a fast checkpoint, two WAL switches): the standby keeps replaying.
+	if code, stderr := pgpull(t, nil, "backup", "-c", "fast", primary.DSN(), filepath.Join(t.TempDir(), "beside")); code != 0 {
+		t.Fatalf("pgpull backup beside the feed failed (%d): %s", code, stderr)
+	}
+	if err := primary.Exec(ctx, `INSERT INTO after_backup SELECT generate_series(201, 300)`); err != nil {
+		t.Fatal(err)
+	}
+	waitForRows(t, standby, 300)
 	last := writtenSegment(t, primary)
 	feed.stop(t)
 
