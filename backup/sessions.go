@@ -85,6 +85,7 @@ func (s pgSessions) connectFetch(ctx context.Context) (fetch.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	fetch.Warm(ctx, conn)
 	return fetch.PgConn{PgConn: conn}, nil
 }
 
@@ -117,6 +118,7 @@ func (o *openedConns) open(ctx context.Context, cfg *pgx.ConnConfig) {
 	if err != nil {
 		return
 	}
+	fetch.Warm(ctx, conn)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.conns = append(o.conns, conn)
