@@ -268,6 +268,9 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 // copyBackup runs the backup b into dest, then writes -R's settings into a plain copy and reports.
 func copyBackup(ctx context.Context, f backupFlags, b *backup.Backup, opts backup.Options, dest *sinks.Destination,
 	cfg *pgx.ConnConfig, stdout, stderr, logw io.Writer, mo *machineOutput) error {
+	if file, ok := stdout.(*os.File); ok && dest.Format == sinks.Stream && !sinks.IsS3(dest.Location) {
+		growPipe(file, opts.Tuning.StreamBuffer)
+	}
 	out := &countingWriter{w: stdout} // hides stdout's *os.File, so the terminal is checked above
 	var appendTo map[string][]byte    // -R's settings, written into the archive as it streams
 	if f.recoveryConf && dest.Format != sinks.Plain {

@@ -137,6 +137,10 @@ func (f restoreFlags) recovery(walGet string) (restore.Recovery, error) {
 	return r, r.Check()
 }
 
+// restoreStdinPipe is the buffer asked of a pipe on stdin (growPipe), so that the writer (ssh, a
+// decompressor) puts up to 1 MiB in at a time, as pgpull backup's stream leaves in.
+const restoreStdinPipe = 1 << 20
+
 // sources opens each SOURCE: a path, - for stdin (once), or an s3:// prefix.
 func (f restoreFlags) sources(ctx context.Context, args []string, stdin io.Reader) ([]restore.Source, error) {
 	var out []restore.Source
@@ -149,6 +153,9 @@ func (f restoreFlags) sources(ctx context.Context, args []string, stdin io.Reade
 			}
 			if slicesContainStdin(out) {
 				return nil, exitError{exitUsage, fmt.Errorf("- (stdin) can be given once")}
+			}
+			if file, ok := stdin.(*os.File); ok {
+				growPipe(file, restoreStdinPipe)
 			}
 			src.Name, src.Stream = "stdin", stdin
 		case scheme == "s3":
