@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -21,12 +22,10 @@ import (
 	"github.com/pgpull/pgpull/sinks"
 )
 
-// defaultJobs is the -j default; bench/RESULTS.md has the measurement behind it.
-const defaultJobs = 4
-
 // backupFlags are the backup command's settings, as parsed.
 type backupFlags struct {
 	jobs          jobsFlag
+	jobsGiven     bool // -j or PGPULL_JOBS set; else the default depends on where the server is
 	checkpoint    string
 	label         string
 	force         bool
@@ -75,7 +74,8 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	f := backupFlags{mapping: tablespaceMapping{}}
 	fs := newFlags("pgpull backup")
 	f.jobs.n = defaultJobs
-	fs.VarP(&f.jobs, "jobs", "j", "`N` parallel fetch connections, or auto: from 2 up while the throughput rises")
+	fs.VarP(&f.jobs, "jobs", "j", "`N` parallel fetch connections, or auto: from 2 up while the throughput rises; "+
+		"for a server on this machine the default is its CPUs, 2 to 4")
 	fs.StringVarP(&f.checkpoint, "checkpoint", "c", "spread", "checkpoint at start: `fast|spread`")
 	fs.StringVarP(&f.label, "label", "l", "pgpull base backup", "backup `LABEL`")
 	fs.StringVarP(&f.format, "format", "F", "", "output `FORMAT` for a directory DEST: plain (p) or tar (t); -Ft, -Fp as pg_basebackup")
@@ -132,6 +132,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 			"pgpull cannot take (nothing was started), 130 interrupted.",
 		flags: fs,
 		run: func(ctx context.Context, args []string) error {
+			f.jobsGiven = fs.Changed("jobs")
 			return runBackup(ctx, f, args, stdin, stdout, stderr)
 		},
 	}
@@ -166,6 +167,11 @@ func (f backupFlags) plan(args []string, stdout, rawStderr, logw io.Writer) (bac
 	}
 	if p.opts, err = f.options(rawStderr, logw); err != nil {
 		return p, usageError(err)
+	}
+	if !f.jobsGiven && onThisMachine(p.cfg.Host) {
+		p.opts.Jobs = localJobs(runtime.NumCPU())
+		p.opts.Log("-j %d: the server is on this machine, whose %d CPUs it shares with pgpull (-j N sets another count)",
+			p.opts.Jobs, runtime.NumCPU())
 	}
 	if p.choice, err = parseCompress(f.compress); err != nil {
 		return p, usageError(err)
