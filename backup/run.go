@@ -116,7 +116,7 @@ type run struct {
 	endProgress       func() // stops the progress reports and waits for the last
 
 	stop       session.Stop // set by the lister's goroutine once the data is through
-	fetchConns openedConns  // opened during begin, for the fetch workers to take
+	fetchConns openedConns  // begun during begin, for the fetch workers to take
 	fetcher    *fetch.Pool
 	copier     sinks.LocalCopier // a refresh's sink, and the copy it reads back
 	local      *sinks.LocalCopy
@@ -156,9 +156,7 @@ func (r *run) begin(ctx context.Context) error {
 	if b.opts.changesPrior() != nil {
 		opening.Go(func() { pass1, changesErr = r.openChanges(ctx) })
 	}
-	for range b.opts.startJobs() {
-		opening.Go(func() { r.fetchConns.open(ctx, b.cfg) })
-	}
+	r.fetchConns.start(ctx, b.cfg, b.opts.startJobs())
 	b.opts.Log("starting the backup (%s checkpoint)", map[bool]string{true: "fast", false: "spread"}[b.opts.Fast])
 	var err error
 	r.start, err = r.ctl.Begin(ctx, b.opts.Label, b.opts.Fast, b.NoSlot)

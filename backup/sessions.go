@@ -78,7 +78,7 @@ func (s pgSessions) watch(ctx context.Context, stop <-chan struct{}) error {
 func (s pgSessions) stopBackup(ctx context.Context) (session.Stop, error) { return s.r.ctl.End(ctx) }
 
 func (s pgSessions) connectFetch(ctx context.Context) (fetch.Conn, error) {
-	if conn := s.r.fetchConns.take(); conn != nil {
+	if conn := s.r.fetchConns.take(ctx); conn != nil {
 		return fetch.PgConn{PgConn: conn}, nil
 	}
 	conn, err := session.ConnectRaw(ctx, s.r.b.cfg, "pgpull fetch")
@@ -104,41 +104,69 @@ func (s pgSessions) rereadWAL(ctx context.Context, f *pipeline.File) ([]byte, er
 	return data, nil
 }
 
-// openedConns are the fetch connections begin opens while the backup starts, so that the first
-// Request finds its worker connected: each worker's first connection is one of them.
+// openedConns are the fetch connections begin starts opening while the backup starts, so that
+// the first Requests find their workers connected: each worker's first connection is one of
+// them. Nothing waits for them but the worker that takes one: through a link, opening and warming
+// one (fetch.Warm) costs three round trips, one more than pg_backup_start and the listing's first
+// rows, which need not wait for them.
 type openedConns struct {
-	mu    sync.Mutex
-	conns []*pgconn.PgConn
+	ready chan *pgconn.PgConn // each open's connection as it comes, nil for one that failed
+
+	mu       sync.Mutex
+	promised int // opens started and not yet handed to a worker
+	started  int
+	received int // connections (or nils) taken off ready
 }
 
-// open opens one more. A connection that fails to open is left to the worker, whose own attempt
-// says why.
-func (o *openedConns) open(ctx context.Context, cfg *pgx.ConnConfig) {
-	conn, err := session.ConnectRaw(ctx, cfg, "pgpull fetch")
-	if err != nil {
-		return
+// start opens n in the background.
+func (o *openedConns) start(ctx context.Context, cfg *pgx.ConnConfig, n int) {
+	o.ready = make(chan *pgconn.PgConn, n)
+	o.promised, o.started = n, n
+	for range n {
+		go func() {
+			conn, err := session.ConnectRaw(ctx, cfg, "pgpull fetch")
+			if err != nil {
+				o.ready <- nil // left to the worker, whose own attempt says why
+				return
+			}
+			fetch.Warm(ctx, conn)
+			o.ready <- conn
+		}()
 	}
-	fetch.Warm(ctx, conn)
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.conns = append(o.conns, conn)
 }
 
-// take hands out one, or nil when none is left.
-func (o *openedConns) take() *pgconn.PgConn {
+// take hands out the next connection to open, waiting for it; nil when none is left to hand out,
+// when the one it waited for failed to open, or when ctx ends first.
+func (o *openedConns) take(ctx context.Context) *pgconn.PgConn {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	if len(o.conns) == 0 {
+	if o.promised == 0 {
+		o.mu.Unlock()
 		return nil
 	}
-	conn := o.conns[len(o.conns)-1]
-	o.conns = o.conns[:len(o.conns)-1]
-	return conn
+	o.promised--
+	o.mu.Unlock()
+	select {
+	case conn := <-o.ready:
+		o.mu.Lock()
+		o.received++
+		o.mu.Unlock()
+		return conn
+	case <-ctx.Done():
+		return nil // close waits for it
+	}
 }
 
-// close closes those no worker took.
+// close waits for the opens still under way and closes every connection no worker took.
 func (o *openedConns) close() {
-	for conn := o.take(); conn != nil; conn = o.take() {
+	o.mu.Lock()
+	left := o.started - o.received
+	o.promised, o.received = 0, o.started
+	o.mu.Unlock()
+	for range left {
+		conn := <-o.ready
+		if conn == nil {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = conn.Close(ctx)
 		cancel()
