@@ -7,17 +7,17 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pgpull/pgpull/internal/testcluster"
 )
 
 // TestImpossibleDestFailsFast: a DEST that cannot be written fails before the server is touched,
-// with the default spread checkpoint (which could keep a started backup waiting for minutes), in
-// under a second, naming the full path, with nothing left on the server. The unwritable cases run
-// pgpull as the postgres user when the test runs as root, who may write anywhere.
+// with the default spread checkpoint (which could keep a started backup waiting for minutes):
+// the server logs no connection from the run. The message names the full path, and nothing is
+// left on the server. The unwritable cases run pgpull as the postgres user when the test runs as
+// root, who may write anywhere.
 func TestImpossibleDestFailsFast(t *testing.T) {
-	src := testcluster.ForTest(t, testcluster.Options{})
+	src := testcluster.ForTest(t, testcluster.Options{Conf: []string{"log_connections = on"}})
 	shared, err := os.MkdirTemp(testcluster.Scratch(), "pgpull-dest-") // reachable by the postgres user, writable by the owner only
 	if err != nil {
 		t.Fatal(err)
@@ -74,16 +74,15 @@ func TestImpossibleDestFailsFast(t *testing.T) {
 			}
 			var stdout, stderr strings.Builder
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			began := time.Now()
+			before := connectionsLogged(t, src)
 			err := cmd.Run()
-			took := time.Since(began)
 			code := cmd.ProcessState.ExitCode()
-			t.Logf("pgpull %s -> %d in %s (%v)\n%s", strings.Join(args, " "), code, took, err, stderr.String())
+			t.Logf("pgpull %s -> %d (%v)\n%s", strings.Join(args, " "), code, err, stderr.String())
 			if code != 1 || !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, stderr.String(), tt.want)
 			}
-			if took > time.Second {
-				t.Errorf("took %s; want the failure within a second, before the server is asked anything", took)
+			if after := connectionsLogged(t, src); after != before {
+				t.Errorf("the server logged %d connections during the run; want none, the failure before the server is asked anything", after-before)
 			}
 			if stdout.Len() != 0 {
 				t.Errorf("stdout %q; want nothing", stdout.String())
@@ -98,6 +97,19 @@ func TestImpossibleDestFailsFast(t *testing.T) {
 	if left, _ := os.ReadDir(empty); len(left) != 0 {
 		t.Errorf("the empty directory holds %v afterwards", left)
 	}
+	if connectionsLogged(t, src) == 0 { // checkServerClean's own: the count above can see one
+		t.Errorf("the server log holds no connection; log_connections did not take, and the check above proves nothing")
+	}
+}
+
+// connectionsLogged counts the connections the server has logged (log_connections).
+func connectionsLogged(t *testing.T, c *testcluster.Cluster) int {
+	t.Helper()
+	log, err := os.ReadFile(c.LogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(log), "connection received")
 }
 
 // TestNoPasswordGiven: a server that asks for a password, and none given anywhere, is said so,
