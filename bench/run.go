@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -43,11 +42,12 @@ type runSettings struct {
 
 func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	var s runSettings
-	fs := flag.NewFlagSet("bench run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := newSubcommand("run", "time pgpull against pg_basebackup, pgBackRest and tar -c",
+		stderr, func(ctx context.Context) error { return runBench(ctx, s, stdout, stderr) })
+	fs := cmd.FlagSet
 	fs.StringVar(&s.dsn, "dsn", "", "back up this existing cluster instead of a scratch one (its data set is left as is)")
 	fs.StringVar(&s.pgdata, "pgdata", "", "with --dsn: the cluster's local data directory, for pgBackRest and the tar ceiling")
-	fs.BoolVar(&s.noisy, "noisy", false, "measure even when other work keeps the machine busy, and mark the figures so")
+	fs.BoolVar(&s.noisy, "noisy", false, noisyHelp)
 	fs.StringVar(&s.dataset, "dataset", "mixed:256MB", "scratch data set: pgbench:SCALE, mixed:SIZE, incompressible:SIZE, or empty (initdb's 22 MB: the tools' fixed costs)")
 	fs.StringVar(&s.jobs, "jobs", "1,2,4,8", "pgpull -j values; auto for -j auto")
 	fs.StringVar(&s.rangeSizes, "range-sizes", "8MB", "pgpull --range-size values")
@@ -64,15 +64,7 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&s.results, "results", "", "regenerate this scenario's section of a results file, e.g. bench/RESULTS.md")
 	fs.DurationVar(&s.runTimeout, "run-timeout", 30*time.Minute, "limit on one run of one tool")
 	fs.StringVar(&s.section, "section", "", "with --results: add this to the section's name (default: the scenario alone), so runs of one link on other data or tools keep sections of their own")
-	return &ffcli.Command{
-		Name:       "run",
-		ShortUsage: "go run ./bench run [flags]",
-		ShortHelp:  "time pgpull against pg_basebackup, pgBackRest and tar -c",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, _ []string) error {
-			return runBench(ctx, s, stdout, stderr)
-		},
-	}
+	return cmd
 }
 
 // benchPlan is the validated form of runSettings.
