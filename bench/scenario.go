@@ -35,7 +35,7 @@ func startScenario(ctx context.Context, f scenarioFlags) (*scenario, error) {
 		return nil, err
 	}
 	var quiet quietness
-	if f.checkQuiet {
+	if f.quietCheck {
 		if quiet, err = checkQuiet(f.noisy); err != nil {
 			return nil, err
 		}

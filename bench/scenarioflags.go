@@ -16,7 +16,7 @@ type scenarioFlags struct {
 	bandwidth  string
 	results    string
 	noisy      bool
-	checkQuiet bool // --noisy was offered: the scenario refuses a busy machine without it
+	quietCheck bool // --noisy was offered: the scenario refuses a busy machine without it
 }
 
 // scenarioFlagSpec says which shared flags a subcommand takes and how its help words them; a
@@ -51,7 +51,7 @@ func (f *scenarioFlags) register(fs *flag.FlagSet, spec scenarioFlagSpec) {
 	}
 	if spec.noisy {
 		fs.BoolVar(&f.noisy, "noisy", false, noisyHelp)
-		f.checkQuiet = true
+		f.quietCheck = true
 	}
 }
 
