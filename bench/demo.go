@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,27 +20,18 @@ import (
 
 // demoSettings are the demo command's flags.
 type demoSettings struct {
-	scale   int
-	jobs    int
 	clients int
+	scenarioFlags
 }
 
 func demoCommand(stdout, stderr io.Writer) *ffcli.Command {
 	var s demoSettings
-	fs := flag.NewFlagSet("bench demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.IntVar(&s.scale, "scale", 20, "pgbench scale factor of the data set (20 is about 300 MB)")
-	fs.IntVar(&s.jobs, "jobs", 4, "pgpull -j")
-	fs.IntVar(&s.clients, "clients", 4, "pgbench clients writing during the backup")
-	return &ffcli.Command{
-		Name:       "demo",
-		ShortUsage: "go run ./bench demo [--scale 20]",
-		ShortHelp:  "back up a scratch cluster under pgbench load, restore it and check it",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, _ []string) error {
-			return runDemo(ctx, s, stdout)
-		},
-	}
+	cmd := newSubcommand("demo", "back up a scratch cluster under pgbench load, restore it and check it",
+		stderr, func(ctx context.Context) error { return runDemo(ctx, s, stdout) })
+	cmd.ShortUsage = "go run ./bench demo [--scale 20]"
+	s.register(cmd.FlagSet, scenarioFlagSpec{scale: 20, scaleSize: "300 MB", jobs: "pgpull -j"})
+	cmd.FlagSet.IntVar(&s.clients, "clients", 4, "pgbench clients writing during the backup")
+	return cmd
 }
 
 // demoCheck is one line of the demo's final summary.

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,31 +19,18 @@ import (
 
 // incrementalSettings are the incremental command's flags.
 type incrementalSettings struct {
-	scale   int
 	changed float64
-	jobs    int
-	rounds  int
-	linkFlags
+	scenarioFlags
 }
 
 func incrementalCommand(stdout, stderr io.Writer) *ffcli.Command {
 	var s incrementalSettings
-	fs := flag.NewFlagSet("bench incremental", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.IntVar(&s.scale, "scale", 100, "pgbench scale factor of the data set (100 is about 1.5 GB)")
-	fs.Float64Var(&s.changed, "changed", 1, "percent of pgbench_accounts updated between the baseline and the runs, as one key range")
-	fs.IntVar(&s.jobs, "jobs", 4, "pgpull -j")
-	fs.IntVar(&s.rounds, "rounds", 3, "interleaved rounds; the table gives each run's median")
-	s.register(fs, "incremental")
-	return &ffcli.Command{
-		Name:       "incremental",
-		ShortUsage: "go run ./bench incremental [flags]",
-		ShortHelp:  "time a full backup, --refresh and --incremental-from side by side (and pg_basebackup --incremental on 17+), locally and over a shaped link",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, _ []string) error {
-			return runIncrementalBench(ctx, s, stdout, stderr)
-		},
-	}
+	cmd := newSubcommand("incremental", "time a full backup, --refresh and --incremental-from side by side (and pg_basebackup --incremental on 17+), locally and over a shaped link",
+		stderr, func(ctx context.Context) error { return runIncrementalBench(ctx, s, stdout, stderr) })
+	s.register(cmd.FlagSet, scenarioFlagSpec{section: "incremental", scale: 100, scaleSize: "1.5 GB", jobs: "pgpull -j",
+		rounds: "interleaved rounds; the table gives each run's median", link: true, noisy: true})
+	cmd.FlagSet.Float64Var(&s.changed, "changed", 1, "percent of pgbench_accounts updated between the baseline and the runs, as one key range")
+	return cmd
 }
 
 // incrementalBench is one run of the scenario: the server, the links, and what each kind of
@@ -65,15 +50,11 @@ type incrementalBench struct {
 }
 
 func runIncrementalBench(ctx context.Context, s incrementalSettings, stdout, stderr io.Writer) (err error) {
-	sc, err := startLinkScenario(ctx, s.linkFlags)
+	sc, err := startScenario(ctx, s.scenarioFlags)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := sc.Close(); err == nil {
-			err = cerr
-		}
-	}()
+	defer sc.closeInto(&err)
 	b := &incrementalBench{s: s, w: sc.w, bin: sc.bin, quiet: sc.quiet, runs: map[string][]refreshRun{}, stderr: stderr}
 	opts := testcluster.Options{Checksums: true}
 	if bins, err := testcluster.FindBinaries(); err == nil && bins.Major >= 17 {
@@ -120,7 +101,7 @@ func runIncrementalBench(ctx context.Context, s incrementalSettings, stdout, std
 // that every run starts from the same prior and finds the same changes.
 func (b *incrementalBench) prepare(ctx context.Context) error {
 	b.baseline = b.w.join("baseline")
-	if _, err := b.pgpull(ctx, "backup", "-c", "fast", "-j", strconv.Itoa(b.s.jobs), b.dsn(b.counter.addr), b.baseline); err != nil {
+	if _, err := b.pgpull(ctx, "backup", "-c", "fast", "-j", strconv.Itoa(b.s.jobs), linkDSN(b.counter.addr), b.baseline); err != nil {
 		return err
 	}
 	rows := int64(float64(b.s.scale) * 100000 * b.s.changed / 100)
@@ -146,9 +127,9 @@ func (b *incrementalBench) round(ctx context.Context, link, addr string) error {
 		kind string
 		args []string
 	}{
-		{"full backup", []string{"backup", "-c", "fast", "-j", jobs, b.dsn(addr), full}},
-		{"refresh", []string{"backup", "--refresh", "-c", "fast", "-j", jobs, b.dsn(addr), copyDir}},
-		{"incremental", []string{"backup", "--incremental-from", b.baseline, "-c", "fast", "-j", jobs, b.dsn(addr), inc}},
+		{"full backup", []string{"backup", "-c", "fast", "-j", jobs, linkDSN(addr), full}},
+		{"refresh", []string{"backup", "--refresh", "-c", "fast", "-j", jobs, linkDSN(addr), copyDir}},
+		{"incremental", []string{"backup", "--incremental-from", b.baseline, "-c", "fast", "-j", jobs, linkDSN(addr), inc}},
 	}
 	for _, k := range kinds {
 		r, err := b.pgpull(ctx, k.args...)
@@ -162,7 +143,7 @@ func (b *incrementalBench) round(ctx context.Context, link, addr string) error {
 	}
 	theirs := b.w.join("pgbb-inc")
 	os.RemoveAll(theirs)
-	cmd := exec.CommandContext(ctx, filepath.Join(b.pg17, "pg_basebackup"), "-d", b.dsn(addr), "-D", theirs, "-c", "fast",
+	cmd := exec.CommandContext(ctx, filepath.Join(b.pg17, "pg_basebackup"), "-d", linkDSN(addr), "-D", theirs, "-c", "fast",
 		"-X", "fetch", "--incremental", filepath.Join(b.baseline, "backup_manifest"))
 	r, err := b.measure(ctx, cmd)
 	if err != nil {
@@ -179,11 +160,6 @@ func (b *incrementalBench) add(link, kind string, r refreshRun) {
 	}
 	r.link, r.kind = link, kind
 	b.runs[key] = append(b.runs[key], r)
-}
-
-func (b *incrementalBench) dsn(addr string) string {
-	host, port, _ := net.SplitHostPort(addr)
-	return fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable", host, port)
 }
 
 func (b *incrementalBench) pgpull(ctx context.Context, args ...string) (refreshRun, error) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -23,35 +22,19 @@ import (
 
 // refreshSettings are the refresh command's flags.
 type refreshSettings struct {
-	scale        int
 	transactions int
-	jobs         int
-	latency      time.Duration
-	bandwidth    string
-	results      string
 	logDir       string
+	scenarioFlags
 }
 
 func refreshCommand(stdout, stderr io.Writer) *ffcli.Command {
 	var s refreshSettings
-	fs := flag.NewFlagSet("bench refresh", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.IntVar(&s.scale, "scale", 30, "pgbench scale factor of the data set (30 is about 450 MB)")
-	fs.IntVar(&s.transactions, "transactions", 2000, "pgbench transactions between the first backup and the refresh")
-	fs.IntVar(&s.jobs, "jobs", 4, "pgpull -j")
-	fs.DurationVar(&s.latency, "latency", 20*time.Millisecond, "delay each way on the shaped link")
-	fs.StringVar(&s.bandwidth, "bandwidth", "200Mbit", "cap per connection and direction on the shaped link")
-	fs.StringVar(&s.logDir, "log", "", "keep in this directory each pgpull run's -v --show-sql output, lines stamped with the seconds since its start, its CPU profile (NAME.pprof), and the server log with every statement's duration")
-	fs.StringVar(&s.results, "results", "", "write the figures as the refresh section of this results file, e.g. bench/RESULTS.md")
-	return &ffcli.Command{
-		Name:       "refresh",
-		ShortUsage: "go run ./bench refresh [flags]",
-		ShortHelp:  "time pgpull backup --refresh beside a full backup, locally and over a shaped link",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, _ []string) error {
-			return runRefreshBench(ctx, s, stdout, stderr)
-		},
-	}
+	cmd := newSubcommand("refresh", "time pgpull backup --refresh beside a full backup, locally and over a shaped link",
+		stderr, func(ctx context.Context) error { return runRefreshBench(ctx, s, stdout, stderr) })
+	s.register(cmd.FlagSet, scenarioFlagSpec{section: "refresh", scale: 30, scaleSize: "450 MB", jobs: "pgpull -j", link: true})
+	cmd.FlagSet.IntVar(&s.transactions, "transactions", 2000, "pgbench transactions between the first backup and the refresh")
+	cmd.FlagSet.StringVar(&s.logDir, "log", "", "keep in this directory each pgpull run's -v --show-sql output, lines stamped with the seconds since its start, its CPU profile (NAME.pprof), and the server log with every statement's duration")
+	return cmd
 }
 
 // refreshRun is one measured run.
@@ -63,21 +46,19 @@ type refreshRun struct {
 	serverCPU  float64 // the server's backends' user+system seconds
 }
 
+// refreshBench is one run of the scenario: the server and what measures the runs against it.
+type refreshBench struct {
+	s   refreshSettings
+	sc  *scenario
+	src *testcluster.Cluster
+}
+
 func runRefreshBench(ctx context.Context, s refreshSettings, stdout, stderr io.Writer) (err error) {
-	began := time.Now()
-	bps, err := parseBandwidth(s.bandwidth)
+	sc, err := startScenario(ctx, s.scenarioFlags)
 	if err != nil {
 		return err
 	}
-	w, bin, err := newWorkDirWithPgpull(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-	}()
+	defer sc.closeInto(&err)
 	opts := testcluster.Options{Checksums: true}
 	if s.logDir != "" {
 		if err := os.MkdirAll(s.logDir, 0o755); err != nil {
@@ -85,118 +66,118 @@ func runRefreshBench(ctx context.Context, s refreshSettings, stdout, stderr io.W
 		}
 		opts.Conf = []string{"log_min_duration_statement = 0", "log_line_prefix = '%m [%p] %a '"}
 	}
-	src, err := w.startPgbench(ctx, opts, s.scale, stderr)
+	b := &refreshBench{s: s, sc: sc}
+	if b.src, err = sc.w.startPgbench(ctx, opts, s.scale, stderr); err != nil {
+		return err
+	}
+	links, err := sc.connect(b.src)
 	if err != nil {
 		return err
 	}
-	counter, err := startCountingProxy(fmt.Sprintf("127.0.0.1:%d", src.Port))
-	if err != nil {
-		return err
-	}
-	defer counter.Close()
-	shaper, err := startNetShaper(counter.addr, s.latency, bps)
-	if err != nil {
-		return err
-	}
-	defer shaper.Close()
-	links := []struct{ name, addr string }{
-		{"local", counter.addr},
-		{fmt.Sprintf("%s/%s", s.latency, s.bandwidth), shaper.Addr},
-	}
-	dsn := func(addr string) string {
-		host, port, _ := net.SplitHostPort(addr)
-		return fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable", host, port)
-	}
-	pgpull := func(name string, args ...string) (refreshRun, error) {
-		var trace *stampedWriter
-		if s.logDir != "" {
-			f, err := os.Create(filepath.Join(s.logDir, name+".log"))
-			if err != nil {
-				return refreshRun{}, err
-			}
-			defer f.Close()
-			trace = &stampedWriter{w: f, start: time.Now()}
-			args = append([]string{args[0], "-v", "--show-sql", "--cpuprofile", filepath.Join(s.logDir, name+".pprof")}, args[1:]...)
-		}
-		cmd := exec.CommandContext(ctx, bin, args...)
-		if trace != nil {
-			cmd.Stderr = trace
-		}
-		before, server0 := counter.n.Load(), serverCPU(src)
-		u, err := runChild(ctx, cmd)
-		if err != nil {
-			return refreshRun{}, fmt.Errorf("pgpull %s: %w", strings.Join(args, " "), err)
-		}
-		return refreshRun{wall: u.wall, wire: counter.n.Load() - before, clientCPU: (u.user + u.sys).Seconds(),
-			serverCPU: serverCPU(src) - server0}, nil
-	}
+	jobs := strconv.Itoa(s.jobs)
 	// One earlier backup per link, so that each refresh starts from the same state.
 	var copies []string
 	for i := range links {
-		dir := w.join(fmt.Sprintf("copy%d", i))
-		if _, err := pgpull(fmt.Sprintf("copy%d", i), "backup", "-c", "fast", "-j", strconv.Itoa(s.jobs), dsn(counter.addr), dir); err != nil {
+		dir := sc.w.join(fmt.Sprintf("copy%d", i))
+		if _, err := b.pgpull(ctx, fmt.Sprintf("copy%d", i), "backup", "-c", "fast", "-j", jobs, linkDSN(sc.counter.addr), dir); err != nil {
 			return err
 		}
 		copies = append(copies, dir)
 	}
 	fmt.Fprintf(stderr, "bench: pgbench -t %d\n", s.transactions)
-	out, err := src.Pgbench(ctx, "-n", "-c", "4", "-j", "2", "-t", strconv.Itoa(s.transactions/4)).CombinedOutput()
+	out, err := b.src.Pgbench(ctx, "-n", "-c", "4", "-j", "2", "-t", strconv.Itoa(s.transactions/4)).CombinedOutput()
 	done := regexp.MustCompile(`number of transactions actually processed: (\d+)`).FindSubmatch(out)
 	if err != nil || done == nil || string(done[1]) == "0" {
 		return fmt.Errorf("pgbench did not run (%v):\n%s", err, out)
 	}
-	changed := string(done[1])
-	if err := src.Exec(ctx, "CHECKPOINT"); err != nil {
+	if err := b.src.Exec(ctx, "CHECKPOINT"); err != nil {
 		return err
 	}
 	var runs []refreshRun
 	for i, l := range links {
 		fmt.Fprintf(stderr, "bench: %s link\n", l.name)
-		full, err := pgpull(fmt.Sprintf("full%d", i), "backup", "-c", "fast", "-j", strconv.Itoa(s.jobs), dsn(l.addr), w.join(fmt.Sprintf("full%d", i)))
+		full, err := b.pgpull(ctx, fmt.Sprintf("full%d", i), "backup", "-c", "fast", "-j", jobs, linkDSN(l.addr), sc.w.join(fmt.Sprintf("full%d", i)))
 		if err != nil {
 			return err
 		}
 		full.link, full.kind = l.name, "full backup"
-		os.RemoveAll(w.join(fmt.Sprintf("full%d", i)))
-		refresh, err := pgpull(fmt.Sprintf("refresh%d", i), "backup", "--refresh", "-c", "fast", "-j", strconv.Itoa(s.jobs), dsn(l.addr), copies[i])
+		os.RemoveAll(sc.w.join(fmt.Sprintf("full%d", i)))
+		refresh, err := b.pgpull(ctx, fmt.Sprintf("refresh%d", i), "backup", "--refresh", "-c", "fast", "-j", jobs, linkDSN(l.addr), copies[i])
 		if err != nil {
 			return err
 		}
 		refresh.link, refresh.kind = l.name, "refresh"
 		runs = append(runs, full, refresh)
 	}
-	size, err := databaseBytes(ctx, src.TCPDSN())
+	report, err := b.report(ctx, string(done[1]), runs)
 	if err != nil {
 		return err
 	}
-	m := describeMachine()
-	var b strings.Builder
-	fmt.Fprintf(&b, "## Scenario: refresh\n\n")
-	fmt.Fprintf(&b, "- measured: %s UTC, took %.0f s\n", began.UTC().Format("2006-01-02 15:04"), time.Since(began).Seconds())
-	fmt.Fprintf(&b, "- machine: %d CPUs (%s), load average at start %s; shared with other work (other helpers' builds and tests), so expect noise\n",
-		m.CPUs, m.CPUModel, m.LoadAvg)
-	fmt.Fprintf(&b, "- data set: pgbench scale %d, %d MB in databases; data checksums on; then %s pgbench transactions and a checkpoint between the earlier backup and the runs\n",
-		s.scale, size/1e6, changed)
-	fmt.Fprintf(&b, "- command: `go run ./bench refresh --scale %d --transactions %d --jobs %d --latency %s --bandwidth %s`\n",
-		s.scale, s.transactions, s.jobs, s.latency, s.bandwidth)
-	fmt.Fprintf(&b, "- runs: `pgpull backup -c fast -j %d DSN DIR` into an empty DIR (full backup), and `pgpull backup --refresh -c fast -j %d DSN COPY` "+
-		"where COPY is a full backup taken before the transactions; one run each; bytes counted by a proxy in front of the server; "+
-		"server CPU is the user+system time of the backends that ended (the postmaster's reaped children)\n\n", s.jobs, s.jobs)
-	fmt.Fprintln(&b, "| link | run | wall s | MB server→client | pgpull CPU s | server CPU s |")
-	fmt.Fprintln(&b, "|---|---|---|---|---|---|")
-	for _, r := range runs {
-		fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.1f | %.1f |\n", r.link, r.kind, r.wall.Seconds(), float64(r.wire)/1e6, r.clientCPU, r.serverCPU)
-	}
-	fmt.Fprint(stdout, b.String())
+	fmt.Fprint(stdout, report)
 	if s.logDir != "" {
-		if log, err := os.ReadFile(src.LogFile); err == nil {
+		if log, err := os.ReadFile(b.src.LogFile); err == nil {
 			_ = os.WriteFile(filepath.Join(s.logDir, "server.log"), log, 0o644)
 		}
 	}
 	if s.results != "" {
-		return replaceSection(s.results, "refresh", b.String())
+		return replaceSection(s.results, "refresh", report)
 	}
 	return nil
+}
+
+// pgpull runs pgpull with args and measures it; with --log, its trace and profile go to the log
+// directory as name.log and name.pprof.
+func (b *refreshBench) pgpull(ctx context.Context, name string, args ...string) (refreshRun, error) {
+	var trace *stampedWriter
+	if b.s.logDir != "" {
+		f, err := os.Create(filepath.Join(b.s.logDir, name+".log"))
+		if err != nil {
+			return refreshRun{}, err
+		}
+		defer f.Close()
+		trace = &stampedWriter{w: f, start: time.Now()}
+		args = append([]string{args[0], "-v", "--show-sql", "--cpuprofile", filepath.Join(b.s.logDir, name+".pprof")}, args[1:]...)
+	}
+	cmd := exec.CommandContext(ctx, b.sc.bin, args...)
+	if trace != nil {
+		cmd.Stderr = trace
+	}
+	before, server0 := b.sc.counter.n.Load(), serverCPU(b.src)
+	u, err := runChild(ctx, cmd)
+	if err != nil {
+		return refreshRun{}, fmt.Errorf("pgpull %s: %w", strings.Join(args, " "), err)
+	}
+	return refreshRun{wall: u.wall, wire: b.sc.counter.n.Load() - before, clientCPU: (u.user + u.sys).Seconds(),
+		serverCPU: serverCPU(b.src) - server0}, nil
+}
+
+// report is the scenario's section: changed is the number of pgbench transactions between the
+// earlier backups and the runs.
+func (b *refreshBench) report(ctx context.Context, changed string, runs []refreshRun) (string, error) {
+	s := b.s
+	size, err := databaseBytes(ctx, b.src.TCPDSN())
+	if err != nil {
+		return "", err
+	}
+	m := describeMachine()
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "## Scenario: refresh\n\n")
+	fmt.Fprintf(&sb, "- measured: %s UTC, took %.0f s\n", b.sc.began.UTC().Format("2006-01-02 15:04"), time.Since(b.sc.began).Seconds())
+	fmt.Fprintf(&sb, "- machine: %d CPUs (%s), load average at start %s; shared with other work (other helpers' builds and tests), so expect noise\n",
+		m.CPUs, m.CPUModel, m.LoadAvg)
+	fmt.Fprintf(&sb, "- data set: pgbench scale %d, %d MB in databases; data checksums on; then %s pgbench transactions and a checkpoint between the earlier backup and the runs\n",
+		s.scale, size/1e6, changed)
+	fmt.Fprintf(&sb, "- command: `go run ./bench refresh --scale %d --transactions %d --jobs %d --latency %s --bandwidth %s`\n",
+		s.scale, s.transactions, s.jobs, s.latency, s.bandwidth)
+	fmt.Fprintf(&sb, "- runs: `pgpull backup -c fast -j %d DSN DIR` into an empty DIR (full backup), and `pgpull backup --refresh -c fast -j %d DSN COPY` "+
+		"where COPY is a full backup taken before the transactions; one run each; bytes counted by a proxy in front of the server; "+
+		"server CPU is the user+system time of the backends that ended (the postmaster's reaped children)\n\n", s.jobs, s.jobs)
+	fmt.Fprintln(&sb, "| link | run | wall s | MB server→client | pgpull CPU s | server CPU s |")
+	fmt.Fprintln(&sb, "|---|---|---|---|---|---|")
+	for _, r := range runs {
+		fmt.Fprintf(&sb, "| %s | %s | %.1f | %.1f | %.1f | %.1f |\n", r.link, r.kind, r.wall.Seconds(), float64(r.wire)/1e6, r.clientCPU, r.serverCPU)
+	}
+	return sb.String(), nil
 }
 
 // serverCPU is the user+system seconds of the server's finished backends: the postmaster's

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,37 +16,18 @@ import (
 
 // restoreSettings are the restore command's flags.
 type restoreSettings struct {
-	scale     int
-	jobs      int
-	compress  string
-	rounds    int
-	latency   time.Duration
-	bandwidth string
-	results   string
-	noisy     bool
+	compress string
+	scenarioFlags
 }
 
 func restoreCommand(stdout, stderr io.Writer) *ffcli.Command {
 	var s restoreSettings
-	fs := flag.NewFlagSet("bench restore", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.IntVar(&s.scale, "scale", 30, "pgbench scale factor of the data set (30 is about 450 MB)")
-	fs.IntVar(&s.jobs, "jobs", 4, "pgpull restore -j: ranged reads at once")
-	fs.StringVar(&s.compress, "compress", "zstd", "pgpull backup -Z of the backup restored: none, gzip or zstd")
-	fs.IntVar(&s.rounds, "rounds", 3, "interleaved rounds; the table gives each form's median")
-	fs.DurationVar(&s.latency, "latency", 20*time.Millisecond, "delay each way on the shaped link")
-	fs.StringVar(&s.bandwidth, "bandwidth", "200Mbit", "cap per connection and direction on the shaped link")
-	fs.StringVar(&s.results, "results", "", "write the figures as the restore section of this results file, e.g. bench/RESULTS.md")
-	fs.BoolVar(&s.noisy, "noisy", false, "measure even when other work keeps the machine busy, and mark the figures so")
-	return &ffcli.Command{
-		Name:       "restore",
-		ShortUsage: "go run ./bench restore [flags]",
-		ShortHelp:  "time pgpull restore s3://... beside aws s3 cp - | zstd -d | tar -x from a local S3 store (weed), locally and over a shaped link",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, _ []string) error {
-			return runRestoreBench(ctx, s, stdout, stderr)
-		},
-	}
+	cmd := newSubcommand("restore", "time pgpull restore s3://... beside aws s3 cp - | zstd -d | tar -x from a local S3 store (weed), locally and over a shaped link",
+		stderr, func(ctx context.Context) error { return runRestoreBench(ctx, s, stdout, stderr) })
+	s.register(cmd.FlagSet, scenarioFlagSpec{section: "restore", scale: 30, scaleSize: "450 MB", jobs: "pgpull restore -j: ranged reads at once",
+		rounds: "interleaved rounds; the table gives each form's median", link: true, noisy: true})
+	cmd.FlagSet.StringVar(&s.compress, "compress", "zstd", "pgpull backup -Z of the backup restored: none, gzip or zstd")
+	return cmd
 }
 
 // restoreCodecs are the -Z the scenario takes: the object's name ends with ext, and decompress
@@ -75,54 +55,40 @@ type restoreBench struct {
 }
 
 func runRestoreBench(ctx context.Context, s restoreSettings, stdout, stderr io.Writer) (err error) {
-	bps, err := parseBandwidth(s.bandwidth)
-	if err != nil {
-		return err
-	}
 	codec, ok := restoreCodecs[s.compress]
 	if !ok {
 		return fmt.Errorf("--compress %q: use none, gzip or zstd", s.compress)
 	}
-	quiet, err := checkQuiet(s.noisy)
+	sc, err := startScenario(ctx, s.scenarioFlags)
 	if err != nil {
 		return err
 	}
-	began := time.Now()
-	w, bin, err := newWorkDirWithPgpull(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	b := &restoreBench{s: s, w: w, quiet: quiet, samples: map[string][]childUsage{}, stderr: stderr, env: s3BenchEnv(w)}
-	store, err := startBenchStore(ctx, w)
+	defer sc.closeInto(&err)
+	b := &restoreBench{s: s, w: sc.w, quiet: sc.quiet, samples: map[string][]childUsage{}, stderr: stderr, env: s3BenchEnv(sc.w)}
+	store, err := startBenchStore(ctx, sc.w)
 	if err != nil {
 		return err
 	}
 	defer store.Stop()
-	size, err := b.backup(ctx, bin, store.Endpoint())
+	size, err := b.backup(ctx, sc.bin, store.Endpoint())
 	if err != nil {
 		return err
 	}
-	shaper, err := startNetShaper(strings.TrimPrefix(store.Endpoint(), "http://"), s.latency, bps)
+	shaped, err := sc.shape(strings.TrimPrefix(store.Endpoint(), "http://"))
 	if err != nil {
 		return err
 	}
-	defer shaper.Close()
-	b.addForms(bin, codec.ext, codec.decompress)
-	links := []struct{ name, endpoint string }{{"local", store.Endpoint()}, {fmt.Sprintf("%s/%s", s.latency, s.bandwidth), "http://" + shaper.Addr}}
+	b.addForms(sc.bin, codec.ext, codec.decompress)
+	links := []benchLink{{"local", store.Endpoint()}, {sc.shapedName(), "http://" + shaped}}
 	for round := 1; round <= s.rounds; round++ {
 		for _, l := range links {
 			fmt.Fprintf(stderr, "bench: round %d of %d, %s link\n", round, s.rounds, l.name)
-			if err := b.round(ctx, l.name, l.endpoint); err != nil {
+			if err := b.round(ctx, l.name, l.addr); err != nil {
 				return err
 			}
 		}
 	}
-	report := b.report(began, size)
+	report := b.report(sc.began, size)
 	fmt.Fprint(stdout, report)
 	if s.results != "" {
 		return replaceSection(s.results, "restore", report)

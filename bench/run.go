@@ -3,20 +3,16 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/peterbourgon/ff/v3/ffcli"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pgpull/pgpull/internal/testcluster"
 )
@@ -43,11 +39,12 @@ type runSettings struct {
 
 func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	var s runSettings
-	fs := flag.NewFlagSet("bench run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := newSubcommand("run", "time pgpull against pg_basebackup, pgBackRest and tar -c",
+		stderr, func(ctx context.Context) error { return runBench(ctx, s, stdout, stderr) })
+	fs := cmd.FlagSet
 	fs.StringVar(&s.dsn, "dsn", "", "back up this existing cluster instead of a scratch one (its data set is left as is)")
 	fs.StringVar(&s.pgdata, "pgdata", "", "with --dsn: the cluster's local data directory, for pgBackRest and the tar ceiling")
-	fs.BoolVar(&s.noisy, "noisy", false, "measure even when other work keeps the machine busy, and mark the figures so")
+	fs.BoolVar(&s.noisy, "noisy", false, noisyHelp)
 	fs.StringVar(&s.dataset, "dataset", "mixed:256MB", "scratch data set: pgbench:SCALE, mixed:SIZE, incompressible:SIZE, or empty (initdb's 22 MB: the tools' fixed costs)")
 	fs.StringVar(&s.jobs, "jobs", "1,2,4,8", "pgpull -j values; auto for -j auto")
 	fs.StringVar(&s.rangeSizes, "range-sizes", "8MB", "pgpull --range-size values")
@@ -64,15 +61,7 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&s.results, "results", "", "regenerate this scenario's section of a results file, e.g. bench/RESULTS.md")
 	fs.DurationVar(&s.runTimeout, "run-timeout", 30*time.Minute, "limit on one run of one tool")
 	fs.StringVar(&s.section, "section", "", "with --results: add this to the section's name (default: the scenario alone), so runs of one link on other data or tools keep sections of their own")
-	return &ffcli.Command{
-		Name:       "run",
-		ShortUsage: "go run ./bench run [flags]",
-		ShortHelp:  "time pgpull against pg_basebackup, pgBackRest and tar -c",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, _ []string) error {
-			return runBench(ctx, s, stdout, stderr)
-		},
-	}
+	return cmd
 }
 
 // benchPlan is the validated form of runSettings.
@@ -250,46 +239,9 @@ func runBench(ctx context.Context, s runSettings, stdout, stderr io.Writer) (err
 	if err != nil {
 		return err
 	}
-	t := &target{bindir: bins.Client, work: work, dsn: s.dsn, dataDir: s.pgdata}
-	t.pgbackrest, _ = exec.LookPath("pgbackrest")
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		var err error
-		t.pgpull, err = buildPgpull(gctx, work.path, "")
+	t, err := prepareTarget(ctx, s, p, work, bins, &rep, logf)
+	if err != nil {
 		return err
-	})
-	if p.matrix.pgpullLibzstd {
-		g.Go(func() error {
-			var err error
-			t.pgpullLibzstd, err = buildPgpull(gctx, work.path, "libzstd")
-			return err
-		})
-	}
-	if s.dsn == "" {
-		rep.Dataset = p.dataset.String()
-		logf("scratch cluster with data checksums, loading %s", p.dataset)
-		src, err := work.startCluster(ctx, "source", testcluster.Options{Checksums: true,
-			Conf: []string{"max_wal_size = 4GB", "checkpoint_timeout = 30min"}})
-		if err != nil {
-			return err
-		}
-		t.dsn, t.dataDir, t.socketDir, t.port = src.DSN(), src.DataDir, src.SocketDir, src.Port
-		g.Go(func() error { return p.dataset.load(gctx, src) })
-	} else {
-		rep.Dataset = "existing cluster at --dsn"
-		if err := t.fillFromDSN(); err != nil {
-			return err
-		}
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	if p.matrix.serverCompress() {
-		logf("installing pgpull's server-compress helper")
-		if err := t.installHelper(ctx); err != nil {
-			return err
-		}
 	}
 	if rep.DataBytes, err = databaseBytes(ctx, t.dsn); err != nil {
 		return err
@@ -310,22 +262,11 @@ func runBench(ctx context.Context, s runSettings, stdout, stderr io.Writer) (err
 	}
 
 	if p.latency > 0 || p.bandwidth > 0 {
-		cfg, err := pgx.ParseConfig(t.dsn)
-		if err != nil {
-			return err
-		}
-		host := cfg.Host
-		if strings.HasPrefix(host, "/") {
-			host = "127.0.0.1" // the scratch cluster listens there too
-		}
-		shaper, err := startNetShaper(net.JoinHostPort(host, strconv.Itoa(int(cfg.Port))), p.latency, p.bandwidth)
+		shaper, err := t.shapeLink(p, logf)
 		if err != nil {
 			return err
 		}
 		defer shaper.Close()
-		h, port, _ := net.SplitHostPort(shaper.Addr)
-		t.dsn = fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable", h, port, cfg.User, cfg.Database)
-		logf("clients go through a proxy at %s: %s", shaper.Addr, p.scenario())
 	}
 
 	configs := p.matrix.configs()
@@ -357,24 +298,6 @@ func runBench(ctx context.Context, s runSettings, stdout, stderr io.Writer) (err
 	return writeOutputs(rep, p, s, stdout, logf)
 }
 
-// fillFromDSN learns the socket directory and port of an existing cluster,
-// which pgBackRest needs.
-func (t *target) fillFromDSN() error {
-	cfg, err := pgx.ParseConfig(t.dsn)
-	if err != nil {
-		return fmt.Errorf("--dsn: %w", err)
-	}
-	t.port = int(cfg.Port)
-	if strings.HasPrefix(cfg.Host, "/") {
-		t.socketDir = cfg.Host
-	} else {
-		t.socketDir = "/var/run/postgresql"
-	}
-	return nil
-}
-
-// databaseBytes is the size of all databases: the common numerator of every
-// MB/s figure, so compressed and uncompressed runs compare by time.
 // describeServer records which PostgreSQL the run backs up: version(), and for a scratch
 // cluster the binaries' directory when PGPULL_PG_BIN chose them. It returns the major version.
 func describeServer(ctx context.Context, dsn string, scratch bool, bins testcluster.Binaries, rep *benchReport) (int, error) {
@@ -398,6 +321,8 @@ func describeServer(ctx context.Context, dsn string, scratch bool, bins testclus
 	return num / 10000, nil
 }
 
+// databaseBytes is the size of all databases: the common numerator of every
+// MB/s figure, so compressed and uncompressed runs compare by time.
 func databaseBytes(ctx context.Context, dsn string) (int64, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,31 +17,17 @@ import (
 
 // s3Settings are the s3 command's flags.
 type s3Settings struct {
-	scale    int
-	jobs     int
 	compress string
-	rounds   int
-	results  string
+	scenarioFlags
 }
 
 func s3Command(stdout, stderr io.Writer) *ffcli.Command {
 	var s s3Settings
-	fs := flag.NewFlagSet("bench s3", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.IntVar(&s.scale, "scale", 30, "pgbench scale factor of the data set (30 is about 450 MB)")
-	fs.IntVar(&s.jobs, "jobs", 4, "pgpull -j")
-	fs.StringVar(&s.compress, "compress", "none", "pgpull -Z")
-	fs.IntVar(&s.rounds, "rounds", 3, "runs of each form, taken in turn")
-	fs.StringVar(&s.results, "results", "", "write the figures as the s3 section of this results file, e.g. bench/RESULTS.md")
-	return &ffcli.Command{
-		Name:       "s3",
-		ShortUsage: "go run ./bench s3 [flags]",
-		ShortHelp:  "time pgpull writing to a local S3 store (weed) beside a tar stream piped into aws s3 cp - and one to /dev/null",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, _ []string) error {
-			return runS3Bench(ctx, s, stdout, stderr)
-		},
-	}
+	cmd := newSubcommand("s3", "time pgpull writing to a local S3 store (weed) beside a tar stream piped into aws s3 cp - and one to /dev/null",
+		stderr, func(ctx context.Context) error { return runS3Bench(ctx, s, stdout, stderr) })
+	s.register(cmd.FlagSet, scenarioFlagSpec{section: "s3", scale: 30, scaleSize: "450 MB", jobs: "pgpull -j", rounds: "runs of each form, taken in turn"})
+	cmd.FlagSet.StringVar(&s.compress, "compress", "none", "pgpull -Z")
+	return cmd
 }
 
 const (
@@ -73,22 +58,17 @@ type s3Form struct {
 }
 
 func runS3Bench(ctx context.Context, s s3Settings, stdout, stderr io.Writer) (err error) {
-	began := time.Now()
-	w, bin, err := newWorkDirWithPgpull(ctx)
+	sc, err := startScenario(ctx, s.scenarioFlags)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	store, err := startBenchStore(ctx, w)
+	defer sc.closeInto(&err)
+	store, err := startBenchStore(ctx, sc.w)
 	if err != nil {
 		return err
 	}
 	defer store.Stop()
-	src, err := w.startPgbench(ctx, testcluster.Options{Checksums: true}, s.scale, stderr)
+	src, err := sc.w.startPgbench(ctx, testcluster.Options{Checksums: true}, s.scale, stderr)
 	if err != nil {
 		return err
 	}
@@ -97,7 +77,7 @@ func runS3Bench(ctx context.Context, s s3Settings, stdout, stderr io.Writer) (er
 		return err
 	}
 
-	backup := fmt.Sprintf("%q backup -c fast -j %d -Z %s %q", bin, s.jobs, s.compress, src.TCPDSN())
+	backup := fmt.Sprintf("%q backup -c fast -j %d -Z %s %q", sc.bin, s.jobs, s.compress, src.TCPDSN())
 	forms := []*s3Form{
 		{name: "pgpull to s3:// (native multipart)", command: fmt.Sprintf("%s --s3-endpoint %s s3://%s/native", backup, store.Endpoint(), s3BenchBucket)},
 		{name: "pgpull - > /dev/null (tar stream, no store)", command: backup + " - > /dev/null"},
@@ -109,7 +89,7 @@ func runS3Bench(ctx context.Context, s s3Settings, stdout, stderr io.Writer) (er
 	} else {
 		fmt.Fprintln(stderr, "bench: no aws CLI on PATH: the piped form is left out (apt-get install awscli)")
 	}
-	env := s3BenchEnv(w)
+	env := s3BenchEnv(sc.w)
 	for r := 1; r <= s.rounds; r++ {
 		for _, f := range forms {
 			fmt.Fprintf(stderr, "bench: round %d: %s\n", r, f.name)
@@ -126,7 +106,7 @@ func runS3Bench(ctx context.Context, s s3Settings, stdout, stderr io.Writer) (er
 	m := describeMachine()
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Scenario: s3\n\n")
-	fmt.Fprintf(&b, "- measured: %s UTC, took %.0f s\n", began.UTC().Format("2006-01-02 15:04"), time.Since(began).Seconds())
+	fmt.Fprintf(&b, "- measured: %s UTC, took %.0f s\n", sc.began.UTC().Format("2006-01-02 15:04"), time.Since(sc.began).Seconds())
 	fmt.Fprintf(&b, "- machine: %d CPUs (%s), load average at start %s; the store (SeaweedFS weed mini, loopback, data on the same disk) shares them\n",
 		m.CPUs, m.CPUModel, m.LoadAvg)
 	fmt.Fprintf(&b, "- data set: pgbench scale %d, %d MB in databases; data checksums on\n", s.scale, size/1e6)

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,28 +23,21 @@ type walfeedSettings struct {
 	interval time.Duration
 	message  int
 	clients  int
-	linkFlags
+	scenarioFlags
 }
 
 func walfeedCommand(stdout, stderr io.Writer) *ffcli.Command {
 	var s walfeedSettings
-	fs := flag.NewFlagSet("bench walfeed", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := newSubcommand("walfeed", "the WAL rate pgpull wal keeps up with, locally and over a shaped link",
+		stderr, func(ctx context.Context) error { return runWALFeedBench(ctx, s, stdout, stderr) })
+	fs := cmd.FlagSet
 	fs.StringVar(&s.rates, "rates", "4,8,16,32,64,128,max", "WAL rates to offer in turn, in MB/s; max is pgbench unthrottled")
 	fs.DurationVar(&s.step, "step", 20*time.Second, "how long each rate is offered")
 	fs.DurationVar(&s.interval, "interval", 2*time.Second, "the feed's --interval")
 	fs.IntVar(&s.message, "message", 128<<10, "bytes of WAL each pgbench transaction writes (one logical message)")
 	fs.IntVar(&s.clients, "clients", 4, "pgbench -c")
-	s.register(fs, "walfeed")
-	return &ffcli.Command{
-		Name:       "walfeed",
-		ShortUsage: "go run ./bench walfeed [flags]",
-		ShortHelp:  "the WAL rate pgpull wal keeps up with, locally and over a shaped link",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, _ []string) error {
-			return runWALFeedBench(ctx, s, stdout, stderr)
-		},
-	}
+	s.register(fs, scenarioFlagSpec{section: "walfeed", link: true, noisy: true})
+	return cmd
 }
 
 // walfeedSlot is the slot the measured feeds hold WAL with: a feed that falls behind loses
@@ -74,15 +65,11 @@ func runWALFeedBench(ctx context.Context, s walfeedSettings, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	sc, err := startLinkScenario(ctx, s.linkFlags)
+	sc, err := startScenario(ctx, s.scenarioFlags)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := sc.Close(); err == nil {
-			err = cerr
-		}
-	}()
+	defer sc.closeInto(&err)
 	b := &walBench{s: s, w: sc.w, bin: sc.bin, quiet: sc.quiet, stderr: stderr}
 	if err := b.prepare(ctx); err != nil {
 		return err
@@ -134,10 +121,8 @@ func (b *walBench) link(ctx context.Context, name, addr, dir string, rates []flo
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return err
 	}
-	host, port, _ := net.SplitHostPort(addr)
-	dsn := fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable", host, port)
 	feed, err := startWALFeed(ctx, b.bin, b.w.join("feed-"+filepath.Base(dir)+".log"),
-		"--slot", walfeedSlot, "--interval", b.s.interval.String(), dsn, dir)
+		"--slot", walfeedSlot, "--interval", b.s.interval.String(), linkDSN(addr), dir)
 	if err != nil {
 		return err
 	}
