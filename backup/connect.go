@@ -6,6 +6,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,9 @@ type Options struct {
 	// ServerCompressAuto has Connect decide ServerCompress from a probe of the link and the data
 	// (Tuning.ServerCompress).
 	ServerCompressAuto bool
+	// ServerCodec is the codec the helper must compress with ("zstd", "lz4" or "zlib"); "" lets
+	// pgpull choose: the smallest output, or with ServerCompressAuto the probe's pick.
+	ServerCodec string
 	// CheckWAL reads the WAL's records as they pass, and fails the backup on WAL that would not
 	// take recovery to the stop LSN.
 	CheckWAL bool
@@ -77,7 +81,7 @@ type Backup struct {
 	NoSlot    string
 	walRisk   session.WALRisk
 	walSample *session.WALSample
-	// ServerCodec is the codec --server-compress's helper uses on this server ("lz4", "zstd" or
+	// ServerCodec is the codec --server-compress's helper uses on this server ("zstd", "lz4" or
 	// "zlib"); "" without --server-compress.
 	ServerCodec string
 	// ServerCompressWhy, with Options.ServerCompressAuto, says what the probe found and why it
@@ -140,10 +144,14 @@ func (b *Backup) inspect(ctx context.Context) error {
 			return err
 		}
 	case b.opts.ServerCompress:
-		if b.ServerCodec, err = session.CheckHelper(ctx, b.conn); err != nil {
+		codecs, err := session.CheckHelper(ctx, b.conn)
+		if err != nil {
 			return err
 		}
-		b.opts.Log("--server-compress: the server's helper compresses with %s", b.ServerCodec)
+		if b.ServerCodec, err = session.PickCodec(codecs, b.opts.ServerCodec); err != nil {
+			return err
+		}
+		b.opts.Log("--server-compress: the server's helper compresses with %s (it has %s)", b.ServerCodec, strings.Join(codecs, ", "))
 	}
 	// The control session, the lister and the WAL scanner each hold one connection besides the
 	// jobs, and an incremental backup's pass 1 one more.

@@ -357,7 +357,7 @@ func (r *run) fetchPool() *fetch.Pool {
 			w.Pages = r.pages
 		}
 		if b.opts.ServerCompress {
-			w.Reader = &fetch.Compressed{}
+			w.Reader = &fetch.Compressed{Codec: b.ServerCodec}
 		}
 		return w
 	}

@@ -10,39 +10,75 @@ import (
 
 // TestServerCompressRule holds --server-compress=auto to what docs/server-compress.md says: on
 // where the link, not the helper, sets a connection's pace and the data shrinks; off on a link as
-// fast as the helper, on data that keeps its size, and with nothing to sample; and the reason
-// names the figures it weighed.
+// fast as the helper, on data that keeps its size, and with nothing to sample; zstd where the
+// link is shared by many jobs and its smaller output pays for its slower helper, lz4 where the
+// helper's speed counts more; and the reason names the figures it weighed.
 func TestServerCompressRule(t *testing.T) {
 	const mb = 1 << 20
-	probe := func(ratio float64, helperMBs, linkMBs float64) session.HelperProbe {
-		return session.HelperProbe{Path: "base/5/16396", Bytes: mb, Compressed: int64(ratio * mb), CPUs: 2,
-			HelperTime: time.Duration(float64(time.Second) / helperMBs), Transfer: time.Duration(float64(time.Second) / linkMBs),
-			RoundTrip: 40 * time.Millisecond}
+	codec := func(name string, ratio, helperMBs float64) session.CodecProbe {
+		return session.CodecProbe{Codec: name, Bytes: mb, Compressed: int64(ratio * mb),
+			HelperTime: time.Duration(float64(time.Second) / helperMBs)}
 	}
+	probe := func(linkMBs float64, codecs ...session.CodecProbe) session.HelperProbe {
+		return session.HelperProbe{Path: "base/5/16396", Bytes: mb, Codecs: codecs, CPUs: 2,
+			Transfer: time.Duration(float64(time.Second) / linkMBs), RoundTrip: 40 * time.Millisecond}
+	}
+	// pgbench scale 20 on the bench machine: 16 MB of 337 in zstd, 39 MB in lz4.
+	pgbenchZstd, pgbenchLZ4 := codec("zstd", 0.047, 400), codec("lz4", 0.115, 870)
 	tests := []struct {
 		name  string
 		probe session.HelperProbe
 		jobs  int
-		on    bool
+		codec string // "" for off
 		why   string
 	}{
-		{"pgbench data over the bench link", probe(0.06, 800, 25), 8, true, "compressed to 6% with lz4"},
-		{"pgbench data on a local socket", probe(0.06, 800, 1000), 8, false, "under the 1.25x it takes"},
-		{"pgbench data on a gigabit LAN", probe(0.06, 800, 118), 2, true, "each connection would move"},
-		{"random bytes over the bench link", probe(1.004, 300, 25), 8, false, "does not shrink to 80%"},
+		{"pgbench data over the bench link", probe(25, pgbenchZstd, pgbenchLZ4), 8, "zstd", "compressed to 5% with zstd at 419 MB/s, to 11% with lz4"},
+		{"pgbench data over the bench link, lz4 alone", probe(25, pgbenchLZ4), 8, "lz4", "compressing with lz4, each connection would move"},
+		{"pgbench data on a local socket", probe(1000, pgbenchZstd, pgbenchLZ4), 8, "", "under the 1.25x it takes"},
+		{"pgbench data on a gigabit LAN, 2 jobs", probe(118, pgbenchZstd, pgbenchLZ4), 2, "lz4", "each connection would move"},
+		{"random bytes over the bench link", probe(25, codec("zstd", 1.0001, 600), codec("lz4", 1.004, 300)), 8, "", "does not shrink to 80%"},
 		// bench/RESULTS.md, mixed:256MB: -j8 with the helper as fast as without it, on 2 CPUs.
-		{"half random over the bench link, 8 jobs on 2 CPUs", probe(0.55, 300, 25), 8, false, "(2 CPUs for 8 jobs)"},
-		{"half random over the bench link, 2 jobs on 2 CPUs", probe(0.55, 300, 25), 2, true, "compressed to 55%"},
-		{"a helper slower than the link", probe(0.3, 20, 25), 1, false, "under the 1.25x"},
-		{"an empty database", session.HelperProbe{}, 8, false, "no table data to sample"},
+		{"half random over the bench link, 8 jobs on 2 CPUs", probe(25, codec("lz4", 0.55, 300)), 8, "", "(2 CPUs for 8 jobs)"},
+		{"half random over the bench link, 2 jobs on 2 CPUs", probe(25, codec("lz4", 0.55, 300)), 2, "lz4", "compressed to 55%"},
+		{"a helper slower than the link", probe(25, codec("zlib", 0.3, 20)), 1, "", "under the 1.25x"},
+		{"an empty database", session.HelperProbe{}, 8, "", "no table data to sample"},
 	}
 	rule := DefaultTuning().ServerCompress
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			on, why := rule.weigh(tt.probe, "lz4", tt.jobs)
-			if on != tt.on || !strings.Contains(why, tt.why) {
-				t.Errorf("weigh = %v, %q; want %v and %q", on, why, tt.on, tt.why)
+			on, codec, why := rule.weigh(tt.probe, tt.jobs)
+			if on != (tt.codec != "") || codec != tt.codec || !strings.Contains(why, tt.why) {
+				t.Errorf("weigh = %v, %q, %q; want codec %q and %q", on, codec, why, tt.codec, tt.why)
 			}
 		})
+	}
+}
+
+// TestProbeCodecs: the probe tries zstd and lz4 where the server has them, zlib only alone, and
+// the codec asked for alone.
+func TestProbeCodecs(t *testing.T) {
+	tests := []struct {
+		have []string
+		want string
+		try  string
+		err  string
+	}{
+		{[]string{"zstd", "lz4", "zlib"}, "", "zstd lz4", ""},
+		{[]string{"lz4", "zlib"}, "", "lz4", ""},
+		{[]string{"zlib"}, "", "zlib", ""},
+		{[]string{"zstd", "lz4", "zlib"}, "lz4", "lz4", ""},
+		{[]string{"lz4", "zlib"}, "zstd", "", "no zstd (it has lz4, zlib); install python3-zstandard"},
+	}
+	for _, tt := range tests {
+		try, err := probeCodecs(tt.have, tt.want)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("probeCodecs(%v, %q): %v; want %q", tt.have, tt.want, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || strings.Join(try, " ") != tt.try {
+			t.Errorf("probeCodecs(%v, %q) = %v, %v; want %s", tt.have, tt.want, try, err, tt.try)
+		}
 	}
 }

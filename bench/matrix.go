@@ -19,15 +19,17 @@ const (
 )
 
 // compression is one --compress value: none, gzip:LEVEL or zstd:LEVEL, done by the client; or
-// done by the server: "server" is pgpull --server-compress (its helper picks the codec; the output
-// is uncompressed), "server-auto" pgpull --server-compress=auto (its probe decides whether),
-// server-gzip:LEVEL, server-lz4:LEVEL and server-zstd:LEVEL are pg_basebackup's.
+// done by the server: "server" is pgpull --server-compress (pgpull picks the codec; the output is
+// uncompressed), "server=CODEC" the same with --server-compress=CODEC, "server-auto" pgpull
+// --server-compress=auto (its probe decides whether and with which codec), server-gzip:LEVEL,
+// server-lz4:LEVEL and server-zstd:LEVEL are pg_basebackup's.
 //
 // zstd:LEVEL:workers=N is pg_basebackup's client-zstd with N compression threads (accepted by
 // pg_basebackup 15 and later); pgpull always compresses on every core, so it has no such row.
 type compression struct {
 	server  bool
 	auto    bool   // pgpull's server compression left to its probe
+	codec   string // the codec pgpull's server compression is told to use; "" for its choice
 	algo    string // "none", "gzip", "zstd" or "lz4"; "" for pgpull's server compression
 	level   int
 	workers int // pg_basebackup's zstd workers; 0 for none
@@ -37,6 +39,12 @@ func parseCompression(s string) (compression, error) {
 	s = strings.TrimSpace(s)
 	if s == "server" || s == "server-auto" {
 		return compression{server: true, auto: s == "server-auto"}, nil
+	}
+	if codec, ok := strings.CutPrefix(s, "server="); ok {
+		if codec != "zstd" && codec != "lz4" && codec != "zlib" {
+			return compression{}, fmt.Errorf("compression %q: use server=zstd, server=lz4 or server=zlib", s)
+		}
+		return compression{server: true, codec: codec}, nil
 	}
 	if rest, ok := strings.CutPrefix(s, "server-"); ok {
 		algo, lvl, hasLevel := strings.Cut(rest, ":")
@@ -83,6 +91,8 @@ func (c compression) String() string {
 	switch {
 	case c.auto:
 		return "server-auto"
+	case c.server && c.codec != "":
+		return "server=" + c.codec
 	case c.server && c.algo == "":
 		return "server"
 	case c.server:
@@ -105,6 +115,8 @@ func (c compression) pgpullArgs() []string {
 	switch {
 	case c.auto:
 		return []string{"--server-compress=auto", "-Z", "none"}
+	case c.server && c.codec != "":
+		return []string{"--server-compress=" + c.codec, "-Z", "none"}
 	case c.server:
 		return []string{"--server-compress", "-Z", "none"}
 	}

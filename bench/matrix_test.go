@@ -111,7 +111,7 @@ func TestMatrixLibzstd(t *testing.T) {
 
 func TestParseCompression(t *testing.T) {
 	for in, want := range map[string]string{"none": "none", "gzip": "gzip:1", "gzip:6": "gzip:6", "zstd:3": "zstd:3",
-		"server": "server", "server-auto": "server-auto", "server-lz4": "server-lz4:1", "server-zstd:1": "server-zstd:1", "server-gzip:3": "server-gzip:3"} {
+		"server": "server", "server=lz4": "server=lz4", "server-auto": "server-auto", "server-lz4": "server-lz4:1", "server-zstd:1": "server-zstd:1", "server-gzip:3": "server-gzip:3"} {
 		c, err := parseCompression(in)
 		if err != nil || c.String() != want {
 			t.Errorf("parseCompression(%q) = %v, %v; want %s", in, c, err, want)
@@ -120,7 +120,10 @@ func TestParseCompression(t *testing.T) {
 	if c, _ := parseCompression("server-auto"); strings.Join(c.pgpullArgs(), " ") != "--server-compress=auto -Z none" || c.forBasebackup() {
 		t.Errorf("server-auto: pgpull %q, for pg_basebackup %v; want --server-compress=auto -Z none, pgpull's alone", c.pgpullArgs(), c.forBasebackup())
 	}
-	for _, bad := range []string{"", "lz4", "gzip:0", "gzip:10", "zstd:x", "none:1", "server-none", "server-zstd:0", "server:1"} {
+	if c, _ := parseCompression("server=lz4"); strings.Join(c.pgpullArgs(), " ") != "--server-compress=lz4 -Z none" || c.forBasebackup() {
+		t.Errorf("server=lz4: pgpull %q, for pg_basebackup %v; want --server-compress=lz4 -Z none, pgpull's alone", c.pgpullArgs(), c.forBasebackup())
+	}
+	for _, bad := range []string{"", "lz4", "gzip:0", "gzip:10", "zstd:x", "none:1", "server-none", "server-zstd:0", "server:1", "server=gzip"} {
 		if _, err := parseCompression(bad); err == nil {
 			t.Errorf("parseCompression(%q) accepted", bad)
 		}

@@ -50,7 +50,7 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&s.rangeSizes, "range-sizes", "8MB", "pgpull --range-size values")
 	fs.StringVar(&s.walChecks, "wal-check", "on", "pgpull's WAL check: on, off (--no-check-wal), or on,off to measure its cost")
 	fs.StringVar(&s.compress, "compress", "none,gzip:1,zstd:1", "compressions, each run by every tool: none, gzip:N, zstd:N; "+
-		"on the server: server (pgpull --server-compress, helper installed), server-auto (--server-compress=auto), server-gzip:N, server-lz4:N, server-zstd:N (pg_basebackup)")
+		"on the server: server (pgpull --server-compress, helper installed), server=zstd|lz4|zlib (--server-compress=CODEC), server-auto (--server-compress=auto), server-gzip:N, server-lz4:N, server-zstd:N (pg_basebackup)")
 	fs.StringVar(&s.tools, "tools", "pgpull,pg_basebackup,pgbackrest,tar", "tools to run; missing ones are skipped with a note; "+
 		"pgpull-libzstd is pgpull built with -tags libzstd (needs a C compiler), run for the zstd compressions")
 	fs.StringVar(&s.pgbackrestJob, "pgbackrest-jobs", "", "pgBackRest process-max values (default: --jobs)")

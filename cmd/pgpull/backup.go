@@ -94,8 +94,8 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.StringVar(&f.manifestSums, "manifest-checksums", "CRC32C", "file checksum `ALGORITHM` in backup_manifest: CRC32C, SHA224, SHA256, SHA384, SHA512 or NONE")
 	fs.BoolVar(&f.noManifest, "no-manifest", false, "write no backup_manifest")
 	fs.BoolVar(&f.noVerifyPages, "no-verify-checksums", false, "do not verify data page checksums")
-	fs.VarPF(&f.serverCompress, "server-compress", "", "compress on the server with pgpull's helper function (see pgpull grants --server-compress); "+
-		"=auto: only where a probe of the link and a sample of the data at the start says it pays (-v says why)").NoOptDefVal = "true"
+	fs.VarPF(&f.serverCompress, "server-compress", "", "compress on the server with pgpull's helper function (see pgpull grants --server-compress), with zstd where the server has it; "+
+		"=auto: only where a probe of the link and a sample of the data at the start says it pays, with the codec it finds best (-v says why); =zstd, =lz4 or =zlib: with that codec").NoOptDefVal = "true"
 	fs.BoolVar(&f.noCheckWAL, "no-check-wal", false, "do not read the WAL's records as they are copied (they are, by default, up to the stop LSN)")
 	fs.BoolVarP(&f.recoveryConf, "write-recovery-conf", "R", false, "make the copy a standby of the server: standby.signal and primary_conninfo (with -S, primary_slot_name)")
 	f.slot.add(fs)
@@ -116,6 +116,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	complete(fs, "checkpoint", "fast", "spread")
 	complete(fs, "format", "plain", "tar")
 	complete(fs, "compress", "none", "gzip", "zstd", "zstd:1", "server-zstd:1", "server-lz4", "server-gzip")
+	complete(fs, "server-compress", "auto", "zstd", "lz4", "zlib", "false")
 	complete(fs, "wal-method", "stream", "fetch")
 	complete(fs, "manifest-checksums", "CRC32C", "SHA224", "SHA256", "SHA384", "SHA512", "NONE")
 	complete(fs, "pgdata", dirValue)
@@ -178,6 +179,10 @@ func (f backupFlags) plan(args []string, stdout, rawStderr, logw io.Writer) (bac
 	}
 	p.opts.ServerCompress = f.serverCompress.on || p.choice.server
 	p.opts.ServerCompressAuto = f.serverCompress.auto && !p.choice.server
+	p.opts.ServerCodec = f.serverCompress.codec
+	if p.choice.server {
+		p.opts.ServerCodec = p.choice.serverCodec()
+	}
 	dflags := sinks.DestinationFlags{Format: f.format, Compress: p.choice.spec, Mapping: f.mapping, Force: f.force,
 		NoSync: f.noSync, Refresh: f.refresh}
 	if p.choice.server {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pgpull/pgpull/internal/compress"
+	"github.com/pgpull/pgpull/internal/session"
 )
 
 // compressForms is what -Z takes, for its errors.
@@ -99,11 +100,21 @@ func isNumber(s string) bool {
 	return err == nil
 }
 
+// serverCodec is the helper's codec that -Z server-METHOD names: gzip is zlib's stream on the
+// wire; "" without server-.
+func (c compressChoice) serverCodec() string {
+	if !c.server {
+		return ""
+	}
+	return map[string]string{"zstd": session.CodecZstd, "lz4": session.CodecLZ4, "gzip": session.CodecZlib}[c.method]
+}
+
 // honoured says whether the server compresses as -Z server-METHOD[:LEVEL] asked, once its helper's
 // codec is known and out is what the output is compressed with: "" when it does, else one line
-// saying what happens instead.
+// saying what happens instead. The helper compresses zstd and zlib at level 1 and lz4 at its only
+// level.
 func (c compressChoice) honoured(codec string, out compress.Spec) string {
-	if !c.server || !c.level && strings.HasPrefix(codec, c.method) {
+	if !c.server || !c.level || c.method != "lz4" && c.spec.Level == 1 {
 		return ""
 	}
 	output := "the plain copy is written uncompressed"
@@ -132,20 +143,27 @@ func (g gzipValue) Set(s string) error {
 func (g gzipValue) String() string { return "false" }
 func (g gzipValue) Type() string   { return "bool" }
 
-// serverCompressValue is --server-compress: a switch, as it always was, or =auto, which leaves
-// the choice to a probe of the link and of the data when the backup connects.
-type serverCompressValue struct{ on, auto bool }
+// serverCompressValue is --server-compress: a switch, as it always was, =auto, which leaves the
+// choice to a probe of the link and of the data when the backup connects, or the codec to use.
+type serverCompressValue struct {
+	on, auto bool
+	codec    string // "" for pgpull's choice
+}
 
 func (v *serverCompressValue) Set(s string) error {
-	if strings.EqualFold(s, "auto") {
-		v.on, v.auto = false, true
+	switch c := strings.ToLower(s); c {
+	case "auto":
+		*v = serverCompressValue{auto: true}
+		return nil
+	case session.CodecZstd, session.CodecLZ4, session.CodecZlib:
+		*v = serverCompressValue{on: true, codec: c}
 		return nil
 	}
 	on, err := strconv.ParseBool(s)
 	if err != nil {
-		return fmt.Errorf("use --server-compress, --server-compress=auto or --server-compress=false")
+		return fmt.Errorf("use --server-compress, --server-compress=auto, --server-compress=CODEC (zstd, lz4 or zlib) or --server-compress=false")
 	}
-	v.on, v.auto = on, false
+	*v = serverCompressValue{on: on}
 	return nil
 }
 
@@ -153,6 +171,8 @@ func (v *serverCompressValue) String() string {
 	switch {
 	case v.auto:
 		return "auto"
+	case v.codec != "":
+		return v.codec
 	case v.on:
 		return "true"
 	}

@@ -49,20 +49,24 @@ func TestParseCompress(t *testing.T) {
 }
 
 // TestServerCompressFlag: --server-compress alone is on, as it always was; =auto leaves it to
-// the probe; anything else is refused with the forms it takes.
+// the probe; =CODEC names the codec; anything else is refused with the forms it takes.
 func TestServerCompressFlag(t *testing.T) {
 	tests := []struct {
 		args     []string
 		on, auto bool
+		codec    string
 		err      string
 	}{
-		{nil, false, false, ""},
-		{[]string{"--server-compress"}, true, false, ""},
-		{[]string{"--server-compress=auto"}, false, true, ""},
-		{[]string{"--server-compress=AUTO"}, false, true, ""},
-		{[]string{"--server-compress=false"}, false, false, ""},
-		{[]string{"--server-compress=auto", "--server-compress"}, true, false, ""},
-		{[]string{"--server-compress=sometimes"}, false, false, "--server-compress=auto"},
+		{nil, false, false, "", ""},
+		{[]string{"--server-compress"}, true, false, "", ""},
+		{[]string{"--server-compress=auto"}, false, true, "", ""},
+		{[]string{"--server-compress=AUTO"}, false, true, "", ""},
+		{[]string{"--server-compress=false"}, false, false, "", ""},
+		{[]string{"--server-compress=auto", "--server-compress"}, true, false, "", ""},
+		{[]string{"--server-compress=lz4"}, true, false, "lz4", ""},
+		{[]string{"--server-compress=ZSTD"}, true, false, "zstd", ""},
+		{[]string{"--server-compress=zstd", "--server-compress=auto"}, false, true, "", ""},
+		{[]string{"--server-compress=sometimes"}, false, false, "", "--server-compress=CODEC (zstd, lz4 or zlib)"},
 	}
 	for _, tt := range tests {
 		var v serverCompressValue
@@ -75,8 +79,36 @@ func TestServerCompressFlag(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || v.on != tt.on || v.auto != tt.auto {
-			t.Errorf("%q: on %v auto %v (%v); want on %v auto %v", tt.args, v.on, v.auto, err, tt.on, tt.auto)
+		if err != nil || v.on != tt.on || v.auto != tt.auto || v.codec != tt.codec {
+			t.Errorf("%q: on %v auto %v codec %q (%v); want on %v auto %v codec %q", tt.args, v.on, v.auto, v.codec, err, tt.on, tt.auto, tt.codec)
+		}
+	}
+}
+
+// TestServerCodecOfCompress: -Z server-METHOD names the helper's codec (gzip is zlib's stream),
+// and a level other than the helper's own is reported, not silently dropped.
+func TestServerCodecOfCompress(t *testing.T) {
+	tests := []struct {
+		in, codec string
+		note      bool
+	}{
+		{"server-zstd", "zstd", false},
+		{"server-zstd:1", "zstd", false},
+		{"server-zstd:9", "zstd", true},
+		{"server-gzip:1", "zlib", false},
+		{"server-gzip", "zlib", false},
+		{"server-lz4", "lz4", false},
+		{"server-lz4:1", "lz4", true},
+		{"zstd:9", "", false},
+	}
+	for _, tt := range tests {
+		c, err := parseCompress(tt.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.in, err)
+		}
+		note := c.honoured(c.serverCodec(), c.spec)
+		if c.serverCodec() != tt.codec || (note != "") != tt.note {
+			t.Errorf("-Z %s: codec %q, note %q; want codec %q, a note %v", tt.in, c.serverCodec(), note, tt.codec, tt.note)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,9 +22,9 @@ import (
 // plain role, and holds it to what README promises: a backup through it under load restores
 // consistent; it reads nothing outside the data directory; a role without EXECUTE, a server
 // without the helper and a helper of another version each fail the backup in one line that
-// names the way out, before DEST exists; the codec -v and --summary report is the fastest the
-// server's Python has, and each of lz4, zstd and zlib, as the helper picks it when the faster ones
-// are missing, returns a relation's bytes exactly.
+// names the way out, before DEST exists; the codec -v and --summary report is the one of smallest
+// output the server's Python has (zstd, else lz4, else zlib), or the one asked for; and each of
+// them, as helper_codecs lists it when the others are missing, returns a relation's bytes exactly.
 func TestServerCompress(t *testing.T) {
 	ctx := context.Background()
 	// track_functions counts the helper's calls, to show the backup read through it.
@@ -82,7 +83,7 @@ func TestServerCompress(t *testing.T) {
 		before := helperCalls(t, src)
 		linkDSN := fmt.Sprintf("host=127.0.0.1 port=%d user=bk dbname=postgres sslmode=disable", link.Port())
 		sum := autoBackup(t, linkDSN, filepath.Join(base, "auto-on"), "--server-compress=auto: on: 1024 kB of base/")
-		if want := `"server_compress":"` + serverPythonCodec(t, src) + `"`; !strings.Contains(sum, want) {
+		if want := `"server_compress":"` + serverPythonCodecs(t, src)[0] + `"`; !strings.Contains(sum, want) {
 			t.Errorf("--summary lacks %s: %s", want, sum)
 		}
 		if after := helperCalls(t, src); after <= before+1 {
@@ -103,17 +104,17 @@ func TestServerCompress(t *testing.T) {
 		}
 		defer conn.Close(ctx)
 		var v []byte
-		if err := conn.QueryRow(ctx, `SELECT pgpull.read_compressed('PG_VERSION', 0, 100)`).Scan(&v); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT pgpull.read_compressed('PG_VERSION', 0, 100, 'zlib')`).Scan(&v); err != nil {
 			t.Fatalf("reading PG_VERSION through the helper: %v", err)
 		}
-		t.Logf("the helper compresses with codec %q ('L' lz4, 'S' zstd, 'Z' zlib)", v[:1])
+		t.Logf("PG_VERSION through the helper with zlib: tag %q ('Z' zlib, 'R' as it is)", v[:1])
 		var c fetch.Compressed
 		if got, err := c.Append(nil, v, 100); err != nil || !regexp.MustCompile(`^\d+\n$`).Match(got) {
 			t.Errorf("PG_VERSION through the helper: %q, %v", got, err)
 		}
 		for _, path := range []string{"/etc/passwd", src.DataDir + "/PG_VERSION", "../PG_VERSION",
 			"base/../../PG_VERSION", "pg_tblspc/../..", ".."} {
-			err := conn.QueryRow(ctx, `SELECT pgpull.read_compressed($1, 0, 100)`, path).Scan(&v)
+			err := conn.QueryRow(ctx, `SELECT pgpull.read_compressed($1, 0, 100, 'zlib')`, path).Scan(&v)
 			if err == nil || !strings.Contains(err.Error(), "relative to the data directory") {
 				t.Errorf("read_compressed(%q): %v; want it refused", path, err)
 			}
@@ -123,7 +124,11 @@ func TestServerCompress(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer other.Close(ctx)
-		if err := other.QueryRow(ctx, `SELECT pgpull.read_compressed('PG_VERSION', 0, 100)`).Scan(&v); err == nil ||
+		if err := conn.QueryRow(ctx, `SELECT pgpull.read_compressed('PG_VERSION', 0, 100, 'bzip2')`).Scan(&v); err == nil ||
+			!strings.Contains(err.Error(), "no codec 'bzip2'") {
+			t.Errorf("read_compressed with codec bzip2: %v; want it refused", err)
+		}
+		if err := other.QueryRow(ctx, `SELECT pgpull.read_compressed('PG_VERSION', 0, 100, 'zlib')`).Scan(&v); err == nil ||
 			!strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("a role the helper was not granted to called it: %v", err)
 		}
@@ -136,13 +141,23 @@ func TestServerCompress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		have := serverPythonCodecs(t, src)
+		without := func(hidden ...string) []string {
+			var left []string
+			for _, c := range have {
+				if !slices.Contains(hidden, c) {
+					left = append(left, c)
+				}
+			}
+			return left
+		}
 		for _, tc := range []struct {
-			hide  []string
-			codec string
+			hide   []string // Python modules
+			codecs []string
 		}{
-			{nil, serverPythonCodec(t, src)},
-			{[]string{"lz4", "lz4.block"}, ""},
-			{[]string{"lz4", "lz4.block", "zstandard"}, "zlib"},
+			{nil, have},
+			{[]string{"zstandard"}, without("zstd")},
+			{[]string{"lz4", "lz4.block", "zstandard"}, []string{"zlib"}},
 		} {
 			conn, err := pgx.Connect(ctx, src.DSN())
 			if err != nil {
@@ -154,44 +169,70 @@ func TestServerCompress(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			want := tc.codec
-			if want == "" {
-				want = map[bool]string{true: "zstd", false: "zlib"}[pythonImports(t, src, "zstandard")]
-			}
-			var codec string
-			var compressed, plain []byte
-			if err := conn.QueryRow(ctx, `SELECT pgpull.helper_codec(), pgpull.read_compressed($1, 8192, 1048576),
-				pg_read_binary_file($1, 8192, 1048576)`, rel).Scan(&codec, &compressed, &plain); err != nil {
+			var codecs []string
+			if err := conn.QueryRow(ctx, `SELECT `+session.HelperCodecsFunc).Scan(&codecs); err != nil {
 				t.Fatal(err)
 			}
-			if codec != want {
-				t.Errorf("hiding %v: helper_codec() = %q; want %q", tc.hide, codec, want)
+			if !slices.Equal(codecs, tc.codecs) {
+				t.Errorf("hiding %v: helper_codecs() = %q; want %q", tc.hide, codecs, tc.codecs)
 			}
-			tag := map[string]string{"lz4": "L", "zstd": "S", "zlib": "Z"}[want]
-			var c fetch.Compressed
-			got, err := c.Append(nil, compressed, 1048576)
-			if string(compressed[:1]) != tag || err != nil || !bytes.Equal(got, plain) {
-				t.Errorf("hiding %v: 1 MB of %s through the helper: codec %q (want %q), %d bytes of %d equal, %v",
-					tc.hide, rel, compressed[:1], tag, len(got), len(plain), err)
+			for _, codec := range []string{"zstd", "lz4", "zlib"} {
+				var compressed, plain []byte
+				err := conn.QueryRow(ctx, `SELECT pgpull.read_compressed($1, 8192, 1048576, $2), pg_read_binary_file($1, 8192, 1048576)`,
+					rel, codec).Scan(&compressed, &plain)
+				if !slices.Contains(tc.codecs, codec) {
+					if err == nil || !strings.Contains(err.Error(), "lacks the module for "+codec) {
+						t.Errorf("hiding %v: read_compressed with %s: %v; want it refused", tc.hide, codec, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				tag := map[string]string{"lz4": "L", "zstd": "S", "zlib": "Z"}[codec]
+				c := fetch.Compressed{Codec: codec}
+				got, err := c.Append(nil, compressed, 1048576)
+				if string(compressed[:1]) != tag || err != nil || !bytes.Equal(got, plain) {
+					t.Errorf("hiding %v: 1 MB of %s through the helper with %s: tag %q (want %q), %d bytes of %d equal, %v",
+						tc.hide, rel, codec, compressed[:1], tag, len(got), len(plain), err)
+				}
 			}
+		}
+	})
+
+	t.Run("a codec asked for", func(t *testing.T) {
+		codec := "zlib" // not the default, which has its own subtest: lz4 where the server has it
+		if slices.Contains(serverPythonCodecs(t, src), "lz4") {
+			codec = "lz4"
+		}
+		dest := filepath.Join(base, "asked")
+		code, stderr := runCLI(t, nil, "backup", "--server-compress="+codec, "-j", "2", "-c", "fast", "-v", dsn, dest)
+		if code != 0 {
+			t.Fatalf("backup --server-compress=%s failed (%d): %s", codec, code, stderr)
+		}
+		if want := "the server's helper compresses with " + codec + " (it has "; !strings.Contains(stderr, want) {
+			t.Errorf("-v lacks %q:\n%s", want, stderr)
+		}
+		if code, stderr := runCLI(t, nil, "verify", dest); code != 0 {
+			t.Errorf("pgpull verify of the backup through %s failed (%d): %s", codec, code, stderr)
 		}
 	})
 
 	t.Run("role without EXECUTE", func(t *testing.T) {
-		if err := src.Exec(ctx, `REVOKE EXECUTE ON FUNCTION pgpull.read_compressed(text, bigint, bigint) FROM bk`); err != nil {
+		if err := src.Exec(ctx, `REVOKE EXECUTE ON FUNCTION `+session.HelperRead+` FROM bk`); err != nil {
 			t.Fatal(err)
 		}
-		defer src.Exec(ctx, `GRANT EXECUTE ON FUNCTION pgpull.read_compressed(text, bigint, bigint) TO bk`)
+		defer src.Exec(ctx, `GRANT EXECUTE ON FUNCTION `+session.HelperRead+` TO bk`)
 		refused(t, `role "bk" may not call`)
 	})
 
 	t.Run("helper of an older version", func(t *testing.T) {
-		// Version 3 as it was installed: no helper_codec yet.
-		if err := src.Exec(ctx, `DROP FUNCTION pgpull.helper_codec();
-			CREATE OR REPLACE FUNCTION pgpull.helper_version() RETURNS int LANGUAGE sql AS 'SELECT 3'`); err != nil {
+		// Version 5 as it was installed: no helper_codecs yet.
+		if err := src.Exec(ctx, `DROP FUNCTION pgpull.helper_codecs();
+			CREATE OR REPLACE FUNCTION pgpull.helper_version() RETURNS int LANGUAGE sql AS 'SELECT 5'`); err != nil {
 			t.Fatal(err)
 		}
-		refused(t, "version 3", fmt.Sprintf("needs version %d", session.HelperVersion), "to upgrade it")
+		refused(t, "version 5", fmt.Sprintf("needs version %d", session.HelperVersion), "to upgrade it")
 		if err := src.Exec(ctx, `CREATE OR REPLACE FUNCTION pgpull.helper_version() RETURNS int LANGUAGE sql AS 'SELECT 0'`); err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +242,7 @@ func TestServerCompress(t *testing.T) {
 	})
 
 	t.Run("backup under load restores", func(t *testing.T) {
-		codec := serverPythonCodec(t, src)
+		codec := serverPythonCodecs(t, src)[0]
 		load := startLoad(t, src)
 		dest, summaryFile := filepath.Join(base, "copy"), filepath.Join(base, "summary.json")
 		code, stderr := runCLI(t, nil, "backup", "--server-compress", "-j", "4", "-c", "fast", "-v", "--summary", summaryFile, dsn, dest)
@@ -209,7 +250,7 @@ func TestServerCompress(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("backup --server-compress failed (%d): %s", code, stderr)
 		}
-		if want := "the server's helper compresses with " + codec + "\n"; !strings.Contains(stderr, want) {
+		if want := "the server's helper compresses with " + codec + " (it has "; !strings.Contains(stderr, want) {
 			t.Errorf("-v lacks %q:\n%s", want, stderr)
 		}
 		sum, err := os.ReadFile(summaryFile)
@@ -268,17 +309,18 @@ func helperCalls(t *testing.T, c *testcluster.Cluster) int64 {
 	return n
 }
 
-// serverPythonCodec is the codec README promises the helper picks, from the modules the server's
+// serverPythonCodecs are the codecs README promises the helper has, from the modules the server's
 // own Python imports (plpython3u embeds the system's libpython, not the python3 first on PATH):
-// lz4 with python3-lz4, else zstd with python3-zstandard, else zlib.
-func serverPythonCodec(t *testing.T, c *testcluster.Cluster) string {
+// zstd with python3-zstandard, lz4 with python3-lz4, and zlib always.
+func serverPythonCodecs(t *testing.T, c *testcluster.Cluster) []string {
 	t.Helper()
-	for _, m := range []struct{ module, codec string }{{"lz4.block", "lz4"}, {"zstandard", "zstd"}} {
+	var have []string
+	for _, m := range []struct{ module, codec string }{{"zstandard", "zstd"}, {"lz4.block", "lz4"}} {
 		if pythonImports(t, c, m.module) {
-			return m.codec
+			have = append(have, m.codec)
 		}
 	}
-	return "zlib"
+	return append(have, "zlib")
 }
 
 // pythonImports reports whether the server's Python imports module.

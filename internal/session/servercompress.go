@@ -13,38 +13,43 @@ import (
 // link than pg_read_binary_file does. Stock SQL has no compression function, hence Python.
 const (
 	// HelperVersion is the helper's version this pgpull calls; raise it whenever the SQL changes.
-	// Version 5 added helper_cpus, for --server-compress=auto.
-	HelperVersion = 5
+	// Version 6 lets the caller name the codec, and helper_codecs lists those the server has.
+	HelperVersion = 6
 	// HelperRead is the reading function's signature as the fetch workers call it.
-	HelperRead = "pgpull.read_compressed(text, bigint, bigint)"
+	HelperRead = "pgpull.read_compressed(text, bigint, bigint, text)"
 	// HelperVersionFunc reports the installed helper's version.
 	HelperVersionFunc = "pgpull.helper_version()"
-	// HelperCodecFunc names the codec the helper compresses with on this server.
-	HelperCodecFunc = "pgpull.helper_codec()"
+	// HelperCodecsFunc lists the codecs the server's Python has, the smallest output first.
+	HelperCodecsFunc = "pgpull.helper_codecs()"
 	// HelperCPUsFunc is how many CPUs the server's backends may run on: the fetch connections'
 	// helpers share them.
 	HelperCPUsFunc = "pgpull.helper_cpus()"
 )
 
-// helperCodec is the Python both helper functions share to pick the codec: the fastest the
-// server's Python has. Measured with Debian's python3-lz4 and python3-zstandard (1 MB calls, CPU
-// time, the mixed data set's files): lz4's block format compressed repetitive text at 871 MB/s to
-// 35%, zstd level 1 at 380 MB/s to 18%, zstd's negative levels no faster; importing lz4.block
-// took 3 ms in a fresh backend, zstandard 55 ms, paid once by each of the -j connections. zlib
-// level 1 (the standard library) is the fallback. The first byte of each value names the codec.
-const helperCodec = `
-def pick_codec():
+// Codecs the helper may compress with, the smallest output first. Measured with Debian's
+// python3-lz4 and python3-zstandard (1 MB calls, CPU time, the mixed data set's files): zstd
+// level 1 compressed repetitive text at 380 MB/s to 18%, lz4's block format at 871 MB/s to 35%,
+// zstd's negative levels no faster; pgbench scale 20 went on the wire as 16 MB in zstd and 39 MB
+// in lz4. zlib level 1 (the standard library, so always there) is slow on incompressible data.
+const (
+	CodecZstd = "zstd"
+	CodecLZ4  = "lz4"
+	CodecZlib = "zlib"
+)
+
+// helperCodecs is the Python of pgpull.helper_codecs. It looks for the modules without importing
+// them: a fresh backend imports zstandard in 55 ms, lz4.block in 3 ms, and this runs on the
+// control session before the backup starts.
+const helperCodecs = `
+import importlib.util
+have = []
+for name, module in (('zstd', 'zstandard'), ('lz4', 'lz4.block')):
     try:
-        import lz4.block
-        return 'lz4', b'L', lambda d: lz4.block.compress(d, store_size=False)
-    except ImportError:
+        if importlib.util.find_spec(module) is not None:
+            have.append(name)
+    except (ImportError, ValueError):
         pass
-    try:
-        import zstandard
-        return 'zstd', b'S', zstandard.ZstdCompressor(level=1).compress
-    except ImportError:
-        pass
-    return 'zlib', b'Z', None
+return have + ['zlib']
 `
 
 // helperBody is the Python of pgpull.read_compressed. It runs as the superuser that installed
@@ -52,17 +57,33 @@ def pick_codec():
 // pg_read_server_files: it reads only paths relative to the data directory (tablespaces through
 // their pg_tblspc links), never one with a ".." component or an absolute one. A file that does
 // not exist gives NULL, as pg_read_binary_file(..., missing_ok => true) does. The result's first
-// byte names the codec ('L' lz4 block, 'S' zstd frame, 'Z' zlib), or 'R' the bytes as they are
+// byte names the codec ('S' zstd frame, 'L' lz4 block, 'Z' zlib), or 'R' the bytes as they are
 // when zlib finds the first 64 kB incompressible: zlib level 1 compressed random bytes at 10 MB/s
-// on the bench machine. It reads into one buffer kept for the session: a fresh 1 MB bytes object
-// per call (f.read) made the helper take 5.4 s for a 123 MB file that pg_read_binary_file read in
-// 0.15 s, the page faults of each new allocation costing more than the compression.
-const helperBody = helperCodec + `
+// on the bench machine. A codec's module is imported on its first use in a backend, so that a
+// backend compressing with lz4 does not pay for zstandard's import. It reads into one buffer kept
+// for the session: a fresh 1 MB bytes object per call (f.read) made the helper take 5.4 s for a
+// 123 MB file that pg_read_binary_file read in 0.15 s, the page faults of each new allocation
+// costing more than the compression.
+const helperBody = `
 import os, zlib
 if 'root' not in SD:
     SD['root'] = plpy.execute("SELECT current_setting('data_directory') AS d")[0]['d']
     SD['buf'] = bytearray()
-    SD['codec'] = pick_codec()
+    SD['codecs'] = {}
+if codec not in SD['codecs']:
+    try:
+        if codec == 'zstd':
+            import zstandard
+            SD['codecs'][codec] = (b'S', zstandard.ZstdCompressor(level=1).compress)
+        elif codec == 'lz4':
+            import lz4.block
+            SD['codecs'][codec] = (b'L', lambda d: lz4.block.compress(d, store_size=False))
+        elif codec == 'zlib':
+            SD['codecs'][codec] = (b'Z', None)
+        else:
+            plpy.error('pgpull.read_compressed: no codec %r; use zstd, lz4 or zlib' % codec)
+    except ImportError:
+        plpy.error("pgpull.read_compressed: the server's Python lacks the module for %s" % codec)
 if path == '' or path.startswith('/') or '..' in path.split('/'):
     plpy.error('pgpull.read_compressed reads only paths relative to the data directory without "..", not %r' % path)
 if start < 0 or count < 0 or count > 1073741823:
@@ -78,19 +99,13 @@ try:
     data = data[:os.preadv(fd, [data], start)]
 finally:
     os.close(fd)
-name, tag, compress = SD['codec']
+tag, compress = SD['codecs'][codec]
 if compress is not None:
     return tag + compress(data)
 probe = data[:65536]
 if len(zlib.compress(probe, 1)) > len(probe) * 9 // 10:
     return b'R' + data
 return b'Z' + zlib.compress(data, 1)
-`
-
-// codecBody is the Python of pgpull.helper_codec, which names the codec read_compressed uses
-// on this server, for -v and --summary.
-const codecBody = helperCodec + `
-return pick_codec()[0]
 `
 
 // cpusBody is the Python of pgpull.helper_cpus: the CPUs this backend may run on, which a
@@ -105,12 +120,15 @@ return len(os.sched_getaffinity(0))
 func HelperSQL(role string) string {
 	return HelperInstallSQL(role, fmt.Sprintf("The server-compress helper, version %d, for pgpull backup --server-compress", HelperVersion),
 		"any file", []string{
-			fmt.Sprintf("CREATE OR REPLACE FUNCTION pgpull.read_compressed(path text, start bigint, count bigint) RETURNS bytea\n"+
+			// Versions before 6 had a three-argument read_compressed and helper_codec.
+			"DROP FUNCTION IF EXISTS pgpull.read_compressed(text, bigint, bigint);",
+			"DROP FUNCTION IF EXISTS pgpull.helper_codec();",
+			fmt.Sprintf("CREATE OR REPLACE FUNCTION pgpull.read_compressed(path text, start bigint, count bigint, codec text) RETURNS bytea\n"+
 				"LANGUAGE plpython3u STRICT VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgpull$%s$pgpull$;", helperBody),
-			fmt.Sprintf("CREATE OR REPLACE FUNCTION %s RETURNS text LANGUAGE plpython3u STABLE AS $pgpull$%s$pgpull$;", HelperCodecFunc, codecBody),
+			fmt.Sprintf("CREATE OR REPLACE FUNCTION %s RETURNS text[] LANGUAGE plpython3u STABLE AS $pgpull$%s$pgpull$;", HelperCodecsFunc, helperCodecs),
 			fmt.Sprintf("CREATE OR REPLACE FUNCTION %s RETURNS int LANGUAGE plpython3u STABLE AS $pgpull$%s$pgpull$;", HelperCPUsFunc, cpusBody),
 			fmt.Sprintf("CREATE OR REPLACE FUNCTION %s RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT %d';", HelperVersionFunc, HelperVersion),
-		}, []string{HelperRead, HelperCodecFunc, HelperCPUsFunc, HelperVersionFunc})
+		}, []string{HelperRead, HelperCodecsFunc, HelperCPUsFunc, HelperVersionFunc})
 }
 
 // HelperInstallSQL is the SQL that installs one of pgpull's PL/Python helpers in the schema
@@ -138,36 +156,54 @@ func HelperInstallSQL(role, title, reads string, creates, functions []string) st
 }
 
 // CheckHelper makes sure the role on conn may call the helper this pgpull expects, and says in
-// one line how to mend it when not; it returns the codec the helper compresses with there. A
-// helper in order costs one round trip, which counts on a slow link: its version and codec are
-// asked for first. Only when that fails are the catalogs read, which every role may, so that a
-// missing schema or grant reads as such rather than as a permission error.
-func CheckHelper(ctx context.Context, conn *pgx.Conn) (codec string, err error) {
+// one line how to mend it when not; it returns the codecs the helper has there, the smallest
+// output first. A helper in order costs one round trip, which counts on a slow link: its version
+// and codecs are asked for first. Only when that fails are the catalogs read, which every role
+// may, so that a missing schema or grant reads as such rather than as a permission error.
+func CheckHelper(ctx context.Context, conn *pgx.Conn) (codecs []string, err error) {
 	var version int
 	var reads bool
-	q := "SELECT " + HelperVersionFunc + ", " + HelperCodecFunc + ", has_function_privilege('" + HelperRead + "', 'EXECUTE')"
-	if err := conn.QueryRow(ctx, q).Scan(&version, &codec, &reads); err == nil {
+	q := "SELECT " + HelperVersionFunc + ", " + HelperCodecsFunc + ", has_function_privilege('" + HelperRead + "', 'EXECUTE')"
+	if err := conn.QueryRow(ctx, q).Scan(&version, &codecs, &reads); err == nil {
 		switch {
 		case !reads:
-			return "", diagnoseHelper(ctx, conn)
+			return nil, diagnoseHelper(ctx, conn)
 		case version != HelperVersion:
-			return "", staleHelper(version, helperInstall(conn))
+			return nil, staleHelper(version, helperInstall(conn))
 		}
-		return codec, nil
+		return codecs, nil
 	} else if ctx.Err() != nil {
-		return "", fmt.Errorf("looking for the server-compress helper: %w", err)
+		return nil, fmt.Errorf("looking for the server-compress helper: %w", err)
 	}
-	return "", diagnoseHelper(ctx, conn)
+	return nil, diagnoseHelper(ctx, conn)
+}
+
+// PickCodec is the codec to compress with among those the helper has (CheckHelper's order):
+// want when it is there, or with want "" the one whose output is smallest, zstd where the server
+// has it, as the bytes on the link are what --server-compress is for. It fails in one line naming
+// what to install or to ask for instead.
+func PickCodec(have []string, want string) (string, error) {
+	if want == "" && len(have) > 0 {
+		return have[0], nil
+	}
+	for _, c := range have {
+		if c == want {
+			return c, nil
+		}
+	}
+	module := map[string]string{CodecZstd: "python3-zstandard", CodecLZ4: "python3-lz4"}[want]
+	return "", fmt.Errorf("--server-compress: the server's Python has no %s (it has %s); install %s in the Python PL/Python embeds, or ask for %s",
+		want, strings.Join(have, ", "), module, have[0])
 }
 
 // diagnoseHelper says why the helper cannot be called: it is missing, the role may not call it,
-// or it is a version that predates helper_codec.
+// or it is a version that predates helper_codecs.
 func diagnoseHelper(ctx context.Context, conn *pgx.Conn) error {
 	const q = `SELECT current_user::text,
 		CASE WHEN to_regnamespace('pgpull') IS NULL THEN false ELSE has_schema_privilege('pgpull', 'USAGE') END,
 		EXISTS (SELECT FROM pg_proc p WHERE p.pronamespace = to_regnamespace('pgpull') AND p.proname = 'read_compressed'),
 		coalesce((SELECT bool_and(has_function_privilege(p.oid, 'EXECUTE')) FROM pg_proc p
-			WHERE p.pronamespace = to_regnamespace('pgpull') AND p.proname IN ('read_compressed', 'helper_codec', 'helper_cpus', 'helper_version')), false)`
+			WHERE p.pronamespace = to_regnamespace('pgpull') AND p.proname IN ('read_compressed', 'helper_codecs', 'helper_cpus', 'helper_version')), false)`
 	var role string
 	var usage, installed, execute bool
 	if err := conn.QueryRow(ctx, q).Scan(&role, &usage, &installed, &execute); err != nil {
@@ -180,7 +216,7 @@ func diagnoseHelper(ctx context.Context, conn *pgx.Conn) error {
 	case !usage || !execute:
 		return fmt.Errorf("role %q may not call pgpull's server-compress helper; %s", role, install)
 	}
-	// A helper older than version 4 has no helper_codec: its version alone says what to do.
+	// A helper older than version 6 has no helper_codecs: its version alone says what to do.
 	var version int
 	if err := conn.QueryRow(ctx, "SELECT "+HelperVersionFunc).Scan(&version); err != nil {
 		return fmt.Errorf("--server-compress: reading the helper's version: %w; %s", err, install)
@@ -188,7 +224,7 @@ func diagnoseHelper(ctx context.Context, conn *pgx.Conn) error {
 	if version != HelperVersion {
 		return staleHelper(version, install)
 	}
-	return fmt.Errorf("--server-compress: the server's helper (version %d) does not name its codec; to repair it, %s", version, install)
+	return fmt.Errorf("--server-compress: the server's helper (version %d) does not name its codecs; to repair it, %s", version, install)
 }
 
 // helperInstall is installAdvice for the role on conn, which the connection's settings name.

@@ -19,9 +19,11 @@ import (
 // and it may not decompress to more than those bytes, so a confused helper cannot inflate a worker
 // past the memory budget.
 type Compressed struct {
-	src  bytes.Reader
-	zlib io.ReadCloser
-	zstd *zstd.Decoder
+	// Codec is what the helper compresses with: "zstd", "lz4" or "zlib" (session.PickCodec).
+	Codec string
+	src   bytes.Reader
+	zlib  io.ReadCloser
+	zstd  *zstd.Decoder
 }
 
 // CompressedRowSize is how much of a file one helper call reads and compresses: RowSize. On the
@@ -33,11 +35,13 @@ const CompressedRowSize = RowSize
 
 // RangeQuery takes f's name as text: the worker reads a name that is not valid UTF-8 with
 // BinaryFile instead.
-func (*Compressed) RangeQuery(f *pipeline.File, off, end int64) (string, [][]byte) {
-	return helperRangeSQL, [][]byte{[]byte(f.Source), itoa(off), itoa(CompressedRowSize), itoa(end)}
+func (c *Compressed) RangeQuery(f *pipeline.File, off, end int64) (string, [][]byte) {
+	return helperRangeSQL, [][]byte{[]byte(f.Source), itoa(off), itoa(CompressedRowSize), itoa(end), []byte(c.Codec)}
 }
-func (*Compressed) BatchSQL() string { return helperBatchSQL }
-func (*Compressed) RowSize() int64   { return CompressedRowSize }
+func (c *Compressed) BatchQuery(arrays [][]byte) (string, [][]byte) {
+	return helperBatchSQL, append(arrays, []byte(c.Codec))
+}
+func (*Compressed) RowSize() int64 { return CompressedRowSize }
 
 // maxCompressed bounds what n bytes may compress to: incompressible input grows by a few bytes
 // per block in zlib and zstd and by n/255 in lz4, less than n/64.

@@ -68,7 +68,8 @@ func (w *Worker) readRuns(ctx context.Context, pieces []*pipeline.Piece, runs []
 	for _, r := range runs {
 		arrays.add(arrayElement(r.p.File.Source), strconv.FormatInt(r.offset, 10), strconv.FormatInt(r.length, 10))
 	}
-	rows := w.exec(ctx, w.Reader.BatchSQL(), arrays.params())
+	sql, params := w.Reader.BatchQuery(arrays.params())
+	rows := w.exec(ctx, sql, params)
 	i := 0
 	for ; i < len(runs) && rows.Next(); i++ {
 		r := runs[i]

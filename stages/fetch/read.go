@@ -83,8 +83,8 @@ func (w *Worker) readBatch(ctx context.Context, pieces []*pipeline.Piece, stall 
 		return nil
 	}
 	carved := w.Budget.Carve(todo)
-	params := arrays.params()
-	rows := w.exec(ctx, w.Reader.BatchSQL(), params)
+	sql, params := w.Reader.BatchQuery(arrays.params())
+	rows := w.exec(ctx, sql, params)
 	i := 0
 	for rows.Next() {
 		if i >= len(todo) {

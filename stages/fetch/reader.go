@@ -9,9 +9,9 @@ type Reader interface {
 	// RangeQuery reads f from off up to end in rows that each stand for RowSize bytes of the
 	// file; a missing file gives NULL rows.
 	RangeQuery(f *pipeline.File, off, end int64) (sql string, params [][]byte)
-	// BatchSQL reads the stretches named by the arrays $1 (paths), $2 (offsets) and $3
-	// (lengths), one row each, NULL for a missing file.
-	BatchSQL() string
+	// BatchQuery reads the stretches named by arrays, the parameters $1 (paths), $2 (offsets)
+	// and $3 (lengths), one row each, NULL for a missing file.
+	BatchQuery(arrays [][]byte) (sql string, params [][]byte)
 	// RowSize is how many bytes of the file one row of a range read stands for.
 	RowSize() int64
 	// Append appends to dst the file bytes that row value v carries, which stand for at most n
@@ -31,8 +31,8 @@ const RowSize = 256 << 10
 func (BinaryFile) RangeQuery(f *pipeline.File, off, end int64) (string, [][]byte) {
 	return rangeQuery(f, off, RowSize, end)
 }
-func (BinaryFile) BatchSQL() string { return batchSQL }
-func (BinaryFile) RowSize() int64   { return RowSize }
+func (BinaryFile) BatchQuery(arrays [][]byte) (string, [][]byte) { return batchSQL, arrays }
+func (BinaryFile) RowSize() int64                                { return RowSize }
 
 // Append copies v, which the server cut to at most n bytes.
 func (BinaryFile) Append(dst, v []byte, _ int64) ([]byte, error) { return append(dst, v...), nil }

@@ -59,7 +59,7 @@ SELECT x.n, x.i, x.b FROM (
  WHERE x.b IS NULL OR sha256(x.b) <> substr($5::bytea, ((x.h + x.i) * SUM + 1)::int4, SUM)`)
 
 const (
-	helperRangeSQL = `SELECT pgpull.read_compressed($1::text, o, least($3::int8, $4::int8 - o))
+	helperRangeSQL = `SELECT pgpull.read_compressed($1::text, o, least($3::int8, $4::int8 - o), $5::text)
 		FROM generate_series($2::int8, $4::int8 - 1, $3::int8) AS o`
-	helperBatchSQL = `SELECT pgpull.read_compressed(t.p, t.o, t.l) FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(p, o, l)`
+	helperBatchSQL = `SELECT pgpull.read_compressed(t.p, t.o, t.l, $4::text) FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(p, o, l)`
 )
