@@ -156,7 +156,7 @@ func (r *run) begin(ctx context.Context) error {
 	if b.opts.changesPrior() != nil {
 		opening.Go(func() { pass1, changesErr = r.openChanges(ctx) })
 	}
-	r.fetchConns.start(ctx, b.cfg, b.opts.startJobs())
+	r.fetchConns.start(ctx, b.cfg, b.opts.startJobs(), b.ServerCodec)
 	b.opts.Log("starting the backup (%s checkpoint)", map[bool]string{true: "fast", false: "spread"}[b.opts.Fast])
 	var err error
 	r.start, err = r.ctl.Begin(ctx, b.opts.Label, b.opts.Fast, b.NoSlot)

@@ -43,7 +43,7 @@ func (b *Backup) chooseServerCompress(ctx context.Context) error {
 	return nil
 }
 
-// probeCodecs is which of the helper's codecs the probe tries: the one asked for, or zstd and lz4
+// probeCodecs is which of the helper's codecs the probe tries: the one asked for, or lz4 and zstd
 // where the server has them (zlib, slow on data that does not shrink, only where it has neither).
 func probeCodecs(have []string, want string) ([]string, error) {
 	if want != "" {
@@ -67,25 +67,21 @@ func probeCodecs(have []string, want string) ([]string, error) {
 // rate; through the helper each byte costs its share of the compressed bytes on the link plus the
 // helper's time for it, the two one after the other (the rows of one read overlap them, so this
 // errs towards leaving it off), and the helper's rate is shared when there are more jobs than the
-// server's CPUs. Gain leaves room for what the model does not count: a Python start in each fetch
-// connection's backend, the client's decompression, and the server's other work.
-//
-// The codec is the one that would move the most file data were the probe's link rate shared by
-// all jobs, as a capped link (a WAN, a VPN, an egress limit) shares it: there the bytes on the
-// wire weigh more than the helper's speed. On the bench's 20 ms, 200 Mbit link, pgbench scale 20
-// went as 16 MB in zstd and 39 MB in lz4.
+// server's CPUs. The codec is the one that moves the most; Gain leaves room for what the model
+// does not count: a Python start in each fetch connection's backend, the client's decompression,
+// and the server's other work.
 func (r ServerCompressRule) weigh(p session.HelperProbe, jobs int) (on bool, codec, why string) {
 	if p.Bytes == 0 || len(p.Codecs) == 0 {
 		return false, "", "the database holds no table data to sample"
 	}
 	link := p.LinkRate()
 	share := min(1, float64(max(p.CPUs, 1))/float64(max(jobs, 1)))
-	gain := func(c session.CodecProbe, link float64) float64 {
+	gain := func(c session.CodecProbe) float64 {
 		return (1 / (c.Ratio()/link + 1/(c.HelperRate()*share))) / link
 	}
 	best := p.Codecs[0]
 	for _, c := range p.Codecs[1:] {
-		if shared := link / float64(max(jobs, 1)); gain(c, shared) > gain(best, shared) {
+		if gain(c) > gain(best) {
 			best = c
 		}
 	}
@@ -93,7 +89,7 @@ func (r ServerCompressRule) weigh(p session.HelperProbe, jobs int) (on bool, cod
 	for _, c := range p.Codecs {
 		sizes = append(sizes, fmt.Sprintf("to %.0f%% with %s at %.0f MB/s", 100*c.Ratio(), c.Codec, c.HelperRate()/1e6))
 	}
-	g := gain(best, link)
+	g := gain(best)
 	why = fmt.Sprintf("%d kB of %s compressed %s on the server (%d CPUs for %d jobs); "+
 		"the link carried %.0f MB/s per connection (round trip %.0f ms); compressing with %s, each connection would move %.2fx the file data",
 		p.Bytes>>10, p.Path, strings.Join(sizes, ", "), p.CPUs, jobs, link/1e6, float64(p.RoundTrip.Microseconds())/1000, best.Codec, g)

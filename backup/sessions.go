@@ -85,7 +85,7 @@ func (s pgSessions) connectFetch(ctx context.Context) (fetch.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	fetch.Warm(ctx, conn)
+	fetch.Warm(ctx, conn, s.r.b.ServerCodec)
 	return fetch.PgConn{PgConn: conn}, nil
 }
 
@@ -118,8 +118,8 @@ type openedConns struct {
 	received int // connections (or nils) taken off ready
 }
 
-// start opens n in the background.
-func (o *openedConns) start(ctx context.Context, cfg *pgx.ConnConfig, n int) {
+// start opens n in the background, warmed for reads with helperCodec ("" for plain reads).
+func (o *openedConns) start(ctx context.Context, cfg *pgx.ConnConfig, n int, helperCodec string) {
 	o.ready = make(chan *pgconn.PgConn, n)
 	o.promised, o.started = n, n
 	for range n {
@@ -129,7 +129,7 @@ func (o *openedConns) start(ctx context.Context, cfg *pgx.ConnConfig, n int) {
 				o.ready <- nil // left to the worker, whose own attempt says why
 				return
 			}
-			fetch.Warm(ctx, conn)
+			fetch.Warm(ctx, conn, helperCodec)
 			o.ready <- conn
 		}()
 	}

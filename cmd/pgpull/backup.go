@@ -94,7 +94,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs.StringVar(&f.manifestSums, "manifest-checksums", "CRC32C", "file checksum `ALGORITHM` in backup_manifest: CRC32C, SHA224, SHA256, SHA384, SHA512 or NONE")
 	fs.BoolVar(&f.noManifest, "no-manifest", false, "write no backup_manifest")
 	fs.BoolVar(&f.noVerifyPages, "no-verify-checksums", false, "do not verify data page checksums")
-	fs.VarPF(&f.serverCompress, "server-compress", "", "compress on the server with pgpull's helper function (see pgpull grants --server-compress), with zstd where the server has it; "+
+	fs.VarPF(&f.serverCompress, "server-compress", "", "compress on the server with pgpull's helper function (see pgpull grants --server-compress), with the fastest codec the server has; "+
 		"=auto: only where a probe of the link and a sample of the data at the start says it pays, with the codec it finds best (-v says why); =zstd, =lz4 or =zlib: with that codec").NoOptDefVal = "true"
 	fs.BoolVar(&f.noCheckWAL, "no-check-wal", false, "do not read the WAL's records as they are copied (they are, by default, up to the stop LSN)")
 	fs.BoolVarP(&f.recoveryConf, "write-recovery-conf", "R", false, "make the copy a standby of the server: standby.signal and primary_conninfo (with -S, primary_slot_name)")

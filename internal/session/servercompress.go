@@ -19,21 +19,21 @@ const (
 	HelperRead = "pgpull.read_compressed(text, bigint, bigint, text)"
 	// HelperVersionFunc reports the installed helper's version.
 	HelperVersionFunc = "pgpull.helper_version()"
-	// HelperCodecsFunc lists the codecs the server's Python has, the smallest output first.
+	// HelperCodecsFunc lists the codecs the server's Python has, the fastest first.
 	HelperCodecsFunc = "pgpull.helper_codecs()"
 	// HelperCPUsFunc is how many CPUs the server's backends may run on: the fetch connections'
 	// helpers share them.
 	HelperCPUsFunc = "pgpull.helper_cpus()"
 )
 
-// Codecs the helper may compress with, the smallest output first. Measured with Debian's
-// python3-lz4 and python3-zstandard (1 MB calls, CPU time, the mixed data set's files): zstd
-// level 1 compressed repetitive text at 380 MB/s to 18%, lz4's block format at 871 MB/s to 35%,
-// zstd's negative levels no faster; pgbench scale 20 went on the wire as 16 MB in zstd and 39 MB
-// in lz4. zlib level 1 (the standard library, so always there) is slow on incompressible data.
+// Codecs the helper may compress with, the fastest first. Measured with Debian's python3-lz4 and
+// python3-zstandard (1 MB calls, CPU time, the mixed data set's files): lz4's block format
+// compressed repetitive text at 871 MB/s to 35%, zstd level 1 at 380 MB/s to 18%, zstd's negative
+// levels no faster; pgbench scale 20 went on the wire as 39 MB in lz4 and 16 MB in zstd. zlib
+// level 1 (the standard library, so always there) is slow on incompressible data.
 const (
-	CodecZstd = "zstd"
 	CodecLZ4  = "lz4"
+	CodecZstd = "zstd"
 	CodecZlib = "zlib"
 )
 
@@ -43,7 +43,7 @@ const (
 const helperCodecs = `
 import importlib.util
 have = []
-for name, module in (('zstd', 'zstandard'), ('lz4', 'lz4.block')):
+for name, module in (('lz4', 'lz4.block'), ('zstd', 'zstandard')):
     try:
         if importlib.util.find_spec(module) is not None:
             have.append(name)
@@ -57,7 +57,7 @@ return have + ['zlib']
 // pg_read_server_files: it reads only paths relative to the data directory (tablespaces through
 // their pg_tblspc links), never one with a ".." component or an absolute one. A file that does
 // not exist gives NULL, as pg_read_binary_file(..., missing_ok => true) does. The result's first
-// byte names the codec ('S' zstd frame, 'L' lz4 block, 'Z' zlib), or 'R' the bytes as they are
+// byte names the codec ('L' lz4 block, 'S' zstd frame, 'Z' zlib), or 'R' the bytes as they are
 // when zlib finds the first 64 kB incompressible: zlib level 1 compressed random bytes at 10 MB/s
 // on the bench machine. A codec's module is imported on its first use in a backend, so that a
 // backend compressing with lz4 does not pay for zstandard's import. It reads into one buffer kept
@@ -72,16 +72,16 @@ if 'root' not in SD:
     SD['codecs'] = {}
 if codec not in SD['codecs']:
     try:
-        if codec == 'zstd':
-            import zstandard
-            SD['codecs'][codec] = (b'S', zstandard.ZstdCompressor(level=1).compress)
-        elif codec == 'lz4':
+        if codec == 'lz4':
             import lz4.block
             SD['codecs'][codec] = (b'L', lambda d: lz4.block.compress(d, store_size=False))
+        elif codec == 'zstd':
+            import zstandard
+            SD['codecs'][codec] = (b'S', zstandard.ZstdCompressor(level=1).compress)
         elif codec == 'zlib':
             SD['codecs'][codec] = (b'Z', None)
         else:
-            plpy.error('pgpull.read_compressed: no codec %r; use zstd, lz4 or zlib' % codec)
+            plpy.error('pgpull.read_compressed: no codec %r; use lz4, zstd or zlib' % codec)
     except ImportError:
         plpy.error("pgpull.read_compressed: the server's Python lacks the module for %s" % codec)
 if path == '' or path.startswith('/') or '..' in path.split('/'):
@@ -120,9 +120,12 @@ return len(os.sched_getaffinity(0))
 func HelperSQL(role string) string {
 	return HelperInstallSQL(role, fmt.Sprintf("The server-compress helper, version %d, for pgpull backup --server-compress", HelperVersion),
 		"any file", []string{
-			// Versions before 6 had a three-argument read_compressed and helper_codec.
+			// Versions before 6 had a three-argument read_compressed and helper_codec; quietly, as
+			// a first install has neither.
+			"SET client_min_messages = warning;",
 			"DROP FUNCTION IF EXISTS pgpull.read_compressed(text, bigint, bigint);",
 			"DROP FUNCTION IF EXISTS pgpull.helper_codec();",
+			"RESET client_min_messages;",
 			fmt.Sprintf("CREATE OR REPLACE FUNCTION pgpull.read_compressed(path text, start bigint, count bigint, codec text) RETURNS bytea\n"+
 				"LANGUAGE plpython3u STRICT VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgpull$%s$pgpull$;", helperBody),
 			fmt.Sprintf("CREATE OR REPLACE FUNCTION %s RETURNS text[] LANGUAGE plpython3u STABLE AS $pgpull$%s$pgpull$;", HelperCodecsFunc, helperCodecs),
@@ -179,9 +182,11 @@ func CheckHelper(ctx context.Context, conn *pgx.Conn) (codecs []string, err erro
 }
 
 // PickCodec is the codec to compress with among those the helper has (CheckHelper's order):
-// want when it is there, or with want "" the one whose output is smallest, zstd where the server
-// has it, as the bytes on the link are what --server-compress is for. It fails in one line naming
-// what to install or to ask for instead.
+// want when it is there, or with want "" the fastest, lz4 where the server has it. Each fetch
+// connection's backend pays for its codec's import (lz4 3 ms, zstandard 55 ms) and the helper's
+// CPU is shared by the -j connections, while a link that caps each connection rather than all of
+// them carries more the more connections there are: there the faster codec wins. It fails in one
+// line naming what to install or to ask for instead.
 func PickCodec(have []string, want string) (string, error) {
 	if want == "" && len(have) > 0 {
 		return have[0], nil

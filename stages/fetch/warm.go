@@ -22,8 +22,19 @@ var warmSQL = `SELECT length(pg_read_binary_file('PG_VERSION', 0, ` + strconv.It
 // whose pages stay. A backend reading 256 kB rows otherwise maps and faults in new pages for
 // each row (its bytea, the copy byteasend makes, the DataRow message): on PostgreSQL 15, 2 cores,
 // a pgbench scale 20 backup (-j 2) took 23.8k page faults on the machine and 10.6k after a warm-up,
-// 660 ms and 540 ms. The warm-up costs one round trip, paid while pg_backup_start's checkpoint
+// 660 ms and 540 ms.
+//
+// With helperCodec, the codec --server-compress's helper is to use, the same round trip starts the
+// backend's Python and imports the codec (40-80 ms of a backend's CPU on the bench machine), which
+// would otherwise wait for the first read. The warm-up is paid while pg_backup_start's checkpoint
 // runs for the connections opened then. Its failure is left to the first real read to report.
-func Warm(ctx context.Context, conn *pgconn.PgConn) {
-	_, _ = conn.Exec(ctx, warmSQL).ReadAll()
+func Warm(ctx context.Context, conn *pgconn.PgConn, helperCodec string) {
+	if helperCodec == "" {
+		_, _ = conn.Exec(ctx, warmSQL).ReadAll()
+		return
+	}
+	_ = conn.ExecParams(ctx, warmHelperSQL, [][]byte{[]byte(helperCodec)}, nil, nil, nil).Read()
 }
+
+// warmHelperSQL is warmSQL and a first call of the helper, which reads one byte of PG_VERSION.
+var warmHelperSQL = warmSQL + `, length(pgpull.read_compressed('PG_VERSION', 0, 1, $1::text))`
