@@ -478,13 +478,8 @@ func (r *run) finishData(ctx context.Context, quietControl func(), items chan<- 
 	case <-ctx.Done():
 		return stop, ctx.Err()
 	}
-	control, err := r.srv.controlFile(ctx)
+	control, stop, err := r.controlAndStop(ctx, quietControl)
 	if err != nil {
-		return stop, err
-	}
-	quietControl()
-	t.setPhase(PhaseStop)
-	if stop, err = r.srv.stopBackup(ctx); err != nil {
 		return stop, err
 	}
 	t.setPhase(PhaseWAL)
@@ -508,6 +503,36 @@ func (r *run) finishData(ctx context.Context, quietControl func(), items chan<- 
 		}
 	}
 	return stop, nil
+}
+
+// controlAndStop reads global/pg_control and stops the backup. A standby's pg_control must be
+// read before the stop, as pg_basebackup does, for its minimum recovery point to come before the
+// stop's; a primary's changes only at checkpoints, which may come at any time during the backup
+// anyway, so there the read goes beside the stop, on the lister's connection, one round trip less.
+func (r *run) controlAndStop(ctx context.Context, quietControl func()) (control []byte, stop session.Stop, err error) {
+	if r.b.Server.InRecovery {
+		if control, err = r.srv.controlFile(ctx); err != nil {
+			return nil, stop, err
+		}
+		quietControl()
+		r.tally.setPhase(PhaseStop)
+		stop, err = r.srv.stopBackup(ctx)
+		return control, stop, err
+	}
+	var readErr error
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		control, readErr = r.srv.controlFile(ctx)
+	}()
+	quietControl()
+	r.tally.setPhase(PhaseStop)
+	stop, err = r.srv.stopBackup(ctx)
+	<-read
+	if err == nil {
+		err = readErr
+	}
+	return control, stop, err
 }
 
 // write is the last stage: it hands each Piece to the sink, which gives its bytes back.

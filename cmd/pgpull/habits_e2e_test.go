@@ -142,8 +142,8 @@ func TestBackupStandbySlot(t *testing.T) {
 }
 
 // TestBackupServerCompressSpelling: --compress=server-zstd:1, pg_basebackup's spelling, reads
-// through the helper as --server-compress does, writes base.tar.zst as pg_basebackup -Ft would,
-// and says in one line that the server's level is the helper's.
+// through the helper with zstd at level 1, as asked, and writes base.tar.zst as pg_basebackup -Ft
+// would; a level the helper does not use is reported in one line.
 func TestBackupServerCompressSpelling(t *testing.T) {
 	src := testcluster.ForTest(t, testcluster.Options{Checksums: true})
 	requirePlpython(t, src)
@@ -153,18 +153,23 @@ func TestBackupServerCompressSpelling(t *testing.T) {
 	}
 	applySQL(t, src, helper.String())
 	dest := filepath.Join(t.TempDir(), "tar")
-	code, stderr := runCLI(t, nil, "backup", "-D", dest, "-Ft", "--compress=server-zstd:1", "-c", "fast", "-d", src.DSN())
+	code, stderr := runCLI(t, nil, "backup", "-D", dest, "-Ft", "--compress=server-zstd:1", "-c", "fast", "-v", "-d", src.DSN())
 	if code != 0 {
 		t.Fatalf("--compress=server-zstd:1: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "-Z server-zstd:1: the server's helper compresses what it sends with") {
-		t.Errorf("stderr does not say what became of the server's level:\n%s", stderr)
+	if !strings.Contains(stderr, "the server's helper compresses with zstd (it has") || strings.Contains(stderr, "at its own level") {
+		t.Errorf("-v does not say the helper compresses with zstd at the level asked for:\n%s", stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dest, "base.tar.zst")); err != nil {
 		t.Errorf("no base.tar.zst: %v", err)
 	}
 	if code, stderr := runCLI(t, nil, "verify", dest); code != 0 {
 		t.Errorf("pgpull verify: exit %d: %s", code, stderr)
+	}
+	other := filepath.Join(t.TempDir(), "level9")
+	if code, stderr = runCLI(t, nil, "backup", "-D", other, "-Fp", "--compress=server-zstd:9", "-c", "fast", "-d", src.DSN()); code != 0 ||
+		!strings.Contains(stderr, "-Z server-zstd:9: the server's helper compresses what it sends with zstd at its own level") {
+		t.Errorf("--compress=server-zstd:9: exit %d; want it taken and the level reported:\n%s", code, stderr)
 	}
 	checkServerClean(t, src)
 }
