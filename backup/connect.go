@@ -130,7 +130,7 @@ func Connect(ctx context.Context, cfg *pgx.ConnConfig, opts Options) (*Backup, e
 }
 
 func (b *Backup) inspect(ctx context.Context) error {
-	p, err := session.Inspect(ctx, b.conn)
+	p, err := session.Inspect(ctx, b.conn, b.opts.ServerCompress && !b.opts.ServerCompressAuto)
 	if err != nil {
 		return err
 	}
@@ -144,14 +144,10 @@ func (b *Backup) inspect(ctx context.Context) error {
 			return err
 		}
 	case b.opts.ServerCompress:
-		codecs, err := session.CheckHelper(ctx, b.conn)
-		if err != nil {
+		if b.ServerCodec, err = session.PickCodec(p.HelperCodecs, b.opts.ServerCodec); err != nil {
 			return err
 		}
-		if b.ServerCodec, err = session.PickCodec(codecs, b.opts.ServerCodec); err != nil {
-			return err
-		}
-		b.opts.Log("--server-compress: the server's helper compresses with %s (it has %s)", b.ServerCodec, strings.Join(codecs, ", "))
+		b.opts.Log("--server-compress: the server's helper compresses with %s (it has %s)", b.ServerCodec, strings.Join(p.HelperCodecs, ", "))
 	}
 	// The control session, the lister and the WAL scanner each hold one connection besides the
 	// jobs, and an incremental backup's pass 1 one more.

@@ -191,12 +191,19 @@ func testFiles() (map[string][]byte, []string) {
 
 // TestRunStages runs the stages against a fake server: every listed file reaches the sink whole
 // with the server's bytes, in the listing's order; pg_control is read only after every data file
-// is written, the backup stops after it, and backup_label and the WAL follow; the manifest lists
-// each file with its size; the budget has every byte back.
+// is written, on a standby before the backup stops, on a primary beside the stop; backup_label and
+// the WAL follow; the manifest lists each file with its size; the budget has every byte back.
 func TestRunStages(t *testing.T) {
+	for _, standby := range []bool{false, true} {
+		t.Run(map[bool]string{false: "primary", true: "standby"}[standby], func(t *testing.T) { runStages(t, standby) })
+	}
+}
+
+func runStages(t *testing.T, standby bool) {
 	files, order := testFiles()
 	srv := &fakeServer{files: files, order: order, wal: "000000010000000000000003"}
 	r := newTestRun(srv)
+	r.b.Server.InRecovery = standby
 	sink := &fakeSink{files: map[string][]byte{}}
 	if err := r.stages(context.Background(), sink); err != nil {
 		t.Fatal(err)
@@ -214,7 +221,11 @@ func TestRunStages(t *testing.T) {
 	if got := sink.order; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("sink order\n got %v\nwant %v", got, want)
 	}
-	if got := strings.Join(srv.events, ", "); got != "listed, pg_control read, stopped, WAL sent" {
+	events := srv.events
+	if !standby && len(events) == 4 && events[1] == "stopped" {
+		events[1], events[2] = events[2], events[1] // beside each other: either may come first
+	}
+	if got := strings.Join(events, ", "); got != "listed, pg_control read, stopped, WAL sent" {
 		t.Errorf("the server was asked: %s", got)
 	}
 	m, err := manifest.Parse(sink.manifest)

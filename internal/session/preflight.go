@@ -16,6 +16,10 @@ type Preflight struct {
 	Free int
 	// NoSlot says why no temporary replication slot can hold WAL for the backup, "" when one can.
 	NoSlot string
+	// HelperCodecs, when Inspect was asked to check the server-compress helper, are the codecs
+	// it has (CheckHelper).
+	HelperCodecs []string
+	helper       *helperCheck
 }
 
 // Inspect learns through conn what a backup must know before it starts: the server's facts
@@ -24,9 +28,22 @@ type Preflight struct {
 // connections and whether a slot can hold WAL; and it readies conn as the control session (see
 // NewControl). All in one round trip, where a statement at a time took seven, 0.3 s through a
 // 20 ms link: what depends on the major version takes the one the server announced when conn
-// opened, and is asked again should Describe read another.
-func Inspect(ctx context.Context, conn *pgx.Conn) (Preflight, error) {
+// opened, and is asked again should Describe read another. With helper, the same round trip
+// checks the server-compress helper as CheckHelper does, and a helper not in order fails Inspect.
+func Inspect(ctx context.Context, conn *pgx.Conn, helper bool) (Preflight, error) {
+	p, err := inspect(ctx, conn, helper)
+	var call helperCallError
+	if helper && (err == nil || errors.As(err, &call)) {
+		p.HelperCodecs, err = p.helper.settle(ctx, conn, err)
+	}
+	return p, err
+}
+
+func inspect(ctx context.Context, conn *pgx.Conn, helper bool) (Preflight, error) {
 	var p Preflight
+	if helper {
+		p.helper = &helperCheck{}
+	}
 	major, ok := announcedMajor(conn)
 	if !ok {
 		if err := runSteps(ctx, conn, describeStep(&p.Server)); err != nil {
@@ -61,7 +78,12 @@ func (p *Preflight) steps(major int) []step {
 	}
 	steps = append(steps, privilegesStep(major), tablespacesStep(&p.Tablespaces), freeConnectionsStep(&p.Free),
 		noSlotStep(&p.NoSlot, &p.Server.InRecovery))
-	return append(steps, controlSettings(major)...)
+	steps = append(steps, controlSettings(major)...)
+	if p.helper != nil {
+		// Last: its failure, which ends the batch, is told to the user as a refusal anyway.
+		steps = append(steps, p.helper.step())
+	}
+	return steps
 }
 
 // controlSettings turn the control session's timeouts off, so that a long copy cannot end the

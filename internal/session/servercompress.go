@@ -159,26 +159,50 @@ func HelperInstallSQL(role, title, reads string, creates, functions []string) st
 }
 
 // CheckHelper makes sure the role on conn may call the helper this pgpull expects, and says in
-// one line how to mend it when not; it returns the codecs the helper has there, the smallest
-// output first. A helper in order costs one round trip, which counts on a slow link: its version
-// and codecs are asked for first. Only when that fails are the catalogs read, which every role
-// may, so that a missing schema or grant reads as such rather than as a permission error.
+// one line how to mend it when not; it returns the codecs the helper has there, the fastest first.
+// A helper in order costs one round trip, which counts on a slow link (Inspect's batch can carry
+// it too): its version and codecs are asked for first. Only when that fails are the catalogs read,
+// which every role may, so that a missing schema or grant reads as such rather than as a
+// permission error.
 func CheckHelper(ctx context.Context, conn *pgx.Conn) (codecs []string, err error) {
-	var version int
-	var reads bool
+	var h helperCheck
+	return h.settle(ctx, conn, runSteps(ctx, conn, h.step()))
+}
+
+// helperCheck is CheckHelper's one statement, as a step of a batch, and what it read.
+type helperCheck struct {
+	version int
+	codecs  []string
+	reads   bool
+}
+
+// helperCallError is the helper check's own failure, told apart from its batch's other steps'.
+type helperCallError struct{ err error }
+
+func (e helperCallError) Error() string { return e.err.Error() }
+func (e helperCallError) Unwrap() error { return e.err }
+
+func (h *helperCheck) step() step {
 	q := "SELECT " + HelperVersionFunc + ", " + HelperCodecsFunc + ", has_function_privilege('" + HelperRead + "', 'EXECUTE')"
-	if err := conn.QueryRow(ctx, q).Scan(&version, &codecs, &reads); err == nil {
-		switch {
-		case !reads:
-			return nil, diagnoseHelper(ctx, conn)
-		case version != HelperVersion:
-			return nil, staleHelper(version, helperInstall(conn))
+	return step{sql: q, read: func(rows pgx.Rows) error {
+		if err := scanOne(rows, &h.version, &h.codecs, &h.reads); err != nil {
+			return helperCallError{err}
 		}
-		return codecs, nil
-	} else if ctx.Err() != nil {
+		return nil
+	}}
+}
+
+// settle is the check's answer once its step ran with err.
+func (h *helperCheck) settle(ctx context.Context, conn *pgx.Conn, err error) ([]string, error) {
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return nil, fmt.Errorf("looking for the server-compress helper: %w", err)
+	case err != nil, !h.reads:
+		return nil, diagnoseHelper(ctx, conn)
+	case h.version != HelperVersion:
+		return nil, staleHelper(h.version, helperInstall(conn))
 	}
-	return nil, diagnoseHelper(ctx, conn)
+	return h.codecs, nil
 }
 
 // PickCodec is the codec to compress with among those the helper has (CheckHelper's order):
