@@ -34,6 +34,9 @@ type Options struct {
 	// ServerCompressAuto has Connect decide ServerCompress from a probe of the link and the data
 	// (Tuning.ServerCompress).
 	ServerCompressAuto bool
+	// FarJobs, when above Jobs, is how many fetch connections to open instead when the server
+	// turns out to be far (Tuning.FarRoundTrip): the default -j, which the user did not set.
+	FarJobs int
 	// ServerCodec is the codec the helper must compress with ("zstd", "lz4" or "zlib"); "" lets
 	// pgpull choose: the smallest output, or with ServerCompressAuto the probe's pick.
 	ServerCodec string
@@ -135,6 +138,7 @@ func (b *Backup) inspect(ctx context.Context) error {
 		return err
 	}
 	b.Server, b.Tablespaces, b.free, b.NoSlot = p.Server, p.Tablespaces, p.Free, p.NoSlot
+	b.goFar(p.RoundTrip)
 	if err := b.checkPrior(); err != nil {
 		return err
 	}
@@ -193,3 +197,26 @@ func (b *Backup) Close() {
 		b.conn = nil
 	}
 }
+
+// goFar opens FarJobs fetch connections instead of Jobs when the preflight's round trip says the
+// server is far: there each connection's throughput is capped by the path (a TCP window over a
+// long round trip, a shaper per flow), and more connections carry more. On the bench's 20 ms each
+// way, 200 Mbit per connection link, pgbench scale 20 took 2.82 s at -j 8 and 4.60 s at -j 4
+// (bench/RESULTS.md, 2026-12-07). A server on this machine behind a tunnel or proxy on a loopback
+// address is far too, though its address looks near.
+func (b *Backup) goFar(roundTrip time.Duration) {
+	o := &b.opts
+	if o.FarJobs <= o.Jobs || o.AutoJobs || roundTrip < o.Tuning.FarRoundTrip {
+		return
+	}
+	ms := float64(roundTrip.Microseconds()) / 1000
+	if need := o.FarJobs + 2 + o.changesConns(); b.free < need {
+		o.Log("-j %d: the server is %.0f ms away, where %d connections would carry more, but it has %d free connections", o.Jobs, ms, o.FarJobs, b.free)
+		return
+	}
+	o.Log("-j %d: the server is %.0f ms away (a round trip), where more connections carry more (-j N sets another count)", o.FarJobs, ms)
+	o.Jobs = o.FarJobs
+}
+
+// MemoryLimit is Options.MemoryLimit for the jobs the backup runs with, which Connect settles.
+func (b *Backup) MemoryLimit() int64 { return b.opts.MemoryLimit() }

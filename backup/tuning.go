@@ -89,6 +89,11 @@ type Tuning struct {
 	AutoJobs       fetch.AutoJobs
 	AutoJobsWindow time.Duration
 
+	// FarRoundTrip is the round trip from which a server is far (Options.FarJobs): above any LAN's
+	// and a loaded machine's local one (a Unix socket took 0.2-3 ms here under load), under a
+	// WAN's.
+	FarRoundTrip time.Duration
+
 	// ServerCompress is --server-compress=auto's rule: the sample it reads both ways, and the
 	// gain and the ratio that turn compression on.
 	ServerCompress ServerCompressRule
@@ -158,6 +163,7 @@ func DefaultTuning() Tuning {
 		// room for the Python starts and the decompression the rule does not count, and data that
 		// keeps 80% of its size is not worth the CPU on either end.
 		ServerCompress: ServerCompressRule{Sample: 1 << 20, Gain: 1.25, MaxRatio: 0.8},
+		FarRoundTrip:   10 * time.Millisecond,
 	}
 }
 

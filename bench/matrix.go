@@ -219,8 +219,8 @@ func (m matrixSpec) configs() []config {
 		}
 		if m.pgbackrest && !comp.server && comp.workers == 0 {
 			for _, j := range m.pgbackrestJobs {
-				if j == 0 {
-					continue // no -j auto for pgBackRest
+				if j == jobsAuto || j == jobsDefault {
+					continue // pgBackRest has neither
 				}
 				out = append(out, config{tool: toolPgbackrest, jobs: j, comp: comp})
 			}
@@ -251,20 +251,42 @@ func interleave(n, runs int) []trial {
 	return out
 }
 
-// jobsArg is pgpull's -j value for a config's jobs: 0 stands for auto.
+// Jobs values that are not a count: -j auto, and no -j at all (pgpull's default, which depends
+// on where the server is).
+const (
+	jobsAuto    = 0
+	jobsDefault = -1
+)
+
+// jobsArg is pgpull's -j value for a config's jobs.
 func jobsArg(jobs int) string {
-	if jobs == 0 {
+	switch jobs {
+	case jobsAuto:
 		return "auto"
+	case jobsDefault:
+		return "default"
 	}
 	return strconv.Itoa(jobs)
 }
 
-// parseJobsList reads "1,2,4,auto": auto is 0.
+// jobsFlag is pgpull's -j flag for a config's jobs: none for the default.
+func jobsFlag(jobs int) []string {
+	if jobs == jobsDefault {
+		return nil
+	}
+	return []string{"-j", jobsArg(jobs)}
+}
+
+// parseJobsList reads "1,2,4,auto,default".
 func parseJobsList(s string) ([]int, error) {
 	var out []int
 	for _, f := range splitList(s) {
-		if f == "auto" {
-			out = append(out, 0)
+		switch f {
+		case "auto":
+			out = append(out, jobsAuto)
+			continue
+		case "default":
+			out = append(out, jobsDefault)
 			continue
 		}
 		n, err := parseIntList(f)

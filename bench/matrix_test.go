@@ -152,6 +152,10 @@ func TestParseIntList(t *testing.T) {
 // TestMatrixAutoJobsAndZstdWorkers: --jobs auto runs pgpull -j auto and no pgBackRest cell, and
 // zstd:1:workers=2 is a pg_basebackup row only, passed as client-zstd's workers option.
 func TestMatrixAutoJobsAndZstdWorkers(t *testing.T) {
+	if jobs, err := parseJobsList("2,auto,default"); err != nil || !slices.Equal(jobs, []int{2, jobsAuto, jobsDefault}) ||
+		jobsFlag(jobsDefault) != nil || !slices.Equal(jobsFlag(jobsAuto), []string{"-j", "auto"}) {
+		t.Fatalf("parseJobsList(2,auto,default) = %v, %v; flags %q %q", jobs, err, jobsFlag(jobsAuto), jobsFlag(jobsDefault))
+	}
 	jobs, err := parseJobsList("2,auto")
 	if err != nil || !slices.Equal(jobs, []int{2, 0}) {
 		t.Fatalf("parseJobsList(2,auto) = %v, %v", jobs, err)

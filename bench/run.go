@@ -46,7 +46,7 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&s.pgdata, "pgdata", "", "with --dsn: the cluster's local data directory, for pgBackRest and the tar ceiling")
 	fs.BoolVar(&s.noisy, "noisy", false, noisyHelp)
 	fs.StringVar(&s.dataset, "dataset", "mixed:256MB", "scratch data set: pgbench:SCALE, mixed:SIZE, incompressible:SIZE, or empty (initdb's 22 MB: the tools' fixed costs)")
-	fs.StringVar(&s.jobs, "jobs", "1,2,4,8", "pgpull -j values; auto for -j auto")
+	fs.StringVar(&s.jobs, "jobs", "1,2,4,8", "pgpull -j values; auto for -j auto, default for no -j (pgpull's default)")
 	fs.StringVar(&s.rangeSizes, "range-sizes", "8MB", "pgpull --range-size values")
 	fs.StringVar(&s.walChecks, "wal-check", "on", "pgpull's WAL check: on, off (--no-check-wal), or on,off to measure its cost")
 	fs.StringVar(&s.compress, "compress", "none,gzip:1,zstd:1", "compressions, each run by every tool: none, gzip:N, zstd:N; "+

@@ -34,7 +34,7 @@ func (t *target) runConfig(ctx context.Context, cfg config, run int) sample {
 	var err error
 	switch cfg.tool {
 	case toolPgpull, toolPgpullLibzstd:
-		args := append([]string{"backup", "-j", jobsArg(cfg.jobs), "-c", "fast", "--range-size", cfg.rangeSize},
+		args := append(append(append([]string{"backup"}, jobsFlag(cfg.jobs)...), "-c", "fast", "--range-size", cfg.rangeSize),
 			cfg.pgpullArgs()...)
 		bin := t.pgpull
 		if cfg.tool == toolPgpullLibzstd {

@@ -75,7 +75,7 @@ func backupCommand(stdin *os.File, stdout, stderr io.Writer) *command {
 	fs := newFlags("pgpull backup")
 	f.jobs.n = defaultJobs
 	fs.VarP(&f.jobs, "jobs", "j", "`N` parallel fetch connections, or auto: from 2 up while the throughput rises; "+
-		"for a server on this machine the default is its CPUs, 2 to 4")
+		"for a server on this machine the default is its CPUs, 2 to 4, and for one 10 ms or more away 8")
 	fs.StringVarP(&f.checkpoint, "checkpoint", "c", "spread", "checkpoint at start: `fast|spread`")
 	fs.StringVarP(&f.label, "label", "l", "pgpull base backup", "backup `LABEL`")
 	fs.StringVarP(&f.format, "format", "F", "", "output `FORMAT` for a directory DEST: plain (p) or tar (t); -Ft, -Fp as pg_basebackup")
@@ -174,6 +174,9 @@ func (f backupFlags) plan(args []string, stdout, rawStderr, logw io.Writer) (bac
 		p.opts.Log("-j %d: the server is on this machine, whose %d CPUs it shares with pgpull (-j N sets another count)",
 			p.opts.Jobs, runtime.NumCPU())
 	}
+	if !f.jobsGiven && !strings.HasPrefix(p.cfg.Host, "/") {
+		p.opts.FarJobs = farJobs // a TCP address, even a loopback one, may lead far away
+	}
 	if p.choice, err = parseCompress(f.compress); err != nil {
 		return p, usageError(err)
 	}
@@ -249,11 +252,6 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		logObserve(pr)
 		mo.observe(pr)
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The stream's bytes are bounded by the budget; a soft limit just above it keeps the
-		// garbage collector from letting the heap grow to twice that between collections.
-		debug.SetMemoryLimit(opts.MemoryLimit())
-	}
 	cfg := p.cfg
 	if err := f.conn.ask(cfg, stdin, stderr); err != nil {
 		return err
@@ -264,6 +262,11 @@ func runBackup(ctx context.Context, f backupFlags, args []string, stdin *os.File
 		return err
 	}
 	defer b.Close()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The stream's bytes are bounded by the budget; a soft limit just above it keeps the
+		// garbage collector from letting the heap grow to twice that between collections.
+		debug.SetMemoryLimit(b.MemoryLimit())
+	}
 	mo.server(b.Server, b.ServerCodec, b.ServerCompressWhy)
 	if note := p.choice.honoured(b.ServerCodec, dest.Compress); note != "" {
 		fmt.Fprintf(logw, "pgpull: %s\n", note)

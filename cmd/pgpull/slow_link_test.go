@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"net"
 	"testing"
 
@@ -24,18 +23,7 @@ func startSlowLink(t *testing.T, upstream string, bytesPerSecond int) *slowLink 
 	return l
 }
 
-func (l *slowLink) handle(client net.Conn) {
-	server, err := l.dial(l.upstream)
-	if err == nil {
-		go func() {
-			_, _ = io.Copy(server, client)
-			server.Close()
-		}()
-		l.carry(server, client)
-		server.Close()
-	}
-	client.Close()
-}
+func (l *slowLink) handle(client net.Conn) { l.forward(client, l.upstream, l.carry) }
 
 // carry copies from server to client at the link's rate until either side ends.
 func (l *slowLink) carry(server, client net.Conn) {

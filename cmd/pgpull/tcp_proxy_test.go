@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -67,4 +68,19 @@ func (p *tcpProxy) track(c net.Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.conns = append(p.conns, c)
+}
+
+// forward connects client to upstream: what the client sends goes as it is, what the server sends
+// goes through carry, which returns when either side ends.
+func (p *tcpProxy) forward(client net.Conn, upstream string, carry func(server, client net.Conn)) {
+	server, err := p.dial(upstream)
+	if err == nil {
+		go func() {
+			_, _ = io.Copy(server, client)
+			server.Close()
+		}()
+		carry(server, client)
+		server.Close()
+	}
+	client.Close()
 }

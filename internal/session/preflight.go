@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -20,6 +21,9 @@ type Preflight struct {
 	// it has (CheckHelper).
 	HelperCodecs []string
 	helper       *helperCheck
+	// RoundTrip is how long the batch took less the server's time on it: the link's round trip.
+	RoundTrip  time.Duration
+	serverTime float64 // seconds
 }
 
 // Inspect learns through conn what a backup must know before it starts: the server's facts
@@ -49,7 +53,7 @@ func inspect(ctx context.Context, conn *pgx.Conn, helper bool) (Preflight, error
 		if err := runSteps(ctx, conn, describeStep(&p.Server)); err != nil {
 			return p, err
 		}
-		return p, runSteps(ctx, conn, p.steps(p.Server.Major())...)
+		return p, p.run(ctx, conn, p.steps(p.Server.Major()))
 	}
 	otherMajor := errors.New("the server is not the major version it announced")
 	describe := describeStep(&p.Server)
@@ -63,11 +67,28 @@ func inspect(ctx context.Context, conn *pgx.Conn, helper bool) (Preflight, error
 		}
 		return nil
 	}
-	err := runSteps(ctx, conn, append([]step{describe}, p.steps(major)...)...)
+	err := p.run(ctx, conn, append([]step{describe}, p.steps(major)...))
 	if errors.Is(err, otherMajor) {
-		return p, runSteps(ctx, conn, p.steps(p.Server.Major())...)
+		return p, p.run(ctx, conn, p.steps(p.Server.Major()))
 	}
 	return p, err
+}
+
+// run runs steps, among them serverTimeStep's, as one batch, and sets RoundTrip.
+func (p *Preflight) run(ctx context.Context, conn *pgx.Conn, steps []step) error {
+	began := time.Now()
+	err := runSteps(ctx, conn, steps...)
+	p.RoundTrip = max(time.Since(began)-time.Duration(p.serverTime*float64(time.Second)), 0)
+	return err
+}
+
+// serverTimeSQL is how long the server has spent on the batch so far: it runs the batch as one
+// implicit transaction, whose start transaction_timestamp() is. The server sends the batch's
+// rows when it has run them all, so the batch's time less this is the link's round trip.
+const serverTimeSQL = `SELECT extract(epoch FROM clock_timestamp() - transaction_timestamp())::float8`
+
+func serverTimeStep(seconds *float64) step {
+	return step{sql: serverTimeSQL, read: func(rows pgx.Rows) error { return scanOne(rows, seconds) }}
 }
 
 // steps are Inspect's statements after Describe's, for a server of the given major version.
@@ -79,6 +100,7 @@ func (p *Preflight) steps(major int) []step {
 	steps = append(steps, privilegesStep(major), tablespacesStep(&p.Tablespaces), freeConnectionsStep(&p.Free),
 		noSlotStep(&p.NoSlot, &p.Server.InRecovery))
 	steps = append(steps, controlSettings(major)...)
+	steps = append(steps, serverTimeStep(&p.serverTime))
 	if p.helper != nil {
 		// Last: its failure, which ends the batch, is told to the user as a refusal anyway.
 		steps = append(steps, p.helper.step())
