@@ -125,6 +125,8 @@ func Connect(ctx context.Context, cfg *pgx.ConnConfig, opts Options) (*Backup, e
 		return nil, err
 	}
 	b.conn = conn
+	// Every other session goes where the control session went, the way it went.
+	b.cfg = session.Pin(ctx, cfg, conn.PgConn())
 	if err := b.inspect(ctx); err != nil {
 		_ = conn.Close(context.Background())
 		return nil, err
