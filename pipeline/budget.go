@@ -143,11 +143,6 @@ func (b *Budget) Carve(pieces []*Piece) bool {
 	return true
 }
 
-// NewBuffer makes a zeroed buffer of n bytes, in huge pages where the kernel gives them
-// (newBuffer): a large buffer written once, the last WAL segment, mostly zeros, then costs a few
-// faults rather than one per 4 KiB.
-func NewBuffer(n int64) []byte { return newBuffer(int(n)) }
-
 // Drain waits until every admitted byte has been written. A Grow waits for it.
 func (b *Budget) Drain(ctx context.Context) error {
 	b.mu.Lock()

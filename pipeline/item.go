@@ -93,7 +93,9 @@ type Piece struct {
 	Length int64
 	// Seq is the Piece's place in the stream; the reorder window releases Pieces in Seq order.
 	Seq uint64
-	// Data holds Length bytes once fetched. A file that shrank on the server is padded with zeros.
+	// Data holds Length bytes once fetched, except for a File with ReadTo: there it ends where
+	// the bytes read end, and the rest of the Piece is zeros, which every stage takes as there
+	// (sinks write them). A file that shrank on the server is padded with zeros.
 	// In a Piece of a Patched File only the Moved blocks hold bytes, and Data is nil when none did.
 	Data []byte
 	// Missing is set when the file was gone when this Piece was read.

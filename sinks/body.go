@@ -8,7 +8,8 @@ import (
 )
 
 // writePiece writes p's Length bytes to w: its Data, then zeros for whatever Data lacks (a Piece
-// of a file that vanished mid-read may come without Data). Data is handed to w as is, uncopied.
+// of a file that vanished mid-read may come without Data, one of a File with ReadTo ends where
+// the read did). Data is handed to w as is, uncopied.
 func writePiece(w io.Writer, p *pipeline.Piece) error {
 	if int64(len(p.Data)) > p.Length {
 		return fmt.Errorf("piece of %q at offset %d holds %d bytes, more than its length %d",

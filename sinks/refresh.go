@@ -3,6 +3,7 @@ package sinks
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -172,16 +173,12 @@ func writeAt(f *os.File, p *pipeline.Piece) error {
 	if p.Delta != nil && p.Data == nil && p.File.Patched {
 		return nil
 	}
-	if int64(len(p.Data)) != p.Length {
-		if p.Delta == nil && len(p.Data) == 0 { // vanished mid-file: zeros, as writePiece writes
-			_, err := f.WriteAt(make([]byte, p.Length), p.Offset)
-			return err
-		}
-		return fmt.Errorf("piece of %q at offset %d holds %d bytes, want %d", p.File.Path, p.Offset, len(p.Data), p.Length)
-	}
 	if p.Delta == nil {
-		_, err := f.WriteAt(p.Data, p.Offset)
-		return err
+		// Past Data the Piece is zeros (vanished mid-file, or past File.ReadTo), as writePiece writes.
+		return writePiece(io.NewOffsetWriter(f, p.Offset), p)
+	}
+	if int64(len(p.Data)) != p.Length {
+		return fmt.Errorf("piece of %q at offset %d holds %d bytes, want %d", p.File.Path, p.Offset, len(p.Data), p.Length)
 	}
 	for i, moved := range p.Delta.Moved {
 		if !moved {

@@ -168,3 +168,45 @@ func TestDirRefreshRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteAtZeroTail: a refresh writes zeros where a Piece's Data ends early (the last WAL
+// segment read only through the stop LSN's page, a file that vanished mid-read) over what the
+// file held there before.
+func TestWriteAtZeroTail(t *testing.T) {
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"read in part", []byte("wal records")},
+		{"vanished", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := filepath.Join(t.TempDir(), "000000010000000000000003")
+			if err := os.WriteFile(name, bytes.Repeat([]byte{0xee}, 100<<10), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(name, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := &pipeline.Piece{File: &pipeline.File{Path: "pg_wal/000000010000000000000003", Size: 100 << 10},
+				Offset: 4096, Length: 90 << 10, Data: tt.data}
+			if err := writeAt(f, p); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := bytes.Repeat([]byte{0xee}, 100<<10)
+			copy(want[4096:], append(bytes.Clone(tt.data), make([]byte, 90<<10-len(tt.data))...))
+			if !bytes.Equal(got, want) {
+				t.Errorf("the file holds other bytes than the Piece's Data, zeros to its Length, and the rest untouched")
+			}
+		})
+	}
+}

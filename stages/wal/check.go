@@ -24,6 +24,7 @@ type Checker struct {
 	reread  func(ctx context.Context, f *pipeline.File) ([]byte, error)
 	log     func(format string, args ...any)
 	stop    atomic.Uint64 // the backup's stop LSN once known; 0 before
+	zeros   []byte        // what a segment read in part is checked with past its end
 }
 
 // NewChecker makes the stage for WAL from start on timeline tli. The stop LSN is given later, by
@@ -87,7 +88,8 @@ func (c *Checker) Run(ctx context.Context, in <-chan *pipeline.Piece, out chan<-
 func (c *Checker) segment(ctx context.Context, p *pipeline.Piece) error {
 	name := path.Base(p.File.Path)
 	_, seg, ok := pgformat.ParseName(name, c.segSize)
-	if !ok || p.Offset != 0 || p.Length != p.File.Size || int64(len(p.Data)) != p.Length {
+	if !ok || p.Offset != 0 || p.Length != p.File.Size || int64(len(p.Data)) > p.Length ||
+		(int64(len(p.Data)) < p.Length && int64(len(p.Data)) != p.File.ReadEnd(p.Length)) {
 		return fmt.Errorf("WAL check: %s at %d+%d (%d bytes) is not a whole segment", p.File.Path, p.Offset, p.Length, len(p.Data))
 	}
 	first := c.feed(seg, p.Data)
@@ -109,19 +111,31 @@ func (c *Checker) segment(ctx context.Context, p *pipeline.Piece) error {
 	}
 	c.log("WAL segment %s read again is whole", name)
 	if len(data) <= len(p.Data) {
-		clear(p.Data[copy(p.Data, data):]) // keeps the budget's buffer; a segment read in part ends in zeros
+		clear(p.Data[copy(p.Data, data):]) // keeps the budget's buffer
 	} else {
 		p.Data = data
 	}
 	return nil
 }
 
+// feed checks one segment's bytes: data, then zeros to the segment's size, where a segment read
+// only through the stop LSN's page (pipeline.File.ReadTo) ends.
 func (c *Checker) feed(seg pgformat.Segment, data []byte) error {
 	if err := c.wal.BeginSegment(seg); err != nil {
 		return err
 	}
 	if _, err := c.wal.Write(data); err != nil {
 		return err
+	}
+	if c.zeros == nil && int64(len(data)) < c.segSize {
+		c.zeros = make([]byte, 64<<10)
+	}
+	for left := c.segSize - int64(len(data)); left > 0; {
+		n := min(left, int64(len(c.zeros)))
+		if _, err := c.wal.Write(c.zeros[:n]); err != nil {
+			return err
+		}
+		left -= n
 	}
 	return c.wal.EndSegment()
 }

@@ -33,9 +33,11 @@ func TestChecker(t *testing.T) {
 		again    []byte // what reading it again gives
 		noStop   bool   // the stop LSN is never given
 		segments int    // how many segments the stream carries; 0 for all
+		readTo   bool   // the last segment is read through the stop LSN's page only (File.ReadTo)
 		want     string // in the error; "" for none
 	}{
 		{name: "whole WAL passes", middle: good},
+		{name: "a last segment read through the stop LSN's page, the rest left out of its Data, passes", middle: good, readTo: true},
 		{name: "a segment cut short mid-read is read again, and the second copy is written", middle: padded, again: good},
 		{name: "a segment still bad when read again fails the backup", middle: padded, again: padded,
 			want: fix.Names[1] + " at 0/"},
@@ -66,8 +68,13 @@ func TestChecker(t *testing.T) {
 			}
 			in := make(chan *pipeline.Piece, 2*len(segs))
 			out := make(chan *pipeline.Piece, 2*len(segs))
+			// through the page holding the stop LSN, as the WAL scanner reads the last segment
+			readTo := (int64(stop)%fix.SegmentSize + 8191) / 8192 * 8192
 			for i, s := range segs {
 				f := &pipeline.File{Path: "pg_wal/" + fix.Names[i], Source: "pg_wal/" + fix.Names[i], Size: fix.SegmentSize, WAL: true, Segment: -1}
+				if tt.readTo && i == len(segs)-1 {
+					f.ReadTo, s = readTo, s[:readTo]
+				}
 				in <- &pipeline.Piece{File: f, Length: f.Size, Data: s}
 				in <- &pipeline.Piece{File: &pipeline.File{Path: "base/1/1259", Size: 3, Segment: 0}, Length: 3, Data: []byte("abc")}
 			}
@@ -89,7 +96,11 @@ func TestChecker(t *testing.T) {
 			i := 0
 			for p := range out {
 				if p.File.WAL {
-					if !bytes.Equal(p.Data, fix.Segments[i]) {
+					want := fix.Segments[i]
+					if p.File.ReadTo > 0 {
+						want = want[:p.File.ReadTo]
+					}
+					if !bytes.Equal(p.Data, want) {
 						t.Errorf("segment %s passed on with other bytes than the server's whole copy", fix.Names[i])
 					}
 					i++
