@@ -312,7 +312,7 @@ func (r *run) watchControl(g *pool.ContextPool) (quiet func()) {
 // sources merges two streams into items: the data directory, whose end stops the backup, and
 // the WAL scanner, which ends once it has sent the WAL through the stop point.
 func (r *run) sources(g *pool.ContextPool, items chan pipeline.Item, walCheck *wal.Checker, quietControl func()) {
-	stopped := make(chan pgformat.LSN, 1)
+	stopped := make(chan wal.Stop, 1)
 	pipeline.GoEach(g, items,
 		func(ctx context.Context) error {
 			if err := r.srv.list(ctx, items); err != nil {
@@ -325,7 +325,7 @@ func (r *run) sources(g *pool.ContextPool, items chan pipeline.Item, walCheck *w
 			if walCheck != nil {
 				walCheck.SetStop(r.stop.LSN) // before the scanner can send the segment holding it
 			}
-			stopped <- r.stop.LSN
+			stopped <- wal.Stop{LSN: r.stop.LSN, WAL: r.stop.WAL}
 			return nil
 		},
 		func(ctx context.Context) error { return r.srv.scanWAL(ctx, items, stopped) })

@@ -18,6 +18,7 @@ import (
 	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/pipeline"
 	"github.com/pgpull/pgpull/stages/fetch"
+	"github.com/pgpull/pgpull/stages/wal"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -53,7 +54,7 @@ func (s *fakeServer) list(ctx context.Context, out chan<- pipeline.Item) error {
 	return nil
 }
 
-func (s *fakeServer) scanWAL(ctx context.Context, out chan<- pipeline.Item, stop <-chan pgformat.LSN) error {
+func (s *fakeServer) scanWAL(ctx context.Context, out chan<- pipeline.Item, stop <-chan wal.Stop) error {
 	select {
 	case <-stop:
 	case <-ctx.Done():

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pgpull/pgpull/internal/pgformat"
 	"github.com/pgpull/pgpull/internal/session"
 	"github.com/pgpull/pgpull/pipeline"
 	"github.com/pgpull/pgpull/stages/fetch"
@@ -24,7 +23,7 @@ type server interface {
 	list(ctx context.Context, out chan<- pipeline.Item) error
 	// scanWAL sends each WAL segment as it is finished, through the one holding the LSN stop
 	// gives once the backup has stopped.
-	scanWAL(ctx context.Context, out chan<- pipeline.Item, stop <-chan pgformat.LSN) error
+	scanWAL(ctx context.Context, out chan<- pipeline.Item, stop <-chan wal.Stop) error
 	// controlFile reads global/pg_control, after every other data file, and releases the
 	// lister's session.
 	controlFile(ctx context.Context) ([]byte, error)
@@ -50,7 +49,7 @@ func (s pgSessions) list(ctx context.Context, out chan<- pipeline.Item) error {
 	return l.Run(ctx, out)
 }
 
-func (s pgSessions) scanWAL(ctx context.Context, out chan<- pipeline.Item, stop <-chan pgformat.LSN) error {
+func (s pgSessions) scanWAL(ctx context.Context, out chan<- pipeline.Item, stop <-chan wal.Stop) error {
 	b, start := s.r.b, s.r.start
 	scanner := &wal.Scanner{Conn: s.r.walConn, SegmentSize: b.Server.WALSegmentSize, BlockSize: int64(b.Server.WALBlockSize),
 		Start: start.LSN, Timeline: start.Timeline, Standby: b.Server.InRecovery, Interval: b.opts.WALInterval, Stop: stop, Log: b.opts.Log, Timeout: b.opts.IOTimeout}

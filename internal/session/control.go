@@ -18,7 +18,6 @@ import (
 type Control struct {
 	conn   *pgx.Conn
 	server Server
-	slot   string
 	// answer bounds the statements a live server answers at once (the watch's pings, the WAL
 	// position); 0 for no bound. pg_backup_start, which waits for a checkpoint, has none.
 	answer time.Duration
@@ -37,22 +36,21 @@ type Stop struct {
 	LSN           pgformat.LSN
 	Label         string
 	TablespaceMap string
+	// WAL is pg_wal's WAL files (ListWALQuery) as the primary has them right after the stop,
+	// asked for in the stop's round trip; nil from a standby, where the WAL through the stop
+	// may still be arriving.
+	WAL []string
 }
+
+// ListWALQuery lists the WAL segment and timeline history files in pg_wal.
+const ListWALQuery = `SELECT n FROM pg_ls_dir('pg_wal', true, false) AS n
+		WHERE n ~ '^[0-9A-F]{24}$' OR n ~ '^[0-9A-F]{8}\.history$'`
 
 // NewControl makes the control session on conn, which it then owns. conn went through Inspect,
 // which turned the session's timeouts off. answer bounds the wait for the statements a live
 // server answers at once (see Control); 0 for none.
 func NewControl(conn *pgx.Conn, server Server, answer time.Duration) *Control {
 	return &Control{conn: conn, server: server, answer: answer}
-}
-
-func (s *Control) exec(ctx context.Context, sql string, args ...any) error {
-	_, err := s.conn.Exec(ctx, sql, args...)
-	return err
-}
-
-func (s *Control) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return s.conn.QueryRow(ctx, sql, args...)
 }
 
 // Begin holds WAL with a temporary slot, unless noSlot (Preflight.NoSlot) says why none can,
@@ -66,7 +64,6 @@ func (s *Control) Begin(ctx context.Context, label string, fast bool, noSlot str
 		// The backend's pid came with the connection: no round trip for pg_backend_pid().
 		st.Slot = "pgpull_" + strconv.Itoa(int(s.conn.PgConn().PID()))
 		steps = append(steps, s.slotStep(st.Slot))
-		s.slot = st.Slot // dropped by Close should the start fail after it
 	}
 	steps = append(steps, s.startSteps(label, fast, &st)...)
 	err := runSteps(ctx, s.conn, steps...)
@@ -74,7 +71,7 @@ func (s *Control) Begin(ctx context.Context, label string, fast bool, noSlot str
 	if !errors.As(err, &failed) {
 		return st, err
 	}
-	s.slot, st.Slot = "", ""
+	st.Slot = ""
 	if !failed.taken {
 		return st, err
 	}
@@ -129,31 +126,41 @@ func (s *Control) startSteps(label string, fast bool, st *Start) []step {
 	}
 }
 
-// End stops the backup without waiting for archiving: pgpull copies the WAL itself.
+// End stops the backup without waiting for archiving: pgpull copies the WAL itself. On a primary
+// pg_wal is listed in the same round trip, for the WAL scanner's last look.
 func (s *Control) End(ctx context.Context) (Stop, error) {
 	var st Stop
 	stop := `SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)`
 	if s.server.Major() < 15 {
 		stop = `SELECT lsn::text, labelfile, spcmapfile FROM pg_stop_backup(false, false)`
 	}
-	var lsn string
-	if err := s.queryRow(ctx, stop).Scan(&lsn, &st.Label, &st.TablespaceMap); err != nil {
-		return st, fmt.Errorf("stopping the backup: %w", err)
+	steps := []step{{sql: stop, read: func(rows pgx.Rows) error {
+		var lsn string
+		if err := scanOne(rows, &lsn, &st.Label, &st.TablespaceMap); err != nil {
+			return fmt.Errorf("stopping the backup: %w", err)
+		}
+		var err error
+		st.LSN, err = pgformat.ParseLSN(lsn)
+		return err
+	}}}
+	if !s.server.InRecovery {
+		steps = append(steps, step{sql: ListWALQuery, read: func(rows pgx.Rows) error {
+			var err error
+			if st.WAL, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+				return fmt.Errorf("listing pg_wal: %w", err)
+			}
+			return nil
+		}})
 	}
-	var err error
-	st.LSN, err = pgformat.ParseLSN(lsn)
+	err := runSteps(ctx, s.conn, steps...)
 	return st, err
 }
 
-// Close ends the session. A backup still running is aborted by the server when the connection
-// goes, and the temporary slot with it; dropping the slot first just frees it sooner, so it is
-// waited for a few seconds at most: on a connection gone silent it would never end.
+// Close ends the session. A backup still running is aborted by the server when the session
+// ends, and the temporary slot dropped: pgx's goodbye (Terminate) ends it at once, so no
+// pg_drop_replication_slot goes first, a round trip at the end of every backup. The goodbye is
+// waited for a second at most: on a connection gone silent it would never get through.
 func (s *Control) Close(ctx context.Context) {
-	if s.slot != "" && !s.conn.IsClosed() {
-		dropCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_ = s.exec(dropCtx, `SELECT pg_drop_replication_slot($1)`, s.slot)
-		cancel()
-	}
 	closeCtx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	_ = s.conn.Close(closeCtx)

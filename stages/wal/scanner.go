@@ -34,11 +34,18 @@ type Scanner struct {
 	// arriving after pg_backup_stop: it is waited for. A primary's pg_backup_stop has written it.
 	Standby  bool
 	Interval time.Duration
-	Stop     <-chan pgformat.LSN
+	Stop     <-chan Stop
 	Log      func(format string, args ...any)
 	// Timeout bounds each of the scan's statements, which a live server answers at once: with
 	// the fetch workers idle, a connection gone silent would otherwise hold the run; 0 for none.
 	Timeout time.Duration
+}
+
+// Stop is the backup's end as the scanner is told it: the stop LSN, and pg_wal's WAL files as
+// listed after the stop (session.Stop.WAL), nil for the scanner to list them itself.
+type Stop struct {
+	LSN pgformat.LSN
+	WAL []string
 }
 
 // Run scans until the stop LSN is known and its segment sent. It does not close out.
@@ -50,6 +57,7 @@ func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
 	for {
 		var limit pgformat.Segment // first segment not to send yet
 		final, readTo := false, int64(0)
+		var listed []string // pg_wal's files, when the stop came with them
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -61,15 +69,15 @@ func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
 			limit = pgformat.SegmentOf(written, s.SegmentSize)
 		case end := <-stop:
 			if s.Standby {
-				if err := s.waitWritten(ctx, end); err != nil {
+				if err := s.waitWritten(ctx, end.LSN); err != nil {
 					return err
 				}
 			}
-			limit = pgformat.LastSegmentBefore(end, s.SegmentSize) + 1
-			final, readTo = true, s.lastSegmentReadTo(end)
+			limit = pgformat.LastSegmentBefore(end.LSN, s.SegmentSize) + 1
+			final, readTo, listed = true, s.lastSegmentReadTo(end.LSN), end.WAL
 		}
 		if limit > next || final {
-			names, err := s.list(ctx)
+			names, err := s.names(ctx, listed)
 			if err != nil {
 				return err
 			}
@@ -105,21 +113,17 @@ type walNames struct {
 	histories []string
 }
 
-func (s *Scanner) list(ctx context.Context) (walNames, error) {
-	const q = `SELECT n FROM pg_ls_dir('pg_wal', true, false) AS n
-		WHERE n ~ '^[0-9A-F]{24}$' OR n ~ '^[0-9A-F]{8}\.history$'`
-	qctx, cancel := session.AnswerWithin(ctx, s.Timeout, "")
-	defer cancel()
-	rows, err := s.Conn.Query(qctx, q)
-	if err != nil {
-		return walNames{}, fmt.Errorf("listing pg_wal: %w", session.Silence(qctx, err))
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return walNames{}, fmt.Errorf("listing pg_wal: %w", session.Silence(qctx, err))
+// names is pg_wal's WAL files: listed, when the stop came with them, or as the server lists
+// them now.
+func (s *Scanner) names(ctx context.Context, listed []string) (walNames, error) {
+	if listed == nil {
+		var err error
+		if listed, err = s.list(ctx); err != nil {
+			return walNames{}, err
+		}
 	}
 	w := walNames{segments: map[pgformat.Segment]string{}}
-	for _, n := range names {
+	for _, n := range listed {
 		if _, seg, ok := pgformat.ParseName(n, s.SegmentSize); ok {
 			// Names of one segment differ only in their leading timeline: keep the newest.
 			if old, dup := w.segments[seg]; !dup || n > old {
@@ -131,6 +135,20 @@ func (s *Scanner) list(ctx context.Context) (walNames, error) {
 	}
 	sort.Strings(w.histories)
 	return w, nil
+}
+
+func (s *Scanner) list(ctx context.Context) ([]string, error) {
+	qctx, cancel := session.AnswerWithin(ctx, s.Timeout, "")
+	defer cancel()
+	rows, err := s.Conn.Query(qctx, session.ListWALQuery)
+	if err != nil {
+		return nil, fmt.Errorf("listing pg_wal: %w", session.Silence(qctx, err))
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("listing pg_wal: %w", session.Silence(qctx, err))
+	}
+	return names, nil
 }
 
 // lastSegmentReadTo is how much of the segment holding the stop LSN end is read from the server:

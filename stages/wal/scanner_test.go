@@ -61,17 +61,30 @@ func TestScannerEndsAtStopSegment(t *testing.T) {
 		stop   pgformat.LSN
 		want   []pgformat.Segment
 		readTo int64 // of the last segment
+		// listed: the stop comes with pg_wal's listing (a primary's, from the stop's round
+		// trip), which names the segments on timeline 2 where the server has them on 1: the
+		// names sent must be the listing's, not asked for again
+		listed bool
 	}{
-		{"just before a boundary", boundary - 1, []pgformat.Segment{first}, 0},
-		{"exactly at a boundary", boundary, []pgformat.Segment{first}, 0},
-		{"just after a boundary", boundary + 1, []pgformat.Segment{first, first + 1}, 8192},
-		{"inside the second page", boundary + 8193, []pgformat.Segment{first, first + 1}, 16384},
-		{"at the end of the second page", boundary + 16384, []pgformat.Segment{first, first + 1}, 16384},
+		{"just before a boundary", boundary - 1, []pgformat.Segment{first}, 0, false},
+		{"exactly at a boundary", boundary, []pgformat.Segment{first}, 0, false},
+		{"just after a boundary", boundary + 1, []pgformat.Segment{first, first + 1}, 8192, false},
+		{"inside the second page", boundary + 8193, []pgformat.Segment{first, first + 1}, 16384, false},
+		{"at the end of the second page", boundary + 16384, []pgformat.Segment{first, first + 1}, 16384, false},
+		{"listed with the stop", boundary + 1, []pgformat.Segment{first, first + 1}, 8192, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stop := make(chan pgformat.LSN, 1)
-			stop <- tt.stop
+			tli := uint32(1)
+			end := Stop{LSN: tt.stop}
+			if tt.listed {
+				tli = 2
+				for seg := first - 1; seg <= first+2; seg++ {
+					end.WAL = append(end.WAL, seg.Name(tli, size))
+				}
+			}
+			stop := make(chan Stop, 1)
+			stop <- end
 			s := &Scanner{Conn: conn, SegmentSize: size, BlockSize: 8192, Start: pgformat.LSN(int64(first)*size + 40), Timeline: 1,
 				Interval: time.Hour, Stop: stop, Log: func(string, ...any) {}}
 			out := make(chan pipeline.Item, 64)
@@ -96,7 +109,7 @@ func TestScannerEndsAtStopSegment(t *testing.T) {
 			}
 			var want []string
 			for _, seg := range tt.want {
-				want = append(want, "pg_wal/"+seg.Name(1, size))
+				want = append(want, "pg_wal/"+seg.Name(tli, size))
 			}
 			if !slices.Equal(got, want) {
 				t.Errorf("stop %s: sent %v, want %v", tt.stop, got, want)
