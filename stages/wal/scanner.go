@@ -53,11 +53,9 @@ func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
 	next := pgformat.SegmentOf(s.Start, s.SegmentSize)
 	tick := time.NewTicker(s.Interval)
 	defer tick.Stop()
-	stop := s.Stop
 	for {
 		var limit pgformat.Segment // first segment not to send yet
-		final, readTo := false, int64(0)
-		var listed []string // pg_wal's files, when the stop came with them
+		var end *Stop              // set once the backup has stopped
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -67,14 +65,24 @@ func (s *Scanner) Run(ctx context.Context, out chan<- pipeline.Item) error {
 				return err
 			}
 			limit = pgformat.SegmentOf(written, s.SegmentSize)
-		case end := <-stop:
+			select {
+			case e := <-s.Stop: // came meanwhile: the last look goes first, with the stop's listing
+				end = &e
+			default:
+			}
+		case e := <-s.Stop:
+			end = &e
+		}
+		final, readTo := end != nil, int64(0)
+		var listed []string // pg_wal's files, when the stop came with them
+		if final {
 			if s.Standby {
 				if err := s.waitWritten(ctx, end.LSN); err != nil {
 					return err
 				}
 			}
 			limit = pgformat.LastSegmentBefore(end.LSN, s.SegmentSize) + 1
-			final, readTo, listed = true, s.lastSegmentReadTo(end.LSN), end.WAL
+			readTo, listed = s.lastSegmentReadTo(end.LSN), end.WAL
 		}
 		if limit > next || final {
 			names, err := s.names(ctx, listed)
