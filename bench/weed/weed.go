@@ -63,18 +63,37 @@ type Server struct {
 	log    *os.File
 }
 
-// Start runs weed mini with its data in dir and waits until it serves S3.
+// Start runs weed mini with its data in dir and waits until it serves S3. Its ports were free
+// a moment before; should another process (a test beside it) have taken one since, weed exits
+// saying so, and it starts again on other ports, in a directory of its own, twice at most.
 func Start(ctx context.Context, dir string, opts Options) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(10)
-	if err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		ports, err := freePorts(10)
+		if err != nil {
+			return nil, err
+		}
+		s := &Server{bin: bin, dir: dir, opts: opts, ports: ports}
+		err = s.Start(ctx)
+		if err == nil || attempt == 3 || !errors.Is(err, errExited) || !s.portTaken() {
+			return s, err
+		}
+		if dir = filepath.Join(s.dir, "again"); os.Mkdir(dir, 0o700) != nil {
+			return s, err
+		}
 	}
-	s := &Server{bin: bin, dir: dir, opts: opts, ports: ports}
-	return s, s.Start(ctx)
+}
+
+// errExited is weed's exit before it served S3.
+var errExited = errors.New("weed exited before it served S3")
+
+// portTaken reports whether weed's log says a port it was to listen on was taken.
+func (s *Server) portTaken() bool {
+	log, err := os.ReadFile(filepath.Join(s.dir, "weed.log"))
+	return err == nil && strings.Contains(string(log), "address already in use")
 }
 
 // Endpoint is the S3 URL.
@@ -148,7 +167,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-s.exited:
-			return errors.New("weed exited before it served S3")
+			return errExited
 		case <-ctx.Done():
 			return fmt.Errorf("weed did not answer %s with 200 in time", url)
 		case <-tick.C:
